@@ -1,0 +1,286 @@
+package activities
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/triggerflow/triggerflow/domain"
+)
+
+// templateCache keeps parsed templates by source: webhooks render the same
+// few templates for every event, and parsing dominates rendering.
+type templateCache struct {
+	mu sync.RWMutex
+	m  map[string]*domain.Template
+}
+
+var templates = &templateCache{m: map[string]*domain.Template{}}
+
+func (c *templateCache) render(src string, scope map[string]any) (string, error) {
+	if !strings.Contains(src, "{{") && !strings.Contains(src, "{%") {
+		return src, nil
+	}
+	c.mu.RLock()
+	t, ok := c.m[src]
+	c.mu.RUnlock()
+	if !ok {
+		var err error
+		if t, err = domain.ParseTemplate(src); err != nil {
+			return "", err
+		}
+		c.mu.Lock()
+		if len(c.m) > 10000 { // bound memory when definitions churn
+			c.m = map[string]*domain.Template{}
+		}
+		c.m[src] = t
+		c.mu.Unlock()
+	}
+	return t.Render(scope)
+}
+
+// outboundRequest is a rendered request, before signing.
+type outboundRequest struct {
+	Method  string
+	URL     string
+	Headers map[string]string
+	Body    []byte
+}
+
+// eventBody is the default body: the event as JSON.
+type eventBody struct {
+	ID         string          `json:"id"`
+	Type       string          `json:"type"`
+	OccurredAt string          `json:"occurred_at"`
+	Subject    string          `json:"subject,omitempty"`
+	Data       json.RawMessage `json:"data"`
+}
+
+// errPermanentRequest marks a request that cannot be built (a template that
+// renders to a bad URL): retrying will not help.
+var errPermanentRequest = errors.New("request cannot be built")
+
+// renderRequest fills a webhook's templates from the event.
+func renderRequest(w *domain.Webhook, ev domain.Event) (outboundRequest, error) {
+	scope, err := ev.Scope()
+	if err != nil {
+		return outboundRequest{}, fmt.Errorf("%w: event data: %v", errPermanentRequest, err)
+	}
+	scope["webhook"] = map[string]any{"code": w.Code, "name": w.Name, "id": w.ID}
+	rawURL, err := templates.render(w.URL, scope)
+	if err != nil {
+		return outboundRequest{}, fmt.Errorf("%w: url: %v", errPermanentRequest, err)
+	}
+	u, err := url.Parse(strings.TrimSpace(rawURL))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return outboundRequest{}, fmt.Errorf("%w: url %q is not an absolute http(s) URL", errPermanentRequest, rawURL)
+	}
+	if len(w.Params) > 0 {
+		q := u.Query()
+		for _, k := range sortedNames(w.Params) {
+			v, err := templates.render(w.Params[k], scope)
+			if err != nil {
+				return outboundRequest{}, fmt.Errorf("%w: params[%q]: %v", errPermanentRequest, k, err)
+			}
+			q.Set(k, v)
+		}
+		u.RawQuery = q.Encode()
+	}
+	req := outboundRequest{Method: w.Method, URL: u.String(), Headers: map[string]string{}}
+	for _, k := range sortedNames(w.Headers) {
+		v, err := templates.render(w.Headers[k], scope)
+		if err != nil {
+			return outboundRequest{}, fmt.Errorf("%w: headers[%q]: %v", errPermanentRequest, k, err)
+		}
+		req.Headers[http.CanonicalHeaderKey(k)] = strings.NewReplacer("\r", "", "\n", "").Replace(v)
+	}
+	switch {
+	case w.Body != nil:
+		body, err := templates.render(*w.Body, scope)
+		if err != nil {
+			return outboundRequest{}, fmt.Errorf("%w: body: %v", errPermanentRequest, err)
+		}
+		req.Body = []byte(body)
+	case w.Method != http.MethodGet:
+		data := ev.Data
+		if len(data) == 0 {
+			data = json.RawMessage("{}")
+		}
+		req.Body, _ = json.Marshal(eventBody{ID: ev.ID, Type: ev.Type, Subject: ev.Subject,
+			OccurredAt: ev.OccurredAt.UTC().Format(time.RFC3339Nano), Data: data})
+	}
+	if len(req.Body) > 0 {
+		if _, ok := req.Headers["Content-Type"]; !ok {
+			req.Headers["Content-Type"] = "application/json"
+		}
+	}
+	if _, ok := req.Headers["User-Agent"]; !ok {
+		req.Headers["User-Agent"] = "TriggerFlow-Webhooks/1"
+	}
+	return req, nil
+}
+
+func sortedNames(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// sendResult is the outcome of one HTTP try.
+type sendResult struct {
+	Status          int
+	ResponseHeaders map[string]string
+	ResponseBody    string
+	Truncated       bool
+	Duration        time.Duration
+	Err             string
+	// Permanent: retrying cannot help (a 400-class answer or a bad request).
+	Permanent bool
+	// RetryAfter is the receiver's Retry-After, when it sent one.
+	RetryAfter time.Duration
+}
+
+// Success reports a 2xx answer.
+func (r sendResult) Success() bool { return r.Err == "" && domain.SuccessStatus(r.Status) }
+
+// send performs one signed HTTP try of req for message msgID.
+func send(ctx context.Context, client *http.Client, req outboundRequest, msgID string, timeout time.Duration,
+	now time.Time, secrets ...string) (sendResult, map[string]string) {
+	headers := make(map[string]string, len(req.Headers)+3)
+	for k, v := range req.Headers {
+		headers[k] = v
+	}
+	sig, err := Sign(msgID, now, req.Body, secrets...)
+	if err != nil {
+		return sendResult{Err: err.Error(), Permanent: true}, headers
+	}
+	headers["Webhook-Id"] = msgID
+	headers["Webhook-Timestamp"] = strconv.FormatInt(now.Unix(), 10)
+	headers["Webhook-Signature"] = sig
+
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var body *bytes.Reader
+	if len(req.Body) > 0 {
+		body = bytes.NewReader(req.Body)
+	}
+	var httpReq *http.Request
+	if body != nil {
+		httpReq, err = http.NewRequestWithContext(ctx, req.Method, req.URL, body)
+	} else {
+		httpReq, err = http.NewRequestWithContext(ctx, req.Method, req.URL, nil)
+	}
+	if err != nil {
+		return sendResult{Err: err.Error(), Permanent: true}, headers
+	}
+	for k, v := range headers {
+		httpReq.Header[k] = []string{v}
+	}
+	start := time.Now()
+	resp, err := client.Do(httpReq)
+	if err != nil {
+		res := sendResult{Duration: time.Since(start), Err: describeSendError(err, timeout)}
+		// A refused destination is a configuration problem, not a glitch.
+		res.Permanent = IsEgressDenied(err)
+		return res, headers
+	}
+	defer resp.Body.Close()
+	bodyBytes, truncated, readErr := readCapped(resp.Body, MaxResponseBody)
+	res := sendResult{
+		Status:          resp.StatusCode,
+		ResponseHeaders: flattenHeaders(resp.Header),
+		ResponseBody:    strings.ToValidUTF8(string(bodyBytes), "\uFFFD"),
+		Truncated:       truncated,
+		Duration:        time.Since(start),
+	}
+	if readErr != nil && !truncated {
+		res.Err = "reading the response: " + describeSendError(readErr, timeout)
+	}
+	if !domain.SuccessStatus(resp.StatusCode) {
+		res.Permanent = domain.PermanentStatus(resp.StatusCode)
+		if ra := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ra > 0 {
+			res.RetryAfter = ra
+		}
+		if res.Err == "" {
+			res.Err = fmt.Sprintf("HTTP %d", resp.StatusCode)
+		}
+	}
+	return res, headers
+}
+
+func describeSendError(err error, timeout time.Duration) string {
+	if errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "Client.Timeout") {
+		return fmt.Sprintf("timed out after %s", timeout)
+	}
+	var urlErr *url.Error
+	if errors.As(err, &urlErr) {
+		return urlErr.Err.Error()
+	}
+	return err.Error()
+}
+
+func flattenHeaders(h http.Header) map[string]string {
+	out := make(map[string]string, len(h))
+	for k, v := range h {
+		out[k] = strings.Join(v, ", ")
+	}
+	return out
+}
+
+// parseRetryAfter reads delay-seconds or an HTTP date.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.Atoi(v); err == nil {
+		if secs < 0 {
+			return 0
+		}
+		return time.Duration(secs) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// sensitiveHeader reports headers whose values must not be stored in
+// attempt logs.
+func sensitiveHeader(name string) bool {
+	n := strings.ToLower(name)
+	if n == "webhook-signature" {
+		return false // derived from the secret, reveals nothing, useful to debug
+	}
+	for _, s := range []string{"authorization", "cookie", "token", "secret", "password", "api-key", "apikey", "x-api-key", "signature", "credential"} {
+		if strings.Contains(n, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// maskHeaders returns a copy of h with secret values replaced.
+func maskHeaders(h map[string]string) map[string]string {
+	out := make(map[string]string, len(h))
+	for k, v := range h {
+		if sensitiveHeader(k) && v != "" {
+			out[k] = "***"
+			continue
+		}
+		out[k] = v
+	}
+	return out
+}

@@ -1,0 +1,37 @@
+package apiserver
+
+import (
+	"time"
+
+	"github.com/triggerflow/triggerflow/store"
+)
+
+// runResponse is a trigger or queue-hook run.
+type runResponse struct {
+	ID          string     `json:"id"`
+	TriggerID   string     `json:"trigger_id,omitempty"`
+	QueueHookID string     `json:"queue_hook_id,omitempty"`
+	EventID     string     `json:"event_id,omitempty"`
+	FlowID      string     `json:"flow_id,omitempty"`
+	FlowVersion int        `json:"flow_version,omitempty"`
+	Status      string     `json:"status"`
+	Error       string     `json:"error"`
+	FailedStep  string     `json:"failed_step,omitempty"`
+	WorkflowID  string     `json:"workflow_id"`
+	RunID       string     `json:"run_id"`
+	StartedAt   time.Time  `json:"started_at"`
+	FinishedAt  *time.Time `json:"finished_at"`
+}
+
+func toRunResponse(r *store.Run) runResponse {
+	out := runResponse{
+		ID: r.ID, TriggerID: r.TriggerID.String, QueueHookID: r.QueueHookID.String, EventID: r.EventID.String,
+		FlowID: r.FlowID.String, FlowVersion: int(r.FlowVersion.Int64), Status: r.Status, Error: r.Error,
+		FailedStep: r.FailedStep, WorkflowID: r.WorkflowID, RunID: r.RunID, StartedAt: r.StartedAt.UTC(),
+	}
+	if r.FinishedAt.Valid {
+		t := r.FinishedAt.Time.UTC()
+		out.FinishedAt = &t
+	}
+	return out
+}

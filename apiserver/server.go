@@ -1,0 +1,131 @@
+// Package apiserver is TriggerFlow's admin HTTP API (gin): routes, request
+// and response types, authentication, and the only place that knows HTTP
+// status codes.
+package apiserver
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/jmoiron/sqlx"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.temporal.io/sdk/client"
+
+	"github.com/triggerflow/triggerflow/store"
+	"github.com/triggerflow/triggerflow/workflows"
+)
+
+// Options are the API server's dependencies and settings.
+type Options struct {
+	DB       *sqlx.DB
+	Temporal client.Client
+	// Namespace is the Temporal namespace runs live in (for readiness checks).
+	Namespace string
+	// AdminToken, when not empty, is accepted as a bearer key with every scope
+	// (the bootstrap key, TRIGGERFLOW_ADMIN_TOKEN).
+	AdminToken string
+	Logger     *slog.Logger
+	// Metrics is where HTTP metrics are registered and what /metrics serves;
+	// nil makes a private registry.
+	Metrics *prometheus.Registry
+	// MaxBodyBytes caps every request body (413 beyond). Default 4 MiB.
+	MaxBodyBytes int64
+	// Version is reported by /healthz.
+	Version string
+	// Publisher makes published events durable (group commit); required for
+	// POST /v1/events.
+	Publisher *workflows.Publisher
+	// Index is the matching index; definition changes invalidate it.
+	Index *store.Index
+}
+
+// Server is the API's HTTP handler with its dependencies.
+type Server struct {
+	opts    Options
+	engine  *gin.Engine
+	log     *slog.Logger
+	metrics *httpMetrics
+
+	webhooks   *store.Webhooks
+	events     *store.Events
+	deliveries *store.Deliveries
+	runs       *store.Runs
+}
+
+// New builds the router with every route.
+func New(opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = prometheus.NewRegistry()
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = 4 << 20
+	}
+	gin.SetMode(gin.ReleaseMode)
+	s := &Server{opts: opts, engine: gin.New(), log: opts.Logger}
+	invalidate := func() {}
+	if opts.Index != nil {
+		invalidate = opts.Index.Invalidate
+	}
+	s.webhooks = &store.Webhooks{DB: opts.DB, OnChange: invalidate}
+	s.events = &store.Events{DB: opts.DB}
+	s.deliveries = &store.Deliveries{DB: opts.DB}
+	s.runs = &store.Runs{DB: opts.DB}
+	s.metrics = newHTTPMetrics(opts.Metrics)
+	s.engine.HandleMethodNotAllowed = true
+	s.engine.ContextWithFallback = true
+	s.engine.Use(s.requestContext, s.recoverPanics, s.limitBody)
+	s.engine.NoRoute(func(c *gin.Context) { abortWithError(c, errRouteNotFound) })
+	s.engine.NoMethod(func(c *gin.Context) { abortWithError(c, errMethod) })
+	s.routes()
+	return s
+}
+
+// Handler is the server's http.Handler.
+func (s *Server) Handler() http.Handler { return s.engine }
+
+// ListenAndServe serves on addr until ctx ends, then shuts down gracefully.
+func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
+	srv := &http.Server{
+		Addr:              addr,
+		Handler:           s.engine,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return srv.Shutdown(shutdownCtx)
+	}
+}
+
+func (s *Server) routes() {
+	r := s.engine
+	r.GET("/healthz", s.healthz)
+	r.GET("/readyz", s.readyz)
+	r.GET("/metrics", s.serveMetrics)
+	r.GET("/openapi.json", s.openAPI)
+
+	v1 := r.Group("/v1", s.authenticate)
+	for _, register := range routeRegistrars {
+		register(s, v1)
+	}
+}
+
+// routeRegistrars lets each resource file add its routes next to its handlers.
+var routeRegistrars []func(s *Server, v1 *gin.RouterGroup)
+
+func registerRoutes(f func(s *Server, v1 *gin.RouterGroup)) bool {
+	routeRegistrars = append(routeRegistrars, f)
+	return true
+}

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// Config is every setting of every subcommand. Defaults are set in
+// defaultConfig; each field can be overridden by the environment variable named
+// in its comment, and some by a flag of the subcommand. The README lists them.
+type Config struct {
+	// DatabaseURL is the PostgreSQL connection URL (DATABASE_URL). Required by
+	// api, worker and migrate; dev starts a private cluster when it is empty.
+	DatabaseURL string
+	// TemporalAddress is the Temporal frontend host:port (TEMPORAL_ADDRESS),
+	// default 127.0.0.1:7233. dev runs its own server and ignores it.
+	TemporalAddress string
+	// TemporalNamespace is the namespace runs live in (TEMPORAL_NAMESPACE),
+	// default "default".
+	TemporalNamespace string
+	// HTTPAddr is where the API listens (TRIGGERFLOW_HTTP_ADDR, flag
+	// --http-addr), default 127.0.0.1:8080.
+	HTTPAddr string
+	// AdminToken is the bootstrap API key with every scope
+	// (TRIGGERFLOW_ADMIN_TOKEN). dev generates one and keeps it in the data
+	// dir when it is empty.
+	AdminToken string
+	// DataDir is where dev keeps its PostgreSQL cluster, Temporal SQLite file
+	// and generated secrets (TRIGGERFLOW_DATA_DIR, flag --data-dir), default
+	// ./.triggerflow.
+	DataDir string
+	// TemporalPort is the embedded Temporal frontend port in dev
+	// (TRIGGERFLOW_TEMPORAL_PORT, flag --temporal-port), default 7233.
+	TemporalPort int
+	// UIPort is the embedded Temporal UI port in dev (TRIGGERFLOW_UI_PORT, flag
+	// --ui-port), default 8233; 0 turns the UI off.
+	UIPort int
+	// LogLevel is debug, info, warn or error (TRIGGERFLOW_LOG_LEVEL), default info.
+	LogLevel string
+	// LogFormat is text or json (TRIGGERFLOW_LOG_FORMAT), default text.
+	LogFormat string
+	// EgressAllow lists CIDRs that outbound requests may reach although they
+	// are private, loopback or link-local (TRIGGERFLOW_EGRESS_ALLOW, comma
+	// separated). dev adds 127.0.0.0/8 and ::1/128.
+	EgressAllow []string
+	// MaxBodyBytes caps API request bodies (TRIGGERFLOW_MAX_BODY_BYTES),
+	// default 4 MiB.
+	MaxBodyBytes int64
+}
+
+func defaultConfig() Config {
+	return Config{
+		TemporalAddress:   "127.0.0.1:7233",
+		TemporalNamespace: "default",
+		HTTPAddr:          "127.0.0.1:8080",
+		DataDir:           "./.triggerflow",
+		TemporalPort:      7233,
+		UIPort:            8233,
+		LogLevel:          "info",
+		LogFormat:         "text",
+		MaxBodyBytes:      4 << 20,
+	}
+}
+
+// loadConfig applies environment overrides to the defaults.
+func loadConfig(getenv func(string) string) (Config, error) {
+	c := defaultConfig()
+	str := func(name string, dst *string) {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			*dst = v
+		}
+	}
+	var errs []string
+	num := func(name string, dst *int) {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				errs = append(errs, fmt.Sprintf("%s=%q is not a number", name, v))
+				return
+			}
+			*dst = n
+		}
+	}
+	str("DATABASE_URL", &c.DatabaseURL)
+	str("TEMPORAL_ADDRESS", &c.TemporalAddress)
+	str("TEMPORAL_NAMESPACE", &c.TemporalNamespace)
+	str("TRIGGERFLOW_HTTP_ADDR", &c.HTTPAddr)
+	str("TRIGGERFLOW_ADMIN_TOKEN", &c.AdminToken)
+	str("TRIGGERFLOW_DATA_DIR", &c.DataDir)
+	num("TRIGGERFLOW_TEMPORAL_PORT", &c.TemporalPort)
+	num("TRIGGERFLOW_UI_PORT", &c.UIPort)
+	str("TRIGGERFLOW_LOG_LEVEL", &c.LogLevel)
+	str("TRIGGERFLOW_LOG_FORMAT", &c.LogFormat)
+	if v := strings.TrimSpace(getenv("TRIGGERFLOW_EGRESS_ALLOW")); v != "" {
+		for _, cidr := range strings.Split(v, ",") {
+			if cidr = strings.TrimSpace(cidr); cidr != "" {
+				c.EgressAllow = append(c.EgressAllow, cidr)
+			}
+		}
+	}
+	if v := strings.TrimSpace(getenv("TRIGGERFLOW_MAX_BODY_BYTES")); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1024 {
+			errs = append(errs, fmt.Sprintf("TRIGGERFLOW_MAX_BODY_BYTES=%q must be a number of bytes >= 1024", v))
+		} else {
+			c.MaxBodyBytes = n
+		}
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		errs = append(errs, err.Error())
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Sprintf("TRIGGERFLOW_LOG_FORMAT=%q must be text or json", c.LogFormat))
+	}
+	if len(errs) > 0 {
+		return c, fmt.Errorf("configuration: %s", strings.Join(errs, "; "))
+	}
+	return c, nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return l, fmt.Errorf("TRIGGERFLOW_LOG_LEVEL=%q must be debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+// newLogger builds the process logger from the config.
+func newLogger(c Config) *slog.Logger {
+	level, _ := parseLevel(c.LogLevel)
+	opts := &slog.HandlerOptions{Level: level}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+
+	"github.com/triggerflow/triggerflow/activities"
+	"github.com/triggerflow/triggerflow/apiserver"
+	"github.com/triggerflow/triggerflow/store"
+	"github.com/triggerflow/triggerflow/worker"
+	"github.com/triggerflow/triggerflow/workflows"
+)
+
+// dialTemporal connects to a Temporal frontend, waiting (bounded by ctx)
+// until it answers.
+func dialTemporal(ctx context.Context, address, namespace string, log *slog.Logger) (client.Client, error) {
+	var lastErr error
+	for {
+		c, err := client.DialContext(ctx, client.Options{
+			HostPort:  address,
+			Namespace: namespace,
+			Logger:    sdklog.NewStructuredLogger(log.With("component", "temporal-sdk")),
+		})
+		if err == nil {
+			return c, nil
+		}
+		lastErr = err
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("temporal at %s not reachable: %w", address, lastErr)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// newRegistry is the process's Prometheus registry with Go and process metrics.
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// apiProcess is a running API: publisher, index listener and HTTP server.
+type apiProcess struct {
+	Addr string
+	wg   sync.WaitGroup
+	stop context.CancelFunc
+	err  chan error
+}
+
+// startAPI serves the API on cfg.HTTPAddr until ctx ends or stop is called.
+func startAPI(ctx context.Context, cfg Config, db *sqlx.DB, tc client.Client, log *slog.Logger, reg *prometheus.Registry) (*apiProcess, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	index := store.NewIndex(db, log)
+	publisher := &workflows.Publisher{Events: &store.Events{DB: db}, Index: index, Temporal: tc, Log: log}
+	srv := apiserver.New(apiserver.Options{
+		DB: db, Temporal: tc, Namespace: cfg.TemporalNamespace, AdminToken: cfg.AdminToken, Logger: log,
+		Metrics: reg, MaxBodyBytes: cfg.MaxBodyBytes, Version: version, Publisher: publisher, Index: index,
+	})
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
+	}
+	p := &apiProcess{Addr: ln.Addr().String(), stop: cancel, err: make(chan error, 1)}
+	p.wg.Add(3)
+	go func() { defer p.wg.Done(); publisher.Run(ctx) }()
+	go func() { defer p.wg.Done(); index.Listen(ctx, cfg.DatabaseURL) }()
+	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	go func() {
+		defer p.wg.Done()
+		errc := make(chan error, 1)
+		go func() { errc <- httpSrv.Serve(ln) }()
+		select {
+		case err := <-errc:
+			p.err <- err
+		case <-ctx.Done():
+			shutdownCtx, c := context.WithTimeout(context.Background(), 10*time.Second)
+			defer c()
+			_ = httpSrv.Shutdown(shutdownCtx)
+		}
+	}()
+	return p, nil
+}
+
+// Stop shuts the API down gracefully.
+func (p *apiProcess) Stop() {
+	p.stop()
+	p.wg.Wait()
+}
+
+// workerProcess is a running worker with its dispatcher sweep.
+type workerProcess struct {
+	stop context.CancelFunc
+	wg   sync.WaitGroup
+	w    interface{ Stop() }
+}
+
+// startWorker registers search attributes (when missing), then runs the
+// worker and the dispatcher sweep until Stop.
+func startWorker(ctx context.Context, cfg Config, db *sqlx.DB, tc client.Client, log *slog.Logger) (*workerProcess, error) {
+	if err := worker.EnsureSearchAttributes(ctx, tc, cfg.TemporalNamespace, log); err != nil {
+		return nil, err
+	}
+	policy, err := activities.NewEgressPolicy(cfg.EgressAllow)
+	if err != nil {
+		return nil, err
+	}
+	w := worker.New(worker.Options{DB: db, Temporal: tc, Logger: log, HTTP: activities.NewHTTPClient(policy)})
+	if err := w.Start(); err != nil {
+		return nil, fmt.Errorf("start worker: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	p := &workerProcess{stop: cancel, w: w}
+	p.wg.Add(1)
+	go func() { defer p.wg.Done(); worker.RunDispatcherSweep(ctx, tc, db, log) }()
+	return p, nil
+}
+
+// Stop stops polling and waits for running activities to finish.
+func (p *workerProcess) Stop() {
+	p.stop()
+	p.w.Stop()
+	p.wg.Wait()
+}

@@ -1,0 +1,170 @@
+// Package teststack starts TriggerFlow's API and worker in-process against a
+// fresh PostgreSQL database and the embedded Temporal server of the test
+// binary: the real stack, for API-level and end-to-end tests. Like cmd, it is
+// a composition root, so it may import apiserver and worker.
+package teststack
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+
+	"github.com/triggerflow/triggerflow/activities"
+	"github.com/triggerflow/triggerflow/apiserver"
+	"github.com/triggerflow/triggerflow/internal/testkit"
+	"github.com/triggerflow/triggerflow/store"
+	"github.com/triggerflow/triggerflow/worker"
+	"github.com/triggerflow/triggerflow/workflows"
+)
+
+// Token is the admin key of every test stack.
+const Token = "test-admin-token"
+
+// Stack is a running API + worker.
+type Stack struct {
+	URL      string
+	DB       *sqlx.DB
+	DBURL    string
+	Temporal client.Client
+	Index    *store.Index
+	Worker   sdkworker.Worker
+	t        testing.TB
+}
+
+// Options tune a stack.
+type Options struct {
+	// NoWorker starts only the API (for tests that start their own worker).
+	NoWorker bool
+	// EgressAllow lists CIDRs outbound requests may reach; default loopback.
+	EgressAllow []string
+}
+
+// Start brings up a stack that stops when the test ends.
+func Start(t testing.TB, opts Options) *Stack {
+	t.Helper()
+	dbURL := testkit.DatabaseURL(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	db, err := store.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	tc := testkit.Temporal(t)
+	log := testkit.Logger()
+	s := &Stack{DB: db, DBURL: dbURL, Temporal: tc, t: t}
+
+	runCtx, stop := context.WithCancel(context.Background())
+	s.Index = store.NewIndex(db, log)
+	pub := &workflows.Publisher{Events: &store.Events{DB: db}, Index: s.Index, Temporal: tc, Log: log}
+	go pub.Run(runCtx)
+	go s.Index.Listen(runCtx, dbURL)
+	srv := apiserver.New(apiserver.Options{
+		DB: db, Temporal: tc, Namespace: testkit.TemporalNamespace(t), AdminToken: Token, Logger: log,
+		Publisher: pub, Index: s.Index,
+	})
+	hs := httptest.NewServer(srv.Handler())
+	s.URL = hs.URL
+	t.Cleanup(func() { hs.Close(); stop() })
+
+	if !opts.NoWorker {
+		allow := opts.EgressAllow
+		if allow == nil {
+			allow = []string{"127.0.0.0/8", "::1/128"}
+		}
+		policy, err := activities.NewEgressPolicy(allow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Worker = worker.New(worker.Options{DB: db, Temporal: tc, Logger: log, HTTP: activities.NewHTTPClient(policy)})
+		if err := s.Worker.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(s.Worker.Stop)
+	}
+	return s
+}
+
+// Response is a decoded API answer.
+type Response struct {
+	Status int
+	Body   []byte
+	Header http.Header
+}
+
+// JSON decodes the body into v, failing the test on error.
+func (r Response) JSON(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.Body, err)
+	}
+}
+
+// Map decodes the body as a JSON object.
+func (r Response) Map(t testing.TB) map[string]any {
+	t.Helper()
+	var m map[string]any
+	r.JSON(t, &m)
+	return m
+}
+
+// Do calls the API with the admin token; body may be nil, a string (sent
+// as-is) or any value (sent as JSON).
+func (s *Stack) Do(method, path string, body any) Response {
+	return s.DoAs(Token, method, path, body)
+}
+
+// DoAs calls the API with the given bearer token ("" sends none).
+func (s *Stack) DoAs(token, method, path string, body any) Response {
+	s.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = bytes.NewBufferString(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, s.URL+path, rd)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return Response{Status: resp.StatusCode, Body: raw, Header: resp.Header}
+}
+
+// MustDo calls the API and fails the test unless the status is want.
+func (s *Stack) MustDo(want int, method, path string, body any) Response {
+	s.t.Helper()
+	r := s.Do(method, path, body)
+	if r.Status != want {
+		s.t.Fatalf("%s %s: status %d, want %d: %s", method, path, r.Status, want, r.Body)
+	}
+	return r
+}

@@ -1,0 +1,234 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/triggerflow/triggerflow/domain"
+)
+
+// Events is the repository of published events and publish batches.
+type Events struct {
+	DB *sqlx.DB
+}
+
+// PlannedDelivery is one (webhook, event) pair a publish decided to deliver.
+type PlannedDelivery struct {
+	ID        string
+	WebhookID string
+	EventID   string
+	// WebhookCode and Ordered are carried for dispatch; not stored here.
+	WebhookCode string
+	Ordered     bool
+}
+
+// PlannedRun is one trigger or queue-hook run a publish decided to start.
+type PlannedRun struct {
+	ID          string
+	TriggerID   string
+	QueueHookID string
+	EventID     string
+	FlowID      string
+	WorkflowID  string
+}
+
+// Plan is what a batch of newly stored events leads to.
+type Plan struct {
+	Deliveries []PlannedDelivery
+	Runs       []PlannedRun
+}
+
+// Planner decides deliveries and runs for the events that are new (not seen
+// before under the same id). It runs inside the publish transaction and must
+// not do I/O.
+type Planner func(newEvents []domain.Event) Plan
+
+// StoredBatch is the outcome of a publish transaction.
+type StoredBatch struct {
+	BatchID   string
+	NewEvents []domain.Event
+	Plan      Plan
+}
+
+const (
+	insertBatch  = `INSERT INTO publish_batches (id) VALUES ($1)`
+	insertEvents = `INSERT INTO events (id, type, occurred_at, subject, data, batch_id)
+		SELECT e.id, e.type, e.occurred_at, e.subject, e.data, $6
+		FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::jsonb[])
+			AS e(id, type, occurred_at, subject, data)
+		ON CONFLICT (id) DO NOTHING
+		RETURNING id`
+	insertDeliveries = `INSERT INTO deliveries (id, webhook_id, event_id, batch_id)
+		SELECT d.id, d.webhook_id, d.event_id, $4
+		FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS d(id, webhook_id, event_id, ord)
+		ORDER BY d.ord`
+	insertPlannedRuns = `INSERT INTO trigger_runs (id, trigger_id, queue_hook_id, event_id, flow_id, workflow_id, batch_id, status)
+		SELECT r.id, NULLIF(r.trigger_id, ''), NULLIF(r.queue_hook_id, ''), r.event_id, NULLIF(r.flow_id, ''), r.workflow_id, $7, 'pending'
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+			AS r(id, trigger_id, queue_hook_id, event_id, flow_id, workflow_id)
+		ON CONFLICT (workflow_id) DO NOTHING`
+	markBatchDispatched = `UPDATE publish_batches SET dispatched_at = now() WHERE id = $1 AND dispatched_at IS NULL`
+	selectStaleBatches  = `SELECT id FROM publish_batches WHERE dispatched_at IS NULL AND created_at < $1 ORDER BY created_at LIMIT $2`
+)
+
+// StoreBatch stores events in one transaction: events whose id is already
+// stored are skipped (publishing is idempotent), and plan is asked for the
+// deliveries and runs of the new ones, which are stored too. When it returns
+// nil, the events and everything they lead to are durable.
+func (s *Events) StoreBatch(ctx context.Context, events []domain.Event, plan Planner) (StoredBatch, error) {
+	out := StoredBatch{BatchID: NewID(PrefixBatch)}
+	ids := make([]string, len(events))
+	types := make([]string, len(events))
+	times := make([]string, len(events))
+	subjects := make([]string, len(events))
+	datas := make([]string, len(events))
+	for i, e := range events {
+		ids[i], types[i], subjects[i] = e.ID, e.Type, e.Subject
+		times[i] = e.OccurredAt.UTC().Format(time.RFC3339Nano)
+		datas[i] = string(e.Data)
+	}
+	err := withTx(ctx, s.DB, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, insertBatch, out.BatchID); err != nil {
+			return translate(err, "publish batch")
+		}
+		var inserted []string
+		if err := tx.SelectContext(ctx, &inserted, insertEvents, pq.StringArray(ids), pq.StringArray(types),
+			pq.StringArray(times), pq.StringArray(subjects), pq.StringArray(datas), out.BatchID); err != nil {
+			return translate(err, "store events")
+		}
+		isNew := make(map[string]bool, len(inserted))
+		for _, id := range inserted {
+			isNew[id] = true
+		}
+		for _, e := range events {
+			if isNew[e.ID] {
+				out.NewEvents = append(out.NewEvents, e)
+				delete(isNew, e.ID) // a repeated id inside one batch is one event
+			}
+		}
+		if len(out.NewEvents) == 0 {
+			return nil
+		}
+		out.Plan = plan(out.NewEvents)
+		if n := len(out.Plan.Deliveries); n > 0 {
+			dIDs, whIDs, evIDs := make([]string, n), make([]string, n), make([]string, n)
+			for i, d := range out.Plan.Deliveries {
+				dIDs[i], whIDs[i], evIDs[i] = d.ID, d.WebhookID, d.EventID
+			}
+			if _, err := tx.ExecContext(ctx, insertDeliveries, pq.StringArray(dIDs), pq.StringArray(whIDs),
+				pq.StringArray(evIDs), out.BatchID); err != nil {
+				return translate(err, "store deliveries")
+			}
+		}
+		if n := len(out.Plan.Runs); n > 0 {
+			cols := make([][]string, 6)
+			for i := range cols {
+				cols[i] = make([]string, n)
+			}
+			for i, r := range out.Plan.Runs {
+				cols[0][i], cols[1][i], cols[2][i], cols[3][i], cols[4][i], cols[5][i] =
+					r.ID, r.TriggerID, r.QueueHookID, r.EventID, r.FlowID, r.WorkflowID
+			}
+			if _, err := tx.ExecContext(ctx, insertPlannedRuns, pq.StringArray(cols[0]), pq.StringArray(cols[1]),
+				pq.StringArray(cols[2]), pq.StringArray(cols[3]), pq.StringArray(cols[4]), pq.StringArray(cols[5]),
+				out.BatchID); err != nil {
+				return translate(err, "store planned runs")
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// MarkDispatched records that Temporal holds the batch.
+func (s *Events) MarkDispatched(ctx context.Context, batchID string) error {
+	_, err := s.DB.ExecContext(ctx, markBatchDispatched, batchID)
+	return translate(err, "mark batch dispatched")
+}
+
+// StaleBatches lists batches stored before olderThan that were never
+// dispatched: their publisher died between commit and start.
+func (s *Events) StaleBatches(ctx context.Context, olderThan time.Time, limit int) ([]string, error) {
+	var ids []string
+	err := s.DB.SelectContext(ctx, &ids, selectStaleBatches, olderThan, limit)
+	return ids, translate(err, "stale batches")
+}
+
+// BatchTargets is what a stored batch must be handed to in Temporal.
+type BatchTargets struct {
+	HasUnordered    bool
+	HasRuns         bool
+	OrderedWebhooks []WebhookRef
+}
+
+// WebhookRef names a webhook by id and code.
+type WebhookRef struct {
+	ID   string `db:"id"`
+	Code string `db:"code"`
+}
+
+// BatchTargets reads from the database what StoreBatch planned for batchID.
+func (s *Events) BatchTargets(ctx context.Context, batchID string) (BatchTargets, error) {
+	var t BatchTargets
+	if err := s.DB.SelectContext(ctx, &t.OrderedWebhooks, `SELECT DISTINCT w.id, w.code FROM deliveries d
+		JOIN webhooks w ON w.id = d.webhook_id WHERE d.batch_id = $1 AND w.ordered`, batchID); err != nil {
+		return t, translate(err, "batch targets")
+	}
+	if err := s.DB.GetContext(ctx, &t.HasUnordered, `SELECT EXISTS (SELECT 1 FROM deliveries d
+		JOIN webhooks w ON w.id = d.webhook_id WHERE d.batch_id = $1 AND NOT w.ordered)`, batchID); err != nil {
+		return t, translate(err, "batch targets")
+	}
+	if err := s.DB.GetContext(ctx, &t.HasRuns, `SELECT EXISTS (SELECT 1 FROM trigger_runs WHERE batch_id = $1)`, batchID); err != nil {
+		return t, translate(err, "batch targets")
+	}
+	return t, nil
+}
+
+type eventRow struct {
+	ID         string    `db:"id"`
+	Type       string    `db:"type"`
+	OccurredAt time.Time `db:"occurred_at"`
+	ReceivedAt time.Time `db:"received_at"`
+	Subject    string    `db:"subject"`
+	Data       []byte    `db:"data"`
+	BatchID    string    `db:"batch_id"`
+}
+
+func (r eventRow) toDomain() domain.Event {
+	return domain.Event{ID: r.ID, Type: r.Type, OccurredAt: r.OccurredAt.UTC(), Subject: r.Subject, Data: json.RawMessage(r.Data)}
+}
+
+// StoredEvent is an event with when it was received.
+type StoredEvent struct {
+	domain.Event
+	ReceivedAt time.Time
+}
+
+// Get finds one event by id.
+func (s *Events) Get(ctx context.Context, id string) (StoredEvent, error) {
+	var r eventRow
+	if err := s.DB.GetContext(ctx, &r, `SELECT id, type, occurred_at, received_at, subject, data, batch_id
+		FROM events WHERE id = $1`, id); err != nil {
+		return StoredEvent{}, translate(err, "event "+id)
+	}
+	return StoredEvent{Event: r.toDomain(), ReceivedAt: r.ReceivedAt.UTC()}, nil
+}
+
+// Insert stores one event outside a publish (test sends, manual runs) under a
+// dispatched batch of its own.
+func (s *Events) Insert(ctx context.Context, e domain.Event) error {
+	batch := NewID(PrefixBatch)
+	return withTx(ctx, s.DB, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO publish_batches (id, dispatched_at) VALUES ($1, now())`, batch); err != nil {
+			return translate(err, "batch")
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO events (id, type, occurred_at, subject, data, batch_id)
+			VALUES ($1, $2, $3, $4, $5, $6)`, e.ID, e.Type, e.OccurredAt, e.Subject, string(e.Data), batch)
+		return translate(err, fmt.Sprintf("event %s", e.ID))
+	})
+}

@@ -1,0 +1,42 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// withTx runs f in a transaction, committing when it returns nil.
+func withTx(ctx context.Context, db *sqlx.DB, f func(tx *sqlx.Tx) error) error {
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		return translate(err, "begin transaction")
+	}
+	if err := f(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return translate(tx.Commit(), "commit")
+}
+
+// orderBy turns an API sort ("name", "-created_at") into ORDER BY with a
+// stable tiebreak; allowed maps API names to columns. Default: newest first.
+func orderBy(sort string, allowed map[string]string) string {
+	dir := "ASC"
+	name := sort
+	if strings.HasPrefix(sort, "-") {
+		dir, name = "DESC", sort[1:]
+	}
+	col, ok := allowed[name]
+	if !ok || sort == "" {
+		return " ORDER BY created_at DESC, id DESC"
+	}
+	return fmt.Sprintf(" ORDER BY %s %s, id %s", col, dir, dir)
+}
+
+// escapeLike makes user text literal inside a LIKE pattern.
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}

@@ -1,0 +1,290 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/triggerflow/triggerflow/domain"
+)
+
+// Webhooks is the repository of webhook subscriptions.
+type Webhooks struct {
+	DB *sqlx.DB
+	// OnChange, when set, runs after every committed change so matching
+	// indexes in this process refresh before the API answers.
+	OnChange func()
+}
+
+// NotifyChannel is the LISTEN/NOTIFY channel on which definition changes are
+// announced to other processes' indexes.
+const NotifyChannel = "triggerflow_definitions"
+
+type webhookRow struct {
+	ID                  string                               `db:"id"`
+	Code                string                               `db:"code"`
+	Name                string                               `db:"name"`
+	Description         string                               `db:"description"`
+	URL                 string                               `db:"url"`
+	Method              string                               `db:"method"`
+	Headers             jsonb[map[string]string]             `db:"headers"`
+	Params              jsonb[map[string]string]             `db:"params"`
+	Body                sql.NullString                       `db:"body"`
+	EventTypes          pq.StringArray                       `db:"event_types"`
+	Filters             jsonb[map[string][]domain.Condition] `db:"filters"`
+	Conditions          jsonb[[]domain.Condition]            `db:"conditions"`
+	Expression          string                               `db:"filter_expression"`
+	Retry               jsonb[domain.RetryPolicy]            `db:"retry"`
+	TimeoutMS           int64                                `db:"timeout_ms"`
+	Ordered             bool                                 `db:"ordered"`
+	Enabled             bool                                 `db:"enabled"`
+	Secret              string                               `db:"secret"`
+	PreviousSecret      sql.NullString                       `db:"previous_secret"`
+	PreviousSecretUntil sql.NullTime                         `db:"previous_secret_until"`
+	CreatedAt           time.Time                            `db:"created_at"`
+	UpdatedAt           time.Time                            `db:"updated_at"`
+}
+
+const webhookColumns = `id, code, name, description, url, method, headers, params, body, event_types,
+	filters, conditions, filter_expression, retry, timeout_ms, ordered, enabled, secret,
+	previous_secret, previous_secret_until, created_at, updated_at`
+
+func toWebhookRow(w *domain.Webhook) webhookRow {
+	r := webhookRow{
+		ID: w.ID, Code: w.Code, Name: w.Name, Description: w.Description, URL: w.URL, Method: w.Method,
+		Headers: jsonb[map[string]string]{w.Headers}, Params: jsonb[map[string]string]{w.Params},
+		EventTypes: w.EventTypes, Filters: jsonb[map[string][]domain.Condition]{w.Filters},
+		Conditions: jsonb[[]domain.Condition]{w.Conditions}, Expression: w.Expression,
+		Retry: jsonb[domain.RetryPolicy]{w.Retry}, TimeoutMS: w.Timeout.Milliseconds(),
+		Ordered: w.Ordered, Enabled: w.Enabled, Secret: w.Secret,
+		CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt,
+	}
+	if w.Body != nil {
+		r.Body = sql.NullString{String: *w.Body, Valid: true}
+	}
+	if w.PreviousSecret != "" {
+		r.PreviousSecret = sql.NullString{String: w.PreviousSecret, Valid: true}
+	}
+	if w.PreviousSecretUntil != nil {
+		r.PreviousSecretUntil = sql.NullTime{Time: *w.PreviousSecretUntil, Valid: true}
+	}
+	return r
+}
+
+func (r webhookRow) toDomain() *domain.Webhook {
+	w := &domain.Webhook{
+		ID: r.ID, Code: r.Code, Name: r.Name, Description: r.Description, URL: r.URL, Method: r.Method,
+		Headers: r.Headers.V, Params: r.Params.V, EventTypes: []string(r.EventTypes), Filters: r.Filters.V,
+		Conditions: r.Conditions.V, Expression: r.Expression, Retry: r.Retry.V,
+		Timeout: time.Duration(r.TimeoutMS) * time.Millisecond, Ordered: r.Ordered, Enabled: r.Enabled,
+		Secret: r.Secret, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+	}
+	if r.Body.Valid {
+		b := r.Body.String
+		w.Body = &b
+	}
+	if r.PreviousSecret.Valid {
+		w.PreviousSecret = r.PreviousSecret.String
+	}
+	if r.PreviousSecretUntil.Valid {
+		t := r.PreviousSecretUntil.Time.UTC()
+		w.PreviousSecretUntil = &t
+	}
+	w.Normalize()
+	return w
+}
+
+const (
+	insertWebhook = `INSERT INTO webhooks (` + webhookColumns + `) VALUES (:id, :code, :name, :description,
+		:url, :method, :headers, :params, :body, :event_types, :filters, :conditions, :filter_expression,
+		:retry, :timeout_ms, :ordered, :enabled, :secret, :previous_secret, :previous_secret_until,
+		:created_at, :updated_at)`
+	updateWebhook = `UPDATE webhooks SET name = :name, description = :description, url = :url,
+		method = :method, headers = :headers, params = :params, body = :body, event_types = :event_types,
+		filters = :filters, conditions = :conditions, filter_expression = :filter_expression,
+		retry = :retry, timeout_ms = :timeout_ms, ordered = :ordered, enabled = :enabled,
+		secret = :secret, previous_secret = :previous_secret, previous_secret_until = :previous_secret_until,
+		updated_at = :updated_at
+		WHERE id = :id`
+	selectWebhookByIDOrCode = `SELECT ` + webhookColumns + ` FROM webhooks WHERE id = $1 OR code = $1 LIMIT 1`
+	selectEnabledWebhooks   = `SELECT ` + webhookColumns + ` FROM webhooks WHERE enabled`
+	deleteWebhook           = `DELETE FROM webhooks WHERE id = $1`
+	notifyDefinitions       = `SELECT pg_notify('` + NotifyChannel + `', $1)`
+)
+
+// Create stores a new webhook. A duplicate code is ErrConflict.
+func (s *Webhooks) Create(ctx context.Context, w *domain.Webhook) error {
+	now := time.Now().UTC()
+	if w.ID == "" {
+		w.ID = NewID(PrefixWebhook)
+	}
+	w.CreatedAt, w.UpdatedAt = now, now
+	err := withTx(ctx, s.DB, func(tx *sqlx.Tx) error {
+		if _, err := tx.NamedExecContext(ctx, insertWebhook, toWebhookRow(w)); err != nil {
+			return translate(err, "webhook with code "+w.Code)
+		}
+		_, err := tx.ExecContext(ctx, notifyDefinitions, "webhook:"+w.ID)
+		return translate(err, "notify")
+	})
+	if err == nil {
+		s.changed()
+	}
+	return err
+}
+
+// Get finds a webhook by id or code.
+func (s *Webhooks) Get(ctx context.Context, idOrCode string) (*domain.Webhook, error) {
+	var r webhookRow
+	if err := s.DB.GetContext(ctx, &r, selectWebhookByIDOrCode, idOrCode); err != nil {
+		return nil, translate(err, "webhook "+idOrCode)
+	}
+	return r.toDomain(), nil
+}
+
+// Update saves every mutable field of w (the code never changes).
+func (s *Webhooks) Update(ctx context.Context, w *domain.Webhook) error {
+	w.UpdatedAt = time.Now().UTC()
+	err := withTx(ctx, s.DB, func(tx *sqlx.Tx) error {
+		res, err := tx.NamedExecContext(ctx, updateWebhook, toWebhookRow(w))
+		if err != nil {
+			return translate(err, "webhook "+w.ID)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("webhook %s: %w", w.ID, domain.ErrNotFound)
+		}
+		_, err = tx.ExecContext(ctx, notifyDefinitions, "webhook:"+w.ID)
+		return translate(err, "notify")
+	})
+	if err == nil {
+		s.changed()
+	}
+	return err
+}
+
+// Delete removes a webhook with its deliveries and attempts.
+func (s *Webhooks) Delete(ctx context.Context, id string) error {
+	err := withTx(ctx, s.DB, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, deleteWebhook, id)
+		if err != nil {
+			return translate(err, "webhook "+id)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("webhook %s: %w", id, domain.ErrNotFound)
+		}
+		_, err = tx.ExecContext(ctx, notifyDefinitions, "webhook:"+id)
+		return translate(err, "notify")
+	})
+	if err == nil {
+		s.changed()
+	}
+	return err
+}
+
+// WebhookFilter narrows a webhook list.
+type WebhookFilter struct {
+	Enabled   *bool
+	EventType string // webhooks subscribed to this exact type (or a pattern covering it)
+	Text      string // case-insensitive match on name, code, description or URL
+}
+
+var webhookSorts = map[string]string{
+	"created_at": "created_at", "name": "name", "code": "code", "updated_at": "updated_at",
+}
+
+// WebhookSortFields are the fields a webhook list may be sorted by.
+func WebhookSortFields() []string { return []string{"created_at", "updated_at", "name", "code"} }
+
+// List returns one page of webhooks, newest first unless sorted otherwise.
+func (s *Webhooks) List(ctx context.Context, f WebhookFilter, p domain.Page) (domain.List[*domain.Webhook], error) {
+	var where []string
+	var args []any
+	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
+	if f.Enabled != nil {
+		where = append(where, "enabled = "+arg(*f.Enabled))
+	}
+	if f.EventType != "" {
+		obj, _, _ := strings.Cut(f.EventType, ".")
+		where = append(where, fmt.Sprintf("event_types && ARRAY[%s, %s, '*']::text[]", arg(f.EventType), arg(obj+".*")))
+	}
+	if f.Text != "" {
+		pat := arg("%" + escapeLike(f.Text) + "%")
+		where = append(where, fmt.Sprintf("(name ILIKE %[1]s OR code ILIKE %[1]s OR description ILIKE %[1]s OR url ILIKE %[1]s)", pat))
+	}
+	cond := ""
+	if len(where) > 0 {
+		cond = " WHERE " + strings.Join(where, " AND ")
+	}
+	var out domain.List[*domain.Webhook]
+	if err := s.DB.GetContext(ctx, &out.Total, "SELECT count(*) FROM webhooks"+cond, args...); err != nil {
+		return out, translate(err, "count webhooks")
+	}
+	q := "SELECT " + webhookColumns + " FROM webhooks" + cond + orderBy(p.Sort, webhookSorts) +
+		fmt.Sprintf(" LIMIT %d OFFSET %d", p.PerPage, p.Offset())
+	var rows []webhookRow
+	if err := s.DB.SelectContext(ctx, &rows, q, args...); err != nil {
+		return out, translate(err, "list webhooks")
+	}
+	for _, r := range rows {
+		out.Items = append(out.Items, r.toDomain())
+	}
+	return out, nil
+}
+
+// Enabled returns every enabled webhook, for the matching index.
+func (s *Webhooks) Enabled(ctx context.Context) ([]*domain.Webhook, error) {
+	var rows []webhookRow
+	if err := s.DB.SelectContext(ctx, &rows, selectEnabledWebhooks); err != nil {
+		return nil, translate(err, "load webhooks")
+	}
+	out := make([]*domain.Webhook, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, r.toDomain())
+	}
+	return out, nil
+}
+
+// SetEnabled switches many webhooks (ids or codes) on or off and returns the
+// ids that changed.
+func (s *Webhooks) SetEnabled(ctx context.Context, idsOrCodes []string, enabled bool) ([]string, error) {
+	var ids []string
+	err := withTx(ctx, s.DB, func(tx *sqlx.Tx) error {
+		if err := tx.SelectContext(ctx, &ids, `UPDATE webhooks SET enabled = $2, updated_at = now()
+			WHERE (id = ANY($1) OR code = ANY($1)) RETURNING id`, pq.StringArray(idsOrCodes), enabled); err != nil {
+			return translate(err, "switch webhooks")
+		}
+		_, err := tx.ExecContext(ctx, notifyDefinitions, "webhooks")
+		return translate(err, "notify")
+	})
+	if err == nil {
+		s.changed()
+	}
+	return ids, err
+}
+
+// DeleteMany removes many webhooks (ids or codes) and returns the ids removed.
+func (s *Webhooks) DeleteMany(ctx context.Context, idsOrCodes []string) ([]string, error) {
+	var ids []string
+	err := withTx(ctx, s.DB, func(tx *sqlx.Tx) error {
+		if err := tx.SelectContext(ctx, &ids, `DELETE FROM webhooks WHERE id = ANY($1) OR code = ANY($1) RETURNING id`,
+			pq.StringArray(idsOrCodes)); err != nil {
+			return translate(err, "delete webhooks")
+		}
+		_, err := tx.ExecContext(ctx, notifyDefinitions, "webhooks")
+		return translate(err, "notify")
+	})
+	if err == nil {
+		s.changed()
+	}
+	return ids, err
+}
+
+func (s *Webhooks) changed() {
+	if s.OnChange != nil {
+		s.OnChange()
+	}
+}

@@ -1,0 +1,134 @@
+// Package worker registers TriggerFlow's workflows and activities on the task
+// queue and runs them. It is the composition point for activities'
+// dependencies; nothing imports it but cmd.
+package worker
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+
+	"github.com/triggerflow/triggerflow/activities"
+	"github.com/triggerflow/triggerflow/store"
+	"github.com/triggerflow/triggerflow/workflows"
+)
+
+// EnsureSearchAttributes registers TriggerFlow's custom search attributes on
+// namespace when they are missing, so a fresh Temporal cluster works with no
+// manual step. It is idempotent and safe to run from many workers at once.
+func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace string, log *slog.Logger) error {
+	return ensureSearchAttributes(ctx, c, namespace, workflows.SearchAttributes(), log)
+}
+
+func ensureSearchAttributes(ctx context.Context, c client.Client, namespace string, want map[string]enumspb.IndexedValueType, log *slog.Logger) error {
+	resp, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+	if err != nil {
+		return fmt.Errorf("list search attributes: %w", err)
+	}
+	missing := map[string]enumspb.IndexedValueType{}
+	for name, typ := range want {
+		have, ok := resp.GetCustomAttributes()[name]
+		if !ok {
+			missing[name] = typ
+			continue
+		}
+		if have != typ {
+			return fmt.Errorf("search attribute %s exists with type %s, want %s", name, have, typ)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	_, err = c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+		Namespace:        namespace,
+		SearchAttributes: missing,
+	})
+	if err != nil {
+		// Another worker may have added them at the same moment.
+		again, lerr := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+		if lerr == nil {
+			allThere := true
+			for name := range missing {
+				if _, ok := again.GetCustomAttributes()[name]; !ok {
+					allThere = false
+				}
+			}
+			if allThere {
+				return nil
+			}
+		}
+		return fmt.Errorf("add search attributes: %w", err)
+	}
+	if log != nil {
+		for name := range missing {
+			log.Info("registered search attribute", "name", name, "namespace", namespace)
+		}
+	}
+	return nil
+}
+
+// Options are the worker's dependencies and settings.
+type Options struct {
+	DB       *sqlx.DB
+	Temporal client.Client
+	Logger   *slog.Logger
+	// HTTP is the outbound client for user URLs (egress checks included).
+	HTTP *http.Client
+	// Concurrency bounds parallel requests within one delivery batch.
+	Concurrency int
+}
+
+// New registers every workflow and activity on the task queue and returns
+// the (not yet started) worker.
+func New(opts Options) sdkworker.Worker {
+	w := sdkworker.New(opts.Temporal, workflows.TaskQueue, sdkworker.Options{
+		// Batches are few and large; flows are many and small. These
+		// bounds keep a 2-core machine responsive under a backlog.
+		MaxConcurrentActivityExecutionSize:     256,
+		MaxConcurrentWorkflowTaskExecutionSize: 64,
+		MaxConcurrentActivityTaskPollers:       4,
+		MaxConcurrentWorkflowTaskPollers:       4,
+	})
+	w.RegisterWorkflow(workflows.DeliverBatchWorkflow)
+	w.RegisterWorkflow(workflows.DeliveryWorkflow)
+	w.RegisterWorkflow(workflows.WebhookQueueWorkflow)
+	w.RegisterActivity(&activities.Webhooks{
+		Deliveries:  &store.Deliveries{DB: opts.DB},
+		Webhooks:    &store.Webhooks{DB: opts.DB},
+		HTTP:        opts.HTTP,
+		Temporal:    opts.Temporal,
+		Starter:     workflows.Starter{},
+		Concurrency: opts.Concurrency,
+	})
+	registerFlows(w, opts)
+	return w
+}
+
+// RunDispatcherSweep periodically dispatches publish batches whose publisher
+// stored them but could not hand them to Temporal, until ctx ends.
+func RunDispatcherSweep(ctx context.Context, c client.Client, db *sqlx.DB, log *slog.Logger) {
+	events := &store.Events{DB: db}
+	t := time.NewTicker(10 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := workflows.SweepUndispatched(ctx, c, events, 15*time.Second, log)
+			if err != nil {
+				log.Warn("dispatcher sweep failed", "error", err)
+			} else if n > 0 {
+				log.Info("dispatcher sweep handed stored batches to Temporal", "batches", n)
+			}
+		}
+	}
+}

@@ -1,0 +1,34 @@
+package workflows
+
+import "fmt"
+
+// Workflow ids are readable and deterministic: a repeated start for the same
+// thing finds the existing run instead of making a second one.
+
+// BatchWorkflowID is the id of the workflow delivering a publish batch.
+func BatchWorkflowID(batchID string) string { return "delivery-batch-" + batchID }
+
+// DeliveryWorkflowID is the id of the workflow retrying one delivery.
+func DeliveryWorkflowID(deliveryID string) string { return "delivery-" + deliveryID }
+
+// WebhookQueueWorkflowID is the id of an ordered webhook's queue workflow.
+func WebhookQueueWorkflowID(code, webhookID string) string {
+	return fmt.Sprintf("webhook-%s-%s", code, webhookID)
+}
+
+// TriggerRunWorkflowID is the id of a trigger's run for one event.
+func TriggerRunWorkflowID(triggerID, eventID string) string {
+	return fmt.Sprintf("trigger-%s-%s", triggerID, eventID)
+}
+
+// QueueHookRunWorkflowID is the id of a queue hook's run for one event.
+func QueueHookRunWorkflowID(hookID, eventID string) string {
+	return fmt.Sprintf("trigger-%s-%s", hookID, eventID)
+}
+
+// Signal names.
+const (
+	// SignalWake tells a waiting workflow to look at the database again: new
+	// deliveries for an ordered webhook, or a webhook enabled again.
+	SignalWake = "wake"
+)

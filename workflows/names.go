@@ -1,0 +1,33 @@
+// Package workflows holds TriggerFlow's Temporal workflows with their Input
+// and Result types, and the names operators and the API depend on: the task
+// queue, signal and query names, search attributes and workflow ids.
+package workflows
+
+import (
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+)
+
+// TaskQueue is the one task queue TriggerFlow's workers poll.
+const TaskQueue = "triggerflow"
+
+// Search attributes carried by every delivery and trigger run (API.md), so
+// operators filter runs in Temporal UI. Values are ids and type names only:
+// Temporal stores search attributes unencrypted, so no personal data.
+var (
+	SAEventID   = temporal.NewSearchAttributeKeyKeyword("TriggerFlowEventID")
+	SAEventType = temporal.NewSearchAttributeKeyKeyword("TriggerFlowEventType")
+	SAWebhook   = temporal.NewSearchAttributeKeyKeyword("TriggerFlowWebhook")
+	SATrigger   = temporal.NewSearchAttributeKeyKeyword("TriggerFlowTrigger")
+	SAQueue     = temporal.NewSearchAttributeKeyKeyword("TriggerFlowQueue")
+)
+
+// SearchAttributes lists the custom search attributes with their types, for
+// registration on a namespace.
+func SearchAttributes() map[string]enumspb.IndexedValueType {
+	out := map[string]enumspb.IndexedValueType{}
+	for _, k := range []temporal.SearchAttributeKeyKeyword{SAEventID, SAEventType, SAWebhook, SATrigger, SAQueue} {
+		out[k.GetName()] = enumspb.INDEXED_VALUE_TYPE_KEYWORD
+	}
+	return out
+}

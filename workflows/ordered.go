@@ -1,0 +1,82 @@
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/triggerflow/triggerflow/activities"
+)
+
+// WebhookQueueInput names an ordered webhook.
+type WebhookQueueInput struct {
+	WebhookID   string
+	WebhookCode string
+	// Rounds counts activity rounds across continue-as-new (for operators).
+	Rounds int
+}
+
+// orderedBatch is how many pending deliveries one activity sends in order.
+const orderedBatch = 200
+
+// roundsPerRun bounds a run's history: each round is a handful of events,
+// so a run continues as new well before Temporal's limits.
+const roundsPerRun = 500
+
+// WebhookQueueWorkflow delivers an ordered webhook's events strictly in
+// publish order. It is long-lived, fed by wake signals (signal-with-start
+// from publishing), reads the queue from the database, and holds the queue
+// on a failing event until that event succeeds or its policy gives up.
+// Its state is only the webhook's id, so continue-as-new carries nothing that
+// grows, and no event is lost by it: events live in the database.
+func WebhookQueueWorkflow(ctx workflow.Context, in WebhookQueueInput) error {
+	var a *activities.Webhooks
+	wake := workflow.GetSignalChannel(ctx, SignalWake)
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout:    10 * time.Minute,
+		HeartbeatTimeout:       time.Minute,
+		ScheduleToCloseTimeout: 24 * time.Hour,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    time.Minute,
+		},
+	})
+	for round := 0; ; round++ {
+		if round >= roundsPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+			// Wake signals only say "look again"; the next run looks first
+			// thing, so dropping the buffered ones loses nothing.
+			for wake.ReceiveAsync(nil) {
+			}
+			in.Rounds += round
+			return workflow.NewContinueAsNewError(ctx, WebhookQueueWorkflow, in)
+		}
+		var res activities.DeliverOrderedResult
+		err := workflow.ExecuteActivity(actx, a.DeliverOrdered, activities.DeliverOrderedInput{
+			WebhookID: in.WebhookID, Max: orderedBatch,
+		}).Get(ctx, &res)
+		if err != nil {
+			return err
+		}
+		switch {
+		case res.Gone:
+			return nil
+		case res.Paused:
+			waitForWake(ctx, wake, pausedRecheck)
+		case res.Blocked != nil:
+			if res.Blocked.FirstDelay > 0 {
+				if err := workflow.Sleep(ctx, res.Blocked.FirstDelay); err != nil {
+					return err
+				}
+			}
+			if _, err := retryDelivery(ctx, res.Blocked.DeliveryID, wake, false); err != nil {
+				return err
+			}
+		case res.Empty:
+			// Idle: wait for the next publish. A long idle wait costs no
+			// history; the periodic look covers a missed signal.
+			waitForWake(ctx, wake, 10*time.Minute)
+		}
+	}
+}

@@ -1,0 +1,103 @@
+package workflows
+
+import (
+	"context"
+	"fmt"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/triggerflow/triggerflow/activities"
+)
+
+// Starter starts TriggerFlow's workflows with their ids, options and search
+// attributes; activities use it through activities.DeliveryStarter.
+type Starter struct{}
+
+var _ activities.DeliveryStarter = Starter{}
+
+// StartDeliveryRetry starts (or finds, if already running) the workflow that
+// retries one delivery.
+func (Starter) StartDeliveryRetry(ctx context.Context, c client.Client, item activities.RetryItem) (string, string, error) {
+	run, err := StartDelivery(ctx, c, DeliveryInput{
+		DeliveryID: item.DeliveryID, WebhookID: item.WebhookID, WebhookCode: item.WebhookCode,
+		EventID: item.EventID, EventType: item.EventType, FirstDelay: item.FirstDelay,
+	})
+	if err != nil {
+		return "", "", err
+	}
+	return run.GetID(), run.GetRunID(), nil
+}
+
+// StartDelivery starts the workflow of one delivery, or finds it when it is
+// already running; a closed one is started again (manual retry).
+func StartDelivery(ctx context.Context, c client.Client, in DeliveryInput) (client.WorkflowRun, error) {
+	id := DeliveryWorkflowID(in.DeliveryID)
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       id,
+		TaskQueue:                TaskQueue,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		TypedSearchAttributes:    deliverySearchAttributes(in.WebhookCode, in.EventID, in.EventType),
+	}, DeliveryWorkflow, in)
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", id, err)
+	}
+	return run, nil
+}
+
+// WakeWebhookQueue signals an ordered webhook's queue workflow, starting it
+// when it is not running (signal-with-start).
+func WakeWebhookQueue(ctx context.Context, c client.Client, webhookID, code string) (client.WorkflowRun, error) {
+	id := WebhookQueueWorkflowID(code, webhookID)
+	run, err := c.SignalWithStartWorkflow(ctx, id, SignalWake, nil, client.StartWorkflowOptions{
+		ID:                    id,
+		TaskQueue:             TaskQueue,
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		TypedSearchAttributes: deliverySearchAttributes(code, "", ""),
+	}, WebhookQueueWorkflow, WebhookQueueInput{WebhookID: webhookID, WebhookCode: code})
+	if err != nil {
+		return nil, fmt.Errorf("wake queue of webhook %s: %w", code, err)
+	}
+	return run, nil
+}
+
+// StartBatch starts the workflow delivering a publish batch; a repeated start
+// of the same batch finds the existing run.
+func StartBatch(ctx context.Context, c client.Client, in DeliverBatchInput, sa SearchAttributeValues) (client.WorkflowRun, error) {
+	id := BatchWorkflowID(in.BatchID)
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       id,
+		TaskQueue:                TaskQueue,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		TypedSearchAttributes:    sa.attributes(),
+	}, DeliverBatchWorkflow, in)
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", id, err)
+	}
+	return run, nil
+}
+
+// SearchAttributeValues are the single-valued attributes a batch run can
+// carry: each is set only when every event (or delivery) in the batch shares it.
+type SearchAttributeValues struct {
+	EventID   string
+	EventType string
+	Webhook   string
+}
+
+func (v SearchAttributeValues) attributes() temporal.SearchAttributes {
+	var updates []temporal.SearchAttributeUpdate
+	if v.EventID != "" {
+		updates = append(updates, SAEventID.ValueSet(v.EventID))
+	}
+	if v.EventType != "" {
+		updates = append(updates, SAEventType.ValueSet(v.EventType))
+	}
+	if v.Webhook != "" {
+		updates = append(updates, SAWebhook.ValueSet(v.Webhook))
+	}
+	return temporal.NewSearchAttributes(updates...)
+}
