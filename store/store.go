@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"time"
 
@@ -47,7 +48,11 @@ func Open(ctx context.Context, url string) (*sqlx.DB, error) {
 
 // newGoose returns a goose provider over the embedded migrations.
 func newGoose(db *sqlx.DB) (*goose.Provider, error) {
-	return goose.NewProvider(goose.DialectPostgres, db.DB, schemas.Migrations,
+	migrations, err := fs.Sub(schemas.Migrations, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	return goose.NewProvider(goose.DialectPostgres, db.DB, migrations,
 		goose.WithVerbose(false), goose.WithLogger(goose.NopLogger()))
 }
 
