@@ -7,13 +7,34 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/triggerflow/triggerflow/domain"
 )
+
+var (
+	durationType = reflect.TypeOf(domain.Duration(0))
+	timeType     = reflect.TypeOf(rfc3339Time{})
+)
+
+// rfc3339Time is a time field whose parse errors name the field.
+type rfc3339Time struct{ time.Time }
+
+func (t *rfc3339Time) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		if v, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			t.Time = v
+			return nil
+		}
+	}
+	return &json.UnmarshalTypeError{Value: string(b), Type: timeType}
+}
 
 // maxJSONDepth bounds nesting so a hostile body cannot exhaust the stack.
 const maxJSONDepth = 64
@@ -61,9 +82,12 @@ func jsonFieldError(err error) error {
 	var syntaxErr *json.SyntaxError
 	switch {
 	case errors.As(err, &typeErr):
-		path := typeErr.Field
-		if path == "" {
-			path = "body"
+		path := jsonPath(typeErr.Field)
+		switch typeErr.Type {
+		case durationType:
+			return domain.Invalid(path, fmt.Sprintf("must be a duration such as \"30s\" or \"10m\", not %s", typeErr.Value))
+		case timeType:
+			return domain.Invalid(path, fmt.Sprintf("must be an RFC 3339 time such as \"2026-01-02T15:04:05Z\", not %s", typeErr.Value))
 		}
 		return domain.Invalid(path, fmt.Sprintf("must be %s, not %s", jsonKind(typeErr.Type.Kind().String()), typeErr.Value))
 	case errors.As(err, &syntaxErr):
@@ -80,6 +104,14 @@ func jsonFieldError(err error) error {
 		}
 		return domain.Invalid("body", "is not valid: "+err.Error())
 	}
+}
+
+// jsonPath is the decoder's field path, or "body" for the whole value.
+func jsonPath(field string) string {
+	if field == "" {
+		return "body"
+	}
+	return field
 }
 
 func jsonKind(k string) string {

@@ -31,15 +31,21 @@ var _ = registerRoutes(func(s *Server, v1 *gin.RouterGroup) {
 type eventRequest struct {
 	ID         string          `json:"id"`
 	Type       string          `json:"type"`
-	OccurredAt *time.Time      `json:"occurred_at"`
+	OccurredAt *rfc3339Time    `json:"occurred_at"`
 	Subject    string          `json:"subject"`
 	Data       json.RawMessage `json:"data"`
 }
 
-// publishRequest is one event, or {"events": [...]}.
+// publishRequest is one event, or {"events": [...]}. The event's fields are
+// repeated rather than embedded so error paths read "occurred_at", not the
+// Go type's name.
 type publishRequest struct {
-	eventRequest
-	Events []eventRequest `json:"events"`
+	ID         string          `json:"id"`
+	Type       string          `json:"type"`
+	OccurredAt *rfc3339Time    `json:"occurred_at"`
+	Subject    string          `json:"subject"`
+	Data       json.RawMessage `json:"data"`
+	Events     []eventRequest  `json:"events"`
 }
 
 type publishResponse struct {
@@ -56,7 +62,7 @@ func (s *Server) publishEvents(c *gin.Context) {
 	single := req.Events == nil
 	reqs := req.Events
 	if single {
-		reqs = []eventRequest{req.eventRequest}
+		reqs = []eventRequest{{ID: req.ID, Type: req.Type, OccurredAt: req.OccurredAt, Subject: req.Subject, Data: req.Data}}
 	} else if req.ID != "" || req.Type != "" || req.OccurredAt != nil || req.Subject != "" || len(req.Data) > 0 {
 		abortWithError(c, domain.Invalid("events", "send either one event or {\"events\": [...]}, not both"))
 		return

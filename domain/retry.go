@@ -3,6 +3,7 @@ package domain
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"time"
 )
 
@@ -22,24 +23,27 @@ type Duration time.Duration
 // MarshalJSON writes the duration as a string like "10m0s".
 func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
 
-// UnmarshalJSON reads "30s"-style strings (and, leniently, whole seconds as numbers).
+// UnmarshalJSON reads "30s"-style strings (and, leniently, seconds as
+// numbers). A bad value is a *json.UnmarshalTypeError, so decoders name the
+// field it came from.
 func (d *Duration) UnmarshalJSON(b []byte) error {
+	bad := &json.UnmarshalTypeError{Value: string(b), Type: reflect.TypeOf(Duration(0))}
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
 		var n json.Number
 		if err2 := json.Unmarshal(b, &n); err2 != nil {
-			return fmt.Errorf("must be a duration such as \"30s\" or \"10m\"")
+			return bad
 		}
 		secs, err2 := n.Float64()
 		if err2 != nil {
-			return fmt.Errorf("must be a duration such as \"30s\" or \"10m\"")
+			return bad
 		}
 		*d = Duration(time.Duration(secs * float64(time.Second)))
 		return nil
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {
-		return fmt.Errorf("%q is not a duration such as \"30s\" or \"10m\"", s)
+		return bad
 	}
 	*d = Duration(v)
 	return nil

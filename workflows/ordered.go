@@ -15,6 +15,10 @@ type WebhookQueueInput struct {
 	WebhookCode string
 	// Rounds counts activity rounds across continue-as-new (for operators).
 	Rounds int
+	// BatchSize (default 200) and RoundsPerRun (default 500) tune how much
+	// one activity sends and how long a run lives before continuing as new.
+	BatchSize    int
+	RoundsPerRun int
 }
 
 // orderedBatch is how many pending deliveries one activity sends in order.
@@ -43,8 +47,14 @@ func WebhookQueueWorkflow(ctx workflow.Context, in WebhookQueueInput) error {
 			MaximumInterval:    time.Minute,
 		},
 	})
+	if in.BatchSize <= 0 {
+		in.BatchSize = orderedBatch
+	}
+	if in.RoundsPerRun <= 0 {
+		in.RoundsPerRun = roundsPerRun
+	}
 	for round := 0; ; round++ {
-		if round >= roundsPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+		if round >= in.RoundsPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
 			// Wake signals only say "look again"; the next run looks first
 			// thing, so dropping the buffered ones loses nothing.
 			for wake.ReceiveAsync(nil) {
@@ -54,7 +64,7 @@ func WebhookQueueWorkflow(ctx workflow.Context, in WebhookQueueInput) error {
 		}
 		var res activities.DeliverOrderedResult
 		err := workflow.ExecuteActivity(actx, a.DeliverOrdered, activities.DeliverOrderedInput{
-			WebhookID: in.WebhookID, Max: orderedBatch,
+			WebhookID: in.WebhookID, Max: in.BatchSize,
 		}).Get(ctx, &res)
 		if err != nil {
 			return err
