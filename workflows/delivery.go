@@ -195,6 +195,12 @@ func attemptOptions(now time.Time, p activities.PrepareDeliveryResult) (workflow
 			return workflow.ActivityOptions{}, false
 		}
 		opts.ScheduleToCloseTimeout = left
+		if remaining == 0 {
+			// The window bounds the tries; say so explicitly rather than
+			// "unlimited" (no two tries are closer than a second).
+			remaining = int32(min(left/time.Second+1, 1<<30))
+			opts.RetryPolicy.MaximumAttempts = remaining
+		}
 	} else {
 		// Nothing retries forever by accident: attempts bound it, and a
 		// generous window bounds the waiting.

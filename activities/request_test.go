@@ -1,0 +1,93 @@
+package activities
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/triggerflow/triggerflow/domain"
+)
+
+func TestRenderRequestFillsPlaceholdersEverywhere(t *testing.T) {
+	body := `{"name": "{{ contact.first_name }}", "height": "{{ contact.czCol.15 }}", "event": "{{ event.id }}"}`
+	w := &domain.Webhook{
+		Code: "crm", Method: "POST", URL: "https://crm.example.com/contacts/{{ contact.id }}",
+		Params:  map[string]string{"campaign": "{{ campaignId }}"},
+		Headers: map[string]string{"X-Lead": "{{ lead.totalAttempts }}"},
+		Body:    &body,
+	}
+	ev := domain.Event{ID: "evt-9", Type: "contact.updated", OccurredAt: time.Now(),
+		Data: json.RawMessage(`{"campaignId": 53, "lead": {"totalAttempts": "3"}, "contact": {"id": 7, "first_name": "Ann", "czCol": {"15": "180cm"}}}`)}
+	req, err := renderRequest(w, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if req.URL != "https://crm.example.com/contacts/7?campaign=53" {
+		t.Errorf("url = %s", req.URL)
+	}
+	if req.Headers["X-Lead"] != "3" || req.Headers["Content-Type"] != "application/json" {
+		t.Errorf("headers = %v", req.Headers)
+	}
+	if string(req.Body) != `{"name": "Ann", "height": "180cm", "event": "evt-9"}` {
+		t.Errorf("body = %s", req.Body)
+	}
+}
+
+func TestRenderRequestDefaultBodyIsTheEvent(t *testing.T) {
+	w := &domain.Webhook{Method: "POST", URL: "https://x.example.com"}
+	ev := domain.Event{ID: "e1", Type: "user.logout", Subject: "u1", OccurredAt: time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC), Data: json.RawMessage(`{"a":1}`)}
+	req, err := renderRequest(w, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"id":"e1","type":"user.logout","occurred_at":"2026-05-01T00:00:00Z","subject":"u1","data":{"a":1}}`
+	if string(req.Body) != want {
+		t.Errorf("body = %s", req.Body)
+	}
+	w.Method = "GET"
+	if req, _ := renderRequest(w, ev); len(req.Body) != 0 {
+		t.Errorf("GET sends no default body, got %s", req.Body)
+	}
+}
+
+func TestRenderRequestRefusesABadRenderedURL(t *testing.T) {
+	w := &domain.Webhook{Method: "POST", URL: "{{ target }}"}
+	_, err := renderRequest(w, domain.Event{Data: json.RawMessage(`{"target": "file:///etc/passwd"}`)})
+	if err == nil || !strings.Contains(err.Error(), "not an absolute http(s) URL") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestSignatureVerifiesWithReferenceLibrary(t *testing.T) {
+	secret := NewSigningSecret()
+	body := []byte(`{"hello":"world"}`)
+	now := time.Now()
+	sig, err := Sign("msg_abc", now, body, secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := standardwebhooks.NewWebhook(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := map[string][]string{
+		"Webhook-Id": {"msg_abc"}, "Webhook-Timestamp": {strconv.FormatInt(now.Unix(), 10)}, "Webhook-Signature": {sig},
+	}
+	if err := v.Verify(body, h); err != nil {
+		t.Fatalf("verify: %v", err)
+	}
+	if err := v.Verify([]byte(`{"hello":"mallory"}`), h); err == nil {
+		t.Fatal("a changed body verified")
+	}
+}
+
+func TestMaskHeaders(t *testing.T) {
+	m := maskHeaders(map[string]string{"Authorization": "Bearer x", "X-Api-Key": "k", "Webhook-Signature": "v1,abc", "Accept": "json"})
+	if m["Authorization"] != "***" || m["X-Api-Key"] != "***" || m["Webhook-Signature"] != "v1,abc" || m["Accept"] != "json" {
+		t.Fatalf("%v", m)
+	}
+}

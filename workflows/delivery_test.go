@@ -1,0 +1,173 @@
+package workflows
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/triggerflow/triggerflow/activities"
+	"github.com/triggerflow/triggerflow/domain"
+	"github.com/triggerflow/triggerflow/store"
+)
+
+// retryHarness runs DeliveryWorkflow against mocked activities: AttemptDelivery
+// always fails (retryably) unless succeedAt says otherwise, and every call is
+// recorded with the workflow clock.
+type retryHarness struct {
+	env      *testsuite.TestWorkflowEnvironment
+	attempts []time.Time
+	finished string
+}
+
+func newRetryHarness(t *testing.T, policy domain.RetryPolicy, succeedAt int) *retryHarness {
+	var s testsuite.WorkflowTestSuite
+	h := &retryHarness{env: s.NewTestWorkflowEnvironment()}
+	var a *activities.Webhooks
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	h.env.SetStartTime(start)
+	h.env.RegisterActivity(a)
+	h.env.OnActivity(a.PrepareDelivery, mock.Anything, mock.Anything).Return(
+		func(ctx context.Context, in activities.PrepareDeliveryInput) (activities.PrepareDeliveryResult, error) {
+			return activities.PrepareDeliveryResult{
+				Exists: true, Status: store.DeliveryPending, Enabled: true, Attempts: 1,
+				FirstAttemptAt: start, Policy: policy.Resolved(), Timeout: 10 * time.Second,
+			}, nil
+		})
+	h.env.OnActivity(a.AttemptDelivery, mock.Anything, mock.Anything).Return(
+		func(ctx context.Context, in activities.AttemptDeliveryInput) (activities.AttemptDeliveryResult, error) {
+			h.attempts = append(h.attempts, h.env.Now())
+			if succeedAt > 0 && len(h.attempts)+1 >= succeedAt {
+				return activities.AttemptDeliveryResult{Status: store.DeliverySucceeded, Attempt: len(h.attempts) + 1}, nil
+			}
+			return activities.AttemptDeliveryResult{}, temporal.NewApplicationError("HTTP 500", activities.ErrTypeAttemptFailed)
+		})
+	h.env.OnActivity(a.FinishDelivery, mock.Anything, mock.Anything).Return(
+		func(ctx context.Context, in activities.FinishDeliveryInput) error {
+			h.finished = in.Status
+			return nil
+		})
+	return h
+}
+
+// The ipSCAPE preset: every 10 minutes for 48 hours until 2xx — 48 hours of
+// retries run in milliseconds with time skipping.
+func TestEvery10MinutesFor48Hours(t *testing.T) {
+	h := newRetryHarness(t, domain.RetryPolicy{Preset: domain.RetryEvery10m48h}, 0)
+	h.env.ExecuteWorkflow(DeliveryWorkflow, DeliveryInput{DeliveryID: "msg_1", FirstDelay: 10 * time.Minute})
+	if !h.env.IsWorkflowCompleted() {
+		t.Fatal("workflow did not complete")
+	}
+	var res DeliveryResult
+	if err := h.env.GetWorkflowResult(&res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != store.DeliveryFailed || h.finished != store.DeliveryFailed {
+		t.Fatalf("result %+v finished %q", res, h.finished)
+	}
+	// The first try happened at 00:00 (in the batch); retries every 10
+	// minutes from 00:10 while the 48-hour window lasts.
+	if n := len(h.attempts); n < 285 || n > 288 {
+		t.Fatalf("%d retries in 48h, want ~287 (every 10 minutes)", n)
+	}
+	for i := 1; i < len(h.attempts); i++ {
+		if gap := h.attempts[i].Sub(h.attempts[i-1]); gap != 10*time.Minute {
+			t.Fatalf("gap %d = %s, want 10m", i, gap)
+		}
+	}
+	last := h.attempts[len(h.attempts)-1].Sub(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	if last > 48*time.Hour {
+		t.Fatalf("last try %s after the first, past the 48h window", last)
+	}
+}
+
+// The Cotalker preset: after 30 s, up to two more tries.
+func TestThirtySecondsUpToTwoMoreTries(t *testing.T) {
+	h := newRetryHarness(t, domain.RetryPolicy{Preset: domain.Retry30sX3}, 0)
+	h.env.ExecuteWorkflow(DeliveryWorkflow, DeliveryInput{DeliveryID: "msg_1", FirstDelay: 30 * time.Second})
+	var res DeliveryResult
+	if err := h.env.GetWorkflowResult(&res); err != nil {
+		t.Fatal(err)
+	}
+	if len(h.attempts) != 2 || res.Status != store.DeliveryFailed {
+		t.Fatalf("%d retries (want 2 after the first try), result %+v", len(h.attempts), res)
+	}
+	if gap := h.attempts[1].Sub(h.attempts[0]); gap != 30*time.Second {
+		t.Fatalf("gap = %s", gap)
+	}
+}
+
+func TestRetryStopsAtFirstSuccess(t *testing.T) {
+	h := newRetryHarness(t, domain.RetryPolicy{Preset: domain.RetryEvery10m48h}, 4)
+	h.env.ExecuteWorkflow(DeliveryWorkflow, DeliveryInput{DeliveryID: "msg_1"})
+	var res DeliveryResult
+	if err := h.env.GetWorkflowResult(&res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != store.DeliverySucceeded || len(h.attempts) != 3 || h.finished != "" {
+		t.Fatalf("result %+v after %d tries, finished %q", res, len(h.attempts), h.finished)
+	}
+}
+
+func TestPausedDeliveryWaitsForWake(t *testing.T) {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	var a *activities.Webhooks
+	env.RegisterActivity(a)
+	enabled := false
+	tries := 0
+	env.OnActivity(a.PrepareDelivery, mock.Anything, mock.Anything).Return(
+		func(context.Context, activities.PrepareDeliveryInput) (activities.PrepareDeliveryResult, error) {
+			return activities.PrepareDeliveryResult{Exists: true, Status: store.DeliveryPending, Enabled: enabled,
+				FirstAttemptAt: env.Now(), Policy: domain.RetryPolicy{Preset: domain.Retry30sX3}.Resolved(), Timeout: time.Second}, nil
+		})
+	env.OnActivity(a.AttemptDelivery, mock.Anything, mock.Anything).Return(
+		func(context.Context, activities.AttemptDeliveryInput) (activities.AttemptDeliveryResult, error) {
+			tries++
+			return activities.AttemptDeliveryResult{Status: store.DeliverySucceeded}, nil
+		})
+	env.RegisterDelayedCallback(func() {
+		if tries != 0 {
+			t.Errorf("tried %d times while disabled", tries)
+		}
+		enabled = true
+		env.SignalWorkflow(SignalWake, nil)
+	}, 10*time.Second)
+	env.ExecuteWorkflow(DeliveryWorkflow, DeliveryInput{DeliveryID: "msg_1"})
+	var res DeliveryResult
+	if err := env.GetWorkflowResult(&res); err != nil {
+		t.Fatal(err)
+	}
+	if tries != 1 || res.Status != store.DeliverySucceeded {
+		t.Fatalf("tries %d result %+v", tries, res)
+	}
+}
+
+func TestAttemptOptionsFollowThePolicy(t *testing.T) {
+	now := time.Date(2026, 1, 3, 0, 0, 0, 0, time.UTC)
+	first := now.Add(-47 * time.Hour)
+	p := activities.PrepareDeliveryResult{Policy: domain.RetryPolicy{Preset: domain.RetryEvery10m48h}.Resolved(),
+		FirstAttemptAt: first, Timeout: 10 * time.Second, Attempts: 200}
+	opts, ok := attemptOptions(now, p)
+	if !ok || opts.ScheduleToCloseTimeout != time.Hour || opts.RetryPolicy.MaximumAttempts < 6 ||
+		opts.RetryPolicy.InitialInterval != 10*time.Minute || opts.RetryPolicy.BackoffCoefficient != 1 {
+		t.Fatalf("opts = %+v ok=%v", opts, ok)
+	}
+	p.FirstAttemptAt = now.Add(-49 * time.Hour)
+	if _, ok := attemptOptions(now, p); ok {
+		t.Fatal("past the 48h window nothing remains")
+	}
+	p = activities.PrepareDeliveryResult{Policy: domain.RetryPolicy{Preset: domain.Retry30sX3}.Resolved(), Attempts: 1, Timeout: time.Second}
+	opts, _ = attemptOptions(now, p)
+	if opts.RetryPolicy.MaximumAttempts != 2 {
+		t.Fatalf("after one of three tries, two remain: %+v", opts.RetryPolicy)
+	}
+	p.Attempts = 3
+	if _, ok := attemptOptions(now, p); ok {
+		t.Fatal("three of three tries used")
+	}
+}
+
