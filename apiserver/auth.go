@@ -62,3 +62,12 @@ func require(scope string) gin.HandlerFunc {
 		c.Next()
 	}
 }
+
+// authenticateV1 authenticates requests under /v1 and lets others through.
+func (s *Server) authenticateV1(c *gin.Context) {
+	if strings.HasPrefix(c.Request.URL.Path, "/v1/") || c.Request.URL.Path == "/v1" {
+		s.authenticate(c)
+		return
+	}
+	c.Next()
+}

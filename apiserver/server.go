@@ -80,8 +80,10 @@ func New(opts Options) *Server {
 	s.engine.HandleMethodNotAllowed = true
 	s.engine.ContextWithFallback = true
 	s.engine.Use(s.requestContext, s.recoverPanics, s.limitBody)
-	s.engine.NoRoute(func(c *gin.Context) { abortWithError(c, errRouteNotFound) })
-	s.engine.NoMethod(func(c *gin.Context) { abortWithError(c, errMethod) })
+	// Unknown /v1 routes answer 401 to callers without a key, so the API's
+	// shape is not revealed to them.
+	s.engine.NoRoute(s.authenticateV1, func(c *gin.Context) { abortWithError(c, errRouteNotFound) })
+	s.engine.NoMethod(s.authenticateV1, func(c *gin.Context) { abortWithError(c, errMethod) })
 	s.routes()
 	return s
 }

@@ -96,6 +96,9 @@ func New(opts Options) sdkworker.Worker {
 		MaxConcurrentWorkflowTaskExecutionSize: 64,
 		MaxConcurrentActivityTaskPollers:       4,
 		MaxConcurrentWorkflowTaskPollers:       4,
+		// On shutdown, running activities get this long to finish and record
+		// what they sent before they are cancelled (and later retried).
+		WorkerStopTimeout: 15 * time.Second,
 	})
 	w.RegisterWorkflow(workflows.DeliverBatchWorkflow)
 	w.RegisterWorkflow(workflows.DeliveryWorkflow)
