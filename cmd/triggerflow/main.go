@@ -29,6 +29,7 @@ commands:
   api       run the admin API (needs DATABASE_URL and TEMPORAL_ADDRESS)
   worker    run the Temporal worker (needs DATABASE_URL and TEMPORAL_ADDRESS)
   migrate   apply database migrations: "migrate up" (default) or "migrate status"
+  healthcheck URL  exit 0 when URL answers 200 (for container health checks)
   version   print the version
 
 Settings come from environment variables (see the README); "triggerflow <command> -h"
@@ -67,6 +68,8 @@ func run(args []string) error {
 		return runWorker(ctx, cfg, rest)
 	case "migrate":
 		return runMigrate(ctx, cfg, rest)
+	case "healthcheck":
+		return runHealthcheck(ctx, rest)
 	case "version":
 		fmt.Println(version)
 		return nil
