@@ -1,0 +1,144 @@
+package store_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/triggerflow/triggerflow/domain"
+	"github.com/triggerflow/triggerflow/internal/testkit"
+	"github.com/triggerflow/triggerflow/store"
+)
+
+func newWebhook(code string, types []string, mod func(*domain.Webhook)) *domain.Webhook {
+	w := &domain.Webhook{Name: code, Code: code, URL: "https://example.com/" + code, EventTypes: types, Enabled: true, Secret: "whsec_x"}
+	if mod != nil {
+		mod(w)
+	}
+	w.Normalize()
+	return w
+}
+
+func matchedCodes(t *testing.T, ix *store.Index, typ, data string) []string {
+	t.Helper()
+	m, err := ix.Match(context.Background(), []domain.Event{{ID: "e", Type: typ, OccurredAt: time.Now(), Data: json.RawMessage(data)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var codes []string
+	for _, w := range m["e"].Webhooks {
+		codes = append(codes, w.Code)
+	}
+	sort.Strings(codes)
+	return codes
+}
+
+func TestIndexMatchesTypesConditionsFiltersAndExpressions(t *testing.T) {
+	db := testkit.DB(t)
+	ctx := context.Background()
+	ix := store.NewIndex(db, testkit.Logger())
+	repo := &store.Webhooks{DB: db, OnChange: ix.Invalidate}
+	for _, w := range []*domain.Webhook{
+		newWebhook("exact", []string{"case.created"}, nil),
+		newWebhook("object", []string{"task.*"}, nil),
+		newWebhook("everything", []string{"*"}, nil),
+		newWebhook("both", []string{"task.*", "task.created"}, nil), // matched once
+		newWebhook("campaigns", []string{"agent.wrap"}, func(w *domain.Webhook) {
+			w.Conditions = []domain.Condition{{Reference: "campaignId", Operator: "in", Value: "215, 223"}, {Reference: "lead.totalAttempts", Operator: ">=", Value: "3"}}
+		}),
+		newWebhook("one_workflow", []string{"task.*", "user.logout"}, func(w *domain.Webhook) {
+			w.Filters = map[string][]domain.Condition{"task.*": {{Reference: "workflow", Operator: "=", Value: "wf1"}}}
+		}),
+		newWebhook("cel", []string{"survey.created"}, func(w *domain.Webhook) { w.Expression = `data.score > 8 && event.type == "survey.created"` }),
+		newWebhook("off", []string{"*"}, func(w *domain.Webhook) { w.Enabled = false }),
+	} {
+		if err := repo.Create(ctx, w); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cases := []struct {
+		typ, data string
+		want      []string
+	}{
+		{"case.created", `{}`, []string{"everything", "exact"}},
+		{"case.updated", `{}`, []string{"everything"}},
+		{"task.created", `{"workflow": "wf1"}`, []string{"both", "everything", "object", "one_workflow"}},
+		{"task.created", `{"workflow": "wf2"}`, []string{"both", "everything", "object"}},
+		{"user.logout", `{}`, []string{"everything", "one_workflow"}}, // the task filter does not apply
+		{"agent.wrap", `{"campaignId": "223", "lead": {"totalAttempts": "10"}}`, []string{"campaigns", "everything"}},
+		{"agent.wrap", `{"campaignId": 215, "lead": {"totalAttempts": 2}}`, []string{"everything"}},
+		{"agent.wrap", `{"campaignId": "999", "lead": {"totalAttempts": "10"}}`, []string{"everything"}},
+		{"survey.created", `{"score": 9}`, []string{"cel", "everything"}},
+		{"survey.created", `{"score": 3}`, []string{"everything"}},
+	}
+	for _, tc := range cases {
+		if got := matchedCodes(t, ix, tc.typ, tc.data); fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("%s %s: matched %v, want %v", tc.typ, tc.data, got, tc.want)
+		}
+	}
+	// A change through the repository is visible to the next match at once.
+	if _, err := repo.SetEnabled(ctx, []string{"everything"}, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := matchedCodes(t, ix, "case.updated", `{}`); len(got) != 0 {
+		t.Fatalf("after disabling: %v", got)
+	}
+}
+
+func TestIndexSeesChangesFromOtherProcessesByNotify(t *testing.T) {
+	url := testkit.DatabaseURL(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	db, err := store.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ix := store.NewIndex(db, testkit.Logger())
+	go ix.Listen(ctx, url)
+	if got := matchedCodes(t, ix, "case.created", `{}`); len(got) != 0 {
+		t.Fatal(got)
+	}
+	time.Sleep(300 * time.Millisecond) // let the listener connect
+	// Another process's repository: no OnChange into this index.
+	other := &store.Webhooks{DB: db}
+	if err := other.Create(ctx, newWebhook("remote", []string{"case.created"}, nil)); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 5*time.Second, "index picks up the NOTIFY", func() bool {
+		return len(matchedCodes(t, ix, "case.created", `{}`)) == 1
+	})
+}
+
+// BenchmarkMatch1000Subscriptions matches one event against 1,000 enabled
+// webhooks (a tenth subscribed to its type, with conditions).
+func BenchmarkMatch1000Subscriptions(b *testing.B) {
+	db := testkit.DB(b)
+	ctx := context.Background()
+	ix := store.NewIndex(db, testkit.Logger())
+	repo := &store.Webhooks{DB: db}
+	objects := []string{"case", "task", "user", "lead", "queue", "survey", "element", "agent", "note", "contact"}
+	for i := 0; i < 1000; i++ {
+		obj := objects[i%len(objects)]
+		w := newWebhook(fmt.Sprintf("w%04d", i), []string{obj + ".*"}, func(w *domain.Webhook) {
+			w.Conditions = []domain.Condition{{Reference: "campaignId", Operator: "in", Value: fmt.Sprintf("%d, %d", i, i+1)}}
+		})
+		if err := repo.Create(ctx, w); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ev := []domain.Event{{ID: "e", Type: "case.created", Data: json.RawMessage(`{"campaignId": "10", "lead": {"totalAttempts": 3}}`)}}
+	if _, err := ix.Match(ctx, ev); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		m, _ := ix.Match(ctx, ev)
+		if len(m["e"].Webhooks) != 1 { // w0010 (case.*, campaign 10 or 11)
+			b.Fatalf("matched %d", len(m["e"].Webhooks))
+		}
+	}
+}
