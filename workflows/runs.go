@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/triggerflow/triggerflow/activities"
+	"github.com/triggerflow/triggerflow/domain"
 	"github.com/triggerflow/triggerflow/store"
 )
 
@@ -19,8 +20,26 @@ import (
 const FlowRunWorkflowName = "FlowRunWorkflow"
 
 // FlowRunInput names the run (a trigger_runs row) to execute.
+//
+// Runs planned by a publish carry RunID: their row exists. Scheduled and
+// fire-now runs may leave RunID empty and name their source instead
+// (TriggerID, QueueHookID, or FlowID for a run of a flow by itself); the run
+// then records its own row, keyed by its workflow id, when it begins, so a
+// repeated start records one run.
 type FlowRunInput struct {
 	RunID string
+	// TriggerID is set, with RunID empty, on runs an At Time trigger's
+	// schedule starts: a schedule's arguments are fixed when it is saved, so
+	// the run records its own trigger_runs row (store.Runs.Record, keyed by
+	// its workflow id) when it begins.
+	TriggerID   string
+	QueueHookID string
+	FlowID      string
+	// EventID names a stored event the run sees; Event carries one inline
+	// (a fire-now event that was not published). A run with neither sees an
+	// empty event.
+	EventID string
+	Event   *domain.Event
 }
 
 // startPlannedRuns starts the trigger and queue-hook runs a publish batch

@@ -1,0 +1,396 @@
+package workflows
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/triggerflow/triggerflow/activities"
+	"github.com/triggerflow/triggerflow/domain"
+	"github.com/triggerflow/triggerflow/store"
+)
+
+// Error types a flow run ends with, for operators filtering in Temporal UI.
+const (
+	ErrTypeStepFailed  = "StepFailed"
+	ErrTypeRunTimedOut = "RunTimedOut"
+)
+
+// FlowRunResult is how a run ended, step by step.
+type FlowRunResult struct {
+	RunID  string
+	Status string
+	Steps  []domain.StepOutcome
+}
+
+// finishOptions bound recording the end of a run: the database is retried,
+// but a run stopped by its deadline has only seconds left.
+var finishOptions = workflow.ActivityOptions{
+	StartToCloseTimeout: 10 * time.Second,
+	RetryPolicy: &temporal.RetryPolicy{
+		InitialInterval:    200 * time.Millisecond,
+		BackoffCoefficient: 2,
+		MaximumInterval:    10 * time.Second,
+	},
+	ScheduleToCloseTimeout: time.Hour,
+}
+
+// FlowRunWorkflow runs one flow for a trigger, a queue hook or by itself.
+//
+// It loads the run (steps of the flow version pinned to it, the event, the
+// trigger), builds the scope templates and conditions see (the event's data
+// at the top level, event, trigger or queue_hook, run, and steps.<name> for
+// each earlier step's output), and runs the steps in order: a step whose
+// "if" conditions fail is skipped; otherwise its params are rendered and its
+// action's activity executed with the step's timeout and retry policy. The
+// delay action is a durable timer in the workflow, not an activity. The
+// first failing step fails the run, which records the step and the error.
+//
+// A run's timeout is its execution timeout. A timed-out workflow cannot
+// record anything, so the run stops its own steps shortly before the
+// deadline (see softDeadline) and records status timed_out itself; if even
+// that does not happen (the worker was down), ReconcileRunStatus reads the
+// outcome from Temporal later.
+func FlowRunWorkflow(ctx workflow.Context, in FlowRunInput) (FlowRunResult, error) {
+	var fr *activities.FlowRuns
+	var load activities.LoadFlowRunResult
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, bookkeeping), fr.LoadFlowRun, activities.LoadFlowRunInput{
+		RunID: in.RunID, TriggerID: in.TriggerID, QueueHookID: in.QueueHookID, FlowID: in.FlowID,
+		EventID: in.EventID, Event: in.Event,
+	}).Get(ctx, &load)
+	if err != nil {
+		return FlowRunResult{}, err
+	}
+	out := FlowRunResult{RunID: load.RunID}
+	scope := flowScope(load, workflow.GetInfo(ctx).WorkflowExecution.ID)
+
+	stepsCtx, cancelSteps := workflow.WithCancel(ctx)
+	timerCtx, cancelTimer := workflow.WithCancel(ctx)
+	deadlineHit := false
+	if d := softDeadline(ctx); d > 0 {
+		workflow.Go(timerCtx, func(gctx workflow.Context) {
+			if workflow.NewTimer(gctx, d).Get(gctx, nil) == nil {
+				deadlineHit = true
+				cancelSteps()
+			}
+		})
+	}
+	failed := runSteps(stepsCtx, load.Steps, scope, &out)
+	cancelTimer()
+
+	finish := activities.FinishFlowRunInput{RunID: load.RunID, Status: store.RunSucceeded, Steps: out.Steps}
+	var runErr error
+	switch {
+	case failed == nil:
+	case deadlineHit:
+		finish.Status, finish.FailedStep = store.RunTimedOut, failed.step
+		finish.Error = fmt.Sprintf("the run did not finish within its timeout; it was stopped during step %q", failed.step)
+		runErr = temporal.NewNonRetryableApplicationError(finish.Error, ErrTypeRunTimedOut, nil)
+	case ctx.Err() != nil:
+		finish.Status, finish.FailedStep = store.RunCanceled, failed.step
+		finish.Error = fmt.Sprintf("the run was canceled during step %q", failed.step)
+		runErr = ctx.Err()
+	default:
+		finish.Status, finish.FailedStep, finish.Error = store.RunFailed, failed.step, failed.message
+		runErr = temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("step %q (%s) failed: %s", failed.step, failed.action, failed.message), ErrTypeStepFailed, failed.cause)
+	}
+	out.Status = finish.Status
+	// A canceled workflow's context refuses new activities; recording the
+	// outcome must happen anyway.
+	dctx, cancel := workflow.NewDisconnectedContext(ctx)
+	defer cancel()
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(dctx, finishOptions), fr.FinishFlowRun, finish).Get(dctx, nil); err != nil {
+		return out, err
+	}
+	return out, runErr
+}
+
+// softDeadline is how long the steps may run: the execution timeout minus a
+// margin in which the run records that it timed out. 0 means no deadline.
+func softDeadline(ctx workflow.Context) time.Duration {
+	info := workflow.GetInfo(ctx)
+	timeout := info.WorkflowExecutionTimeout
+	if rt := info.WorkflowRunTimeout; rt > 0 && (timeout == 0 || rt < timeout) {
+		timeout = rt
+	}
+	if timeout <= 0 {
+		return 0
+	}
+	margin := min(10*time.Second, timeout/5)
+	left := info.WorkflowStartTime.Add(timeout - margin).Sub(workflow.Now(ctx))
+	return max(left, time.Millisecond)
+}
+
+// stepFailure is the step that ended a run.
+type stepFailure struct {
+	step, action, message string
+	cause                 error
+}
+
+// stepPlan is a step ready to run, decided once and recorded in history (a
+// side effect), so that replays take the same path whatever the templates
+// and conditions code does in later versions.
+type stepPlan struct {
+	Skip   bool
+	Error  string
+	Params json.RawMessage
+	Delay  time.Duration
+}
+
+// planStep evaluates a step's conditions and renders its params over scope.
+func planStep(step domain.Step, scope map[string]any) stepPlan {
+	act, ok := activities.LookupAction(step.Action)
+	if !ok {
+		return stepPlan{Error: fmt.Sprintf("action %q is not registered on this worker", step.Action)}
+	}
+	if !domain.MatchConditions(step.If, scope) {
+		return stepPlan{Skip: true}
+	}
+	params, err := act.Spec().RenderParams(step.Params, scope)
+	if err != nil {
+		return stepPlan{Error: err.Error()}
+	}
+	var plan stepPlan
+	if act.RunsInWorkflow() {
+		if step.Action != activities.ActionDelay {
+			return stepPlan{Error: fmt.Sprintf("action %q runs in the workflow, which does not know it", step.Action)}
+		}
+		if plan.Delay, err = activities.DelayDuration(params); err != nil {
+			return stepPlan{Error: err.Error()}
+		}
+	}
+	if plan.Params, err = json.Marshal(params); err != nil {
+		return stepPlan{Error: "params cannot be encoded: " + err.Error()}
+	}
+	return plan
+}
+
+// runSteps runs the steps in order and records each outcome in out. It
+// returns the failure that stopped the run, or nil.
+func runSteps(ctx workflow.Context, steps []domain.Step, scope map[string]any, out *FlowRunResult) *stepFailure {
+	outputs := scope["steps"].(map[string]any)
+	for _, step := range steps {
+		var plan stepPlan
+		if err := workflow.SideEffect(ctx, func(workflow.Context) any { return planStep(step, scope) }).Get(&plan); err != nil {
+			return &stepFailure{step: step.Name, action: step.Action, message: "cannot plan the step: " + err.Error(), cause: err}
+		}
+		started := workflow.Now(ctx)
+		rec := domain.StepOutcome{Name: step.Name, Action: step.Action, StartedAt: &started}
+		record := func(status, msg string) {
+			finished := workflow.Now(ctx)
+			rec.Status, rec.Error, rec.FinishedAt = status, msg, &finished
+			out.Steps = append(out.Steps, rec)
+		}
+		switch {
+		case plan.Skip:
+			record(domain.StepSkipped, "")
+			outputs[step.Name] = map[string]any{"skipped": true}
+			continue
+		case plan.Error != "":
+			record(domain.StepFailed, plan.Error)
+			return &stepFailure{step: step.Name, action: step.Action, message: plan.Error}
+		}
+		output, err := runStep(ctx, step, plan)
+		if err != nil {
+			msg := describeStepError(err)
+			status := domain.StepFailed
+			if ctx.Err() != nil {
+				status = domain.StepCanceled
+			}
+			record(status, msg)
+			return &stepFailure{step: step.Name, action: step.Action, message: msg, cause: err}
+		}
+		record(domain.StepSucceeded, "")
+		outputs[step.Name] = output
+	}
+	return nil
+}
+
+// runStep carries out one planned step and returns its output as the scope
+// sees it.
+func runStep(ctx workflow.Context, step domain.Step, plan stepPlan) (any, error) {
+	if step.Action == activities.ActionDelay {
+		if err := workflow.Sleep(ctx, plan.Delay); err != nil {
+			return nil, err
+		}
+		return map[string]any{
+			"duration":   plan.Delay.String(),
+			"resumed_at": workflow.Now(ctx).UTC().Format(time.RFC3339Nano),
+		}, nil
+	}
+	policy := step.EffectiveRetry()
+	opts := workflow.ActivityOptions{
+		StartToCloseTimeout: step.EffectiveTimeout(),
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    max(time.Duration(policy.InitialInterval), time.Second),
+			BackoffCoefficient: max(policy.Backoff, 1),
+			MaximumInterval:    time.Duration(policy.MaxInterval),
+			MaximumAttempts:    int32(policy.MaxAttempts),
+		},
+	}
+	if policy.ExpireAfter > 0 {
+		opts.ScheduleToCloseTimeout = time.Duration(policy.ExpireAfter)
+	}
+	if opts.RetryPolicy.MaximumInterval < opts.RetryPolicy.InitialInterval {
+		opts.RetryPolicy.MaximumInterval = 0 // Temporal's default: 100 × initial
+	}
+	var raw json.RawMessage
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), step.Action, plan.Params).Get(ctx, &raw); err != nil {
+		return nil, err
+	}
+	if len(raw) == 0 || string(raw) == "null" {
+		return map[string]any{}, nil
+	}
+	var output any
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec.UseNumber() // ids in responses stay exact
+	if err := dec.Decode(&output); err != nil {
+		return nil, fmt.Errorf("step output is not JSON: %w", err)
+	}
+	return output, nil
+}
+
+// describeStepError is the innermost, human part of an activity failure.
+func describeStepError(err error) string {
+	var appErr *temporal.ApplicationError
+	var timeoutErr *temporal.TimeoutError
+	var canceledErr *temporal.CanceledError
+	switch {
+	case errors.As(err, &appErr):
+		return appErr.Message()
+	case errors.As(err, &timeoutErr):
+		return fmt.Sprintf("timed out (%s)", strings.ToLower(strings.TrimPrefix(timeoutErr.TimeoutType().String(), "TIMEOUT_TYPE_")))
+	case errors.As(err, &canceledErr), errors.Is(err, workflow.ErrCanceled):
+		return "canceled"
+	}
+	return err.Error()
+}
+
+// flowScope is what templates and conditions see: the event's data fields at
+// the top level, the event itself (with its data) as event, the trigger or
+// queue hook, the run, and steps.<name> for each finished step. A run
+// without an event (a scheduled one) sees an empty event whose occurred_at
+// is when the run began.
+func flowScope(load activities.LoadFlowRunResult, workflowID string) map[string]any {
+	scope, err := load.Event.Scope()
+	if err != nil {
+		scope = map[string]any{}
+	}
+	ev, _ := scope["event"].(map[string]any)
+	if ev == nil {
+		ev = map[string]any{}
+		scope["event"] = ev
+	}
+	var data any = map[string]any{}
+	if len(load.Event.Data) > 0 {
+		dec := json.NewDecoder(strings.NewReader(string(load.Event.Data)))
+		dec.UseNumber()
+		var d any
+		if dec.Decode(&d) == nil && d != nil {
+			data = d
+		}
+	}
+	ev["data"] = data
+	scope["run"] = map[string]any{
+		"id":          load.RunID,
+		"workflow_id": workflowID,
+		"flow":        map[string]any{"id": load.FlowID, "name": load.FlowName, "version": load.FlowVersion},
+	}
+	if src := load.Source; src != nil {
+		if src.TriggerID != "" {
+			scope["trigger"] = map[string]any{
+				"id": src.TriggerID, "name": src.Name, "type": src.Type, "timezone": src.TimeZone,
+				"object": src.Object, "event": src.Event,
+			}
+		}
+		if src.QueueHookID != "" {
+			scope["queue_hook"] = map[string]any{"id": src.QueueHookID, "queue_id": src.QueueID, "event": src.Event}
+		}
+	}
+	scope["steps"] = map[string]any{}
+	return scope
+}
+
+// FlowTestRunWorkflowID is the id of a run of a flow by itself (POST
+// /v1/flows/{id}/run): under the trigger- prefix, like every run.
+func FlowTestRunWorkflowID(flowID, runID string) string {
+	return fmt.Sprintf("trigger-flow-%s-%s", flowID, runID)
+}
+
+// StartFlowRun starts FlowRunWorkflow for in under workflowID with the run's
+// execution timeout and search attributes. A start under an id already
+// running finds that run.
+func StartFlowRun(ctx context.Context, c client.Client, workflowID string, in FlowRunInput, timeout time.Duration, sa activities.RunAttributes) (client.WorkflowRun, error) {
+	var updates []temporal.SearchAttributeUpdate
+	if sa.TriggerID != "" {
+		updates = append(updates, SATrigger.ValueSet(sa.TriggerID))
+	}
+	if sa.QueueID != "" {
+		updates = append(updates, SAQueue.ValueSet(sa.QueueID))
+	}
+	if sa.EventID != "" {
+		updates = append(updates, SAEventID.ValueSet(sa.EventID))
+	}
+	if sa.EventType != "" {
+		updates = append(updates, SAEventType.ValueSet(sa.EventType))
+	}
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       workflowID,
+		TaskQueue:                TaskQueue,
+		WorkflowExecutionTimeout: timeout,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		TypedSearchAttributes:    temporal.NewSearchAttributes(updates...),
+	}, FlowRunWorkflowName, in)
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", workflowID, err)
+	}
+	return run, nil
+}
+
+// ReconcileRunStatus brings a run that its workflow could not finish (a
+// workflow that timed out, was terminated, or whose worker died before the
+// last write) in line with what Temporal knows. Runs already finished, not
+// yet started, or whose workflow is still running are returned unchanged.
+func ReconcileRunStatus(ctx context.Context, c client.Client, runs *store.Runs, r *store.Run) (*store.Run, error) {
+	if r.Status != store.RunRunning || r.WorkflowID == "" || c == nil {
+		return r, nil
+	}
+	desc, err := c.DescribeWorkflowExecution(ctx, r.WorkflowID, r.RunID)
+	if err != nil {
+		return r, fmt.Errorf("describe %s: %w", r.WorkflowID, err)
+	}
+	var status, msg string
+	switch desc.GetWorkflowExecutionInfo().GetStatus() {
+	case enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT:
+		status, msg = store.RunTimedOut, "the run did not finish within its timeout"
+	case enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED:
+		status, msg = store.RunCanceled, "the run's workflow was terminated"
+	case enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED:
+		status, msg = store.RunCanceled, "the run was canceled"
+	case enumspb.WORKFLOW_EXECUTION_STATUS_FAILED:
+		status, msg = store.RunFailed, "the run's workflow failed"
+	case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
+		status = store.RunSucceeded
+	default:
+		return r, nil
+	}
+	// Re-read first: the workflow may have recorded its own outcome since.
+	fresh, err := runs.Find(ctx, r.ID)
+	if err != nil || fresh.Status != store.RunRunning {
+		return fresh, err
+	}
+	if err := runs.Finish(ctx, store.RunOutcome{ID: r.ID, Status: status, Error: msg}); err != nil {
+		return r, err
+	}
+	return runs.Find(ctx, r.ID)
+}
