@@ -3,9 +3,13 @@ package store
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/triggerflow/triggerflow/domain"
 )
 
 // Run statuses.
@@ -65,4 +69,80 @@ func (s *Runs) MarkStarted(ctx context.Context, id, workflowID, runID string) er
 	_, err := s.DB.ExecContext(ctx, `UPDATE trigger_runs SET status = 'running', workflow_id = $2, run_id = $3,
 		started_at = now() WHERE id = $1 AND status = 'pending'`, id, workflowID, runID)
 	return translate(err, "mark run started")
+}
+
+// RunStatuses lists the statuses a run can have, for filters.
+func RunStatuses() []string {
+	return []string{RunPending, RunRunning, RunSucceeded, RunFailed, RunCanceled, RunTimedOut}
+}
+
+// RunFilter narrows a run list to one trigger or queue hook and, optionally,
+// one status.
+type RunFilter struct {
+	TriggerID   string
+	QueueHookID string
+	Status      string
+}
+
+// Search returns one page of runs, newest first.
+func (s *Runs) Search(ctx context.Context, f RunFilter, p domain.Page) (domain.List[*Run], error) {
+	var where []string
+	var args []any
+	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
+	if f.TriggerID != "" {
+		where = append(where, "trigger_id = "+arg(f.TriggerID))
+	}
+	if f.QueueHookID != "" {
+		where = append(where, "queue_hook_id = "+arg(f.QueueHookID))
+	}
+	if f.Status != "" {
+		where = append(where, "status = "+arg(f.Status))
+	}
+	cond := ""
+	if len(where) > 0 {
+		cond = " WHERE " + strings.Join(where, " AND ")
+	}
+	var out domain.List[*Run]
+	if err := s.DB.GetContext(ctx, &out.Total, "SELECT count(*) FROM trigger_runs"+cond, args...); err != nil {
+		return out, translate(err, "count runs")
+	}
+	q := "SELECT " + runColumns + " FROM trigger_runs" + cond +
+		fmt.Sprintf(" ORDER BY started_at DESC, id DESC LIMIT %d OFFSET %d", p.PerPage, p.Offset())
+	if err := s.DB.SelectContext(ctx, &out.Items, q, args...); err != nil {
+		return out, translate(err, "list runs")
+	}
+	return out, nil
+}
+
+// Record stores a run that no publish planned — a scheduled firing or a
+// manual run — and returns the stored row. It is idempotent by workflow id:
+// when a run with r.WorkflowID exists, that row is returned unchanged, so the
+// API and the run's own workflow may both record it.
+func (s *Runs) Record(ctx context.Context, r *Run) (*Run, error) {
+	if r.ID == "" {
+		r.ID = NewID(PrefixRun)
+	}
+	if r.Status == "" {
+		r.Status = RunPending
+	}
+	if r.StartedAt.IsZero() {
+		r.StartedAt = time.Now().UTC()
+	}
+	if _, err := s.DB.NamedExecContext(ctx, `INSERT INTO trigger_runs (id, trigger_id, queue_hook_id, event_id,
+		flow_id, flow_version, batch_id, workflow_id, run_id, status, started_at)
+		VALUES (:id, :trigger_id, :queue_hook_id, :event_id, :flow_id, :flow_version, '', :workflow_id, :run_id,
+		:status, :started_at)
+		ON CONFLICT (workflow_id) DO NOTHING`, r); err != nil {
+		return nil, translate(err, "run "+r.WorkflowID)
+	}
+	var out Run
+	err := s.DB.GetContext(ctx, &out, `SELECT `+runColumns+` FROM trigger_runs WHERE workflow_id = $1`, r.WorkflowID)
+	return &out, translate(err, "run "+r.WorkflowID)
+}
+
+// Discard removes a recorded run whose workflow never started, so a failed
+// manual start leaves no run behind that nothing will ever finish.
+func (s *Runs) Discard(ctx context.Context, id string) error {
+	_, err := s.DB.ExecContext(ctx, `DELETE FROM trigger_runs WHERE id = $1 AND status = 'pending' AND run_id = ''`, id)
+	return translate(err, "discard run "+id)
 }

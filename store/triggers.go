@@ -22,28 +22,24 @@ type Triggers struct {
 	OnChange func()
 }
 
-// FlowTypeService is the only flow type triggers and queue hooks may run
-// (Webitel: "Only Flow schemes with the Service type are suitable").
-const FlowTypeService = "service"
-
 type triggerRow struct {
-	ID            string                          `db:"id"`
-	Name          string                          `db:"name"`
-	Type          string                          `db:"type"`
-	FlowID        sql.NullString                  `db:"flow_id"`
-	FlowName      sql.NullString                  `db:"flow_name"`
-	Actions       jsonb[[]domain.TriggerAction]   `db:"actions"`
-	TimeZone      string                          `db:"timezone"`
-	TimeoutMS     int64                           `db:"timeout_ms"`
-	Expression    string                          `db:"expression"`
-	OverlapPolicy string                          `db:"overlap_policy"`
-	Object        string                          `db:"object"`
-	Event         string                          `db:"event"`
-	Conditions    jsonb[[]domain.Condition]       `db:"conditions"`
-	Description   string                          `db:"description"`
-	Enabled       bool                            `db:"enabled"`
-	CreatedAt     time.Time                       `db:"created_at"`
-	UpdatedAt     time.Time                       `db:"updated_at"`
+	ID            string                        `db:"id"`
+	Name          string                        `db:"name"`
+	Type          string                        `db:"type"`
+	FlowID        sql.NullString                `db:"flow_id"`
+	FlowName      sql.NullString                `db:"flow_name"`
+	Actions       jsonb[[]domain.TriggerAction] `db:"actions"`
+	TimeZone      string                        `db:"timezone"`
+	TimeoutMS     int64                         `db:"timeout_ms"`
+	Expression    string                        `db:"expression"`
+	OverlapPolicy string                        `db:"overlap_policy"`
+	Object        string                        `db:"object"`
+	Event         string                        `db:"event"`
+	Conditions    jsonb[[]domain.Condition]     `db:"conditions"`
+	Description   string                        `db:"description"`
+	Enabled       bool                          `db:"enabled"`
+	CreatedAt     time.Time                     `db:"created_at"`
+	UpdatedAt     time.Time                     `db:"updated_at"`
 }
 
 const (
@@ -63,8 +59,10 @@ const (
 	selectTriggerByID = `SELECT ` + triggerColumns + triggerFrom + ` WHERE t.id = $1`
 	deleteTrigger     = `DELETE FROM triggers WHERE id = $1`
 	// selectFlowRef prefers an id match, so a flow named like another
-	// flow's id cannot shadow it.
-	selectFlowRef = `SELECT id, name, type FROM flows WHERE id = $1 OR name = $1 ORDER BY (id = $1) DESC LIMIT 1`
+	// flow's id cannot shadow it. FOR SHARE holds the flow until the
+	// trigger or hook commits, so it cannot be deleted or retyped between
+	// the check and the insert.
+	selectFlowRef = `SELECT id, name, type FROM flows WHERE id = $1 OR name = $1 ORDER BY (id = $1) DESC LIMIT 1 FOR SHARE`
 )
 
 func toTriggerRow(t *domain.Trigger) triggerRow {
@@ -119,8 +117,9 @@ func resolveServiceFlow(ctx context.Context, q sqlx.QueryerContext, ref string) 
 		}
 		return "", "", translate(err, "flow "+ref)
 	}
-	if f.Type != FlowTypeService {
-		return "", "", domain.Invalid("flow", fmt.Sprintf("flow %q is a %q flow; triggers and queue hooks run only %q flows", f.Name, f.Type, FlowTypeService))
+	// Webitel: "Only Flow schemes with the Service type are suitable".
+	if !domain.FlowUsableByTriggers(f.Type) {
+		return "", "", domain.Invalid("flow", fmt.Sprintf("flow %q is a %q flow; triggers and queue hooks run only %q flows", f.Name, f.Type, domain.FlowTypeService))
 	}
 	return f.ID, f.Name, nil
 }

@@ -1,0 +1,864 @@
+package apiserver
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/triggerflow/triggerflow/activities"
+	"github.com/triggerflow/triggerflow/domain"
+	"github.com/triggerflow/triggerflow/store"
+	"github.com/triggerflow/triggerflow/workflows"
+)
+
+var _ = registerRoutes(func(s *Server, v1 *gin.RouterGroup) {
+	read, write := require(ScopeRead), require(ScopeTriggersWrite)
+	v1.POST("/triggers", write, s.createTrigger)
+	v1.GET("/triggers", read, s.listTriggers)
+	v1.POST("/triggers/bulk-disable", write, s.bulkDisableTriggers)
+	v1.POST("/triggers/bulk-enable", write, s.bulkEnableTriggers)
+	v1.POST("/triggers/bulk-delete", write, s.bulkDeleteTriggers)
+	v1.GET("/triggers/:id", read, s.getTrigger)
+	v1.PATCH("/triggers/:id", write, s.patchTrigger)
+	v1.DELETE("/triggers/:id", write, s.deleteTrigger)
+	v1.POST("/triggers/:id/start", write, s.startTrigger)
+	v1.POST("/triggers/:id/stop", write, s.stopTrigger)
+	v1.POST("/triggers/:id/run", write, s.runTrigger)
+	v1.GET("/triggers/:id/runs", read, s.listTriggerRuns)
+})
+
+// temporalCallTimeout bounds one request's calls to Temporal, so a slow
+// cluster answers 503 instead of holding the client.
+const temporalCallTimeout = 10 * time.Second
+
+// manualRunWait is how long POST /v1/triggers/{id}/run waits for the run a
+// schedule starts, to answer with its workflow id.
+const manualRunWait = 5 * time.Second
+
+func (s *Server) triggerStore() *store.Triggers {
+	return &store.Triggers{DB: s.opts.DB, OnChange: s.invalidateIndex}
+}
+
+func (s *Server) schedules() workflows.Schedules { return workflows.Schedules{Client: s.opts.Temporal} }
+
+// invalidateIndex makes this process's matching index reload definitions
+// before the next publish, so a saved trigger or hook matches at once.
+func (s *Server) invalidateIndex() {
+	if s.opts.Index != nil {
+		s.opts.Index.Invalidate()
+	}
+}
+
+// triggerRequest is the body of POST /v1/triggers.
+type triggerRequest struct {
+	Name          string             `json:"name"`
+	Type          string             `json:"type"`
+	Flow          string             `json:"flow"`
+	TimeZone      string             `json:"timezone"`
+	Timeout       json.RawMessage    `json:"timeout"`
+	Expression    string             `json:"expression"`
+	OverlapPolicy string             `json:"overlap_policy"`
+	Object        string             `json:"object"`
+	Event         string             `json:"event"`
+	Conditions    []domain.Condition `json:"conditions"`
+	Actions       json.RawMessage    `json:"actions"`
+	Description   string             `json:"description"`
+	Enabled       *bool              `json:"enabled"`
+}
+
+// triggerPatch is the body of PATCH /v1/triggers/{id}: only present fields
+// change, and null resets a field to its default.
+type triggerPatch struct {
+	Name          opt[string]             `json:"name"`
+	Type          opt[string]             `json:"type"`
+	Flow          opt[string]             `json:"flow"`
+	TimeZone      opt[string]             `json:"timezone"`
+	Timeout       opt[json.RawMessage]    `json:"timeout"`
+	Expression    opt[string]             `json:"expression"`
+	OverlapPolicy opt[string]             `json:"overlap_policy"`
+	Object        opt[string]             `json:"object"`
+	Event         opt[string]             `json:"event"`
+	Conditions    opt[[]domain.Condition] `json:"conditions"`
+	Actions       opt[json.RawMessage]    `json:"actions"`
+	Description   opt[string]             `json:"description"`
+	Enabled       opt[bool]               `json:"enabled"`
+}
+
+// triggerResponse is a trigger as the API shows it. At Time triggers carry
+// expression_text, next_runs (RFC 3339 in the trigger's zone), paused and
+// their schedule; On Event triggers carry object, event and event_type.
+type triggerResponse struct {
+	ID             string                 `json:"id"`
+	Name           string                 `json:"name"`
+	Type           string                 `json:"type"`
+	Flow           *string                `json:"flow"`
+	FlowName       string                 `json:"flow_name,omitempty"`
+	Actions        []domain.TriggerAction `json:"actions,omitempty"`
+	TimeZone       string                 `json:"timezone"`
+	Timeout        string                 `json:"timeout"`
+	Expression     string                 `json:"expression,omitempty"`
+	ExpressionText string                 `json:"expression_text,omitempty"`
+	NextRuns       []time.Time            `json:"next_runs,omitempty"`
+	Paused         *bool                  `json:"paused,omitempty"`
+	Schedule       *scheduleResponse      `json:"schedule,omitempty"`
+	OverlapPolicy  string                 `json:"overlap_policy,omitempty"`
+	Object         string                 `json:"object,omitempty"`
+	Event          string                 `json:"event,omitempty"`
+	EventType      string                 `json:"event_type,omitempty"`
+	Conditions     *[]domain.Condition    `json:"conditions,omitempty"`
+	Description    string                 `json:"description"`
+	Enabled        bool                   `json:"enabled"`
+	CreatedAt      time.Time              `json:"created_at"`
+	UpdatedAt      time.Time              `json:"updated_at"`
+}
+
+// scheduleResponse tells an operator where an At Time trigger's next runs
+// came from and the state of its Temporal schedule.
+type scheduleResponse struct {
+	ID string `json:"id"`
+	// State is active, paused, missing (no schedule in Temporal) or
+	// unknown (Temporal not asked, as in lists, or not reachable).
+	State string `json:"state"`
+	// NextRunsFrom is "temporal" (the schedule's own next action times) or
+	// "local" (computed the same way here: paused, missing or not asked).
+	NextRunsFrom string `json:"next_runs_from"`
+	// Running counts the schedule's runs still going.
+	Running int `json:"running"`
+}
+
+// Schedule states in scheduleResponse.
+const (
+	scheduleActive  = "active"
+	schedulePaused  = "paused"
+	scheduleMissing = "missing"
+	scheduleUnknown = "unknown"
+)
+
+// toTriggerResponse renders t. With describe, an At Time trigger's schedule
+// is asked for its state and next action times; lists skip that round trip
+// per item and compute next runs locally, the way Temporal does.
+func (s *Server) toTriggerResponse(c *gin.Context, t *domain.Trigger, describe bool) triggerResponse {
+	r := triggerResponse{
+		ID: t.ID, Name: t.Name, Type: t.Type, FlowName: t.FlowName, Actions: t.Actions, TimeZone: t.TimeZone,
+		Timeout: t.Timeout.String(), Description: t.Description, Enabled: t.Enabled,
+		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt,
+	}
+	if t.Flow != "" {
+		flow := t.Flow
+		r.Flow = &flow
+	}
+	switch t.Type {
+	case domain.TriggerOnEvent:
+		conds := t.Conditions
+		if conds == nil {
+			conds = []domain.Condition{}
+		}
+		r.Object, r.Event, r.EventType, r.Conditions = t.Object, t.Event, t.EventType(), &conds
+	case domain.TriggerAtTime:
+		r.Expression, r.OverlapPolicy = t.Expression, t.OverlapPolicy
+		s.describeSchedule(c, t, &r, describe)
+	}
+	return r
+}
+
+func (s *Server) describeSchedule(c *gin.Context, t *domain.Trigger, r *triggerResponse, describe bool) {
+	expr, loc, err := t.Schedule()
+	if err != nil {
+		return // saved triggers were validated; nothing sensible to show
+	}
+	r.ExpressionText = expr.Describe()
+	paused := !t.Enabled
+	sched := &scheduleResponse{ID: workflows.TriggerScheduleID(t.ID), State: scheduleUnknown, NextRunsFrom: "local"}
+	var next []time.Time
+	if describe {
+		ctx, cancel := context.WithTimeout(c, temporalCallTimeout)
+		st, err := s.schedules().Describe(ctx, t.ID)
+		cancel()
+		switch {
+		case err == nil:
+			paused, sched.Running = st.Paused, st.Running
+			sched.State = scheduleActive
+			if st.Paused {
+				sched.State = schedulePaused
+			}
+			if !st.Paused && len(st.NextRuns) > 0 {
+				for _, at := range st.NextRuns[:min(len(st.NextRuns), domain.NextRunsShown)] {
+					next = append(next, at.In(loc))
+				}
+				sched.NextRunsFrom = "temporal"
+			}
+		case errors.Is(err, domain.ErrNotFound):
+			sched.State = scheduleMissing
+		default:
+			loggerFrom(c).Warn("cannot describe trigger schedule; showing local next runs", "trigger", t.ID, "error", err)
+		}
+	}
+	if next == nil {
+		// A paused schedule has no next action times: show what would run.
+		next = expr.Next(time.Now(), loc, domain.NextRunsShown)
+	}
+	if next == nil {
+		next = []time.Time{}
+	}
+	r.NextRuns, r.Paused, r.Schedule = next, &paused, sched
+}
+
+// parseTimeout reads a trigger timeout: "5m", "90s", or whole seconds.
+func parseTimeout(raw json.RawMessage) (time.Duration, error) {
+	var d domain.Duration
+	if err := d.UnmarshalJSON(raw); err != nil {
+		return 0, errors.New(`must be a duration such as "5m" or "90s"`)
+	}
+	if d == 0 {
+		return -1, nil // an explicit 0 is out of range, not "default"
+	}
+	return time.Duration(d), nil
+}
+
+func isNull(raw json.RawMessage) bool {
+	s := strings.TrimSpace(string(raw))
+	return s == "" || s == "null"
+}
+
+func (s *Server) createTrigger(c *gin.Context) {
+	var req triggerRequest
+	if err := bindJSON(c, &req); err != nil {
+		abortWithError(c, err)
+		return
+	}
+	fields := domain.FieldErrors{}
+	t := &domain.Trigger{
+		Name: req.Name, Type: req.Type, Flow: req.Flow, TimeZone: req.TimeZone, Expression: req.Expression,
+		OverlapPolicy: req.OverlapPolicy, Object: req.Object, Event: req.Event, Conditions: req.Conditions,
+		Description: req.Description, Enabled: true,
+	}
+	if !isNull(req.Timeout) {
+		d, err := parseTimeout(req.Timeout)
+		if err != nil {
+			fields.Add("timeout", err.Error())
+		}
+		t.Timeout = d
+	}
+	actions, actionErrs := domain.DecodeTriggerActions(req.Actions)
+	fields.Merge("actions", actionErrs)
+	t.Actions = actions
+	if req.Enabled != nil {
+		t.Enabled = *req.Enabled
+	}
+	t.Normalize()
+	if err := validateTrigger(t, fields); err != nil {
+		abortWithError(c, err)
+		return
+	}
+	triggers := s.triggerStore()
+	if err := triggers.Create(c, t); err != nil {
+		abortWithError(c, err)
+		return
+	}
+	if t.Type == domain.TriggerAtTime {
+		// The row exists before its schedule, so a schedule never fires for
+		// a trigger the database does not know; a schedule that cannot be
+		// made takes the row back with it.
+		ctx, cancel := context.WithTimeout(c, temporalCallTimeout)
+		err := s.schedules().Save(ctx, t)
+		cancel()
+		if err != nil {
+			if derr := triggers.Delete(context.WithoutCancel(c), t.ID); derr != nil {
+				loggerFrom(c).Error("trigger saved but its schedule failed and the row could not be removed", "trigger", t.ID, "error", derr)
+			}
+			abortWithError(c, unavailable("the trigger's schedule could not be created; nothing was saved", err))
+			return
+		}
+	}
+	c.JSON(http.StatusCreated, s.toTriggerResponse(c, t, true))
+}
+
+// validateTrigger merges t's own validation with problems found while
+// decoding (which come first: they explain the others).
+func validateTrigger(t *domain.Trigger, decoded domain.FieldErrors) error {
+	var ve *domain.ValidationError
+	if err := t.Validate(activities.ActionCatalog()); errors.As(err, &ve) {
+		for p, m := range ve.Fields {
+			if decoded["actions"] != "" && strings.HasPrefix(p, "actions") {
+				continue
+			}
+			decoded.Add(p, m)
+		}
+	} else if err != nil {
+		return err
+	}
+	return decoded.Err()
+}
+
+// unavailable makes err a 503 unless it already says what it is (a
+// validation error, a missing thing), keeping its text for the log.
+func unavailable(msg string, err error) error {
+	if errors.Is(err, domain.ErrUnavailable) {
+		return fmt.Errorf("%s: %w", msg, err)
+	}
+	if errors.Is(err, domain.ErrInvalid) || errors.Is(err, domain.ErrNotFound) {
+		return err
+	}
+	return fmt.Errorf("%s: %v: %w", msg, err, domain.ErrUnavailable)
+}
+
+func (s *Server) getTrigger(c *gin.Context) {
+	t, err := s.triggerStore().Get(c, c.Param("id"))
+	if err != nil {
+		abortWithError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, s.toTriggerResponse(c, t, true))
+}
+
+func (s *Server) listTriggers(c *gin.Context) {
+	p, err := pageFrom(c, store.TriggerSortFields()...)
+	if err != nil {
+		abortWithError(c, err)
+		return
+	}
+	f := store.TriggerFilter{Type: c.Query("type"), Object: c.Query("object"), Event: c.Query("event"),
+		FlowID: c.Query("flow"), Text: c.Query("q")}
+	if f.Type != "" && f.Type != domain.TriggerAtTime && f.Type != domain.TriggerOnEvent {
+		abortWithError(c, domain.Invalid("type", `must be "at_time" or "on_event"`))
+		return
+	}
+	if v := c.Query("enabled"); v != "" {
+		b, err := parseBool(v)
+		if err != nil {
+			abortWithError(c, domain.Invalid("enabled", err.Error()))
+			return
+		}
+		f.Enabled = &b
+	}
+	list, err := s.triggerStore().List(c, f, p)
+	if err != nil {
+		abortWithError(c, err)
+		return
+	}
+	respondList(c, p, list, func(t *domain.Trigger) triggerResponse { return s.toTriggerResponse(c, t, false) })
+}
+
+func (s *Server) patchTrigger(c *gin.Context) {
+	var req triggerPatch
+	if err := bindJSON(c, &req); err != nil {
+		abortWithError(c, err)
+		return
+	}
+	triggers := s.triggerStore()
+	old, err := triggers.Get(c, c.Param("id"))
+	if err != nil {
+		abortWithError(c, err)
+		return
+	}
+	t := *old
+	fields := applyTriggerPatch(&t, &req)
+	t.Normalize()
+	if err := validateTrigger(&t, fields); err != nil {
+		abortWithError(c, err)
+		return
+	}
+	if err := triggers.Update(c, &t); err != nil {
+		abortWithError(c, err)
+		return
+	}
+	if err := s.reconcileSchedule(c, old, &t); err != nil {
+		s.revertTrigger(c, triggers, old)
+		abortWithError(c, unavailable("the trigger's schedule could not be updated; the change was undone", err))
+		return
+	}
+	c.JSON(http.StatusOK, s.toTriggerResponse(c, &t, true))
+}
+
+// applyTriggerPatch applies the present fields of p to t. Switching between
+// flow and actions, or between types, clears what the other form used
+// unless the patch sets it too. Problems decoding values are returned.
+func applyTriggerPatch(t *domain.Trigger, p *triggerPatch) domain.FieldErrors {
+	fields := domain.FieldErrors{}
+	str := func(o opt[string], dst *string) {
+		if o.Set {
+			*dst = ""
+			if !o.Null {
+				*dst = o.V
+			}
+		}
+	}
+	str(p.Name, &t.Name)
+	str(p.Description, &t.Description)
+	str(p.TimeZone, &t.TimeZone)
+	str(p.OverlapPolicy, &t.OverlapPolicy)
+	if p.Type.Set && !p.Type.Null && p.Type.V != t.Type {
+		t.Type = p.Type.V
+		switch t.Type {
+		case domain.TriggerOnEvent:
+			t.Expression = ""
+		case domain.TriggerAtTime:
+			t.Object, t.Event, t.Conditions = "", "", nil
+		}
+	} else if p.Type.Set && p.Type.Null {
+		t.Type = ""
+	}
+	str(p.Expression, &t.Expression)
+	str(p.Object, &t.Object)
+	str(p.Event, &t.Event)
+	if p.Object.Set && !p.Event.Set {
+		t.Event = "" // Webitel clears the event when the object changes
+	}
+	if p.Conditions.Set {
+		t.Conditions = p.Conditions.V
+	}
+	if p.Timeout.Set {
+		t.Timeout = 0
+		if !p.Timeout.Null {
+			d, err := parseTimeout(p.Timeout.V)
+			if err != nil {
+				fields.Add("timeout", err.Error())
+			}
+			t.Timeout = d
+		}
+	}
+	if p.Flow.Set {
+		t.Flow, t.FlowName = "", ""
+		if !p.Flow.Null {
+			t.Flow = p.Flow.V
+			if !p.Actions.Set {
+				t.Actions = nil
+			}
+		}
+	}
+	if p.Actions.Set {
+		actions, errs := domain.DecodeTriggerActions(p.Actions.V)
+		fields.Merge("actions", errs)
+		t.Actions = actions
+		if !p.Actions.Null && !p.Flow.Set {
+			t.Flow, t.FlowName = "", ""
+		}
+	}
+	if p.Enabled.Set && !p.Enabled.Null {
+		t.Enabled = p.Enabled.V
+	}
+	return fields
+}
+
+// reconcileSchedule brings Temporal in line with a trigger that changed from
+// old to t: an At Time trigger's schedule is saved (updated in place, or
+// created when missing), and one that stopped being At Time loses it.
+func (s *Server) reconcileSchedule(ctx context.Context, old, t *domain.Trigger) error {
+	ctx, cancel := context.WithTimeout(ctx, temporalCallTimeout)
+	defer cancel()
+	switch {
+	case t.Type == domain.TriggerAtTime:
+		return s.schedules().Save(ctx, t)
+	case old != nil && old.Type == domain.TriggerAtTime:
+		return s.schedules().Delete(ctx, t.ID)
+	}
+	return nil
+}
+
+// revertTrigger puts a trigger's row back after its schedule could not
+// follow a change, so the database and Temporal keep agreeing.
+func (s *Server) revertTrigger(c *gin.Context, triggers *store.Triggers, old *domain.Trigger) {
+	prev := *old
+	if err := triggers.Update(context.WithoutCancel(c), &prev); err != nil {
+		loggerFrom(c).Error("trigger changed but its schedule did not follow and the change could not be undone",
+			"trigger", old.ID, "error", err)
+	}
+}
+
+func (s *Server) deleteTrigger(c *gin.Context) {
+	triggers := s.triggerStore()
+	t, err := triggers.Get(c, c.Param("id"))
+	if err != nil {
+		abortWithError(c, err)
+		return
+	}
+	if t.Type == domain.TriggerAtTime {
+		// Schedule first: a row without a schedule never fires, a schedule
+		// without a row would.
+		ctx, cancel := context.WithTimeout(c, temporalCallTimeout)
+		err := s.schedules().Delete(ctx, t.ID)
+		cancel()
+		if err != nil {
+			abortWithError(c, unavailable("the trigger's schedule could not be deleted; the trigger was kept", err))
+			return
+		}
+	}
+	if err := triggers.Delete(c, t.ID); err != nil {
+		abortWithError(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+func (s *Server) startTrigger(c *gin.Context) { s.switchTrigger(c, true) }
+func (s *Server) stopTrigger(c *gin.Context)  { s.switchTrigger(c, false) }
+
+// switchTrigger enables and starts (unpauses) a trigger, or disables and
+// stops (pauses) it: Webitel's enable switch and Start button in one call.
+func (s *Server) switchTrigger(c *gin.Context, enabled bool) {
+	triggers := s.triggerStore()
+	old, err := triggers.Get(c, c.Param("id"))
+	if err != nil {
+		abortWithError(c, err)
+		return
+	}
+	t := *old
+	t.Enabled = enabled
+	if err := triggers.Update(c, &t); err != nil {
+		abortWithError(c, err)
+		return
+	}
+	if t.Type == domain.TriggerAtTime {
+		if err := s.pauseSchedule(c, &t); err != nil {
+			s.revertTrigger(c, triggers, old)
+			abortWithError(c, unavailable("the trigger's schedule could not be switched; the change was undone", err))
+			return
+		}
+	}
+	c.JSON(http.StatusOK, s.toTriggerResponse(c, &t, true))
+}
+
+// pauseSchedule pauses the schedule of a disabled At Time trigger and
+// unpauses that of an enabled one, creating the schedule when it is missing.
+func (s *Server) pauseSchedule(ctx context.Context, t *domain.Trigger) error {
+	ctx, cancel := context.WithTimeout(ctx, temporalCallTimeout)
+	defer cancel()
+	err := s.schedules().SetPaused(ctx, t.ID, !t.Enabled)
+	if errors.Is(err, domain.ErrNotFound) {
+		return s.schedules().Save(ctx, t)
+	}
+	return err
+}
+
+// runRequest is the optional body of POST /v1/triggers/{id}/run.
+type runRequest struct {
+	Event *eventRequest `json:"event"`
+}
+
+// runTrigger fires a trigger now. An At Time trigger's schedule is triggered
+// (its run appears in the schedule's history like any other); an On Event
+// trigger runs its flow for the given event, or a sample one, without
+// publishing it (no webhook or other trigger sees it) and without testing
+// its conditions: a person asked for this run.
+func (s *Server) runTrigger(c *gin.Context) {
+	t, err := s.triggerStore().Get(c, c.Param("id"))
+	if err != nil {
+		abortWithError(c, err)
+		return
+	}
+	var req runRequest
+	if c.Request.ContentLength != 0 {
+		if err := bindJSON(c, &req); err != nil && !isEmptyBody(err) {
+			abortWithError(c, err)
+			return
+		}
+	}
+	if t.Type == domain.TriggerAtTime {
+		if req.Event != nil {
+			abortWithError(c, domain.Invalid("event", "an at_time trigger runs without an event; leave it out"))
+			return
+		}
+		s.runScheduledTrigger(c, t)
+		return
+	}
+	s.runEventTrigger(c, t, req.Event)
+}
+
+func (s *Server) runScheduledTrigger(c *gin.Context, t *domain.Trigger) {
+	ctx, cancel := context.WithTimeout(c, temporalCallTimeout+manualRunWait)
+	defer cancel()
+	sched := s.schedules()
+	fired, err := sched.TriggerNow(ctx, t.ID, manualRunWait)
+	if errors.Is(err, domain.ErrNotFound) {
+		// Made by an older version, or lost: create it, then fire.
+		if err = sched.Save(ctx, t); err == nil {
+			fired, err = sched.TriggerNow(ctx, t.ID, manualRunWait)
+		}
+	}
+	if err != nil {
+		abortWithError(c, unavailable("the trigger could not be fired", err))
+		return
+	}
+	if fired.WorkflowID == "" {
+		// Accepted by Temporal but not started yet: it will be, and the
+		// run records itself.
+		c.JSON(http.StatusAccepted, runResponse{TriggerID: t.ID, FlowID: t.Flow, Status: store.RunPending})
+		return
+	}
+	run, err := s.runs.Record(c, &store.Run{
+		TriggerID:  nullString(t.ID),
+		FlowID:     nullString(t.Flow),
+		WorkflowID: fired.WorkflowID,
+		RunID:      fired.RunID,
+		Status:     store.RunRunning,
+		StartedAt:  fired.StartedAt,
+	})
+	if err != nil {
+		abortWithError(c, err)
+		return
+	}
+	c.JSON(http.StatusAccepted, toRunResponse(run))
+}
+
+// sampleEventData is the data of the sample event a manual On Event run
+// uses when the caller gives none.
+var sampleEventData = json.RawMessage(`{"sample":true,"message":"This is a sample event from TriggerFlow."}`)
+
+func (s *Server) runEventTrigger(c *gin.Context, t *domain.Trigger, in *eventRequest) {
+	now := time.Now().UTC()
+	ev := domain.Event{ID: store.NewID(store.PrefixEvent), Type: t.EventType(), OccurredAt: now, Subject: "manual run", Data: sampleEventData}
+	if in != nil {
+		given, fields := toEvent(*in, now)
+		if in.Type == "" {
+			given.Type = t.EventType()
+			delete(fields, "type")
+		} else if given.Type != t.EventType() {
+			fields.Add("type", fmt.Sprintf("must be %q, the event this trigger listens to", t.EventType()))
+		}
+		if err := mergeInto("event", fields).Err(); err != nil {
+			abortWithError(c, err)
+			return
+		}
+		ev = given
+	}
+	if err := s.events.Insert(c, ev); err != nil {
+		if !errors.Is(err, domain.ErrConflict) {
+			abortWithError(c, err)
+			return
+		}
+		// The id was published before: run for that event, as a publish
+		// of it would have.
+		stored, gerr := s.events.Get(c, ev.ID)
+		if gerr != nil {
+			abortWithError(c, gerr)
+			return
+		}
+		if stored.Type != t.EventType() {
+			abortWithError(c, domain.Invalid("event.id", fmt.Sprintf("names an event of type %q; this trigger listens to %q", stored.Type, t.EventType())))
+			return
+		}
+		ev = stored.Event
+	}
+	run, err := s.runs.Record(c, &store.Run{
+		TriggerID:  nullString(t.ID),
+		EventID:    nullString(ev.ID),
+		FlowID:     nullString(t.Flow),
+		WorkflowID: workflows.TriggerRunWorkflowID(t.ID, ev.ID),
+	})
+	if err != nil {
+		abortWithError(c, err)
+		return
+	}
+	if run.Status != store.RunPending || run.RunID != "" {
+		// A repeated event id is one run: answer with the one there is.
+		c.JSON(http.StatusOK, toRunResponse(run))
+		return
+	}
+	if s.opts.Temporal == nil {
+		_ = s.runs.Discard(context.WithoutCancel(c), run.ID)
+		abortWithError(c, fmt.Errorf("%w: Temporal is not configured", domain.ErrUnavailable))
+		return
+	}
+	ctx, cancel := context.WithTimeout(c, temporalCallTimeout)
+	defer cancel()
+	wfID, runID, err := workflows.Starter{}.StartRun(ctx, s.opts.Temporal, run, t.Timeout, activities.RunAttributes{
+		TriggerID: t.ID, EventID: ev.ID, EventType: ev.Type,
+	})
+	if err != nil {
+		_ = s.runs.Discard(context.WithoutCancel(c), run.ID)
+		abortWithError(c, unavailable("the run could not be started", temporalCause(err)))
+		return
+	}
+	if err := s.runs.MarkStarted(c, run.ID, wfID, runID); err != nil {
+		abortWithError(c, err)
+		return
+	}
+	run.WorkflowID, run.RunID, run.Status = wfID, runID, store.RunRunning
+	c.JSON(http.StatusAccepted, toRunResponse(run))
+}
+
+// temporalCause marks a failed start as Temporal's trouble.
+func temporalCause(err error) error {
+	return fmt.Errorf("%v: %w", err, domain.ErrUnavailable)
+}
+
+// mergeInto prefixes every path of f with prefix.
+func mergeInto(prefix string, f domain.FieldErrors) domain.FieldErrors {
+	out := domain.FieldErrors{}
+	out.Merge(prefix, f)
+	return out
+}
+
+func nullString(s string) sql.NullString {
+	return sql.NullString{String: s, Valid: s != ""}
+}
+
+func (s *Server) listTriggerRuns(c *gin.Context) {
+	t, err := s.triggerStore().Get(c, c.Param("id"))
+	if err != nil {
+		abortWithError(c, err)
+		return
+	}
+	s.listRuns(c, store.RunFilter{TriggerID: t.ID})
+}
+
+// listRuns answers one page of runs, newest first, optionally of one status.
+func (s *Server) listRuns(c *gin.Context, f store.RunFilter) {
+	p, err := pageFrom(c)
+	if err != nil {
+		abortWithError(c, err)
+		return
+	}
+	if st := c.Query("status"); st != "" {
+		known := false
+		for _, v := range store.RunStatuses() {
+			known = known || v == st
+		}
+		if !known {
+			abortWithError(c, domain.Invalid("status", fmt.Sprintf("%q is not a run status; use one of %s", st, strings.Join(store.RunStatuses(), ", "))))
+			return
+		}
+		f.Status = st
+	}
+	list, err := s.runs.Search(c, f, p)
+	if err != nil {
+		abortWithError(c, err)
+		return
+	}
+	respondList(c, p, list, toRunResponse)
+}
+
+// triggerBulkRequest names triggers (or queue hooks) by id.
+type triggerBulkRequest struct {
+	IDs []string `json:"ids"`
+}
+
+// triggerBulkResponse lists what a bulk operation did; Failed names the ids
+// whose schedule could not follow (those rows were left as they were).
+type triggerBulkResponse struct {
+	Affected []string          `json:"affected"`
+	Count    int               `json:"count"`
+	Failed   map[string]string `json:"failed,omitempty"`
+}
+
+func bindIDs(c *gin.Context, what string) ([]string, bool) {
+	var req triggerBulkRequest
+	if err := bindJSON(c, &req); err != nil {
+		abortWithError(c, err)
+		return nil, false
+	}
+	if len(req.IDs) == 0 {
+		abortWithError(c, domain.Invalid("ids", "must list at least one "+what+" id"))
+		return nil, false
+	}
+	if len(req.IDs) > domain.MaxPerPage {
+		abortWithError(c, domain.Invalid("ids", fmt.Sprintf("must list at most %d ids", domain.MaxPerPage)))
+		return nil, false
+	}
+	return req.IDs, true
+}
+
+func (s *Server) bulkDisableTriggers(c *gin.Context) { s.bulkSwitchTriggers(c, false) }
+func (s *Server) bulkEnableTriggers(c *gin.Context)  { s.bulkSwitchTriggers(c, true) }
+
+func (s *Server) bulkSwitchTriggers(c *gin.Context, enabled bool) {
+	ids, ok := bindIDs(c, "trigger")
+	if !ok {
+		return
+	}
+	triggers := s.triggerStore()
+	before, err := triggers.Refs(c, ids)
+	if err != nil {
+		abortWithError(c, err)
+		return
+	}
+	switched, err := triggers.SetEnabled(c, ids, enabled)
+	if err != nil {
+		abortWithError(c, err)
+		return
+	}
+	resp := triggerBulkResponse{Affected: []string{}}
+	var undo []string
+	for _, ref := range switched {
+		if ref.Type == domain.TriggerAtTime {
+			t, err := triggers.Get(c, ref.ID)
+			if err == nil {
+				err = s.pauseSchedule(c, t)
+			}
+			if err != nil {
+				if resp.Failed == nil {
+					resp.Failed = map[string]string{}
+				}
+				resp.Failed[ref.ID] = unavailable("schedule not switched", err).Error()
+				undo = append(undo, ref.ID)
+				continue
+			}
+		}
+		resp.Affected = append(resp.Affected, ref.ID)
+	}
+	if len(undo) > 0 {
+		// Put back the rows whose schedule did not follow.
+		var back []string
+		for _, ref := range before {
+			for _, id := range undo {
+				if ref.ID == id && ref.Enabled != enabled {
+					back = append(back, id)
+				}
+			}
+		}
+		if len(back) > 0 {
+			if _, err := triggers.SetEnabled(context.WithoutCancel(c), back, !enabled); err != nil {
+				loggerFrom(c).Error("could not undo switching triggers whose schedule failed", "triggers", back, "error", err)
+			}
+		}
+	}
+	resp.Count = len(resp.Affected)
+	c.JSON(http.StatusOK, resp)
+}
+
+func (s *Server) bulkDeleteTriggers(c *gin.Context) {
+	ids, ok := bindIDs(c, "trigger")
+	if !ok {
+		return
+	}
+	triggers := s.triggerStore()
+	refs, err := triggers.Refs(c, ids)
+	if err != nil {
+		abortWithError(c, err)
+		return
+	}
+	resp := triggerBulkResponse{Affected: []string{}}
+	var deletable []string
+	for _, ref := range refs {
+		if ref.Type == domain.TriggerAtTime {
+			ctx, cancel := context.WithTimeout(c, temporalCallTimeout)
+			err := s.schedules().Delete(ctx, ref.ID)
+			cancel()
+			if err != nil {
+				if resp.Failed == nil {
+					resp.Failed = map[string]string{}
+				}
+				resp.Failed[ref.ID] = unavailable("schedule not deleted; trigger kept", err).Error()
+				continue
+			}
+		}
+		deletable = append(deletable, ref.ID)
+	}
+	if len(deletable) > 0 {
+		deleted, err := triggers.DeleteMany(c, deletable)
+		if err != nil {
+			abortWithError(c, err)
+			return
+		}
+		resp.Affected = append(resp.Affected, deleted...)
+	}
+	resp.Count = len(resp.Affected)
+	c.JSON(http.StatusOK, resp)
+}
