@@ -4,7 +4,7 @@ PKGS      ?= ./...
 # CI=true (set by CI) runs the short fuzz smoke pass as part of `make test`.
 FUZZTIME  ?= 10s
 
-.PHONY: run test build lint bench fuzz ensure-postgres clean help
+.PHONY: run test build lint bench bench-go fuzz ensure-postgres clean help
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -22,7 +22,10 @@ lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 
-bench: ## Go benchmarks of the hot paths (matching, conditions, templates, signing)
+bench: ## throughput and latency through the real stack (starts a dev stack); BENCH_FLAGS=--quick for a short run
+	$(GO) run ./cmd/triggerflow bench $(BENCH_FLAGS)
+
+bench-go: ## Go benchmarks of the hot paths (matching, conditions, templates, signing)
 	$(GO) test -run '^$$' -bench . -benchmem ./domain/ ./activities/ ./store/
 
 fuzz: ## run every fuzz target for FUZZTIME each

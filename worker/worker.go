@@ -84,6 +84,9 @@ type Options struct {
 	HTTP *http.Client
 	// Concurrency bounds parallel requests within one delivery batch.
 	Concurrency int
+	// Actions configures flow actions that reach outside systems (SMTP for
+	// email.send, the lead API for lead.update.list).
+	Actions activities.ActionSettings
 }
 
 // New registers every workflow and activity on the task queue and returns
@@ -134,4 +137,19 @@ func RunDispatcherSweep(ctx context.Context, c client.Client, db *sqlx.DB, log *
 			}
 		}
 	}
+}
+
+// RestoreSchedules makes sure every At Time trigger has its Temporal
+// schedule, recreating the ones Temporal lost (a fresh or restored cluster).
+// Saving is idempotent, so every worker may run it at start.
+func RestoreSchedules(ctx context.Context, c client.Client, db *sqlx.DB, log *slog.Logger) error {
+	triggers, err := (&store.Triggers{DB: db}).AtTime(ctx)
+	if err != nil {
+		return err
+	}
+	n, err := workflows.Schedules{Client: c}.SaveAll(ctx, triggers)
+	if n > 0 {
+		log.Info("schedules checked", "triggers", len(triggers), "saved", n)
+	}
+	return err
 }

@@ -3,9 +3,12 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/triggerflow/triggerflow/activities"
 )
 
 // Config is every setting of every subcommand. Defaults are set in
@@ -49,6 +52,15 @@ type Config struct {
 	// MaxBodyBytes caps API request bodies (TRIGGERFLOW_MAX_BODY_BYTES),
 	// default 4 MiB.
 	MaxBodyBytes int64
+	// SMTPURL is the mail server of the email.send action
+	// (TRIGGERFLOW_SMTP_URL), e.g. smtp://user:pass@mail:587?from=noreply@example.com;
+	// smtps:// for implicit TLS. Empty: email.send fails as not configured.
+	SMTPURL string
+	// LeadAPIURL is the business system's lead API that lead.update.list
+	// calls (TRIGGERFLOW_LEAD_API_URL); LeadAPIToken its bearer token
+	// (TRIGGERFLOW_LEAD_API_TOKEN).
+	LeadAPIURL   string
+	LeadAPIToken string
 }
 
 func defaultConfig() Config {
@@ -94,6 +106,9 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	num("TRIGGERFLOW_UI_PORT", &c.UIPort)
 	str("TRIGGERFLOW_LOG_LEVEL", &c.LogLevel)
 	str("TRIGGERFLOW_LOG_FORMAT", &c.LogFormat)
+	str("TRIGGERFLOW_SMTP_URL", &c.SMTPURL)
+	str("TRIGGERFLOW_LEAD_API_URL", &c.LeadAPIURL)
+	str("TRIGGERFLOW_LEAD_API_TOKEN", &c.LeadAPIToken)
 	if v := strings.TrimSpace(getenv("TRIGGERFLOW_EGRESS_ALLOW")); v != "" {
 		for _, cidr := range strings.Split(v, ",") {
 			if cidr = strings.TrimSpace(cidr); cidr != "" {
@@ -107,6 +122,16 @@ func loadConfig(getenv func(string) string) (Config, error) {
 			errs = append(errs, fmt.Sprintf("TRIGGERFLOW_MAX_BODY_BYTES=%q must be a number of bytes >= 1024", v))
 		} else {
 			c.MaxBodyBytes = n
+		}
+	}
+	if c.SMTPURL != "" {
+		if _, err := activities.ParseSMTPURL(c.SMTPURL); err != nil {
+			errs = append(errs, fmt.Sprintf("TRIGGERFLOW_SMTP_URL: %v", err))
+		}
+	}
+	if c.LeadAPIURL != "" {
+		if u, err := url.Parse(c.LeadAPIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, "TRIGGERFLOW_LEAD_API_URL must be an http(s) URL")
 		}
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {

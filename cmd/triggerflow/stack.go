@@ -117,14 +117,21 @@ func startWorker(ctx context.Context, cfg Config, db *sqlx.DB, tc client.Client,
 	if err != nil {
 		return nil, err
 	}
-	w := worker.New(worker.Options{DB: db, Temporal: tc, Logger: log, HTTP: activities.NewHTTPClient(policy)})
+	w := worker.New(worker.Options{DB: db, Temporal: tc, Logger: log, HTTP: activities.NewHTTPClient(policy),
+		Actions: activities.ActionSettings{SMTPURL: cfg.SMTPURL, LeadAPIURL: cfg.LeadAPIURL, LeadAPIToken: cfg.LeadAPIToken}})
 	if err := w.Start(); err != nil {
 		return nil, fmt.Errorf("start worker: %w", err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	p := &workerProcess{stop: cancel, w: w}
-	p.wg.Add(1)
+	p.wg.Add(2)
 	go func() { defer p.wg.Done(); worker.RunDispatcherSweep(ctx, tc, db, log) }()
+	go func() {
+		defer p.wg.Done()
+		if err := worker.RestoreSchedules(ctx, tc, db, log); err != nil && ctx.Err() == nil {
+			log.Warn("could not check the schedules of At Time triggers", "error", err)
+		}
+	}()
 	return p, nil
 }
 

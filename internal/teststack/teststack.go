@@ -46,6 +46,8 @@ type Options struct {
 	NoWorker bool
 	// EgressAllow lists CIDRs outbound requests may reach; default loopback.
 	EgressAllow []string
+	// Actions configures the flow actions that reach outside systems.
+	Actions activities.ActionSettings
 }
 
 // Start brings up a stack that stops when the test ends.
@@ -85,7 +87,7 @@ func Start(t testing.TB, opts Options) *Stack {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.Worker = worker.New(worker.Options{DB: db, Temporal: tc, Logger: log, HTTP: activities.NewHTTPClient(policy)})
+		s.Worker = worker.New(worker.Options{DB: db, Temporal: tc, Logger: log, HTTP: activities.NewHTTPClient(policy), Actions: opts.Actions})
 		if err := s.Worker.Start(); err != nil {
 			t.Fatal(err)
 		}
