@@ -20,11 +20,14 @@ import (
 // changes from other processes arrive by LISTEN/NOTIFY, and a periodic reload
 // covers a lost notification.
 type Index struct {
-	db    *sqlx.DB
-	log   *slog.Logger
-	dirty atomic.Bool
-	mu    sync.Mutex // serializes reloads
-	snap  atomic.Pointer[indexSnapshot]
+	db  *sqlx.DB
+	log *slog.Logger
+	// gen counts invalidations. A snapshot is current only if it was loaded
+	// at the present generation, so a reader never takes a snapshot that a
+	// reload in progress is about to replace.
+	gen  atomic.Uint64
+	mu   sync.Mutex // serializes reloads
+	snap atomic.Pointer[indexSnapshot]
 }
 
 // WebhookTarget is a webhook an event matched.
@@ -65,6 +68,7 @@ type hookRule struct {
 }
 
 type indexSnapshot struct {
+	gen      uint64 // Index.gen when loading began
 	loadedAt time.Time
 	byType   map[string][]*compiledWebhook // exact event type
 	byObject map[string][]*compiledWebhook // "object.*"
@@ -78,36 +82,38 @@ func NewIndex(db *sqlx.DB, log *slog.Logger) *Index {
 	if log == nil {
 		log = slog.Default()
 	}
-	ix := &Index{db: db, log: log}
-	ix.dirty.Store(true)
-	return ix
+	return &Index{db: db, log: log}
 }
 
 // Invalidate makes the next Match reload definitions first.
-func (ix *Index) Invalidate() { ix.dirty.Store(true) }
+func (ix *Index) Invalidate() { ix.gen.Add(1) }
 
 // reloadEvery bounds how stale the index can be if a notification is lost.
 const reloadEvery = 30 * time.Second
 
 func (ix *Index) current(ctx context.Context) (*indexSnapshot, error) {
-	s := ix.snap.Load()
-	if s != nil && !ix.dirty.Load() && time.Since(s.loadedAt) < reloadEvery {
+	if s := ix.snap.Load(); ix.valid(s) {
 		return s, nil
 	}
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	s = ix.snap.Load()
-	if s != nil && !ix.dirty.Load() && time.Since(s.loadedAt) < reloadEvery {
+	if s := ix.snap.Load(); ix.valid(s) {
 		return s, nil
 	}
-	ix.dirty.Store(false)
+	// Read the generation before loading: a change committed during the
+	// load bumps it, and the next reader reloads again.
+	gen := ix.gen.Load()
 	fresh, err := ix.load(ctx)
 	if err != nil {
-		ix.dirty.Store(true)
 		return nil, err
 	}
+	fresh.gen = gen
 	ix.snap.Store(fresh)
 	return fresh, nil
+}
+
+func (ix *Index) valid(s *indexSnapshot) bool {
+	return s != nil && s.gen == ix.gen.Load() && time.Since(s.loadedAt) < reloadEvery
 }
 
 func (ix *Index) load(ctx context.Context) (*indexSnapshot, error) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"sync"
 	"testing"
 	"time"
 
@@ -139,6 +140,44 @@ func BenchmarkMatch1000Subscriptions(b *testing.B) {
 		m, _ := ix.Match(ctx, ev)
 		if len(m["e"].Webhooks) != 1 { // w0010 (case.*, campaign 10 or 11)
 			b.Fatalf("matched %d", len(m["e"].Webhooks))
+		}
+	}
+}
+
+// Regression: with several publishers matching at once, none may use a
+// snapshot that a reload in progress is replacing (the bench once saw the
+// first batch after creating webhooks match none of them).
+func TestIndexNeverServesAStaleSnapshotToConcurrentReaders(t *testing.T) {
+	db := testkit.DB(t)
+	ctx := context.Background()
+	ix := store.NewIndex(db, testkit.Logger())
+	repo := &store.Webhooks{DB: db, OnChange: ix.Invalidate}
+	for round := 0; round < 30; round++ {
+		typ := "case.created"
+		code := fmt.Sprintf("r%02d", round)
+		if err := repo.Create(ctx, newWebhook(code, []string{typ}, nil)); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		errs := make(chan string, 8)
+		for g := 0; g < 8; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				m, err := ix.Match(ctx, []domain.Event{{ID: "e", Type: typ, Data: json.RawMessage(`{}`)}})
+				if err != nil {
+					errs <- err.Error()
+					return
+				}
+				if len(m["e"].Webhooks) != round+1 {
+					errs <- fmt.Sprintf("round %d: matched %d webhooks, want %d", round, len(m["e"].Webhooks), round+1)
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for e := range errs {
+			t.Fatal(e)
 		}
 	}
 }
