@@ -47,7 +47,20 @@ func (s *Server) authenticate(c *gin.Context) {
 		c.Next()
 		return
 	}
-	abortWithError(c, errUnauthorized)
+	p, err := s.keys.authenticate(c.Request.Context(), key)
+	if err != nil {
+		abortWithError(c, err)
+		return
+	}
+	c.Set(ctxPrincipal, p)
+	c.Next()
+}
+
+// principalFrom is who the request was authenticated as.
+func principalFrom(c *gin.Context) Principal {
+	p, _ := c.Get(ctxPrincipal)
+	principal, _ := p.(Principal)
+	return principal
 }
 
 // require answers 403 unless the authenticated principal holds scope.

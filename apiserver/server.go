@@ -40,6 +40,13 @@ type Options struct {
 	Publisher *workflows.Publisher
 	// Index is the matching index; definition changes invalidate it.
 	Index *store.Index
+	// Cipher seals webhook signing secrets at rest (TRIGGERFLOW_SECRET_KEY).
+	Cipher store.SecretCipher
+	// PublishRate is how many events per second each API key may publish
+	// (TRIGGERFLOW_PUBLISH_RATE) and PublishBurst how many at once
+	// (TRIGGERFLOW_PUBLISH_BURST); a rate of 0 turns the limit off.
+	PublishRate  float64
+	PublishBurst int
 }
 
 // Server is the API's HTTP handler with its dependencies.
@@ -53,6 +60,10 @@ type Server struct {
 	events     *store.Events
 	deliveries *store.Deliveries
 	runs       *store.Runs
+
+	keys         *keyAuthenticator
+	apiKeys      *store.APIKeys
+	publishLimit *publishLimiter
 }
 
 // New builds the router with every route.
@@ -72,7 +83,10 @@ func New(opts Options) *Server {
 	if opts.Index != nil {
 		invalidate = opts.Index.Invalidate
 	}
-	s.webhooks = &store.Webhooks{DB: opts.DB, OnChange: invalidate}
+	s.webhooks = &store.Webhooks{DB: opts.DB, OnChange: invalidate, Cipher: opts.Cipher}
+	s.apiKeys = &store.APIKeys{DB: opts.DB}
+	s.keys = newKeyAuthenticator(s.apiKeys, opts.Logger)
+	s.publishLimit = newPublishLimiter(opts.PublishRate, opts.PublishBurst)
 	s.events = &store.Events{DB: opts.DB}
 	s.deliveries = &store.Deliveries{DB: opts.DB}
 	s.runs = &store.Runs{DB: opts.DB}

@@ -87,6 +87,9 @@ type Options struct {
 	// Actions configures flow actions that reach outside systems (SMTP for
 	// email.send, the lead API for lead.update.list).
 	Actions activities.ActionSettings
+	// Cipher opens webhook signing secrets sealed at rest
+	// (TRIGGERFLOW_SECRET_KEY).
+	Cipher store.SecretCipher
 }
 
 // New registers every workflow and activity on the task queue and returns
@@ -108,7 +111,7 @@ func New(opts Options) sdkworker.Worker {
 	w.RegisterWorkflow(workflows.WebhookQueueWorkflow)
 	w.RegisterActivity(&activities.Webhooks{
 		Deliveries:  &store.Deliveries{DB: opts.DB},
-		Webhooks:    &store.Webhooks{DB: opts.DB},
+		Webhooks:    &store.Webhooks{DB: opts.DB, Cipher: opts.Cipher},
 		HTTP:        opts.HTTP,
 		Temporal:    opts.Temporal,
 		Starter:     workflows.Starter{},

@@ -3,12 +3,14 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"math"
 	"net/url"
 	"os"
 	"strconv"
 	"strings"
 
 	"github.com/triggerflow/triggerflow/activities"
+	"github.com/triggerflow/triggerflow/internal/secretbox"
 )
 
 // Config is every setting of every subcommand. Defaults are set in
@@ -61,6 +63,17 @@ type Config struct {
 	// (TRIGGERFLOW_LEAD_API_TOKEN).
 	LeadAPIURL   string
 	LeadAPIToken string
+	// SecretKey seals webhook signing secrets at rest with AES-256-GCM
+	// (TRIGGERFLOW_SECRET_KEY): 32 random bytes written as base64 or 64 hex
+	// characters, e.g. `openssl rand -base64 32`. Required by api and worker
+	// (both need the same key); dev generates one and keeps it in the data dir.
+	SecretKey string
+	// PublishRate is how many events per second each API key may publish
+	// (TRIGGERFLOW_PUBLISH_RATE), default 5000; 0 turns the limit off.
+	PublishRate float64
+	// PublishBurst is how many events a key may publish at once above the
+	// rate (TRIGGERFLOW_PUBLISH_BURST), default 10000.
+	PublishBurst int
 }
 
 func defaultConfig() Config {
@@ -74,6 +87,8 @@ func defaultConfig() Config {
 		LogLevel:          "info",
 		LogFormat:         "text",
 		MaxBodyBytes:      4 << 20,
+		PublishRate:       5000,
+		PublishBurst:      10000,
 	}
 }
 
@@ -109,6 +124,24 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	str("TRIGGERFLOW_SMTP_URL", &c.SMTPURL)
 	str("TRIGGERFLOW_LEAD_API_URL", &c.LeadAPIURL)
 	str("TRIGGERFLOW_LEAD_API_TOKEN", &c.LeadAPIToken)
+	str("TRIGGERFLOW_SECRET_KEY", &c.SecretKey)
+	num("TRIGGERFLOW_PUBLISH_BURST", &c.PublishBurst)
+	if v := strings.TrimSpace(getenv("TRIGGERFLOW_PUBLISH_RATE")); v != "" {
+		n, err := strconv.ParseFloat(v, 64)
+		if err != nil || n < 0 || math.IsInf(n, 0) || math.IsNaN(n) {
+			errs = append(errs, fmt.Sprintf("TRIGGERFLOW_PUBLISH_RATE=%q must be a number of events per second >= 0", v))
+		} else {
+			c.PublishRate = n
+		}
+	}
+	if c.PublishBurst < 1 {
+		errs = append(errs, fmt.Sprintf("TRIGGERFLOW_PUBLISH_BURST=%d must be 1 or more", c.PublishBurst))
+	}
+	if c.SecretKey != "" {
+		if _, err := secretbox.ParseKey(c.SecretKey); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
 	if v := strings.TrimSpace(getenv("TRIGGERFLOW_EGRESS_ALLOW")); v != "" {
 		for _, cidr := range strings.Split(v, ",") {
 			if cidr = strings.TrimSpace(cidr); cidr != "" {

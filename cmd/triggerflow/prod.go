@@ -10,6 +10,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/triggerflow/triggerflow/internal/secretbox"
 	"github.com/triggerflow/triggerflow/store"
 )
 
@@ -22,6 +23,9 @@ func runAPI(ctx context.Context, cfg Config, args []string) error {
 	}
 	if cfg.DatabaseURL == "" {
 		return errors.New("DATABASE_URL is required")
+	}
+	if cfg.SecretKey == "" {
+		return secretbox.ErrNoKey
 	}
 	log := newLogger(cfg).With("process", "api")
 	db, err := openDB(ctx, cfg.DatabaseURL)
@@ -60,6 +64,9 @@ func runWorker(ctx context.Context, cfg Config, args []string) error {
 	}
 	if cfg.DatabaseURL == "" {
 		return errors.New("DATABASE_URL is required")
+	}
+	if cfg.SecretKey == "" {
+		return secretbox.ErrNoKey
 	}
 	log := newLogger(cfg).With("process", "worker")
 	db, err := openDB(ctx, cfg.DatabaseURL)

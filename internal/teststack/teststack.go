@@ -20,6 +20,7 @@ import (
 
 	"github.com/triggerflow/triggerflow/activities"
 	"github.com/triggerflow/triggerflow/apiserver"
+	"github.com/triggerflow/triggerflow/internal/secretbox"
 	"github.com/triggerflow/triggerflow/internal/testkit"
 	"github.com/triggerflow/triggerflow/store"
 	"github.com/triggerflow/triggerflow/worker"
@@ -28,6 +29,10 @@ import (
 
 // Token is the admin key of every test stack.
 const Token = "test-admin-token"
+
+// SecretKey is the fixed TRIGGERFLOW_SECRET_KEY of every test stack (32
+// bytes, hex), so tests can read sealed secrets back.
+const SecretKey = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 
 // Stack is a running API + worker.
 type Stack struct {
@@ -48,6 +53,10 @@ type Options struct {
 	EgressAllow []string
 	// Actions configures the flow actions that reach outside systems.
 	Actions activities.ActionSettings
+	// PublishRate and PublishBurst limit publishing per API key (events per
+	// second, bucket size); 0 means no limit.
+	PublishRate  float64
+	PublishBurst int
 }
 
 // Start brings up a stack that stops when the test ends.
@@ -64,6 +73,10 @@ func Start(t testing.TB, opts Options) *Stack {
 	tc := testkit.Temporal(t)
 	log := testkit.Logger()
 	s := &Stack{DB: db, DBURL: dbURL, Temporal: tc, t: t}
+	box, err := secretbox.New(SecretKey)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	runCtx, stop := context.WithCancel(context.Background())
 	s.Index = store.NewIndex(db, log)
@@ -72,7 +85,7 @@ func Start(t testing.TB, opts Options) *Stack {
 	go s.Index.Listen(runCtx, dbURL)
 	srv := apiserver.New(apiserver.Options{
 		DB: db, Temporal: tc, Namespace: testkit.TemporalNamespace(t), AdminToken: Token, Logger: log,
-		Publisher: pub, Index: s.Index,
+		Publisher: pub, Index: s.Index, Cipher: box, PublishRate: opts.PublishRate, PublishBurst: opts.PublishBurst,
 	})
 	hs := httptest.NewServer(srv.Handler())
 	s.URL = hs.URL
@@ -87,7 +100,7 @@ func Start(t testing.TB, opts Options) *Stack {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.Worker = worker.New(worker.Options{DB: db, Temporal: tc, Logger: log, HTTP: activities.NewHTTPClient(policy), Actions: opts.Actions})
+		s.Worker = worker.New(worker.Options{DB: db, Temporal: tc, Logger: log, HTTP: activities.NewHTTPClient(policy), Actions: opts.Actions, Cipher: box})
 		if err := s.Worker.Start(); err != nil {
 			t.Fatal(err)
 		}
