@@ -37,6 +37,7 @@ type DeliverOrderedResult struct {
 // another in publish order, stopping at the first retryable failure: the next
 // event is sent only after the previous one was received or gave up.
 func (a *Webhooks) DeliverOrdered(ctx context.Context, in DeliverOrderedInput) (DeliverOrderedResult, error) {
+	defer keepHeartbeating(ctx)()
 	var res DeliverOrderedResult
 	w, err := a.Webhooks.Get(ctx, in.WebhookID)
 	if errors.Is(err, domain.ErrNotFound) {

@@ -85,6 +85,7 @@ type DeliverBatchResult struct {
 // attempt, and hands the ones to retry (or paused) to their own workflows.
 // Retrying the activity after a crash only does what is left.
 func (a *Webhooks) DeliverBatch(ctx context.Context, in DeliverBatchInput) (DeliverBatchResult, error) {
+	defer keepHeartbeating(ctx)()
 	var res DeliverBatchResult
 	pending, err := a.Deliveries.PendingInBatch(ctx, in.BatchID)
 	if err != nil {

@@ -52,8 +52,10 @@ func DeliverBatchWorkflow(ctx workflow.Context, in DeliverBatchInput) (DeliverBa
 	var a *activities.Webhooks
 	if in.HasUnordered {
 		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-			StartToCloseTimeout:    10 * time.Minute,
-			HeartbeatTimeout:       time.Minute,
+			StartToCloseTimeout: 10 * time.Minute,
+			// A killed worker's activity is retried elsewhere within seconds;
+			// the activity heartbeats every 2 s while it runs.
+			HeartbeatTimeout:       10 * time.Second,
 			ScheduleToCloseTimeout: 48 * time.Hour,
 			RetryPolicy: &temporal.RetryPolicy{
 				InitialInterval:    time.Second,

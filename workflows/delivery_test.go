@@ -170,4 +170,3 @@ func TestAttemptOptionsFollowThePolicy(t *testing.T) {
 		t.Fatal("three of three tries used")
 	}
 }
-

@@ -38,8 +38,10 @@ func WebhookQueueWorkflow(ctx workflow.Context, in WebhookQueueInput) error {
 	var a *activities.Webhooks
 	wake := workflow.GetSignalChannel(ctx, SignalWake)
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout:    10 * time.Minute,
-		HeartbeatTimeout:       time.Minute,
+		StartToCloseTimeout: 10 * time.Minute,
+		// A killed worker's activity is retried elsewhere within seconds;
+		// the activity heartbeats every 2 s while it runs.
+		HeartbeatTimeout:       10 * time.Second,
 		ScheduleToCloseTimeout: 24 * time.Hour,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:    time.Second,

@@ -86,6 +86,11 @@ func startDev(ctx context.Context, cfg Config, log *slog.Logger) (s *devStack, e
 			return nil, err
 		}
 	}
+	if s.cfg.SecretKey == "" {
+		if s.cfg.SecretKey, err = persistentSecretKey(filepath.Join(dataDir, "secret-key")); err != nil {
+			return nil, err
+		}
+	}
 	// Loopback receivers are normal on a developer machine.
 	s.cfg.EgressAllow = append(s.cfg.EgressAllow, "127.0.0.0/8", "::1/128")
 
@@ -113,7 +118,10 @@ func startDev(ctx context.Context, cfg Config, log *slog.Logger) (s *devStack, e
 		Port:             s.cfg.TemporalPort,
 		UIPort:           uiPort,
 		SearchAttributes: workflows.SearchAttributes(),
-		Logger:           log,
+		// Each step of a sequential chain (flow steps, ordered retries) waits
+		// for the transfer queue's poll; the default 20/s adds ~45 ms a step.
+		DynamicConfig: map[string]any{"history.transferProcessorMaxPollRPS": 100},
+		Logger:        log,
 	})
 	if err != nil {
 		return nil, err

@@ -17,6 +17,7 @@ import (
 
 	"github.com/triggerflow/triggerflow/activities"
 	"github.com/triggerflow/triggerflow/apiserver"
+	"github.com/triggerflow/triggerflow/internal/secretbox"
 	"github.com/triggerflow/triggerflow/store"
 	"github.com/triggerflow/triggerflow/worker"
 	"github.com/triggerflow/triggerflow/workflows"
@@ -61,12 +62,17 @@ type apiProcess struct {
 
 // startAPI serves the API on cfg.HTTPAddr until ctx ends or stop is called.
 func startAPI(ctx context.Context, cfg Config, db *sqlx.DB, tc client.Client, log *slog.Logger, reg *prometheus.Registry) (*apiProcess, error) {
+	box, err := secretbox.New(cfg.SecretKey)
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	index := store.NewIndex(db, log)
 	publisher := &workflows.Publisher{Events: &store.Events{DB: db}, Index: index, Temporal: tc, Log: log}
 	srv := apiserver.New(apiserver.Options{
 		DB: db, Temporal: tc, Namespace: cfg.TemporalNamespace, AdminToken: cfg.AdminToken, Logger: log,
 		Metrics: reg, MaxBodyBytes: cfg.MaxBodyBytes, Version: version, Publisher: publisher, Index: index,
+		Cipher: box, PublishRate: cfg.PublishRate, PublishBurst: cfg.PublishBurst,
 	})
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
@@ -110,6 +116,10 @@ type workerProcess struct {
 // startWorker registers search attributes (when missing), then runs the
 // worker and the dispatcher sweep until Stop.
 func startWorker(ctx context.Context, cfg Config, db *sqlx.DB, tc client.Client, log *slog.Logger) (*workerProcess, error) {
+	box, err := secretbox.New(cfg.SecretKey)
+	if err != nil {
+		return nil, err
+	}
 	if err := worker.EnsureSearchAttributes(ctx, tc, cfg.TemporalNamespace, log); err != nil {
 		return nil, err
 	}
@@ -118,7 +128,8 @@ func startWorker(ctx context.Context, cfg Config, db *sqlx.DB, tc client.Client,
 		return nil, err
 	}
 	w := worker.New(worker.Options{DB: db, Temporal: tc, Logger: log, HTTP: activities.NewHTTPClient(policy),
-		Actions: activities.ActionSettings{SMTPURL: cfg.SMTPURL, LeadAPIURL: cfg.LeadAPIURL, LeadAPIToken: cfg.LeadAPIToken}})
+		Actions: activities.ActionSettings{SMTPURL: cfg.SMTPURL, LeadAPIURL: cfg.LeadAPIURL, LeadAPIToken: cfg.LeadAPIToken},
+		Cipher:  box})
 	if err := w.Start(); err != nil {
 		return nil, fmt.Errorf("start worker: %w", err)
 	}
