@@ -1,10 +1,11 @@
 # TriggerFlow — the commands the README and CI use.
 GO        ?= go
 PKGS      ?= ./...
-# CI=true (set by CI) runs the short fuzz smoke pass as part of `make test`.
 FUZZTIME  ?= 10s
+# fuzz-smoke (run by .ci/run after `make test`) gives every fuzz target this long.
+SMOKETIME ?= 3s
 
-.PHONY: run test build lint bench bench-go fuzz ensure-postgres clean help
+.PHONY: run test chaos build lint bench bench-go fuzz fuzz-smoke ensure-postgres clean help
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -34,6 +35,16 @@ fuzz: ## run every fuzz target for FUZZTIME each
 	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \
 	done
+
+fuzz-smoke: ## run every fuzz target briefly (SMOKETIME each; seeds and checked-in crashers first)
+	@set -e; for dir in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+	  for f in $$(grep -h --include='*_test.go' -o '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go | sed 's/^func //' | sort -u); do \
+	    echo "fuzz-smoke $$dir $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(SMOKETIME) -parallel 2 $$dir || exit 1; \
+	  done; \
+	done
+
+chaos: ensure-postgres ## only the fault tests (worker killed, stack restarted, PostgreSQL stopped, receiver down, flood, duplicate publishes); `make test` runs them too
+	$(GO) test -count=1 -timeout 15m -run 'Chaos|Fault' $(PKGS)
 
 ensure-postgres: ## install Debian's PostgreSQL binaries when none are present
 	@scripts/ensure-postgres.sh

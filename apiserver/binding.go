@@ -73,6 +73,9 @@ func decodeStrict(raw []byte, v any) error {
 	if dec.More() {
 		return domain.Invalid("body", "has data after the JSON value")
 	}
+	if path, ok := nulField(reflect.ValueOf(v), ""); ok {
+		return domain.Invalid(jsonPath(path), "must not contain NUL characters (\\u0000)")
+	}
 	return nil
 }
 
@@ -96,6 +99,9 @@ func jsonFieldError(err error) error {
 		return domain.Invalid("body", "is not valid JSON: it ends too early")
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		if field == "" {
+			return domain.Invalid("body", `has a field with an empty name ("")`)
+		}
 		return domain.Invalid(field, "is not a known field")
 	default:
 		var ve *domain.ValidationError

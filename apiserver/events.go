@@ -59,35 +59,12 @@ func (s *Server) publishEvents(c *gin.Context) {
 		abortWithError(c, err)
 		return
 	}
-	single := req.Events == nil
-	reqs := req.Events
-	if single {
-		reqs = []eventRequest{{ID: req.ID, Type: req.Type, OccurredAt: req.OccurredAt, Subject: req.Subject, Data: req.Data}}
-	} else if req.ID != "" || req.Type != "" || req.OccurredAt != nil || req.Subject != "" || len(req.Data) > 0 {
-		abortWithError(c, domain.Invalid("events", "send either one event or {\"events\": [...]}, not both"))
+	events, single, err := publishedEvents(req, time.Now().UTC())
+	if err != nil {
+		abortWithError(c, err)
 		return
 	}
-	if len(reqs) == 0 {
-		abortWithError(c, domain.Invalid("events", "must hold at least one event"))
-		return
-	}
-	if len(reqs) > MaxEventsPerRequest {
-		abortWithError(c, domain.Invalid("events", fmt.Sprintf("holds %d events; the limit is %d per request", len(reqs), MaxEventsPerRequest)))
-		return
-	}
-	now := time.Now().UTC()
-	events := make([]domain.Event, len(reqs))
-	fields := domain.FieldErrors{}
-	for i, r := range reqs {
-		prefix := fmt.Sprintf("events[%d]", i)
-		if single {
-			prefix = ""
-		}
-		ev, errs := toEvent(r, now)
-		fields.Merge(prefix, errs)
-		events[i] = ev
-	}
-	if err := fields.Err(); err != nil {
+	if err := s.limitPublishing(c, len(events)); err != nil {
 		abortWithError(c, err)
 		return
 	}
@@ -103,6 +80,40 @@ func (s *Server) publishEvents(c *gin.Context) {
 		resp.ID = events[0].ID
 	}
 	c.JSON(http.StatusAccepted, resp)
+}
+
+// publishedEvents turns a decoded publish request into events: one event or
+// a batch of 1 to MaxEventsPerRequest, each checked by toEvent. single says
+// the request held one event rather than {"events": [...]}.
+func publishedEvents(req publishRequest, now time.Time) ([]domain.Event, bool, error) {
+	single := req.Events == nil
+	reqs := req.Events
+	if single {
+		reqs = []eventRequest{{ID: req.ID, Type: req.Type, OccurredAt: req.OccurredAt, Subject: req.Subject, Data: req.Data}}
+	} else if req.ID != "" || req.Type != "" || req.OccurredAt != nil || req.Subject != "" || len(req.Data) > 0 {
+		return nil, false, domain.Invalid("events", "send either one event or {\"events\": [...]}, not both")
+	}
+	if len(reqs) == 0 {
+		return nil, false, domain.Invalid("events", "must hold at least one event")
+	}
+	if len(reqs) > MaxEventsPerRequest {
+		return nil, false, domain.Invalid("events", fmt.Sprintf("holds %d events; the limit is %d per request", len(reqs), MaxEventsPerRequest))
+	}
+	events := make([]domain.Event, len(reqs))
+	fields := domain.FieldErrors{}
+	for i, r := range reqs {
+		prefix := fmt.Sprintf("events[%d]", i)
+		if single {
+			prefix = ""
+		}
+		ev, errs := toEvent(r, now)
+		fields.Merge(prefix, errs)
+		events[i] = ev
+	}
+	if err := fields.Err(); err != nil {
+		return nil, false, err
+	}
+	return events, single, nil
 }
 
 // toEvent validates one published event; paths are relative to it.
@@ -135,8 +146,9 @@ func toEvent(r eventRequest, now time.Time) (domain.Event, domain.FieldErrors) {
 		f.Add("data", "must be a JSON object")
 	case len(data) > MaxEventDataBytes:
 		f.Add("data", fmt.Sprintf("is %d bytes; the limit is %d", len(data), MaxEventDataBytes))
-	case bytes.Contains(data, []byte(`\u0000`)):
-		f.Add("data", "must not contain NUL characters (\\u0000)")
+	case jsonbProblem(data) != "":
+		// PostgreSQL's jsonb would refuse it: a field error, not a 500.
+		f.Add("data", jsonbProblem(data))
 	default:
 		// Compact once here so stored events and default bodies are canonical.
 		var buf bytes.Buffer

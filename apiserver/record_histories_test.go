@@ -1,0 +1,153 @@
+package apiserver_test
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/client"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/triggerflow/triggerflow/internal/testkit"
+	"github.com/triggerflow/triggerflow/internal/teststack"
+	"github.com/triggerflow/triggerflow/workflows"
+)
+
+// EnvRecordHistories makes TestRecordWorkflowHistories run. It records one
+// real history of each workflow type on the real stack and writes them to
+// workflows/testdata/histories, where workflows.TestReplayHistories replays
+// them on every test run. Regenerate them (only when a change to a workflow
+// is meant to be incompatible, behind workflow.GetVersion) with:
+//
+//	TRIGGERFLOW_RECORD_HISTORIES=1 go test ./apiserver/ -run TestRecordWorkflowHistories -count=1
+const EnvRecordHistories = "TRIGGERFLOW_RECORD_HISTORIES"
+
+var historiesDir = filepath.Join("..", "workflows", "testdata", "histories")
+
+func TestRecordWorkflowHistories(t *testing.T) {
+	if os.Getenv(EnvRecordHistories) != "1" {
+		t.Skipf("records workflow histories only with %s=1", EnvRecordHistories)
+	}
+	s := teststack.Start(t, teststack.Options{})
+	rc := testkit.NewReceiver(t)
+	rc.Script(func(_ int, r testkit.Received) testkit.Response {
+		if strings.HasPrefix(r.Path, "/flaky") {
+			n := 0
+			for _, got := range rc.Requests() {
+				if strings.HasPrefix(got.Path, "/flaky") {
+					n++
+				}
+			}
+			if n <= 2 {
+				return testkit.Response{Status: 503}
+			}
+		}
+		return testkit.Response{Status: 200, Body: []byte(`{"ok": true}`), Header: map[string]string{"Content-Type": "application/json"}}
+	})
+	ctx := context.Background()
+
+	// DeliverBatchWorkflow: a first try that succeeds, and a trigger run
+	// started by the batch (FlowRunWorkflow: a delay step, then an HTTP call).
+	createWebhook(t, s, map[string]any{"name": "replay batch", "url": rc.URL + "/ok", "event_types": []string{"case.created"}})
+	createFlow(t, s, map[string]any{"name": "replay flow", "steps": []any{
+		map[string]any{"name": "wait", "action": "delay", "params": map[string]any{"duration": "1s"}},
+		map[string]any{"name": "call", "action": "http.request", "params": map[string]any{
+			"url": rc.URL + "/flow/{{ case.id }}", "method": "POST", "body": map[string]any{"case": "{{ case.id }}", "waited": "{{ steps.wait.duration }}"}}},
+	}})
+	trigger := s.MustDo(http.StatusCreated, "POST", "/v1/triggers", map[string]any{
+		"name": "replay trigger", "type": "on_event", "flow": "replay flow", "object": "case", "event": "created",
+	}).Map(t)
+	publish(t, s, "evt-replay-batch", "case.created", map[string]any{"case": map[string]any{"id": 1}})
+	batch := deliveryOf(t, s, "evt-replay-batch", "succeeded")
+	var run map[string]any
+	testkit.Eventually(t, time.Minute, "the trigger run succeeds", func() bool {
+		var list struct{ Items []map[string]any }
+		s.MustDo(http.StatusOK, "GET", "/v1/triggers/"+trigger["id"].(string)+"/runs", nil).JSON(t, &list)
+		if len(list.Items) == 1 && list.Items[0]["status"] == "succeeded" {
+			run = list.Items[0]
+			return true
+		}
+		return false
+	})
+
+	// DeliveryWorkflow: the first try fails, two retries follow.
+	createWebhook(t, s, map[string]any{"name": "replay retry", "url": rc.URL + "/flaky", "event_types": []string{"task.created"}, "retry": fastRetry})
+	publish(t, s, "evt-replay-retry", "task.created", map[string]any{"task": map[string]any{"id": 2}})
+	retried := deliveryOf(t, s, "evt-replay-retry", "succeeded")
+	if !strings.HasPrefix(retried["workflow_id"].(string), "delivery-") || len(attemptsOf(retried)) != 3 {
+		t.Fatalf("retried delivery = %v", retried)
+	}
+
+	// WebhookQueueWorkflow: started here with one delivery per round and
+	// two rounds per run, so the recorded run ends in continue-as-new.
+	ordered := createWebhook(t, s, map[string]any{"name": "replay ordered", "url": rc.URL + "/ordered", "event_types": []string{"ticket.created"}, "ordered": true})
+	queueID := workflows.WebhookQueueWorkflowID(ordered["code"].(string), ordered["id"].(string))
+	first, err := s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: queueID, TaskQueue: workflows.TaskQueue},
+		workflows.WebhookQueueWorkflow, workflows.WebhookQueueInput{
+			WebhookID: ordered["id"].(string), WebhookCode: ordered["code"].(string), BatchSize: 1, RoundsPerRun: 2,
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"evt-replay-o1", "evt-replay-o2", "evt-replay-o3"} {
+		publish(t, s, id, "ticket.created", map[string]any{"order": id})
+	}
+	for _, id := range []string{"evt-replay-o1", "evt-replay-o2", "evt-replay-o3"} {
+		deliveryOf(t, s, id, "succeeded")
+	}
+	testkit.Eventually(t, time.Minute, "the queue's first run continues as new", func() bool {
+		d, err := s.Temporal.DescribeWorkflowExecution(ctx, queueID, first.GetRunID())
+		return err == nil && d.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW
+	})
+
+	if err := os.MkdirAll(historiesDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, exec := range map[string][2]string{
+		"DeliverBatchWorkflow": {batch["workflow_id"].(string), batch["run_id"].(string)},
+		"DeliveryWorkflow":     {retried["workflow_id"].(string), retried["run_id"].(string)},
+		"WebhookQueueWorkflow": {queueID, first.GetRunID()},
+		"FlowRunWorkflow":      {run["workflow_id"].(string), run["run_id"].(string)},
+	} {
+		h := fetchHistory(t, s.Temporal, exec[0], exec[1])
+		if got := h.Events[0].GetWorkflowExecutionStartedEventAttributes().GetWorkflowType().GetName(); got != name {
+			t.Fatalf("%s/%s is a %s, want %s", exec[0], exec[1], got, name)
+		}
+		raw, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(historiesDir, name+".json")
+		if err := os.WriteFile(path, append(raw, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("recorded %s (%d events) to %s", name, len(h.Events), path)
+	}
+}
+
+// fetchHistory reads a closed (or, for long-lived workflows, the current)
+// history of one run.
+func fetchHistory(t *testing.T, c client.Client, workflowID, runID string) *historypb.History {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	iter := c.GetWorkflowHistory(ctx, workflowID, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	h := &historypb.History{}
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		if err != nil {
+			t.Fatalf("history of %s: %v", workflowID, err)
+		}
+		h.Events = append(h.Events, ev)
+	}
+	if len(h.Events) == 0 {
+		t.Fatalf("history of %s/%s is empty", workflowID, runID)
+	}
+	return h
+}

@@ -1,0 +1,60 @@
+package workflows_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/triggerflow/triggerflow/workflows"
+)
+
+// TestReplayHistories replays real histories of every workflow type
+// (testdata/histories, recorded on the real stack by the apiserver test
+// TestRecordWorkflowHistories) against the current workflow code. A failure
+// means a change would break workflows already running in production: make
+// it behind workflow.GetVersion instead, and record new histories only when
+// the old ones can no longer exist.
+func TestReplayHistories(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "histories", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"DeliverBatchWorkflow": false, "DeliveryWorkflow": false,
+		"WebhookQueueWorkflow": false, workflows.FlowRunWorkflowName: false}
+	for _, file := range files {
+		name := strings.TrimSuffix(filepath.Base(file), ".json")
+		t.Run(name, func(t *testing.T) {
+			f, err := os.Open(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			h, err := client.HistoryFromJSON(f, client.HistoryJSONOptions{})
+			if err != nil {
+				t.Fatalf("read %s: %v", file, err)
+			}
+			typ := h.GetEvents()[0].GetWorkflowExecutionStartedEventAttributes().GetWorkflowType().GetName()
+			if _, ok := want[typ]; ok {
+				want[typ] = true
+			}
+			r := worker.NewWorkflowReplayer()
+			r.RegisterWorkflow(workflows.DeliverBatchWorkflow)
+			r.RegisterWorkflow(workflows.DeliveryWorkflow)
+			r.RegisterWorkflow(workflows.WebhookQueueWorkflow)
+			r.RegisterWorkflowWithOptions(workflows.FlowRunWorkflow, workflow.RegisterOptions{Name: workflows.FlowRunWorkflowName})
+			if err := r.ReplayWorkflowHistory(nil, h); err != nil {
+				t.Fatalf("%s (%s) does not replay: %v", file, typ, err)
+			}
+		})
+	}
+	for typ, seen := range want {
+		if !seen {
+			t.Errorf("no recorded history of %s in testdata/histories", typ)
+		}
+	}
+}
