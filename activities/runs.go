@@ -2,7 +2,9 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -47,27 +49,52 @@ type StartPlannedRunsResult struct {
 	Started int
 }
 
-// StartPlannedRuns starts every pending run a publish batch planned. Starting
-// is idempotent by workflow id, so a retry after a crash starts nothing twice.
+// StartPlannedRuns starts every pending run a publish batch planned,
+// several at a time, and records them started in one statement. Starting is
+// idempotent by workflow id, so a retry after a crash starts nothing twice.
 func (a *Runs) StartPlannedRuns(ctx context.Context, in StartPlannedRunsInput) (StartPlannedRunsResult, error) {
 	var res StartPlannedRunsResult
 	runs, err := a.Runs.PendingInBatch(ctx, in.BatchID)
 	if err != nil {
 		return res, err
 	}
-	for _, r := range runs {
-		timeout, sa, err := a.Planner.PlanRun(ctx, r)
-		if err != nil {
-			return res, fmt.Errorf("plan run %s: %w", r.ID, err)
-		}
-		wfID, runID, err := a.Starter.StartRun(ctx, a.Temporal, r, timeout, sa)
-		if err != nil {
-			return res, err
-		}
-		if err := a.Runs.MarkStarted(ctx, r.ID, wfID, runID); err != nil {
-			return res, err
-		}
-		res.Started++
+	started := make([]store.StartedRun, len(runs))
+	errs := make([]error, len(runs))
+	sem := make(chan struct{}, startConcurrency)
+	var wg sync.WaitGroup
+	for i, r := range runs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(i int, r *store.Run) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			timeout, sa, err := a.Planner.PlanRun(ctx, r)
+			if err != nil {
+				errs[i] = fmt.Errorf("plan run %s: %w", r.ID, err)
+				return
+			}
+			wfID, runID, err := a.Starter.StartRun(ctx, a.Temporal, r, timeout, sa)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			started[i] = store.StartedRun{ID: r.ID, WorkflowID: wfID, RunID: runID}
+		}(i, r)
 	}
-	return res, nil
+	wg.Wait()
+	var ok []store.StartedRun
+	for i := range runs {
+		if errs[i] == nil {
+			ok = append(ok, started[i])
+		}
+	}
+	if err := a.Runs.MarkStartedMany(ctx, ok); err != nil {
+		return res, err
+	}
+	res.Started = len(ok)
+	// Anything that failed to start is still pending: the retry starts it.
+	return res, errors.Join(errs...)
 }
+
+// startConcurrency bounds parallel workflow starts of one batch's runs.
+const startConcurrency = 16

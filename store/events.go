@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -82,12 +83,17 @@ const (
 // nil, the events and everything they lead to are durable.
 func (s *Events) StoreBatch(ctx context.Context, events []domain.Event, plan Planner) (StoredBatch, error) {
 	out := StoredBatch{BatchID: NewID(PrefixBatch)}
-	ids := make([]string, len(events))
-	types := make([]string, len(events))
-	times := make([]string, len(events))
-	subjects := make([]string, len(events))
-	datas := make([]string, len(events))
-	for i, e := range events {
+	// Rows are inserted in id order: concurrent batches that share ids then
+	// take their row locks in the same order and cannot deadlock.
+	sorted := make([]domain.Event, len(events))
+	copy(sorted, events)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].ID < sorted[j].ID })
+	ids := make([]string, len(sorted))
+	types := make([]string, len(sorted))
+	times := make([]string, len(sorted))
+	subjects := make([]string, len(sorted))
+	datas := make([]string, len(sorted))
+	for i, e := range sorted {
 		ids[i], types[i], subjects[i] = e.ID, e.Type, e.Subject
 		times[i] = e.OccurredAt.UTC().Format(time.RFC3339Nano)
 		datas[i] = string(e.Data)

@@ -67,7 +67,7 @@ func (s *QueueHooks) Create(ctx context.Context, h *domain.QueueHook) error {
 		h.ID = NewID(PrefixQueueHook)
 	}
 	h.CreatedAt, h.UpdatedAt = now, now
-	err := withTx(ctx, s.DB, func(tx *sqlx.Tx) error {
+	err := changeDefinitions(ctx, s.DB, "queue_hook:"+h.ID, s.OnChange, func(tx *sqlx.Tx) error {
 		id, name, err := resolveServiceFlow(ctx, tx, h.Flow)
 		if err != nil {
 			return err
@@ -76,12 +76,8 @@ func (s *QueueHooks) Create(ctx context.Context, h *domain.QueueHook) error {
 		if _, err := tx.NamedExecContext(ctx, insertQueueHook, toQueueHookRow(h)); err != nil {
 			return translate(err, "queue hook "+h.ID)
 		}
-		_, err = tx.ExecContext(ctx, notifyDefinitions, "queue_hook:"+h.ID)
-		return translate(err, "notify")
+		return nil
 	})
-	if err == nil {
-		s.changed()
-	}
 	return err
 }
 
@@ -108,7 +104,7 @@ func (s *QueueHooks) ByID(ctx context.Context, id string) (*domain.QueueHook, er
 // queue never changes.
 func (s *QueueHooks) Update(ctx context.Context, h *domain.QueueHook) error {
 	h.UpdatedAt = time.Now().UTC()
-	err := withTx(ctx, s.DB, func(tx *sqlx.Tx) error {
+	err := changeDefinitions(ctx, s.DB, "queue_hook:"+h.ID, s.OnChange, func(tx *sqlx.Tx) error {
 		id, name, err := resolveServiceFlow(ctx, tx, h.Flow)
 		if err != nil {
 			return err
@@ -121,18 +117,14 @@ func (s *QueueHooks) Update(ctx context.Context, h *domain.QueueHook) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("hook %s of queue %s: %w", h.ID, h.QueueID, domain.ErrNotFound)
 		}
-		_, err = tx.ExecContext(ctx, notifyDefinitions, "queue_hook:"+h.ID)
-		return translate(err, "notify")
+		return nil
 	})
-	if err == nil {
-		s.changed()
-	}
 	return err
 }
 
 // Delete removes a hook of queueID. Its runs stay as history.
 func (s *QueueHooks) Delete(ctx context.Context, queueID, id string) error {
-	err := withTx(ctx, s.DB, func(tx *sqlx.Tx) error {
+	err := changeDefinitions(ctx, s.DB, "queue_hook:"+id, s.OnChange, func(tx *sqlx.Tx) error {
 		res, err := tx.ExecContext(ctx, deleteQueueHook, queueID, id)
 		if err != nil {
 			return translate(err, "queue hook "+id)
@@ -140,12 +132,8 @@ func (s *QueueHooks) Delete(ctx context.Context, queueID, id string) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("hook %s of queue %s: %w", id, queueID, domain.ErrNotFound)
 		}
-		_, err = tx.ExecContext(ctx, notifyDefinitions, "queue_hook:"+id)
-		return translate(err, "notify")
+		return nil
 	})
-	if err == nil {
-		s.changed()
-	}
 	return err
 }
 
@@ -194,40 +182,26 @@ func (s *QueueHooks) List(ctx context.Context, queueID string, f QueueHookFilter
 // that exist.
 func (s *QueueHooks) SetEnabled(ctx context.Context, queueID string, ids []string, enabled bool) ([]string, error) {
 	var out []string
-	err := withTx(ctx, s.DB, func(tx *sqlx.Tx) error {
+	err := changeDefinitions(ctx, s.DB, "queue_hooks", s.OnChange, func(tx *sqlx.Tx) error {
 		if err := tx.SelectContext(ctx, &out, `UPDATE queue_hooks SET enabled = $3,
 			updated_at = CASE WHEN enabled = $3 THEN updated_at ELSE now() END
 			WHERE queue_id = $1 AND id = ANY($2) RETURNING id`, queueID, pq.StringArray(ids), enabled); err != nil {
 			return translate(err, "switch queue hooks")
 		}
-		_, err := tx.ExecContext(ctx, notifyDefinitions, "queue_hooks")
-		return translate(err, "notify")
+		return nil
 	})
-	if err == nil {
-		s.changed()
-	}
 	return out, err
 }
 
 // DeleteMany removes many hooks of queueID and returns the ids removed.
 func (s *QueueHooks) DeleteMany(ctx context.Context, queueID string, ids []string) ([]string, error) {
 	var out []string
-	err := withTx(ctx, s.DB, func(tx *sqlx.Tx) error {
+	err := changeDefinitions(ctx, s.DB, "queue_hooks", s.OnChange, func(tx *sqlx.Tx) error {
 		if err := tx.SelectContext(ctx, &out, `DELETE FROM queue_hooks WHERE queue_id = $1 AND id = ANY($2) RETURNING id`,
 			queueID, pq.StringArray(ids)); err != nil {
 			return translate(err, "delete queue hooks")
 		}
-		_, err := tx.ExecContext(ctx, notifyDefinitions, "queue_hooks")
-		return translate(err, "notify")
+		return nil
 	})
-	if err == nil {
-		s.changed()
-	}
 	return out, err
-}
-
-func (s *QueueHooks) changed() {
-	if s.OnChange != nil {
-		s.OnChange()
-	}
 }

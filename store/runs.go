@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"github.com/triggerflow/triggerflow/domain"
 )
@@ -62,6 +63,27 @@ func (s *Runs) PendingInBatch(ctx context.Context, batchID string) ([]*Run, erro
 	err := s.DB.SelectContext(ctx, &out, `SELECT `+runColumns+` FROM trigger_runs WHERE batch_id = $1
 		AND status = 'pending' ORDER BY started_at, id`, batchID)
 	return out, translate(err, "planned runs")
+}
+
+// StartedRun is a planned run whose workflow started.
+type StartedRun struct {
+	ID, WorkflowID, RunID string
+}
+
+// MarkStartedMany records in one statement that planned runs' workflows
+// started.
+func (s *Runs) MarkStartedMany(ctx context.Context, runs []StartedRun) error {
+	if len(runs) == 0 {
+		return nil
+	}
+	ids, wfs, rids := make([]string, len(runs)), make([]string, len(runs)), make([]string, len(runs))
+	for i, r := range runs {
+		ids[i], wfs[i], rids[i] = r.ID, r.WorkflowID, r.RunID
+	}
+	_, err := s.DB.ExecContext(ctx, `UPDATE trigger_runs t SET status = 'running', workflow_id = u.wf, run_id = u.rid,
+		started_at = now() FROM unnest($1::text[], $2::text[], $3::text[]) AS u(id, wf, rid)
+		WHERE t.id = u.id AND t.status = 'pending'`, pq.StringArray(ids), pq.StringArray(wfs), pq.StringArray(rids))
+	return translate(err, "mark runs started")
 }
 
 // MarkStarted records that a planned run's workflow started.

@@ -148,7 +148,9 @@ func translate(err error, what string) error {
 			return fmt.Errorf("%s refers to something missing (%s): %w", what, pqErr.Constraint, domain.ErrInvalid)
 		}
 		switch pqErr.Code.Class() {
-		case "08", "57", "53":
+		case "08", "57", "53", "40":
+			// 40: deadlock or serialization failure — the same request
+			// succeeds when retried.
 			// Connection exceptions, operator intervention (shutdown) and
 			// insufficient resources are worth retrying later.
 			return fmt.Errorf("%s: %v: %w", what, err, domain.ErrUnavailable)

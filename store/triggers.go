@@ -132,19 +132,15 @@ func (s *Triggers) Create(ctx context.Context, t *domain.Trigger) error {
 		t.ID = NewID(PrefixTrigger)
 	}
 	t.CreatedAt, t.UpdatedAt = now, now
-	err := withTx(ctx, s.DB, func(tx *sqlx.Tx) error {
+	err := changeDefinitions(ctx, s.DB, "trigger:"+t.ID, s.OnChange, func(tx *sqlx.Tx) error {
 		if err := s.resolveFlow(ctx, tx, t); err != nil {
 			return err
 		}
 		if _, err := tx.NamedExecContext(ctx, insertTrigger, toTriggerRow(t)); err != nil {
 			return translate(err, "trigger "+t.ID)
 		}
-		_, err := tx.ExecContext(ctx, notifyDefinitions, "trigger:"+t.ID)
-		return translate(err, "notify")
+		return nil
 	})
-	if err == nil {
-		s.changed()
-	}
 	return err
 }
 
@@ -174,7 +170,7 @@ func (s *Triggers) Get(ctx context.Context, id string) (*domain.Trigger, error) 
 // the new flow by name).
 func (s *Triggers) Update(ctx context.Context, t *domain.Trigger) error {
 	t.UpdatedAt = time.Now().UTC()
-	err := withTx(ctx, s.DB, func(tx *sqlx.Tx) error {
+	err := changeDefinitions(ctx, s.DB, "trigger:"+t.ID, s.OnChange, func(tx *sqlx.Tx) error {
 		if err := s.resolveFlow(ctx, tx, t); err != nil {
 			return err
 		}
@@ -185,18 +181,14 @@ func (s *Triggers) Update(ctx context.Context, t *domain.Trigger) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("trigger %s: %w", t.ID, domain.ErrNotFound)
 		}
-		_, err = tx.ExecContext(ctx, notifyDefinitions, "trigger:"+t.ID)
-		return translate(err, "notify")
+		return nil
 	})
-	if err == nil {
-		s.changed()
-	}
 	return err
 }
 
 // Delete removes a trigger. Its runs stay as history.
 func (s *Triggers) Delete(ctx context.Context, id string) error {
-	err := withTx(ctx, s.DB, func(tx *sqlx.Tx) error {
+	err := changeDefinitions(ctx, s.DB, "trigger:"+id, s.OnChange, func(tx *sqlx.Tx) error {
 		res, err := tx.ExecContext(ctx, deleteTrigger, id)
 		if err != nil {
 			return translate(err, "trigger "+id)
@@ -204,12 +196,8 @@ func (s *Triggers) Delete(ctx context.Context, id string) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("trigger %s: %w", id, domain.ErrNotFound)
 		}
-		_, err = tx.ExecContext(ctx, notifyDefinitions, "trigger:"+id)
-		return translate(err, "notify")
+		return nil
 	})
-	if err == nil {
-		s.changed()
-	}
 	return err
 }
 
@@ -309,35 +297,27 @@ func (s *Triggers) Refs(ctx context.Context, ids []string) ([]TriggerRef, error)
 // (all of them, changed or not, so callers can bring schedules in line).
 func (s *Triggers) SetEnabled(ctx context.Context, ids []string, enabled bool) ([]TriggerRef, error) {
 	var out []TriggerRef
-	err := withTx(ctx, s.DB, func(tx *sqlx.Tx) error {
+	err := changeDefinitions(ctx, s.DB, "triggers", s.OnChange, func(tx *sqlx.Tx) error {
 		if err := tx.SelectContext(ctx, &out, `UPDATE triggers SET enabled = $2,
 			updated_at = CASE WHEN enabled = $2 THEN updated_at ELSE now() END
 			WHERE id = ANY($1) RETURNING id, type, enabled`, pq.StringArray(ids), enabled); err != nil {
 			return translate(err, "switch triggers")
 		}
-		_, err := tx.ExecContext(ctx, notifyDefinitions, "triggers")
-		return translate(err, "notify")
+		return nil
 	})
-	if err == nil {
-		s.changed()
-	}
 	return out, err
 }
 
 // DeleteMany removes many triggers and returns the ids removed.
 func (s *Triggers) DeleteMany(ctx context.Context, ids []string) ([]string, error) {
 	var out []string
-	err := withTx(ctx, s.DB, func(tx *sqlx.Tx) error {
+	err := changeDefinitions(ctx, s.DB, "triggers", s.OnChange, func(tx *sqlx.Tx) error {
 		if err := tx.SelectContext(ctx, &out, `DELETE FROM triggers WHERE id = ANY($1) RETURNING id`,
 			pq.StringArray(ids)); err != nil {
 			return translate(err, "delete triggers")
 		}
-		_, err := tx.ExecContext(ctx, notifyDefinitions, "triggers")
-		return translate(err, "notify")
+		return nil
 	})
-	if err == nil {
-		s.changed()
-	}
 	return out, err
 }
 
@@ -354,10 +334,4 @@ func (s *Triggers) AtTime(ctx context.Context) ([]*domain.Trigger, error) {
 		out = append(out, r.toDomain())
 	}
 	return out, nil
-}
-
-func (s *Triggers) changed() {
-	if s.OnChange != nil {
-		s.OnChange()
-	}
 }

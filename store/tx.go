@@ -21,6 +21,24 @@ func withTx(ctx context.Context, db *sqlx.DB, f func(tx *sqlx.Tx) error) error {
 	return translate(tx.Commit(), "commit")
 }
 
+// changeDefinitions runs f in a transaction that also announces the change
+// on NotifyChannel (what says which definition), so other processes' matching
+// indexes refresh; after the commit it calls onChange, so this process's
+// index is fresh before the caller answers.
+func changeDefinitions(ctx context.Context, db *sqlx.DB, what string, onChange func(), f func(tx *sqlx.Tx) error) error {
+	err := withTx(ctx, db, func(tx *sqlx.Tx) error {
+		if err := f(tx); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, notifyDefinitions, what)
+		return translate(err, "notify")
+	})
+	if err == nil && onChange != nil {
+		onChange()
+	}
+	return err
+}
+
 // orderBy turns an API sort ("name", "-created_at") into ORDER BY with a
 // stable tiebreak; allowed maps API names to columns. Default: newest first.
 func orderBy(sort string, allowed map[string]string) string {

@@ -19,6 +19,9 @@ type Webhooks struct {
 	// OnChange, when set, runs after every committed change so matching
 	// indexes in this process refresh before the API answers.
 	OnChange func()
+	// Cipher seals signing secrets on write and opens them on read; nil
+	// keeps them in plaintext (tests only).
+	Cipher SecretCipher
 }
 
 // NotifyChannel is the LISTEN/NOTIFY channel on which definition changes are
@@ -124,16 +127,16 @@ func (s *Webhooks) Create(ctx context.Context, w *domain.Webhook) error {
 		w.ID = NewID(PrefixWebhook)
 	}
 	w.CreatedAt, w.UpdatedAt = now, now
-	err := withTx(ctx, s.DB, func(tx *sqlx.Tx) error {
-		if _, err := tx.NamedExecContext(ctx, insertWebhook, toWebhookRow(w)); err != nil {
+	row := toWebhookRow(w)
+	if err := sealSecrets(s.Cipher, &row); err != nil {
+		return err
+	}
+	err := changeDefinitions(ctx, s.DB, "webhook:"+w.ID, s.OnChange, func(tx *sqlx.Tx) error {
+		if _, err := tx.NamedExecContext(ctx, insertWebhook, row); err != nil {
 			return translate(err, "webhook with code "+w.Code)
 		}
-		_, err := tx.ExecContext(ctx, notifyDefinitions, "webhook:"+w.ID)
-		return translate(err, "notify")
+		return nil
 	})
-	if err == nil {
-		s.changed()
-	}
 	return err
 }
 
@@ -143,32 +146,35 @@ func (s *Webhooks) Get(ctx context.Context, idOrCode string) (*domain.Webhook, e
 	if err := s.DB.GetContext(ctx, &r, selectWebhookByIDOrCode, idOrCode); err != nil {
 		return nil, translate(err, "webhook "+idOrCode)
 	}
+	if err := openSecrets(s.Cipher, &r); err != nil {
+		return nil, err
+	}
 	return r.toDomain(), nil
 }
 
 // Update saves every mutable field of w (the code never changes).
 func (s *Webhooks) Update(ctx context.Context, w *domain.Webhook) error {
 	w.UpdatedAt = time.Now().UTC()
-	err := withTx(ctx, s.DB, func(tx *sqlx.Tx) error {
-		res, err := tx.NamedExecContext(ctx, updateWebhook, toWebhookRow(w))
+	row := toWebhookRow(w)
+	if err := sealSecrets(s.Cipher, &row); err != nil {
+		return err
+	}
+	err := changeDefinitions(ctx, s.DB, "webhook:"+w.ID, s.OnChange, func(tx *sqlx.Tx) error {
+		res, err := tx.NamedExecContext(ctx, updateWebhook, row)
 		if err != nil {
 			return translate(err, "webhook "+w.ID)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("webhook %s: %w", w.ID, domain.ErrNotFound)
 		}
-		_, err = tx.ExecContext(ctx, notifyDefinitions, "webhook:"+w.ID)
-		return translate(err, "notify")
+		return nil
 	})
-	if err == nil {
-		s.changed()
-	}
 	return err
 }
 
 // Delete removes a webhook with its deliveries and attempts.
 func (s *Webhooks) Delete(ctx context.Context, id string) error {
-	err := withTx(ctx, s.DB, func(tx *sqlx.Tx) error {
+	err := changeDefinitions(ctx, s.DB, "webhook:"+id, s.OnChange, func(tx *sqlx.Tx) error {
 		res, err := tx.ExecContext(ctx, deleteWebhook, id)
 		if err != nil {
 			return translate(err, "webhook "+id)
@@ -176,12 +182,8 @@ func (s *Webhooks) Delete(ctx context.Context, id string) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("webhook %s: %w", id, domain.ErrNotFound)
 		}
-		_, err = tx.ExecContext(ctx, notifyDefinitions, "webhook:"+id)
-		return translate(err, "notify")
+		return nil
 	})
-	if err == nil {
-		s.changed()
-	}
 	return err
 }
 
@@ -230,12 +232,16 @@ func (s *Webhooks) List(ctx context.Context, f WebhookFilter, p domain.Page) (do
 		return out, translate(err, "list webhooks")
 	}
 	for _, r := range rows {
+		if err := openSecrets(s.Cipher, &r); err != nil {
+			return out, err
+		}
 		out.Items = append(out.Items, r.toDomain())
 	}
 	return out, nil
 }
 
-// Enabled returns every enabled webhook, for the matching index.
+// Enabled returns every enabled webhook, for the matching index. Matching
+// needs no signing secret, so secrets are not decrypted: they come back empty.
 func (s *Webhooks) Enabled(ctx context.Context) ([]*domain.Webhook, error) {
 	var rows []webhookRow
 	if err := s.DB.SelectContext(ctx, &rows, selectEnabledWebhooks); err != nil {
@@ -243,6 +249,7 @@ func (s *Webhooks) Enabled(ctx context.Context) ([]*domain.Webhook, error) {
 	}
 	out := make([]*domain.Webhook, 0, len(rows))
 	for _, r := range rows {
+		r.Secret, r.PreviousSecret = "", sql.NullString{}
 		out = append(out, r.toDomain())
 	}
 	return out, nil
@@ -252,39 +259,25 @@ func (s *Webhooks) Enabled(ctx context.Context) ([]*domain.Webhook, error) {
 // ids that changed.
 func (s *Webhooks) SetEnabled(ctx context.Context, idsOrCodes []string, enabled bool) ([]string, error) {
 	var ids []string
-	err := withTx(ctx, s.DB, func(tx *sqlx.Tx) error {
+	err := changeDefinitions(ctx, s.DB, "webhooks", s.OnChange, func(tx *sqlx.Tx) error {
 		if err := tx.SelectContext(ctx, &ids, `UPDATE webhooks SET enabled = $2, updated_at = now()
 			WHERE (id = ANY($1) OR code = ANY($1)) RETURNING id`, pq.StringArray(idsOrCodes), enabled); err != nil {
 			return translate(err, "switch webhooks")
 		}
-		_, err := tx.ExecContext(ctx, notifyDefinitions, "webhooks")
-		return translate(err, "notify")
+		return nil
 	})
-	if err == nil {
-		s.changed()
-	}
 	return ids, err
 }
 
 // DeleteMany removes many webhooks (ids or codes) and returns the ids removed.
 func (s *Webhooks) DeleteMany(ctx context.Context, idsOrCodes []string) ([]string, error) {
 	var ids []string
-	err := withTx(ctx, s.DB, func(tx *sqlx.Tx) error {
+	err := changeDefinitions(ctx, s.DB, "webhooks", s.OnChange, func(tx *sqlx.Tx) error {
 		if err := tx.SelectContext(ctx, &ids, `DELETE FROM webhooks WHERE id = ANY($1) OR code = ANY($1) RETURNING id`,
 			pq.StringArray(idsOrCodes)); err != nil {
 			return translate(err, "delete webhooks")
 		}
-		_, err := tx.ExecContext(ctx, notifyDefinitions, "webhooks")
-		return translate(err, "notify")
+		return nil
 	})
-	if err == nil {
-		s.changed()
-	}
 	return ids, err
-}
-
-func (s *Webhooks) changed() {
-	if s.OnChange != nil {
-		s.OnChange()
-	}
 }

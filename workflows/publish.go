@@ -31,7 +31,7 @@ type Publisher struct {
 	Window time.Duration
 	// MaxBatch caps events per batch (default 1000).
 	MaxBatch int
-	// Committers is how many batches may be in flight at once (default 2).
+	// Committers is how many batches may be in flight at once (default 4).
 	Committers int
 
 	once  sync.Once
@@ -53,7 +53,7 @@ func (p *Publisher) init() {
 			p.MaxBatch = 1000
 		}
 		if p.Committers <= 0 {
-			p.Committers = 2
+			p.Committers = 4
 		}
 		if p.Log == nil {
 			p.Log = slog.Default()
@@ -150,10 +150,20 @@ func (p *Publisher) commit(ctx context.Context, reqs []*publishRequest) error {
 	if len(stored.NewEvents) == 0 {
 		return nil
 	}
-	if err := Dispatch(ctx, p.Temporal, p.Events, stored.BatchID, targetsOf(stored), stored.NewEvents); err != nil {
+	if err := handOver(ctx, p.Temporal, stored.BatchID, targetsOf(stored), stored.NewEvents); err != nil {
 		p.Log.Warn("batch stored but not dispatched; the dispatcher sweep will finish it", "batch", stored.BatchID, "error", err)
 		return fmt.Errorf("%w: events are stored but could not be handed to Temporal: %v", domain.ErrUnavailable, err)
 	}
+	// Temporal holds the batch: the events are safe whatever happens next.
+	// Marking it dispatched only spares the sweeper a (harmless, idempotent)
+	// second hand-over, so it stays off the publisher's latency path.
+	go func() {
+		mctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := p.Events.MarkDispatched(mctx, stored.BatchID); err != nil {
+			p.Log.Debug("could not mark batch dispatched; the sweep will", "batch", stored.BatchID, "error", err)
+		}
+	}()
 	return nil
 }
 
@@ -204,6 +214,14 @@ func targetsOf(b store.StoredBatch) store.BatchTargets {
 // deliveries and runs, and a wake signal to each ordered webhook's queue. It
 // is idempotent (workflow ids are deterministic), so the sweeper may repeat it.
 func Dispatch(ctx context.Context, c client.Client, events *store.Events, batchID string, targets store.BatchTargets, sample []domain.Event) error {
+	if err := handOver(ctx, c, batchID, targets, sample); err != nil {
+		return err
+	}
+	return events.MarkDispatched(ctx, batchID)
+}
+
+// handOver starts the batch workflow and wakes ordered queues.
+func handOver(ctx context.Context, c client.Client, batchID string, targets store.BatchTargets, sample []domain.Event) error {
 	var errs []error
 	if targets.HasUnordered || targets.HasRuns {
 		sa := SearchAttributeValues{}
@@ -227,10 +245,7 @@ func Dispatch(ctx context.Context, c client.Client, events *store.Events, batchI
 			errs = append(errs, err)
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	return events.MarkDispatched(ctx, batchID)
+	return errors.Join(errs...)
 }
 
 // SweepUndispatched dispatches batches whose publisher stored them but died

@@ -74,6 +74,9 @@ func (Starter) StartRun(ctx context.Context, c client.Client, r *store.Run, time
 		ID:                       r.WorkflowID,
 		TaskQueue:                TaskQueue,
 		WorkflowExecutionTimeout: timeout,
+		// Started from the worker's own activity: eager start hands the
+		// first workflow task straight to this worker.
+		EnableEagerStart:         true,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		TypedSearchAttributes:    temporal.NewSearchAttributes(updates...),

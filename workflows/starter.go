@@ -2,9 +2,11 @@ package workflows
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
@@ -68,12 +70,22 @@ func WakeWebhookQueue(ctx context.Context, c client.Client, webhookID, code stri
 func StartBatch(ctx context.Context, c client.Client, in DeliverBatchInput, sa SearchAttributeValues) (client.WorkflowRun, error) {
 	id := BatchWorkflowID(in.BatchID)
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       id,
-		TaskQueue:                TaskQueue,
+		ID:        id,
+		TaskQueue: TaskQueue,
+		// When a worker shares this client (the dev stack), the first
+		// workflow task runs here at once instead of a round trip through
+		// the matching service; elsewhere the option is a no-op.
+		EnableEagerStart:         true,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		TypedSearchAttributes:    sa.attributes(),
 	}, DeliverBatchWorkflow, in)
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) {
+		// Closed already (the id is never reused): the batch was handed
+		// over before, which is all dispatching needs.
+		return c.GetWorkflow(ctx, id, started.RunId), nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", id, err)
 	}

@@ -597,13 +597,21 @@ func (rc *benchReceiver) outOfOrder(prefix string) int {
 	return rc.groups[prefix].disorder
 }
 
-// wait blocks until n distinct (webhook, event) receipts or timeout.
+// wait blocks until n distinct (webhook, event) receipts arrived, timeout
+// passed, or nothing new arrived for a minute (a stall: something is lost).
 func (rc *benchReceiver) wait(ctx context.Context, prefix string, n int, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
+	last, lastChange := -1, time.Now()
 	for {
 		_, unique, _ := rc.stats(prefix)
 		if unique >= n {
 			return nil
+		}
+		if unique != last {
+			last, lastChange = unique, time.Now()
+		}
+		if time.Since(lastChange) > time.Minute {
+			return fmt.Errorf("stalled: only %d of %d deliveries arrived, none in the last minute", unique, n)
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("only %d of %d deliveries arrived within %s", unique, n, timeout)
