@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -29,6 +30,9 @@ type benchOptions struct {
 	Out       string
 	Clients   int
 	Scenarios string
+	// CPUProfile, when set, receives a pprof CPU profile of the unordered
+	// scenario: API, worker and Temporal server all run in this process.
+	CPUProfile string
 }
 
 // benchResult is one scenario's figures.
@@ -73,6 +77,7 @@ func runBench(ctx context.Context, cfg Config, args []string) error {
 	fs.BoolVar(&o.Quick, "quick", false, "small counts (under 2 minutes), for smoke runs")
 	fs.StringVar(&o.Out, "out", "", "JSON output path (default bench/results/<date>.json)")
 	fs.IntVar(&o.Clients, "clients", 64, "concurrent single-event publishers")
+	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the unordered scenario to this file (dev stack only)")
 	fs.StringVar(&o.Scenarios, "scenarios", "plain,unordered,fanout,ordered,flow,latency,batch", "comma list of scenarios to run")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -117,7 +122,12 @@ func runBench(ctx context.Context, cfg Config, args []string) error {
 		case "plain":
 			res = b.plainHTTP(ctx, n(20000, 5000))
 		case "unordered":
+			stopProfile, perr := startCPUProfile(o.CPUProfile)
+			if perr != nil {
+				return perr
+			}
 			res, err = b.deliveryScenario(ctx, "unordered: 1 webhook", "task.created", 1, false, n(20000, 2000), false)
+			stopProfile()
 		case "fanout":
 			res, err = b.deliveryScenario(ctx, "fan-out: 10 webhooks", "user.created", 10, false, n(3000, 500), false)
 		case "ordered":
@@ -623,6 +633,23 @@ func (rc *benchReceiver) wait(ctx context.Context, prefix string, n int, timeout
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// startCPUProfile starts a CPU profile into path ("" does nothing) and
+// returns the function that stops it.
+func startCPUProfile(path string) (func(), error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // cpuSeconds is the CPU time of the whole machine (user+system, all
