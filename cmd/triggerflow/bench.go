@@ -78,7 +78,7 @@ func runBench(ctx context.Context, cfg Config, args []string) error {
 	fs.StringVar(&o.Out, "out", "", "JSON output path (default bench/results/<date>.json)")
 	fs.IntVar(&o.Clients, "clients", 64, "concurrent single-event publishers")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the unordered scenario to this file (dev stack only)")
-	fs.StringVar(&o.Scenarios, "scenarios", "plain,unordered,fanout,ordered,flow,latency,batch", "comma list of scenarios to run")
+	fs.StringVar(&o.Scenarios, "scenarios", "plain,unordered,fanout,ordered,latency,batch,flow", "comma list of scenarios to run")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
