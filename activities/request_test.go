@@ -91,3 +91,31 @@ func TestMaskHeaders(t *testing.T) {
 		t.Fatalf("%v", m)
 	}
 }
+
+// BenchmarkSign signs a typical 500-byte event body with one secret.
+func BenchmarkSign(b *testing.B) {
+	secret := NewSigningSecret()
+	body := []byte(strings.Repeat(`{"agentInteractionId":"181331","wrapCode":"209"}`, 10))
+	now := time.Now()
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := Sign("msg_01a1ffce63cd704fb5b4576b692b79f8", now, body, secret); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRenderRequest renders a webhook with templated URL, header and body.
+func BenchmarkRenderRequest(b *testing.B) {
+	body := `{"name": "{{ contact.first_name }}", "event": "{{ event.id }}"}`
+	w := &domain.Webhook{Method: "POST", URL: "https://crm.example.com/contacts/{{ contact.id }}",
+		Headers: map[string]string{"X-Lead": "{{ lead.totalAttempts }}"}, Body: &body}
+	ev := domain.Event{ID: "evt-9", Type: "contact.updated", OccurredAt: time.Now(),
+		Data: json.RawMessage(`{"lead": {"totalAttempts": "3"}, "contact": {"id": 7, "first_name": "Ann"}}`)}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := renderRequest(w, ev); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
