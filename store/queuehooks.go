@@ -111,13 +111,7 @@ func (s *QueueHooks) Update(ctx context.Context, h *domain.QueueHook) error {
 		}
 		h.Flow, h.FlowName = id, name
 		res, err := tx.NamedExecContext(ctx, updateQueueHook, toQueueHookRow(h))
-		if err != nil {
-			return translate(err, "queue hook "+h.ID)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("hook %s of queue %s: %w", h.ID, h.QueueID, domain.ErrNotFound)
-		}
-		return nil
+		return oneRow(res, err, "queue hook "+h.ID, fmt.Sprintf("hook %s of queue %s", h.ID, h.QueueID))
 	})
 	return err
 }
@@ -126,13 +120,7 @@ func (s *QueueHooks) Update(ctx context.Context, h *domain.QueueHook) error {
 func (s *QueueHooks) Delete(ctx context.Context, queueID, id string) error {
 	err := changeDefinitions(ctx, s.DB, "queue_hook:"+id, s.OnChange, func(tx *sqlx.Tx) error {
 		res, err := tx.ExecContext(ctx, deleteQueueHook, queueID, id)
-		if err != nil {
-			return translate(err, "queue hook "+id)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("hook %s of queue %s: %w", id, queueID, domain.ErrNotFound)
-		}
-		return nil
+		return oneRow(res, err, "queue hook "+id, fmt.Sprintf("hook %s of queue %s", id, queueID))
 	})
 	return err
 }

@@ -175,13 +175,7 @@ func (s *Triggers) Update(ctx context.Context, t *domain.Trigger) error {
 			return err
 		}
 		res, err := tx.NamedExecContext(ctx, updateTrigger, toTriggerRow(t))
-		if err != nil {
-			return translate(err, "trigger "+t.ID)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("trigger %s: %w", t.ID, domain.ErrNotFound)
-		}
-		return nil
+		return oneRow(res, err, "trigger "+t.ID, "trigger "+t.ID)
 	})
 	return err
 }
@@ -190,13 +184,7 @@ func (s *Triggers) Update(ctx context.Context, t *domain.Trigger) error {
 func (s *Triggers) Delete(ctx context.Context, id string) error {
 	err := changeDefinitions(ctx, s.DB, "trigger:"+id, s.OnChange, func(tx *sqlx.Tx) error {
 		res, err := tx.ExecContext(ctx, deleteTrigger, id)
-		if err != nil {
-			return translate(err, "trigger "+id)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("trigger %s: %w", id, domain.ErrNotFound)
-		}
-		return nil
+		return oneRow(res, err, "trigger "+id, "trigger "+id)
 	})
 	return err
 }

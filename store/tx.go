@@ -2,10 +2,13 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/triggerflow/triggerflow/domain"
 )
 
 // withTx runs f in a transaction, committing when it returns nil.
@@ -37,6 +40,19 @@ func changeDefinitions(ctx context.Context, db *sqlx.DB, what string, onChange f
 		onChange()
 	}
 	return err
+}
+
+// oneRow checks the result of a statement that must change exactly one row:
+// a database error is translated (what names the thing), no row changed is
+// ErrNotFound (notFound says what was missing).
+func oneRow(res sql.Result, err error, what, notFound string) error {
+	if err != nil {
+		return translate(err, what)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("%s: %w", notFound, domain.ErrNotFound)
+	}
+	return nil
 }
 
 // orderBy turns an API sort ("name", "-created_at") into ORDER BY with a

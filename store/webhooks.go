@@ -161,13 +161,7 @@ func (s *Webhooks) Update(ctx context.Context, w *domain.Webhook) error {
 	}
 	err := changeDefinitions(ctx, s.DB, "webhook:"+w.ID, s.OnChange, func(tx *sqlx.Tx) error {
 		res, err := tx.NamedExecContext(ctx, updateWebhook, row)
-		if err != nil {
-			return translate(err, "webhook "+w.ID)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("webhook %s: %w", w.ID, domain.ErrNotFound)
-		}
-		return nil
+		return oneRow(res, err, "webhook "+w.ID, "webhook "+w.ID)
 	})
 	return err
 }
@@ -176,13 +170,7 @@ func (s *Webhooks) Update(ctx context.Context, w *domain.Webhook) error {
 func (s *Webhooks) Delete(ctx context.Context, id string) error {
 	err := changeDefinitions(ctx, s.DB, "webhook:"+id, s.OnChange, func(tx *sqlx.Tx) error {
 		res, err := tx.ExecContext(ctx, deleteWebhook, id)
-		if err != nil {
-			return translate(err, "webhook "+id)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("webhook %s: %w", id, domain.ErrNotFound)
-		}
-		return nil
+		return oneRow(res, err, "webhook "+id, "webhook "+id)
 	})
 	return err
 }
