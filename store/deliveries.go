@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -109,38 +108,19 @@ func DeliverySortFields() []string { return []string{"created_at", "updated_at",
 
 // List returns one page of deliveries, newest first.
 func (s *Deliveries) List(ctx context.Context, f DeliveryFilter, p domain.Page) (domain.List[*Delivery], error) {
-	var where []string
-	var args []any
-	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
-	if f.WebhookID != "" {
-		where = append(where, "d.webhook_id = "+arg(f.WebhookID))
-	}
-	if f.EventID != "" {
-		where = append(where, "d.event_id = "+arg(f.EventID))
-	}
-	if f.Status != "" {
-		where = append(where, "d.status = "+arg(f.Status))
-	}
+	var q listQuery
+	q.eq("d.webhook_id", f.WebhookID)
+	q.eq("d.event_id", f.EventID)
+	q.eq("d.status", f.Status)
 	if !f.Since.IsZero() {
-		where = append(where, "d.created_at >= "+arg(f.Since))
+		q.and("d.created_at >= " + q.arg(f.Since))
 	}
 	if !f.Until.IsZero() {
-		where = append(where, "d.created_at < "+arg(f.Until))
-	}
-	cond := ""
-	if len(where) > 0 {
-		cond = " WHERE " + strings.Join(where, " AND ")
+		q.and("d.created_at < " + q.arg(f.Until))
 	}
 	var out domain.List[*Delivery]
-	if err := s.DB.GetContext(ctx, &out.Total, "SELECT count(*) FROM deliveries d"+cond, args...); err != nil {
-		return out, translate(err, "count deliveries")
-	}
-	order := strings.NewReplacer("created_at DESC, id", "d.created_at DESC, d.id", " id ", " d.id ").Replace(orderBy(p.Sort, deliverySorts))
-	q := deliverySelect + cond + order + fmt.Sprintf(" LIMIT %d OFFSET %d", p.PerPage, p.Offset())
-	if err := s.DB.SelectContext(ctx, &out.Items, q, args...); err != nil {
-		return out, translate(err, "list deliveries")
-	}
-	return out, nil
+	err := q.page(ctx, s.DB, "deliveries d", deliverySelect, qualifiedOrderBy(p.Sort, deliverySorts, "d"), p, &out.Total, &out.Items, "deliveries")
+	return out, err
 }
 
 // Attempt is one HTTP try of a delivery.

@@ -223,29 +223,13 @@ func FlowSortFields() []string {
 
 // List returns one page of flows, newest first unless sorted otherwise.
 func (s *Flows) List(ctx context.Context, f FlowFilter, p domain.Page) (domain.List[*domain.Flow], error) {
-	var where []string
-	var args []any
-	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
-	if f.Type != "" {
-		where = append(where, "type = "+arg(f.Type))
-	}
-	if f.Text != "" {
-		pat := arg("%" + escapeLike(f.Text) + "%")
-		where = append(where, fmt.Sprintf("(name ILIKE %[1]s OR description ILIKE %[1]s)", pat))
-	}
-	cond := ""
-	if len(where) > 0 {
-		cond = " WHERE " + strings.Join(where, " AND ")
-	}
+	var q listQuery
+	q.eq("type", f.Type)
+	q.text(f.Text, "name", "description")
 	var out domain.List[*domain.Flow]
-	if err := s.DB.GetContext(ctx, &out.Total, "SELECT count(*) FROM flows"+cond, args...); err != nil {
-		return out, translate(err, "count flows")
-	}
-	q := "SELECT " + flowColumns + " FROM flows" + cond + orderBy(p.Sort, flowSorts) +
-		fmt.Sprintf(" LIMIT %d OFFSET %d", p.PerPage, p.Offset())
 	var rows []flowRow
-	if err := s.DB.SelectContext(ctx, &rows, q, args...); err != nil {
-		return out, translate(err, "list flows")
+	if err := q.page(ctx, s.DB, "flows", "SELECT "+flowColumns+" FROM flows", orderBy(p.Sort, flowSorts), p, &out.Total, &rows, "flows"); err != nil {
+		return out, err
 	}
 	for _, r := range rows {
 		fl, err := r.toDomain()
@@ -433,21 +417,12 @@ func (s *Runs) StepsOfRuns(ctx context.Context, ids []string) (map[string][]doma
 // ByFlow returns one page of a flow's runs, newest first, optionally of one
 // status.
 func (s *Runs) ByFlow(ctx context.Context, flowID, status string, p domain.Page) (domain.List[*Run], error) {
+	var q listQuery
+	q.and("flow_id = " + q.arg(flowID))
+	q.eq("status", status)
 	var out domain.List[*Run]
-	cond, args := ` WHERE flow_id = $1`, []any{flowID}
-	if status != "" {
-		cond += ` AND status = $2`
-		args = append(args, status)
-	}
-	if err := s.DB.GetContext(ctx, &out.Total, `SELECT count(*) FROM trigger_runs`+cond, args...); err != nil {
-		return out, translate(err, "count runs")
-	}
-	q := `SELECT ` + runColumns + ` FROM trigger_runs` + cond +
-		fmt.Sprintf(` ORDER BY started_at DESC, id DESC LIMIT %d OFFSET %d`, p.PerPage, p.Offset())
-	if err := s.DB.SelectContext(ctx, &out.Items, q, args...); err != nil {
-		return out, translate(err, "list runs")
-	}
-	return out, nil
+	err := q.page(ctx, s.DB, "trigger_runs", "SELECT "+runColumns+" FROM trigger_runs", newestRunsFirst, p, &out.Total, &out.Items, "runs")
+	return out, err
 }
 
 // RunSource is what started a run: a trigger (with its flow or its

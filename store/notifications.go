@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -60,28 +58,13 @@ type NotificationFilter struct {
 
 // List returns one page of notifications, newest first.
 func (s *Notifications) List(ctx context.Context, f NotificationFilter, p domain.Page) (domain.List[*Notification], error) {
-	var where []string
-	var args []any
-	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
-	if f.UserID != "" {
-		where = append(where, "user_id = "+arg(f.UserID))
-	}
-	if f.RunID != "" {
-		where = append(where, "run_id = "+arg(f.RunID))
-	}
-	cond := ""
-	if len(where) > 0 {
-		cond = " WHERE " + strings.Join(where, " AND ")
-	}
+	var q listQuery
+	q.eq("user_id", f.UserID)
+	q.eq("run_id", f.RunID)
 	var out domain.List[*Notification]
-	if err := s.DB.GetContext(ctx, &out.Total, "SELECT count(*) FROM notifications"+cond, args...); err != nil {
-		return out, translate(err, "count notifications")
-	}
-	q := "SELECT id, user_id, text, run_id, created_at FROM notifications" + cond +
-		orderBy(p.Sort, map[string]string{"created_at": "created_at"}) +
-		fmt.Sprintf(" LIMIT %d OFFSET %d", p.PerPage, p.Offset())
-	if err := s.DB.SelectContext(ctx, &out.Items, q, args...); err != nil {
-		return out, translate(err, "list notifications")
+	if err := q.page(ctx, s.DB, "notifications", "SELECT id, user_id, text, run_id, created_at FROM notifications",
+		orderBy(p.Sort, map[string]string{"created_at": "created_at"}), p, &out.Total, &out.Items, "notifications"); err != nil {
+		return out, err
 	}
 	for _, n := range out.Items {
 		n.CreatedAt = n.CreatedAt.UTC()

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -140,25 +139,15 @@ func QueueHookSortFields() []string { return []string{"created_at", "updated_at"
 
 // List returns one page of a queue's hooks, newest first unless sorted otherwise.
 func (s *QueueHooks) List(ctx context.Context, queueID string, f QueueHookFilter, p domain.Page) (domain.List[*domain.QueueHook], error) {
-	args := []any{queueID}
-	where := []string{"h.queue_id = $1"}
-	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
-	if f.Enabled != nil {
-		where = append(where, "h.enabled = "+arg(*f.Enabled))
-	}
-	if f.Event != "" {
-		where = append(where, "h.event = "+arg(f.Event))
-	}
-	cond := " WHERE " + strings.Join(where, " AND ")
+	var q listQuery
+	q.and("h.queue_id = " + q.arg(queueID))
+	q.eq("h.enabled", f.Enabled)
+	q.eq("h.event", f.Event)
 	var out domain.List[*domain.QueueHook]
-	if err := s.DB.GetContext(ctx, &out.Total, "SELECT count(*) FROM queue_hooks h"+cond, args...); err != nil {
-		return out, translate(err, "count queue hooks")
-	}
-	q := "SELECT " + queueHookColumns + queueHookFrom + cond + qualifiedOrderBy(p.Sort, queueHookSorts, "h") +
-		fmt.Sprintf(" LIMIT %d OFFSET %d", p.PerPage, p.Offset())
 	var rows []queueHookRow
-	if err := s.DB.SelectContext(ctx, &rows, q, args...); err != nil {
-		return out, translate(err, "list queue hooks")
+	if err := q.page(ctx, s.DB, "queue_hooks h", "SELECT "+queueHookColumns+queueHookFrom,
+		qualifiedOrderBy(p.Sort, queueHookSorts, "h"), p, &out.Total, &rows, "queue hooks"); err != nil {
+		return out, err
 	}
 	for _, r := range rows {
 		out.Items = append(out.Items, r.toDomain())

@@ -3,8 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -108,33 +106,17 @@ type RunFilter struct {
 
 // Search returns one page of runs, newest first.
 func (s *Runs) Search(ctx context.Context, f RunFilter, p domain.Page) (domain.List[*Run], error) {
-	var where []string
-	var args []any
-	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
-	if f.TriggerID != "" {
-		where = append(where, "trigger_id = "+arg(f.TriggerID))
-	}
-	if f.QueueHookID != "" {
-		where = append(where, "queue_hook_id = "+arg(f.QueueHookID))
-	}
-	if f.Status != "" {
-		where = append(where, "status = "+arg(f.Status))
-	}
-	cond := ""
-	if len(where) > 0 {
-		cond = " WHERE " + strings.Join(where, " AND ")
-	}
+	var q listQuery
+	q.eq("trigger_id", f.TriggerID)
+	q.eq("queue_hook_id", f.QueueHookID)
+	q.eq("status", f.Status)
 	var out domain.List[*Run]
-	if err := s.DB.GetContext(ctx, &out.Total, "SELECT count(*) FROM trigger_runs"+cond, args...); err != nil {
-		return out, translate(err, "count runs")
-	}
-	q := "SELECT " + runColumns + " FROM trigger_runs" + cond +
-		fmt.Sprintf(" ORDER BY started_at DESC, id DESC LIMIT %d OFFSET %d", p.PerPage, p.Offset())
-	if err := s.DB.SelectContext(ctx, &out.Items, q, args...); err != nil {
-		return out, translate(err, "list runs")
-	}
-	return out, nil
+	err := q.page(ctx, s.DB, "trigger_runs", "SELECT "+runColumns+" FROM trigger_runs", newestRunsFirst, p, &out.Total, &out.Items, "runs")
+	return out, err
 }
+
+// newestRunsFirst orders run lists.
+const newestRunsFirst = " ORDER BY started_at DESC, id DESC"
 
 // Record stores a run that no publish planned — a scheduled firing or a
 // manual run — and returns the stored row. It is idempotent by workflow id:

@@ -208,41 +208,18 @@ func TriggerSortFields() []string { return []string{"created_at", "updated_at", 
 
 // List returns one page of triggers, newest first unless sorted otherwise.
 func (s *Triggers) List(ctx context.Context, f TriggerFilter, p domain.Page) (domain.List[*domain.Trigger], error) {
-	var where []string
-	var args []any
-	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
-	if f.Type != "" {
-		where = append(where, "t.type = "+arg(f.Type))
-	}
-	if f.Enabled != nil {
-		where = append(where, "t.enabled = "+arg(*f.Enabled))
-	}
-	if f.Object != "" {
-		where = append(where, "t.object = "+arg(f.Object))
-	}
-	if f.Event != "" {
-		where = append(where, "t.event = "+arg(f.Event))
-	}
-	if f.FlowID != "" {
-		where = append(where, "t.flow_id = "+arg(f.FlowID))
-	}
-	if f.Text != "" {
-		pat := arg("%" + escapeLike(f.Text) + "%")
-		where = append(where, fmt.Sprintf("(t.name ILIKE %[1]s OR t.description ILIKE %[1]s)", pat))
-	}
-	cond := ""
-	if len(where) > 0 {
-		cond = " WHERE " + strings.Join(where, " AND ")
-	}
+	var q listQuery
+	q.eq("t.type", f.Type)
+	q.eq("t.enabled", f.Enabled)
+	q.eq("t.object", f.Object)
+	q.eq("t.event", f.Event)
+	q.eq("t.flow_id", f.FlowID)
+	q.text(f.Text, "t.name", "t.description")
 	var out domain.List[*domain.Trigger]
-	if err := s.DB.GetContext(ctx, &out.Total, "SELECT count(*) FROM triggers t"+cond, args...); err != nil {
-		return out, translate(err, "count triggers")
-	}
-	q := "SELECT " + triggerColumns + triggerFrom + cond + qualifiedOrderBy(p.Sort, triggerSorts, "t") +
-		fmt.Sprintf(" LIMIT %d OFFSET %d", p.PerPage, p.Offset())
 	var rows []triggerRow
-	if err := s.DB.SelectContext(ctx, &rows, q, args...); err != nil {
-		return out, translate(err, "list triggers")
+	if err := q.page(ctx, s.DB, "triggers t", "SELECT "+triggerColumns+triggerFrom,
+		qualifiedOrderBy(p.Sort, triggerSorts, "t"), p, &out.Total, &rows, "triggers"); err != nil {
+		return out, err
 	}
 	for _, r := range rows {
 		out.Items = append(out.Items, r.toDomain())

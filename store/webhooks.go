@@ -191,33 +191,18 @@ func WebhookSortFields() []string { return []string{"created_at", "updated_at", 
 
 // List returns one page of webhooks, newest first unless sorted otherwise.
 func (s *Webhooks) List(ctx context.Context, f WebhookFilter, p domain.Page) (domain.List[*domain.Webhook], error) {
-	var where []string
-	var args []any
-	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
-	if f.Enabled != nil {
-		where = append(where, "enabled = "+arg(*f.Enabled))
-	}
+	var q listQuery
+	q.eq("enabled", f.Enabled)
 	if f.EventType != "" {
 		obj, _, _ := strings.Cut(f.EventType, ".")
-		where = append(where, fmt.Sprintf("event_types && ARRAY[%s, %s, '*']::text[]", arg(f.EventType), arg(obj+".*")))
+		q.and(fmt.Sprintf("event_types && ARRAY[%s, %s, '*']::text[]", q.arg(f.EventType), q.arg(obj+".*")))
 	}
-	if f.Text != "" {
-		pat := arg("%" + escapeLike(f.Text) + "%")
-		where = append(where, fmt.Sprintf("(name ILIKE %[1]s OR code ILIKE %[1]s OR description ILIKE %[1]s OR url ILIKE %[1]s)", pat))
-	}
-	cond := ""
-	if len(where) > 0 {
-		cond = " WHERE " + strings.Join(where, " AND ")
-	}
+	q.text(f.Text, "name", "code", "description", "url")
 	var out domain.List[*domain.Webhook]
-	if err := s.DB.GetContext(ctx, &out.Total, "SELECT count(*) FROM webhooks"+cond, args...); err != nil {
-		return out, translate(err, "count webhooks")
-	}
-	q := "SELECT " + webhookColumns + " FROM webhooks" + cond + orderBy(p.Sort, webhookSorts) +
-		fmt.Sprintf(" LIMIT %d OFFSET %d", p.PerPage, p.Offset())
 	var rows []webhookRow
-	if err := s.DB.SelectContext(ctx, &rows, q, args...); err != nil {
-		return out, translate(err, "list webhooks")
+	if err := q.page(ctx, s.DB, "webhooks", "SELECT "+webhookColumns+" FROM webhooks", orderBy(p.Sort, webhookSorts),
+		p, &out.Total, &rows, "webhooks"); err != nil {
+		return out, err
 	}
 	for _, r := range rows {
 		if err := openSecrets(s.Cipher, &r); err != nil {
