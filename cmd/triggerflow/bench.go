@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -51,8 +52,21 @@ type benchResult struct {
 	Lost            int     `json:"lost"`
 	Duplicates      int     `json:"duplicates"`
 	RatioToPlain    float64 `json:"ratio_to_plain_http"`
-	Note            string  `json:"note,omitempty"`
-	Skipped         string  `json:"skipped,omitempty"`
+	// The backlog scenario's figures: events held behind a failing head;
+	// the Go heap in use (MB) after a GC at the start, its peak while the
+	// backlog was published and held, and its size after a GC at the end of
+	// the hold; this process's RSS at the start and its peak over the same
+	// time; and the deliveries per second from the receiver's recovery to
+	// the last receipt.
+	BacklogEvents  int     `json:"backlog_events,omitempty"`
+	HeapBaselineMB float64 `json:"heap_baseline_mb,omitempty"`
+	HeapPeakMB     float64 `json:"heap_peak_mb,omitempty"`
+	HeapHeldMB     float64 `json:"heap_held_mb,omitempty"`
+	RSSBaselineMB  float64 `json:"rss_baseline_mb,omitempty"`
+	RSSPeakMB      float64 `json:"rss_peak_mb,omitempty"`
+	DrainPerSec    float64 `json:"drain_per_s,omitempty"`
+	Note           string  `json:"note,omitempty"`
+	Skipped        string  `json:"skipped,omitempty"`
 }
 
 // benchReport is what bench writes as JSON.
@@ -78,7 +92,7 @@ func runBench(ctx context.Context, cfg Config, args []string) error {
 	fs.StringVar(&o.Out, "out", "", "JSON output path (default bench/results/<date>.json)")
 	fs.IntVar(&o.Clients, "clients", 64, "concurrent single-event publishers")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the unordered scenario to this file (dev stack only)")
-	fs.StringVar(&o.Scenarios, "scenarios", "plain,unordered,fanout,ordered,latency,batch,flow", "comma list of scenarios to run")
+	fs.StringVar(&o.Scenarios, "scenarios", "plain,unordered,fanout,ordered,latency,batch,flow,backlog", "comma list of scenarios to run")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -93,6 +107,9 @@ func runBench(ctx context.Context, cfg Config, args []string) error {
 		defer os.RemoveAll(dir)
 		dcfg := cfg
 		dcfg.DataDir, dcfg.HTTPAddr, dcfg.TemporalPort, dcfg.UIPort, dcfg.DatabaseURL = dir, "127.0.0.1:0", 0, 0, ""
+		// The per-key publish limit (default 5,000 events/s) protects a
+		// shared installation; the bench measures the engine behind it.
+		dcfg.PublishRate = 0
 		fmt.Fprintln(os.Stderr, "bench: starting a dev stack in", dir)
 		stack, err := startDev(ctx, dcfg, log)
 		if err != nil {
@@ -138,6 +155,8 @@ func runBench(ctx context.Context, cfg Config, args []string) error {
 			res, err = b.flowScenario(ctx, n(3000, 500))
 		case "latency":
 			res, err = b.latencyScenario(ctx, 100, time.Duration(n(30, 10))*time.Second)
+		case "backlog":
+			res, err = b.backlogScenario(ctx, n(100000, 10000), time.Duration(n(10, 5))*time.Second)
 		default:
 			err = fmt.Errorf("unknown scenario %q", sc)
 		}
@@ -183,6 +202,11 @@ func printBenchTable(w io.Writer, r benchReport) {
 			x.AcceptedPerSec, x.DeliveredPerSec, x.RatioToPlain, x.P50ms, x.P90ms, x.P99ms, x.CPUPer1000, x.PeakRSSMB, x.Lost, x.Duplicates)
 	}
 	tw.Flush()
+	for _, x := range r.Results {
+		if x.BacklogEvents > 0 {
+			printBacklogFigures(w, x)
+		}
+	}
 }
 
 // bencher holds the receiver and the API client of a bench run.
@@ -192,6 +216,7 @@ type bencher struct {
 	client     *http.Client
 	recv       *benchReceiver
 	seq        atomic.Int64
+	throttled  atomic.Int64 // publishes answered 429 (rate limited) and sent again
 }
 
 func newBencher(ctx context.Context, api, token string, o benchOptions) (*bencher, error) {
@@ -216,27 +241,63 @@ func newBencher(ctx context.Context, api, token string, o benchOptions) (*benche
 func (b *bencher) close() { b.recv.srv.Close() }
 
 func (b *bencher) call(ctx context.Context, method, path string, body any) (int, []byte, error) {
+	code, _, raw, err := b.send(ctx, method, path, body)
+	return code, raw, err
+}
+
+// send makes one API request with body as JSON and returns the answer's
+// status, headers and body.
+func (b *bencher) send(ctx context.Context, method, path string, body any) (int, http.Header, []byte, error) {
 	var rd io.Reader
 	if body != nil {
 		raw, err := json.Marshal(body)
 		if err != nil {
-			return 0, nil, err
+			return 0, nil, nil, err
 		}
 		rd = bytes.NewReader(raw)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, b.api+path, rd)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+b.token)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := b.client.Do(req)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, raw, nil
+	return resp.StatusCode, resp.Header, raw, nil
+}
+
+// publish posts one event or a batch. Over the key's publish rate (429) it
+// waits as Retry-After says and sends the same events again (publishing is
+// idempotent by event id), counting the waits in b.throttled.
+func (b *bencher) publish(ctx context.Context, body any) error {
+	for {
+		code, hdr, raw, err := b.send(ctx, "POST", "/v1/events", body)
+		if err != nil {
+			return err
+		}
+		switch code {
+		case http.StatusAccepted:
+			return nil
+		case http.StatusTooManyRequests:
+			b.throttled.Add(1)
+		default:
+			return fmt.Errorf("POST /v1/events: %d %s", code, raw)
+		}
+		wait := time.Second
+		if secs, err := strconv.Atoi(hdr.Get("Retry-After")); err == nil && secs > 0 {
+			wait = time.Duration(secs) * time.Second
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
 }
 
 func (b *bencher) mustCall(ctx context.Context, want int, method, path string, body any) ([]byte, error) {
@@ -250,23 +311,28 @@ func (b *bencher) mustCall(ctx context.Context, want int, method, path string, b
 	return raw, nil
 }
 
-// createWebhooks makes n webhooks for eventType pointing at the receiver;
-// the receiver learns which event each request carries from X-Event-Id.
+// createWebhooks makes n webhooks for eventType pointing at the receiver.
 func (b *bencher) createWebhooks(ctx context.Context, eventType string, n int, ordered bool) ([]string, error) {
 	run := b.seq.Add(1)
 	var codes []string
 	for i := 0; i < n; i++ {
 		code := fmt.Sprintf("bench_%d_%d_%d", time.Now().Unix(), run, i)
-		_, err := b.mustCall(ctx, 201, "POST", "/v1/webhooks", map[string]any{
-			"name": code, "code": code, "url": b.recv.url + "/" + code, "event_types": []string{eventType}, "ordered": ordered,
-			"headers": map[string]string{"X-Event-Id": "{{ event.id }}"},
-		})
-		if err != nil {
+		if _, err := b.mustCall(ctx, 201, "POST", "/v1/webhooks", b.webhookBody(code, eventType, ordered)); err != nil {
 			return nil, err
 		}
 		codes = append(codes, code)
 	}
 	return codes, nil
+}
+
+// webhookBody is the creation request of a webhook for eventType that posts
+// to the receiver at /code; the receiver learns which event each request
+// carries from X-Event-Id.
+func (b *bencher) webhookBody(code, eventType string, ordered bool) map[string]any {
+	return map[string]any{
+		"name": code, "code": code, "url": b.recv.url + "/" + code, "event_types": []string{eventType}, "ordered": ordered,
+		"headers": map[string]string{"X-Event-Id": "{{ event.id }}"},
+	}
 }
 
 func (b *bencher) disableWebhooks(ctx context.Context, codes []string) {
@@ -283,8 +349,12 @@ func eventBody(id, typ string, i int) map[string]any {
 	}}
 }
 
+// publishBatch is how many events one batch publish carries: publishAll's
+// batch k holds the ids k*publishBatch up to (k+1)*publishBatch-1.
+const publishBatch = 200
+
 // publishAll sends events with the single-event API from opts.Clients
-// workers (or in batches of 200) and returns when all are accepted.
+// workers (or in batches of publishBatch) and returns when all are accepted.
 func (b *bencher) publishAll(ctx context.Context, prefix, typ string, n int, batch bool) (time.Duration, error) {
 	start := time.Now()
 	var next atomic.Int64
@@ -294,7 +364,7 @@ func (b *bencher) publishAll(ctx context.Context, prefix, typ string, n int, bat
 	workers := b.opts.Clients
 	size := 1
 	if batch {
-		size, workers = 200, 8
+		size, workers = publishBatch, 8
 	}
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
@@ -320,7 +390,7 @@ func (b *bencher) publishAll(ctx context.Context, prefix, typ string, n int, bat
 					b.recv.sent(id)
 					body = eventBody(id, typ, from)
 				}
-				if _, err := b.mustCall(ctx, 202, "POST", "/v1/events", body); err != nil {
+				if err := b.publish(ctx, body); err != nil {
 					errOnce.Do(func() { firstErr = err })
 					return
 				}
@@ -505,17 +575,20 @@ func (b *bencher) fill(res *benchResult, prefix string, want int, elapsed time.D
 }
 
 // benchReceiver is a minimal loopback receiver that records each receipt by
-// path (the webhook code) and X-Event-Id.
+// path (the webhook code) and X-Event-Id. Requests for the events of the
+// failing prefix are refused with 503 and are not receipts.
 type benchReceiver struct {
 	url string
 	srv *http.Server
 
-	mu     sync.Mutex
-	sentAt map[string]time.Time
-	groups map[string]*benchGroup // by event id prefix
-	notify chan struct{}
+	mu      sync.Mutex
+	sentAt  map[string]time.Time
+	groups  map[string]*benchGroup // by event id prefix
+	failing string                 // event id prefix answered 503; "" for none
+	notify  chan struct{}
 }
 
+// benchGroup is what the receiver saw of one scenario's events.
 type benchGroup struct {
 	codes    map[string]bool
 	seen     map[string]int // code/event id → receipts
@@ -524,6 +597,8 @@ type benchGroup struct {
 	last     time.Time
 	order    map[string]int // code → last seq seen
 	disorder int
+	batch    int // > 0: publish batches of this size, accepted in any order
+	refused  int // requests answered 503 while the prefix was failing
 }
 
 func startBenchReceiver() (*benchReceiver, error) {
@@ -562,6 +637,14 @@ func (rc *benchReceiver) serve(w http.ResponseWriter, r *http.Request) {
 	code := strings.TrimPrefix(r.URL.Path, "/")
 	prefix, seqText, _ := strings.Cut(id, "-")
 	rc.mu.Lock()
+	if rc.failing != "" && prefix == rc.failing {
+		if g := rc.groups[prefix]; g != nil {
+			g.refused++
+		}
+		rc.mu.Unlock()
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
 	if g := rc.groups[prefix]; g != nil {
 		key := code + "/" + id
 		g.total++
@@ -572,12 +655,11 @@ func (rc *benchReceiver) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		g.seen[key]++
 		g.last = now
-		var seq int
-		fmt.Sscan(seqText, &seq)
-		if seq < g.order[code] {
-			g.disorder++
-		} else {
+		seq, _ := strconv.Atoi(seqText) // zero-padded decimal, not octal
+		if g.follows(code, seq) {
 			g.order[code] = seq
+		} else {
+			g.disorder++
 		}
 	}
 	rc.mu.Unlock()
@@ -586,6 +668,44 @@ func (rc *benchReceiver) serve(w http.ResponseWriter, r *http.Request) {
 	default:
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// follows reports whether seq may follow code's last receipt in publish
+// order. Ids must not go back; with batches, whose order concurrent
+// publishers do not decide, a batch goes on id by id and the next batch
+// starts only after the previous one ended.
+func (g *benchGroup) follows(code string, seq int) bool {
+	last := g.order[code]
+	if g.batch == 0 || seq == last {
+		return seq >= last
+	}
+	if seq%g.batch == 0 {
+		return (last+1)%g.batch == 0
+	}
+	return seq == last+1
+}
+
+// orderByBatch tells the receiver that prefix's events were published in
+// batches of size by concurrent publishers (see benchGroup.follows).
+func (rc *benchReceiver) orderByBatch(prefix string, size int) {
+	rc.mu.Lock()
+	rc.groups[prefix].batch = size
+	rc.mu.Unlock()
+}
+
+// failPrefix makes the receiver refuse (503) the events whose id starts with
+// prefix and a dash; "" stops refusing.
+func (rc *benchReceiver) failPrefix(prefix string) {
+	rc.mu.Lock()
+	rc.failing = prefix
+	rc.mu.Unlock()
+}
+
+// refusals is how many requests for prefix's events were answered 503.
+func (rc *benchReceiver) refusals(prefix string) int {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return rc.groups[prefix].refused
 }
 
 func (rc *benchReceiver) stats(prefix string) ([]time.Duration, int, int) {
