@@ -19,8 +19,6 @@ import (
 	"strings"
 	"time"
 
-	"go.temporal.io/sdk/activity"
-
 	"github.com/triggerflow/triggerflow/domain"
 )
 
@@ -160,8 +158,8 @@ func (a *Actions) SendEmail(ctx context.Context, in EmailSendInput) (EmailSendRe
 	case len(in.Body) > MaxEmailBody:
 		return res, permanentActionError("body is larger than %d bytes", MaxEmailBody)
 	}
-	info := activity.GetInfo(ctx)
-	sum := sha256.Sum256([]byte(info.WorkflowExecution.RunID + "\x00" + info.ActivityID))
+	info := stepInfoOf(ctx)
+	sum := sha256.Sum256([]byte(info.RunID + "\x00" + info.StepID))
 	res.MessageID = "<" + hex.EncodeToString(sum[:16]) + "@triggerflow>"
 	msg := buildEmail(cfg.From, rcpts, in.Subject, in.Body, in.HTML, res.MessageID, time.Now())
 	if err := sendSMTP(ctx, cfg, rcpts, msg); err != nil {

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"go.temporal.io/sdk/activity"
-
 	"github.com/triggerflow/triggerflow/domain"
 )
 
@@ -80,8 +78,8 @@ func (a *Actions) UpdateLeadList(ctx context.Context, in LeadUpdateListInput) (L
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "TriggerFlow-Flows/1")
-	info := activity.GetInfo(ctx)
-	req.Header.Set("Idempotency-Key", info.WorkflowExecution.ID+"/"+info.ActivityID)
+	info := stepInfoOf(ctx)
+	req.Header.Set("Idempotency-Key", info.WorkflowID+"/"+info.StepID)
 	if tok := strings.TrimSpace(a.Settings.LeadAPIToken); tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"go.temporal.io/sdk/activity"
-
 	"github.com/triggerflow/triggerflow/domain"
 )
 
@@ -104,8 +102,8 @@ func (a *Actions) Log(ctx context.Context, in LogInput) (LogResult, error) {
 	if err := level.UnmarshalText([]byte(in.Level)); err != nil {
 		level = slog.LevelInfo
 	}
-	info := activity.GetInfo(ctx)
-	attrs := []any{"workflow_id", info.WorkflowExecution.ID, "flow_step_activity", info.ActivityID}
+	info := stepInfoOf(ctx)
+	attrs := []any{"workflow_id", info.WorkflowID, "flow_step_activity", info.StepID}
 	keys := make([]string, 0, len(in.Fields))
 	for k := range in.Fields {
 		keys = append(keys, k)

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"go.temporal.io/sdk/activity"
-
 	"github.com/triggerflow/triggerflow/domain"
 	"github.com/triggerflow/triggerflow/store"
 )
@@ -76,10 +74,10 @@ func (a *Actions) Notify(ctx context.Context, in NotifyInput) (NotifyResult, err
 	if a.Notifications == nil {
 		return res, permanentActionError("notifications are not configured on this worker")
 	}
-	info := activity.GetInfo(ctx)
+	info := stepInfoOf(ctx)
 	runID := ""
 	if a.Runs != nil {
-		r, err := a.Runs.FindByWorkflow(ctx, info.WorkflowExecution.ID)
+		r, err := a.Runs.FindByWorkflow(ctx, info.WorkflowID)
 		switch {
 		case err == nil:
 			runID = r.ID
@@ -89,7 +87,7 @@ func (a *Actions) Notify(ctx context.Context, in NotifyInput) (NotifyResult, err
 	}
 	ns := make([]store.Notification, 0, len(users))
 	for _, u := range users {
-		sum := sha256.Sum256([]byte(info.WorkflowExecution.RunID + "\x00" + info.ActivityID + "\x00" + u))
+		sum := sha256.Sum256([]byte(info.RunID + "\x00" + info.StepID + "\x00" + u))
 		id := store.PrefixNotice + hex.EncodeToString(sum[:16])
 		ns = append(ns, store.Notification{ID: id, UserID: u, Text: text, RunID: runID})
 		res.IDs = append(res.IDs, id)

@@ -91,6 +91,10 @@ type Action struct {
 	// bind makes the activity function for the worker; nil when the
 	// workflow implements the action itself (delay).
 	bind func(*Actions) any
+	// call runs the action on JSON params outside Temporal's activity
+	// dispatch (a run's first try inline), decoding params as the activity
+	// would.
+	call func(deps *Actions, ctx context.Context, params json.RawMessage) (any, error)
 }
 
 // NewAction describes an action whose activity is run. In is the activity's
@@ -102,9 +106,19 @@ func NewAction[In, Out any](spec domain.ActionSpec, run func(*Actions, context.C
 	if err := checkInputFields(spec, reflect.TypeFor[In]()); err != nil {
 		panic(err)
 	}
-	return Action{spec: spec, bind: func(deps *Actions) any {
-		return func(ctx context.Context, in In) (Out, error) { return run(deps, ctx, in) }
-	}}
+	return Action{
+		spec: spec,
+		bind: func(deps *Actions) any {
+			return func(ctx context.Context, in In) (Out, error) { return run(deps, ctx, in) }
+		},
+		call: func(deps *Actions, ctx context.Context, params json.RawMessage) (any, error) {
+			var in In
+			if err := json.Unmarshal(params, &in); err != nil {
+				return nil, permanentActionError("params do not fit action %s: %v", spec.Name, err)
+			}
+			return run(deps, ctx, in)
+		},
+	}
 }
 
 // NewWorkflowAction describes an action that FlowRunWorkflow carries out

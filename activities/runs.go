@@ -20,9 +20,10 @@ type RunAttributes struct {
 	EventType string
 }
 
-// RunStarter starts the workflow of one run; the workflows package provides it.
+// RunStarter starts the workflow of one run; the workflows package provides
+// it. resume, when set, is where a run goes on after its inline first try.
 type RunStarter interface {
-	StartRun(ctx context.Context, c client.Client, r *store.Run, timeout time.Duration, sa RunAttributes) (workflowID, runID string, err error)
+	StartRun(ctx context.Context, c client.Client, r *store.Run, timeout time.Duration, sa RunAttributes, resume *RunResume) (workflowID, runID string, err error)
 }
 
 // RunPlanner tells, for a planned run, its timeout and search attributes
@@ -31,12 +32,18 @@ type RunPlanner interface {
 	PlanRun(ctx context.Context, r *store.Run) (timeout time.Duration, sa RunAttributes, err error)
 }
 
-// Runs holds the activities that start and record trigger runs.
+// Runs holds the activities that run and start the runs publishes plan.
 type Runs struct {
 	Runs     *store.Runs
+	Flows    *store.Flows
+	Events   *store.Events
 	Temporal client.Client
 	Starter  RunStarter
 	Planner  RunPlanner
+	// Actions are the flow actions' dependencies, for runs tried inline.
+	Actions *Actions
+	// Concurrency bounds runs tried inline at once (default 64).
+	Concurrency int
 }
 
 // StartPlannedRunsInput names a publish batch.
@@ -49,9 +56,11 @@ type StartPlannedRunsResult struct {
 	Started int
 }
 
-// StartPlannedRuns starts every pending run a publish batch planned,
-// several at a time, and records them started in one statement. Starting is
-// idempotent by workflow id, so a retry after a crash starts nothing twice.
+// StartPlannedRuns starts every pending run a publish batch planned, each as
+// its own workflow, several at a time, and records them started in one
+// statement. Starting is idempotent by workflow id, so a retry after a crash
+// starts nothing twice. Batch workflows handed over before runs made their
+// first try inline (RunPlannedRuns) still call it.
 func (a *Runs) StartPlannedRuns(ctx context.Context, in StartPlannedRunsInput) (StartPlannedRunsResult, error) {
 	var res StartPlannedRunsResult
 	runs, err := a.Runs.PendingInBatch(ctx, in.BatchID)
@@ -73,7 +82,7 @@ func (a *Runs) StartPlannedRuns(ctx context.Context, in StartPlannedRunsInput) (
 				errs[i] = fmt.Errorf("plan run %s: %w", r.ID, err)
 				return
 			}
-			wfID, runID, err := a.Starter.StartRun(ctx, a.Temporal, r, timeout, sa)
+			wfID, runID, err := a.Starter.StartRun(ctx, a.Temporal, r, timeout, sa, nil)
 			if err != nil {
 				errs[i] = err
 				return

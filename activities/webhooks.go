@@ -66,9 +66,19 @@ type RetryItem struct {
 	FirstDelay time.Duration
 }
 
-// DeliverBatchInput names a publish batch.
+// DeliverBatchInput names the publish batches delivered together: BatchIDs,
+// or BatchID alone (batches handed over before grouping existed).
 type DeliverBatchInput struct {
-	BatchID string
+	BatchID  string
+	BatchIDs []string `json:",omitempty"`
+}
+
+// batches lists the input's batch ids.
+func (in DeliverBatchInput) batches() []string {
+	if len(in.BatchIDs) > 0 {
+		return in.BatchIDs
+	}
+	return []string{in.BatchID}
 }
 
 // DeliverBatchResult counts what the batch's first tries did.
@@ -87,7 +97,7 @@ type DeliverBatchResult struct {
 func (a *Webhooks) DeliverBatch(ctx context.Context, in DeliverBatchInput) (DeliverBatchResult, error) {
 	defer keepHeartbeating(ctx)()
 	var res DeliverBatchResult
-	pending, err := a.Deliveries.PendingInBatch(ctx, in.BatchID)
+	pending, err := a.Deliveries.PendingInBatches(ctx, in.batches())
 	if err != nil {
 		return res, err
 	}

@@ -74,7 +74,11 @@ func toDeliveryResponse(d *store.Delivery) deliveryResponse {
 		if d.Ordered {
 			r.WorkflowID = workflows.WebhookQueueWorkflowID(d.WebhookCode, d.WebhookID)
 		} else {
-			r.WorkflowID = workflows.BatchWorkflowID(d.BatchID)
+			group := d.BatchID
+			if d.DispatchGroup.String != "" {
+				group = d.DispatchGroup.String
+			}
+			r.WorkflowID = workflows.BatchWorkflowID(group)
 		}
 	}
 	if d.LastStatusCode.Valid {

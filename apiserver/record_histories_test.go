@@ -52,8 +52,9 @@ func TestRecordWorkflowHistories(t *testing.T) {
 	})
 	ctx := context.Background()
 
-	// DeliverBatchWorkflow: a first try that succeeds, and a trigger run
-	// started by the batch (FlowRunWorkflow: a delay step, then an HTTP call).
+	// DeliverBatchWorkflow: a first try that succeeds; and a trigger run
+	// (a delay step, then an HTTP call) tried inline by RunBatchWorkflow and
+	// handed at its delay to its own FlowRunWorkflow.
 	createWebhook(t, s, map[string]any{"name": "replay batch", "url": rc.URL + "/ok", "event_types": []string{"case.created"}})
 	createFlow(t, s, map[string]any{"name": "replay flow", "steps": []any{
 		map[string]any{"name": "wait", "action": "delay", "params": map[string]any{"duration": "1s"}},
@@ -106,18 +107,31 @@ func TestRecordWorkflowHistories(t *testing.T) {
 		return err == nil && d.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW
 	})
 
+	// RunBatchWorkflow: the trigger run's inline try, which hands the run
+	// to its own workflow at the delay step.
+	var group string
+	if err := s.DB.Get(&group, `SELECT COALESCE(NULLIF(b.dispatch_group, ''), b.id) FROM events e
+		JOIN publish_batches b ON b.id = e.batch_id WHERE e.id = 'evt-replay-batch'`); err != nil {
+		t.Fatal(err)
+	}
+	runBatch := workflows.RunBatchWorkflowID(trigger["id"].(string), group)
+
 	if err := os.MkdirAll(historiesDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for name, exec := range map[string][2]string{
-		"DeliverBatchWorkflow": {batch["workflow_id"].(string), batch["run_id"].(string)},
-		"DeliveryWorkflow":     {retried["workflow_id"].(string), retried["run_id"].(string)},
-		"WebhookQueueWorkflow": {queueID, first.GetRunID()},
-		"FlowRunWorkflow":      {run["workflow_id"].(string), run["run_id"].(string)},
+	// File name → workflow type and execution. FlowRunWorkflow.json (a run
+	// started whole, as At Time and fire-now runs still are) is kept from an
+	// earlier recording.
+	for name, exec := range map[string][3]string{
+		"DeliverBatchWorkflow":    {"DeliverBatchWorkflow", batch["workflow_id"].(string), batch["run_id"].(string)},
+		"DeliveryWorkflow":        {"DeliveryWorkflow", retried["workflow_id"].(string), retried["run_id"].(string)},
+		"WebhookQueueWorkflow":    {"WebhookQueueWorkflow", queueID, first.GetRunID()},
+		"FlowRunWorkflow-resumed": {workflows.FlowRunWorkflowName, run["workflow_id"].(string), run["run_id"].(string)},
+		"RunBatchWorkflow":        {"RunBatchWorkflow", runBatch, ""},
 	} {
-		h := fetchHistory(t, s.Temporal, exec[0], exec[1])
-		if got := h.Events[0].GetWorkflowExecutionStartedEventAttributes().GetWorkflowType().GetName(); got != name {
-			t.Fatalf("%s/%s is a %s, want %s", exec[0], exec[1], got, name)
+		h := fetchHistory(t, s.Temporal, exec[1], exec[2])
+		if got := h.Events[0].GetWorkflowExecutionStartedEventAttributes().GetWorkflowType().GetName(); got != exec[0] {
+			t.Fatalf("%s/%s is a %s, want %s", exec[1], exec[2], got, exec[0])
 		}
 		raw, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(h)
 		if err != nil {

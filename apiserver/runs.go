@@ -27,7 +27,7 @@ func toRunResponse(r *store.Run) runResponse {
 	out := runResponse{
 		ID: r.ID, TriggerID: r.TriggerID.String, QueueHookID: r.QueueHookID.String, EventID: r.EventID.String,
 		FlowID: r.FlowID.String, FlowVersion: int(r.FlowVersion.Int64), Status: r.Status, Error: r.Error,
-		FailedStep: r.FailedStep, WorkflowID: r.WorkflowID, RunID: r.RunID, StartedAt: r.StartedAt.UTC(),
+		FailedStep: r.FailedStep, WorkflowID: r.ExecWorkflow(), RunID: r.RunID, StartedAt: r.StartedAt.UTC(),
 	}
 	if r.FinishedAt.Valid {
 		t := r.FinishedAt.Time.UTC()

@@ -670,7 +670,7 @@ func (s *Server) runEventTrigger(c *gin.Context, t *domain.Trigger, in *eventReq
 	defer cancel()
 	wfID, runID, err := workflows.Starter{}.StartRun(ctx, s.opts.Temporal, run, t.Timeout, activities.RunAttributes{
 		TriggerID: t.ID, EventID: ev.ID, EventType: ev.Type,
-	})
+	}, nil)
 	if err != nil {
 		_ = s.runs.Discard(context.WithoutCancel(c), run.ID)
 		abortWithError(c, unavailable("the run could not be started", temporalCause(err)))

@@ -333,7 +333,9 @@ func TestOnEventTriggerAndQueueHookRunOnlyForMatchingEvents(t *testing.T) {
 			t.Errorf("event %s does not match, yet led to runs %v", id, runs)
 		}
 	}
-	check := func(eventID, wantWorkflow, attr, attrValue string) {
+	// Each run makes its try inline in its trigger's (or hook's) batch run
+	// workflow, which carries the trigger's and the queue's attributes.
+	check := func(eventID, source, attr, attrValue string) {
 		t.Helper()
 		var run map[string]any
 		testkit.Eventually(t, 60*time.Second, "the run of "+eventID+" succeeds", func() bool {
@@ -344,17 +346,18 @@ func TestOnEventTriggerAndQueueHookRunOnlyForMatchingEvents(t *testing.T) {
 			run = runs[0]
 			return run["status"] == "succeeded"
 		})
-		if run["workflow_id"] != wantWorkflow || run["flow_id"] != flowID {
-			t.Fatalf("run of %s = %v, want workflow %s", eventID, run, wantWorkflow)
+		wf, _ := run["workflow_id"].(string)
+		if !strings.HasPrefix(wf, "trigger-batch-") || !strings.HasSuffix(wf, "-"+source) || run["flow_id"] != flowID {
+			t.Fatalf("run of %s = %v, want a batch run workflow of %s", eventID, run, source)
 		}
-		typ, attrs := describeRun(t, s, wantWorkflow, run["run_id"].(string))
-		if typ != "FlowRunWorkflow" || attrs[attr] != attrValue || attrs["TriggerFlowEventID"] != eventID {
-			t.Fatalf("workflow %s: type %s, search attributes %v", wantWorkflow, typ, attrs)
+		typ, attrs := describeRun(t, s, wf, run["run_id"].(string))
+		if typ != "RunBatchWorkflow" || attrs[attr] != attrValue || attrs["TriggerFlowTrigger"] != source {
+			t.Fatalf("workflow %s: type %s, search attributes %v", wf, typ, attrs)
 		}
 	}
-	check("case-1", "trigger-"+trID+"-case-1", "TriggerFlowTrigger", trID)
-	check("q-1", "trigger-"+hookID+"-q-1", "TriggerFlowQueue", "42")
-	check("q-2", "trigger-"+hookID+"-q-2", "TriggerFlowQueue", "42")
+	check("case-1", trID, "TriggerFlowEventType", "case.created")
+	check("q-1", hookID, "TriggerFlowQueue", "42")
+	check("q-2", hookID, "TriggerFlowQueue", "42")
 
 	var list struct{ Total int }
 	s.MustDo(200, "GET", "/v1/triggers/"+trID+"/runs", nil).JSON(t, &list)

@@ -46,11 +46,14 @@ type Delivery struct {
 	UpdatedAt      time.Time     `db:"updated_at" json:"updated_at"`
 	CompletedAt    sql.NullTime  `db:"completed_at" json:"-"`
 	BatchID        string        `db:"batch_id" json:"-"`
-	Ordered        bool          `db:"ordered" json:"-"`
-	EventData      []byte        `db:"event_data" json:"-"`
-	EventSubject   string        `db:"event_subject" json:"-"`
-	EventTime      time.Time     `db:"event_occurred_at" json:"-"`
-	WebhookEnabled bool          `db:"webhook_enabled" json:"-"`
+	// DispatchGroup is the batch group whose workflow made the first try
+	// ('' when the batch was handed over alone).
+	DispatchGroup  sql.NullString `db:"dispatch_group" json:"-"`
+	Ordered        bool           `db:"ordered" json:"-"`
+	EventData      []byte         `db:"event_data" json:"-"`
+	EventSubject   string         `db:"event_subject" json:"-"`
+	EventTime      time.Time      `db:"event_occurred_at" json:"-"`
+	WebhookEnabled bool           `db:"webhook_enabled" json:"-"`
 }
 
 // Event rebuilds the delivery's event.
@@ -61,6 +64,7 @@ func (d *Delivery) Event() domain.Event {
 const deliverySelect = `SELECT d.id, d.seq, d.webhook_id, w.code AS webhook_code, d.event_id, e.type AS event_type,
 	d.status, d.attempts, d.window_start, d.window_attempts, d.last_status_code, d.last_error, d.next_attempt_at, d.workflow_id, d.run_id,
 	d.created_at, d.updated_at, d.completed_at, d.batch_id, w.ordered, w.enabled AS webhook_enabled,
+	(SELECT dispatch_group FROM publish_batches b WHERE b.id = d.batch_id) AS dispatch_group,
 	e.data AS event_data, e.subject AS event_subject, e.occurred_at AS event_occurred_at
 	FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id JOIN events e ON e.id = d.event_id`
 
@@ -73,13 +77,13 @@ func (s *Deliveries) Get(ctx context.Context, id string) (*Delivery, error) {
 	return &d, nil
 }
 
-// PendingInBatch lists the batch's pending deliveries to unordered webhooks
-// that have not been tried yet: the work of a batch's first attempts. Calling
-// it again after a crash returns only what is left.
-func (s *Deliveries) PendingInBatch(ctx context.Context, batchID string) ([]*Delivery, error) {
+// PendingInBatches lists the pending deliveries of publish batches to
+// unordered webhooks: the work of the batches' first attempts. Calling it
+// again after a crash returns only what is left.
+func (s *Deliveries) PendingInBatches(ctx context.Context, batchIDs []string) ([]*Delivery, error) {
 	var out []*Delivery
-	err := s.DB.SelectContext(ctx, &out, deliverySelect+` WHERE d.batch_id = $1 AND NOT w.ordered
-		AND d.status = 'pending' ORDER BY d.seq`, batchID)
+	err := s.DB.SelectContext(ctx, &out, deliverySelect+` WHERE d.batch_id = ANY($1) AND NOT w.ordered
+		AND d.status = 'pending' ORDER BY d.seq`, pq.StringArray(batchIDs))
 	return out, translate(err, "batch deliveries")
 }
 

@@ -73,7 +73,7 @@ const (
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
 			AS r(id, trigger_id, queue_hook_id, event_id, flow_id, workflow_id)
 		ON CONFLICT (workflow_id) DO NOTHING`
-	markBatchDispatched = `UPDATE publish_batches SET dispatched_at = now() WHERE id = $1 AND dispatched_at IS NULL`
+	markBatchDispatched = `UPDATE publish_batches SET dispatched_at = now() WHERE id = ANY($1) AND dispatched_at IS NULL`
 	selectStaleBatches  = `SELECT id FROM publish_batches WHERE dispatched_at IS NULL AND created_at < $1 ORDER BY created_at LIMIT $2`
 )
 
@@ -151,25 +151,69 @@ func (s *Events) StoreBatch(ctx context.Context, events []domain.Event, plan Pla
 	return out, err
 }
 
-// MarkDispatched records that Temporal holds the batch.
-func (s *Events) MarkDispatched(ctx context.Context, batchID string) error {
-	_, err := s.DB.ExecContext(ctx, markBatchDispatched, batchID)
-	return translate(err, "mark batch dispatched")
+// MarkDispatched records that Temporal holds the batches.
+func (s *Events) MarkDispatched(ctx context.Context, batchIDs ...string) error {
+	_, err := s.DB.ExecContext(ctx, markBatchDispatched, pq.StringArray(batchIDs))
+	return translate(err, "mark batches dispatched")
+}
+
+// AssignGroup records that batches are handed to Temporal together under
+// group (the id of their first batch), before the hand-over begins: a sweep
+// finishing an interrupted hand-over then uses the same workflow ids.
+func (s *Events) AssignGroup(ctx context.Context, group string, batchIDs []string) error {
+	_, err := s.DB.ExecContext(ctx, `UPDATE publish_batches SET dispatch_group = $1 WHERE id = ANY($2)`,
+		group, pq.StringArray(batchIDs))
+	return translate(err, "assign dispatch group")
+}
+
+// GroupOf returns the dispatch group of a batch and the batches in it; a
+// batch never grouped is a group of its own.
+func (s *Events) GroupOf(ctx context.Context, batchID string) (string, []string, error) {
+	var group string
+	if err := s.DB.GetContext(ctx, &group, `SELECT dispatch_group FROM publish_batches WHERE id = $1`, batchID); err != nil {
+		return "", nil, translate(err, "batch "+batchID)
+	}
+	if group == "" {
+		return batchID, []string{batchID}, nil
+	}
+	var members []string
+	err := s.DB.SelectContext(ctx, &members, `SELECT id FROM publish_batches WHERE dispatch_group = $1 ORDER BY id`, group)
+	return group, members, translate(err, "dispatch group "+group)
 }
 
 // StaleBatches lists batches stored before olderThan that were never
-// dispatched: their publisher died between commit and start.
+// dispatched: their publisher died between commit and hand-over.
 func (s *Events) StaleBatches(ctx context.Context, olderThan time.Time, limit int) ([]string, error) {
 	var ids []string
 	err := s.DB.SelectContext(ctx, &ids, selectStaleBatches, olderThan, limit)
 	return ids, translate(err, "stale batches")
 }
 
-// BatchTargets is what a stored batch must be handed to in Temporal.
+// BatchTargets is what stored batches must be handed to in Temporal.
 type BatchTargets struct {
 	HasUnordered    bool
-	HasRuns         bool
 	OrderedWebhooks []WebhookRef
+	// RunGroups are the triggers and queue hooks with planned runs; each
+	// group's runs make their first try in one workflow.
+	RunGroups []RunGroup
+}
+
+// HasRuns reports planned runs.
+func (t BatchTargets) HasRuns() bool { return len(t.RunGroups) > 0 }
+
+// RunGroup names the trigger or the queue hook (one of the two) whose runs
+// a batch planned.
+type RunGroup struct {
+	TriggerID   string `db:"trigger_id"`
+	QueueHookID string `db:"queue_hook_id"`
+}
+
+// Source is the trigger or queue hook id.
+func (g RunGroup) Source() string {
+	if g.TriggerID != "" {
+		return g.TriggerID
+	}
+	return g.QueueHookID
 }
 
 // WebhookRef names a webhook by id and code.
@@ -178,21 +222,38 @@ type WebhookRef struct {
 	Code string `db:"code"`
 }
 
-// BatchTargets reads from the database what StoreBatch planned for batchID.
-func (s *Events) BatchTargets(ctx context.Context, batchID string) (BatchTargets, error) {
+// BatchTargets reads from the database what StoreBatch planned for batches.
+func (s *Events) BatchTargets(ctx context.Context, batchIDs []string) (BatchTargets, error) {
 	var t BatchTargets
+	ids := pq.StringArray(batchIDs)
 	if err := s.DB.SelectContext(ctx, &t.OrderedWebhooks, `SELECT DISTINCT w.id, w.code FROM deliveries d
-		JOIN webhooks w ON w.id = d.webhook_id WHERE d.batch_id = $1 AND w.ordered`, batchID); err != nil {
+		JOIN webhooks w ON w.id = d.webhook_id WHERE d.batch_id = ANY($1) AND w.ordered ORDER BY w.id`, ids); err != nil {
 		return t, translate(err, "batch targets")
 	}
 	if err := s.DB.GetContext(ctx, &t.HasUnordered, `SELECT EXISTS (SELECT 1 FROM deliveries d
-		JOIN webhooks w ON w.id = d.webhook_id WHERE d.batch_id = $1 AND NOT w.ordered)`, batchID); err != nil {
+		JOIN webhooks w ON w.id = d.webhook_id WHERE d.batch_id = ANY($1) AND NOT w.ordered)`, ids); err != nil {
 		return t, translate(err, "batch targets")
 	}
-	if err := s.DB.GetContext(ctx, &t.HasRuns, `SELECT EXISTS (SELECT 1 FROM trigger_runs WHERE batch_id = $1)`, batchID); err != nil {
+	if err := s.DB.SelectContext(ctx, &t.RunGroups, `SELECT DISTINCT COALESCE(trigger_id, '') AS trigger_id,
+		COALESCE(queue_hook_id, '') AS queue_hook_id FROM trigger_runs WHERE batch_id = ANY($1)
+		ORDER BY 1, 2`, ids); err != nil {
 		return t, translate(err, "batch targets")
 	}
 	return t, nil
+}
+
+// GetMany reads stored events by id; ids not stored are absent.
+func (s *Events) GetMany(ctx context.Context, ids []string) (map[string]StoredEvent, error) {
+	var rows []eventRow
+	if err := s.DB.SelectContext(ctx, &rows, `SELECT id, type, occurred_at, received_at, subject, data, batch_id
+		FROM events WHERE id = ANY($1)`, pq.StringArray(ids)); err != nil {
+		return nil, translate(err, "events")
+	}
+	out := make(map[string]StoredEvent, len(rows))
+	for _, r := range rows {
+		out[r.ID] = StoredEvent{Event: r.toDomain(), ReceivedAt: r.ReceivedAt.UTC()}
+	}
+	return out, nil
 }
 
 type eventRow struct {

@@ -362,16 +362,12 @@ type RunOutcome struct {
 // Finish records how a run ended. Finishing again writes the same values, so
 // a retried activity is harmless.
 func (s *Runs) Finish(ctx context.Context, o RunOutcome) error {
-	steps := o.Steps
-	if steps == nil {
-		steps = []domain.StepOutcome{}
-	}
-	b, err := json.Marshal(steps)
+	b, err := encodeSteps(o.Steps)
 	if err != nil {
-		return fmt.Errorf("encode step outcomes: %w", err)
+		return err
 	}
 	res, err := s.DB.ExecContext(ctx, `UPDATE trigger_runs SET status = $2, error = $3, failed_step = $4, steps = $5,
-		finished_at = COALESCE(finished_at, now()) WHERE id = $1`, o.ID, o.Status, o.Error, o.FailedStep, string(b))
+		finished_at = COALESCE(finished_at, now()) WHERE id = $1`, o.ID, o.Status, o.Error, o.FailedStep, b)
 	if err != nil {
 		return translate(err, "finish run "+o.ID)
 	}
@@ -379,6 +375,18 @@ func (s *Runs) Finish(ctx context.Context, o RunOutcome) error {
 		return fmt.Errorf("run %s: %w", o.ID, domain.ErrNotFound)
 	}
 	return nil
+}
+
+// encodeSteps is the steps column's JSON (an empty list for none).
+func encodeSteps(steps []domain.StepOutcome) (string, error) {
+	if steps == nil {
+		steps = []domain.StepOutcome{}
+	}
+	b, err := json.Marshal(steps)
+	if err != nil {
+		return "", fmt.Errorf("encode step outcomes: %w", err)
+	}
+	return string(b), nil
 }
 
 // StepsOf reads what each step of a run did.

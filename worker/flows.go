@@ -16,20 +16,14 @@ func registerFlows(w sdkworker.Worker, opts Options) {
 	RegisterFlows(w, opts, opts.Actions)
 }
 
-// RegisterFlows registers FlowRunWorkflow, its bookkeeping activities, the
-// activity that starts a publish batch's runs, and every registered action
+// RegisterFlows registers FlowRunWorkflow and RunBatchWorkflow, their
+// bookkeeping activities, the activities that try a publish's runs inline or
+// start them, and every registered action
 // under its own name (an action is its activity type), bound to one
 // activities.Actions made from opts and settings.
 func RegisterFlows(w sdkworker.Worker, opts Options, settings activities.ActionSettings) {
 	runs := &store.Runs{DB: opts.DB}
-	w.RegisterWorkflowWithOptions(workflows.FlowRunWorkflow, workflow.RegisterOptions{Name: workflows.FlowRunWorkflowName})
-	w.RegisterActivity(&activities.FlowRuns{Runs: runs, Flows: &store.Flows{DB: opts.DB}, Events: &store.Events{DB: opts.DB}})
-	w.RegisterActivity(&activities.Runs{
-		Runs:     runs,
-		Temporal: opts.Temporal,
-		Starter:  workflows.Starter{},
-		Planner:  &activities.FlowRunPlanner{Runs: runs},
-	})
+	flows, events := &store.Flows{DB: opts.DB}, &store.Events{DB: opts.DB}
 	deps := &activities.Actions{
 		HTTP:          opts.HTTP,
 		Notifications: &store.Notifications{DB: opts.DB},
@@ -37,6 +31,18 @@ func RegisterFlows(w sdkworker.Worker, opts Options, settings activities.ActionS
 		Settings:      settings,
 		Logger:        opts.Logger,
 	}
+	w.RegisterWorkflowWithOptions(workflows.FlowRunWorkflow, workflow.RegisterOptions{Name: workflows.FlowRunWorkflowName})
+	w.RegisterWorkflow(workflows.RunBatchWorkflow)
+	w.RegisterActivity(&activities.FlowRuns{Runs: runs, Flows: flows, Events: events})
+	w.RegisterActivity(&activities.Runs{
+		Runs:     runs,
+		Flows:    flows,
+		Events:   events,
+		Temporal: opts.Temporal,
+		Starter:  workflows.Starter{},
+		Planner:  &activities.FlowRunPlanner{Runs: runs},
+		Actions:  deps,
+	})
 	for _, a := range activities.RegisteredActions() {
 		if fn := a.Activity(deps); fn != nil {
 			w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: a.Name()})

@@ -27,12 +27,17 @@ var bookkeeping = workflow.ActivityOptions{
 // its own; enabling a webhook also wakes it by signal.
 const pausedRecheck = time.Minute
 
-// DeliverBatchInput names the publish batch to deliver.
+// DeliverBatchInput names the publish batches to deliver together: a
+// dispatched group, named by its first batch (BatchID), with all its
+// batches in BatchIDs (empty when the group is that batch alone).
 type DeliverBatchInput struct {
-	BatchID string
+	BatchID  string
+	BatchIDs []string `json:",omitempty"`
 	// HasUnordered is false when the batch only feeds ordered webhooks or runs.
 	HasUnordered bool
-	// HasRuns says trigger or queue-hook runs were planned for the batch.
+	// HasRuns says trigger or queue-hook runs were planned for the batch and
+	// are started here, each as its own workflow. Only batches handed over
+	// before RunBatchWorkflow existed set it.
 	HasRuns bool
 }
 
@@ -64,7 +69,7 @@ func DeliverBatchWorkflow(ctx workflow.Context, in DeliverBatchInput) (DeliverBa
 			},
 		})
 		var res activities.DeliverBatchResult
-		if err := workflow.ExecuteActivity(actx, a.DeliverBatch, activities.DeliverBatchInput{BatchID: in.BatchID}).Get(ctx, &res); err != nil {
+		if err := workflow.ExecuteActivity(actx, a.DeliverBatch, activities.DeliverBatchInput{BatchID: in.BatchID, BatchIDs: in.BatchIDs}).Get(ctx, &res); err != nil {
 			return out, err
 		}
 		out.Succeeded, out.Failed, out.HandedOff = res.Succeeded, res.Failed, res.HandedOff

@@ -70,7 +70,18 @@ func FlowRunWorkflow(ctx workflow.Context, in FlowRunInput) (FlowRunResult, erro
 		return FlowRunResult{}, err
 	}
 	out := FlowRunResult{RunID: load.RunID}
-	scope := flowScope(load, workflow.GetInfo(ctx).WorkflowExecution.ID)
+	scope := activities.FlowScope(load, workflow.GetInfo(ctx).WorkflowExecution.ID)
+	if r := in.Resume; r != nil {
+		// The run made its first try inline in a batch: what it did there
+		// stands, and it goes on from step r.Next.
+		out.Steps = append(out.Steps, r.Steps...)
+		outputs := scope["steps"].(map[string]any)
+		for name, raw := range r.Outputs {
+			if o, err := activities.DecodeStepOutput(raw); err == nil {
+				outputs[name] = o
+			}
+		}
+	}
 
 	stepsCtx, cancelSteps := workflow.WithCancel(ctx)
 	timerCtx, cancelTimer := workflow.WithCancel(ctx)
@@ -83,7 +94,7 @@ func FlowRunWorkflow(ctx workflow.Context, in FlowRunInput) (FlowRunResult, erro
 			}
 		})
 	}
-	failed := runSteps(stepsCtx, load.Steps, scope, &out)
+	failed := runSteps(stepsCtx, load.Steps, scope, &out, in.Resume)
 	cancelTimer()
 
 	finish := activities.FinishFlowRunInput{RunID: load.RunID, Status: store.RunSucceeded, Steps: out.Steps}
@@ -136,51 +147,23 @@ type stepFailure struct {
 	cause                 error
 }
 
-// stepPlan is a step ready to run, decided once and recorded in history (a
-// side effect), so that replays take the same path whatever the templates
-// and conditions code does in later versions.
-type stepPlan struct {
-	Skip   bool
-	Error  string
-	Params json.RawMessage
-	Delay  time.Duration
-}
-
-// planStep evaluates a step's conditions and renders its params over scope.
-func planStep(step domain.Step, scope map[string]any) stepPlan {
-	act, ok := activities.LookupAction(step.Action)
-	if !ok {
-		return stepPlan{Error: fmt.Sprintf("action %q is not registered on this worker", step.Action)}
-	}
-	if !domain.MatchConditions(step.If, scope) {
-		return stepPlan{Skip: true}
-	}
-	params, err := act.Spec().RenderParams(step.Params, scope)
-	if err != nil {
-		return stepPlan{Error: err.Error()}
-	}
-	var plan stepPlan
-	if act.RunsInWorkflow() {
-		if step.Action != activities.ActionDelay {
-			return stepPlan{Error: fmt.Sprintf("action %q runs in the workflow, which does not know it", step.Action)}
-		}
-		if plan.Delay, err = activities.DelayDuration(params); err != nil {
-			return stepPlan{Error: err.Error()}
-		}
-	}
-	if plan.Params, err = json.Marshal(params); err != nil {
-		return stepPlan{Error: "params cannot be encoded: " + err.Error()}
-	}
-	return plan
-}
-
 // runSteps runs the steps in order and records each outcome in out. It
-// returns the failure that stopped the run, or nil.
-func runSteps(ctx workflow.Context, steps []domain.Step, scope map[string]any, out *FlowRunResult) *stepFailure {
+// returns the failure that stopped the run, or nil. A run resumed after its
+// inline first try starts at resume.Next.
+func runSteps(ctx workflow.Context, steps []domain.Step, scope map[string]any, out *FlowRunResult, resume *activities.RunResume) *stepFailure {
 	outputs := scope["steps"].(map[string]any)
-	for _, step := range steps {
-		var plan stepPlan
-		if err := workflow.SideEffect(ctx, func(workflow.Context) any { return planStep(step, scope) }).Get(&plan); err != nil {
+	for i, step := range steps {
+		var retried *activities.RunResume
+		if resume != nil {
+			if i < resume.Next {
+				continue
+			}
+			if i == resume.Next {
+				retried = resume
+			}
+		}
+		var plan activities.StepPlan
+		if err := workflow.SideEffect(ctx, func(workflow.Context) any { return activities.PlanStep(step, scope) }).Get(&plan); err != nil {
 			return &stepFailure{step: step.Name, action: step.Action, message: "cannot plan the step: " + err.Error(), cause: err}
 		}
 		started := workflow.Now(ctx)
@@ -199,7 +182,7 @@ func runSteps(ctx workflow.Context, steps []domain.Step, scope map[string]any, o
 			record(domain.StepFailed, plan.Error)
 			return &stepFailure{step: step.Name, action: step.Action, message: plan.Error}
 		}
-		output, err := runStep(ctx, step, plan)
+		output, err := runStep(ctx, step, plan, retried)
 		if err != nil {
 			msg := describeStepError(err)
 			status := domain.StepFailed
@@ -216,8 +199,8 @@ func runSteps(ctx workflow.Context, steps []domain.Step, scope map[string]any, o
 }
 
 // runStep carries out one planned step and returns its output as the scope
-// sees it.
-func runStep(ctx workflow.Context, step domain.Step, plan stepPlan) (any, error) {
+// sees it. retried, when set, tells the tries its inline first try made.
+func runStep(ctx workflow.Context, step domain.Step, plan activities.StepPlan, retried *activities.RunResume) (any, error) {
 	if step.Action == activities.ActionDelay {
 		if err := workflow.Sleep(ctx, plan.Delay); err != nil {
 			return nil, err
@@ -243,20 +226,26 @@ func runStep(ctx workflow.Context, step domain.Step, plan stepPlan) (any, error)
 	if opts.RetryPolicy.MaximumInterval < opts.RetryPolicy.InitialInterval {
 		opts.RetryPolicy.MaximumInterval = 0 // Temporal's default: 100 × initial
 	}
+	if retried != nil && retried.Attempts > 0 {
+		// Go on as Temporal would have after the inline tries: wait for
+		// the next one, with the attempts and retry window left.
+		if err := workflow.Sleep(ctx, retried.RetryDelay); err != nil {
+			return nil, err
+		}
+		activities.RemainingRetry(opts.RetryPolicy, retried.Attempts)
+		if opts.ScheduleToCloseTimeout > 0 {
+			left := opts.ScheduleToCloseTimeout - workflow.Now(ctx).Sub(retried.FirstTryAt)
+			if left <= 0 {
+				return nil, temporal.NewNonRetryableApplicationError("the step's retry window ended", activities.ErrTypeAttemptFailed, nil)
+			}
+			opts.ScheduleToCloseTimeout = left
+		}
+	}
 	var raw json.RawMessage
 	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), step.Action, plan.Params).Get(ctx, &raw); err != nil {
 		return nil, err
 	}
-	if len(raw) == 0 || string(raw) == "null" {
-		return map[string]any{}, nil
-	}
-	var output any
-	dec := json.NewDecoder(strings.NewReader(string(raw)))
-	dec.UseNumber() // ids in responses stay exact
-	if err := dec.Decode(&output); err != nil {
-		return nil, fmt.Errorf("step output is not JSON: %w", err)
-	}
-	return output, nil
+	return activities.DecodeStepOutput(raw)
 }
 
 // describeStepError is the innermost, human part of an activity failure.
@@ -273,51 +262,6 @@ func describeStepError(err error) string {
 		return "canceled"
 	}
 	return err.Error()
-}
-
-// flowScope is what templates and conditions see: the event's data fields at
-// the top level, the event itself (with its data) as event, the trigger or
-// queue hook, the run, and steps.<name> for each finished step. A run
-// without an event (a scheduled one) sees an empty event whose occurred_at
-// is when the run began.
-func flowScope(load activities.LoadFlowRunResult, workflowID string) map[string]any {
-	scope, err := load.Event.Scope()
-	if err != nil {
-		scope = map[string]any{}
-	}
-	ev, _ := scope["event"].(map[string]any)
-	if ev == nil {
-		ev = map[string]any{}
-		scope["event"] = ev
-	}
-	var data any = map[string]any{}
-	if len(load.Event.Data) > 0 {
-		dec := json.NewDecoder(strings.NewReader(string(load.Event.Data)))
-		dec.UseNumber()
-		var d any
-		if dec.Decode(&d) == nil && d != nil {
-			data = d
-		}
-	}
-	ev["data"] = data
-	scope["run"] = map[string]any{
-		"id":          load.RunID,
-		"workflow_id": workflowID,
-		"flow":        map[string]any{"id": load.FlowID, "name": load.FlowName, "version": load.FlowVersion},
-	}
-	if src := load.Source; src != nil {
-		if src.TriggerID != "" {
-			scope["trigger"] = map[string]any{
-				"id": src.TriggerID, "name": src.Name, "type": src.Type, "timezone": src.TimeZone,
-				"object": src.Object, "event": src.Event,
-			}
-		}
-		if src.QueueHookID != "" {
-			scope["queue_hook"] = map[string]any{"id": src.QueueHookID, "queue_id": src.QueueID, "event": src.Event}
-		}
-	}
-	scope["steps"] = map[string]any{}
-	return scope
 }
 
 // FlowTestRunWorkflowID is the id of a run of a flow by itself (POST
@@ -365,9 +309,9 @@ func ReconcileRunStatus(ctx context.Context, c client.Client, runs *store.Runs, 
 	if r.Status != store.RunRunning || r.WorkflowID == "" || c == nil {
 		return r, nil
 	}
-	desc, err := c.DescribeWorkflowExecution(ctx, r.WorkflowID, r.RunID)
+	desc, err := c.DescribeWorkflowExecution(ctx, r.ExecWorkflow(), r.RunID)
 	if err != nil {
-		return r, fmt.Errorf("describe %s: %w", r.WorkflowID, err)
+		return r, fmt.Errorf("describe %s: %w", r.ExecWorkflow(), err)
 	}
 	var status, msg string
 	switch desc.GetWorkflowExecutionInfo().GetStatus() {
@@ -380,6 +324,11 @@ func ReconcileRunStatus(ctx context.Context, c client.Client, runs *store.Runs, 
 	case enumspb.WORKFLOW_EXECUTION_STATUS_FAILED:
 		status, msg = store.RunFailed, "the run's workflow failed"
 	case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
+		if r.InlineWorkflowID != "" {
+			// A batch run workflow completes after recording every run
+			// it tried; a re-read below sees the run's own outcome.
+			return runs.Find(ctx, r.ID)
+		}
 		status = store.RunSucceeded
 	default:
 		return r, nil

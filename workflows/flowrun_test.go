@@ -296,3 +296,48 @@ func TestParamsThatCannotRenderFailTheStep(t *testing.T) {
 		t.Fatalf("err = %v, finished %+v", err, h.finished)
 	}
 }
+
+// A run resumed after its inline first try does not repeat the steps it
+// finished, reads their outputs, and makes only the tries its step's policy
+// has left, the first after the wait the inline try asked for.
+func TestResumedRunGoesOnWithTheTriesLeft(t *testing.T) {
+	h := newFlowHarness(t, activities.LoadFlowRunResult{HasEvent: true, Event: caseEvent(), Steps: []domain.Step{
+		{Name: "lookup", Action: "http.request", Params: map[string]any{"url": "https://crm.example.com/cases/{{ case.id }}"}},
+		{Name: "tell", Action: "notify", Retry: &domain.RetryPolicy{MaxAttempts: 3, InitialInterval: domain.Duration(time.Second), Backoff: 2},
+			Params: map[string]any{"text": "case {{ steps.lookup.response.json.id }}", "user_ids": "7"}},
+	}})
+	h.env.OnActivity("http.request", mock.Anything, mock.Anything).Return(
+		func(context.Context, activities.HTTPRequestInput) (activities.HTTPRequestResult, error) {
+			t.Error("the finished step ran again")
+			return activities.HTTPRequestResult{}, nil
+		})
+	start := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
+	var tries []time.Duration
+	h.env.OnActivity("notify", mock.Anything, mock.Anything).Return(
+		func(ctx context.Context, in activities.NotifyInput) (activities.NotifyResult, error) {
+			tries = append(tries, h.env.Now().Sub(start))
+			if in.Text != "case 77" {
+				t.Errorf("text = %q", in.Text)
+			}
+			return activities.NotifyResult{}, temporal.NewApplicationError("down", activities.ErrTypeAttemptFailed)
+		})
+	done := start.Add(-time.Second)
+	resume := &activities.RunResume{
+		Next: 1, Attempts: 1, RetryDelay: 5 * time.Second, FirstTryAt: start.Add(-time.Second),
+		Steps:   []domain.StepOutcome{{Name: "lookup", Action: "http.request", Status: domain.StepSucceeded, FinishedAt: &done}},
+		Outputs: map[string]json.RawMessage{"lookup": json.RawMessage(`{"response": {"status": 200, "json": {"id": 77}}}`)},
+	}
+	h.env.ExecuteWorkflow(FlowRunWorkflow, FlowRunInput{RunID: "run_1", Resume: resume})
+	if err := h.env.GetWorkflowError(); err == nil || !strings.Contains(err.Error(), "down") {
+		t.Fatalf("workflow error = %v", err)
+	}
+	// Attempts 2 and 3 of 3: after the 5 s the inline try asked for, then
+	// after 2 s (the interval grown once, as Temporal would have).
+	if len(tries) != 2 || tries[0] != 5*time.Second || tries[1] != 7*time.Second {
+		t.Fatalf("tries at %v, want [5s 7s]", tries)
+	}
+	if h.finished == nil || h.finished.Status != store.RunFailed || h.finished.FailedStep != "tell" ||
+		len(h.finished.Steps) != 2 || h.finished.Steps[0].Name != "lookup" || h.finished.Steps[0].Status != domain.StepSucceeded {
+		t.Fatalf("finished %+v", h.finished)
+	}
+}

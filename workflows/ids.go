@@ -26,6 +26,14 @@ func QueueHookRunWorkflowID(hookID, eventID string) string {
 	return fmt.Sprintf("trigger-%s-%s", hookID, eventID)
 }
 
+// RunBatchWorkflowID is the id of the workflow in which the runs of one
+// trigger or queue hook (source) in a dispatched group of publish batches
+// make their first try. Trigger and hook ids never read "batch", so it
+// cannot meet a run's own id.
+func RunBatchWorkflowID(source, group string) string {
+	return fmt.Sprintf("trigger-batch-%s-%s", group, source)
+}
+
 // Signal names.
 const (
 	// SignalWake tells a waiting workflow to look at the database again: new

@@ -14,13 +14,22 @@ import (
 	"github.com/triggerflow/triggerflow/store"
 )
 
-// Publisher makes published events durable and hands them to Temporal. It
-// coalesces concurrent publishes into one group commit (one transaction and
-// one workflow start per batch), so a burst of single-event requests costs a
-// few database and Temporal round trips, not hundreds. Publish returns only
-// after the batch's events and planned deliveries are committed in PostgreSQL
-// and the workflows carrying them have been started; should the start fail,
-// the batch stays marked undispatched and the dispatcher sweep finishes it.
+// Publisher makes published events durable and hands them to Temporal.
+//
+// Publishing is a group commit: concurrent publishes are coalesced into one
+// batch, stored in one PostgreSQL transaction (events, deliveries, planned
+// runs), and answered once it commits — the answer means durable. A
+// dispatcher then hands committed batches to Temporal, coalescing the ones
+// waiting into one group: one batch workflow for the group's unordered
+// deliveries, one run workflow per trigger with runs, one wake per ordered
+// webhook. The group is recorded before the hand-over, and should this
+// process die before Temporal holds it, the dispatcher sweep of any worker
+// hands the same group over under the same workflow ids.
+//
+// Temporal's cost is per workflow, not per event, so the groups, not the
+// publishes, decide throughput: 64 single-event clients commit batches of
+// up to 64 events, while the dispatcher starts one workflow for everything
+// committed during the previous start.
 type Publisher struct {
 	Events   *store.Events
 	Index    *store.Index
@@ -29,18 +38,17 @@ type Publisher struct {
 	// Window is how long the committer waits for more publishes to join a
 	// batch once one is waiting (default 2ms).
 	Window time.Duration
-	// MaxBatch caps events per batch (default 1000).
+	// MaxBatch caps events per committed batch (default 1000).
 	MaxBatch int
-	// Committers is how many batches may be in flight at once (default 1).
-	// The cost is per batch (one workflow start, one activity, visibility
-	// records), not per event, so one committer, whose batches grow to all
-	// the publishes waiting, beats several smaller ones: measured with 64
-	// single-event clients, 1 committer delivered 1,600/s, 2 gave 1,150/s,
-	// 4 gave 620/s (triggerflow bench, scenario unordered).
+	// MaxGroup caps the work (deliveries and runs) the dispatcher puts in
+	// one group (default 2000); a bigger batch is a group of its own.
+	MaxGroup int
+	// Committers is how many batches may be committing at once (default 1).
 	Committers int
 
-	once  sync.Once
-	queue chan *publishRequest
+	once     sync.Once
+	queue    chan *publishRequest
+	dispatch chan dispatchItem
 }
 
 type publishRequest struct {
@@ -48,6 +56,15 @@ type publishRequest struct {
 	events []domain.Event
 	done   chan error
 }
+
+// dispatchItem is a committed batch waiting for the dispatcher.
+type dispatchItem struct {
+	batch  store.StoredBatch
+	events []domain.Event
+}
+
+// work is how much the batch adds to a group.
+func (d dispatchItem) work() int { return len(d.batch.Plan.Deliveries) + len(d.batch.Plan.Runs) }
 
 func (p *Publisher) init() {
 	p.once.Do(func() {
@@ -57,6 +74,9 @@ func (p *Publisher) init() {
 		if p.MaxBatch <= 0 {
 			p.MaxBatch = 1000
 		}
+		if p.MaxGroup <= 0 {
+			p.MaxGroup = 2000
+		}
 		if p.Committers <= 0 {
 			p.Committers = 1
 		}
@@ -64,10 +84,15 @@ func (p *Publisher) init() {
 			p.Log = slog.Default()
 		}
 		p.queue = make(chan *publishRequest, 4096)
+		// Bounded: when Temporal falls behind, committers wait here, and
+		// publishers wait for their answer.
+		p.dispatch = make(chan dispatchItem, 256)
 	})
 }
 
-// Run commits batches until ctx ends. Start it once, before Publish.
+// Run commits and dispatches batches until ctx ends. Start it once, before
+// Publish. Batches committed but not yet dispatched when it stops are left
+// to the dispatcher sweep.
 func (p *Publisher) Run(ctx context.Context) {
 	p.init()
 	var wg sync.WaitGroup
@@ -78,11 +103,17 @@ func (p *Publisher) Run(ctx context.Context) {
 			p.commitLoop(ctx)
 		}()
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		p.dispatchLoop(ctx)
+	}()
 	wg.Wait()
 }
 
-// Publish makes events durable and dispatched; events whose id was already
-// accepted are accepted again without a second delivery or run.
+// Publish makes events durable; Temporal gets them right after. Events
+// whose id was already accepted are accepted again without a second
+// delivery or run.
 func (p *Publisher) Publish(ctx context.Context, events []domain.Event) error {
 	p.init()
 	req := &publishRequest{ctx: ctx, events: events, done: make(chan error, 1)}
@@ -122,15 +153,22 @@ func (p *Publisher) commitLoop(ctx context.Context) {
 			}
 		}
 		timer.Stop()
-		err := p.commit(ctx, batch)
+		item, err := p.commit(ctx, batch)
 		for _, r := range batch {
 			r.done <- err
+		}
+		if err == nil {
+			select {
+			case p.dispatch <- item:
+			case <-ctx.Done():
+				return // committed: the sweep hands it over
+			}
 		}
 	}
 }
 
-// commit stores and dispatches one batch made of several requests.
-func (p *Publisher) commit(ctx context.Context, reqs []*publishRequest) error {
+// commit stores one batch made of several requests.
+func (p *Publisher) commit(ctx context.Context, reqs []*publishRequest) (dispatchItem, error) {
 	var events []domain.Event
 	for _, r := range reqs {
 		if r.ctx.Err() == nil {
@@ -138,38 +176,76 @@ func (p *Publisher) commit(ctx context.Context, reqs []*publishRequest) error {
 		}
 	}
 	if len(events) == 0 {
-		return context.Canceled
+		return dispatchItem{}, context.Canceled
 	}
 	// Matching happens before the transaction (it may load definitions);
 	// only new events get deliveries, decided inside it.
 	matches, err := p.Index.Match(ctx, events)
 	if err != nil {
-		return fmt.Errorf("match events: %w", err)
+		return dispatchItem{}, fmt.Errorf("match events: %w", err)
 	}
 	stored, err := p.Events.StoreBatch(ctx, events, func(fresh []domain.Event) store.Plan {
 		return plan(fresh, matches)
 	})
 	if err != nil {
-		return err
+		return dispatchItem{}, err
 	}
-	if len(stored.NewEvents) == 0 {
-		return nil
-	}
-	if err := handOver(ctx, p.Temporal, stored.BatchID, targetsOf(stored), stored.NewEvents); err != nil {
-		p.Log.Warn("batch stored but not dispatched; the dispatcher sweep will finish it", "batch", stored.BatchID, "error", err)
-		return fmt.Errorf("%w: events are stored but could not be handed to Temporal: %v", domain.ErrUnavailable, err)
-	}
-	// Temporal holds the batch: the events are safe whatever happens next.
-	// Marking it dispatched only spares the sweeper a (harmless, idempotent)
-	// second hand-over, so it stays off the publisher's latency path.
-	go func() {
-		mctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := p.Events.MarkDispatched(mctx, stored.BatchID); err != nil {
-			p.Log.Debug("could not mark batch dispatched; the sweep will", "batch", stored.BatchID, "error", err)
+	return dispatchItem{batch: stored, events: stored.NewEvents}, nil
+}
+
+// dispatchLoop hands committed batches to Temporal, coalescing the batches
+// waiting into one group.
+func (p *Publisher) dispatchLoop(ctx context.Context) {
+	for {
+		var first dispatchItem
+		select {
+		case <-ctx.Done():
+			return
+		case first = <-p.dispatch:
 		}
-	}()
-	return nil
+		items := []dispatchItem{first}
+		work := first.work()
+	collect:
+		for work < p.MaxGroup {
+			select {
+			case it := <-p.dispatch:
+				items = append(items, it)
+				work += it.work()
+			default:
+				break collect
+			}
+		}
+		p.dispatchGroup(ctx, items)
+	}
+}
+
+// dispatchGroup hands one group over, retrying briefly; what still fails is
+// left, recorded, to the dispatcher sweep.
+func (p *Publisher) dispatchGroup(ctx context.Context, items []dispatchItem) {
+	g := Group{ID: items[0].batch.BatchID}
+	for _, it := range items {
+		g.BatchIDs = append(g.BatchIDs, it.batch.BatchID)
+		g.Events = append(g.Events, it.events...)
+		g.Plan.Deliveries = append(g.Plan.Deliveries, it.batch.Plan.Deliveries...)
+		g.Plan.Runs = append(g.Plan.Runs, it.batch.Plan.Runs...)
+	}
+	g.Targets = targetsOf(g.Plan)
+	if len(g.BatchIDs) > 1 {
+		if err := p.Events.AssignGroup(ctx, g.ID, g.BatchIDs); err != nil {
+			p.Log.Warn("batches stored but not grouped; the dispatcher sweep will hand them over", "batches", g.BatchIDs, "error", err)
+			return
+		}
+	}
+	var err error
+	for attempt := range 3 {
+		if err = Dispatch(ctx, p.Temporal, p.Events, g); err == nil || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(time.Duration(200<<attempt) * time.Millisecond)
+	}
+	if err != nil {
+		p.Log.Warn("batches stored but not dispatched; the dispatcher sweep will finish them", "group", g.ID, "batches", len(g.BatchIDs), "error", err)
+	}
 }
 
 // plan turns matches into delivery and run rows.
@@ -197,12 +273,12 @@ func plan(events []domain.Event, matches map[string]store.Matches) store.Plan {
 	return pl
 }
 
-// targetsOf derives a batch's dispatch targets from its plan, sparing the
+// targetsOf derives a group's dispatch targets from its plan, sparing the
 // database round trips the sweeper needs.
-func targetsOf(b store.StoredBatch) store.BatchTargets {
-	t := store.BatchTargets{HasRuns: len(b.Plan.Runs) > 0}
+func targetsOf(pl store.Plan) store.BatchTargets {
+	var t store.BatchTargets
 	seen := map[string]bool{}
-	for _, d := range b.Plan.Deliveries {
+	for _, d := range pl.Deliveries {
 		if !d.Ordered {
 			t.HasUnordered = true
 			continue
@@ -212,65 +288,135 @@ func targetsOf(b store.StoredBatch) store.BatchTargets {
 			t.OrderedWebhooks = append(t.OrderedWebhooks, store.WebhookRef{ID: d.WebhookID, Code: d.WebhookCode})
 		}
 	}
+	groups := map[store.RunGroup]bool{}
+	for _, r := range pl.Runs {
+		g := store.RunGroup{TriggerID: r.TriggerID}
+		if r.QueueHookID != "" {
+			g = store.RunGroup{QueueHookID: r.QueueHookID}
+		}
+		if !groups[g] {
+			groups[g] = true
+			t.RunGroups = append(t.RunGroups, g)
+		}
+	}
 	return t
 }
 
-// Dispatch hands a stored batch to Temporal: the batch workflow for unordered
-// deliveries and runs, and a wake signal to each ordered webhook's queue. It
-// is idempotent (workflow ids are deterministic), so the sweeper may repeat it.
-func Dispatch(ctx context.Context, c client.Client, events *store.Events, batchID string, targets store.BatchTargets, sample []domain.Event) error {
-	if err := handOver(ctx, c, batchID, targets, sample); err != nil {
-		return err
-	}
-	return events.MarkDispatched(ctx, batchID)
+// Group is committed batches handed to Temporal together, named by its
+// first batch.
+type Group struct {
+	ID       string
+	BatchIDs []string
+	Targets  store.BatchTargets
+	// Events and Plan, when known (not in a sweep), give the workflows
+	// their search attributes.
+	Events []domain.Event
+	Plan   store.Plan
 }
 
-// handOver starts the batch workflow and wakes ordered queues.
-func handOver(ctx context.Context, c client.Client, batchID string, targets store.BatchTargets, sample []domain.Event) error {
+// Dispatch hands a group to Temporal — the batch workflow for its unordered
+// deliveries, a run workflow per trigger or queue hook with runs, a wake
+// signal to each ordered webhook's queue — and records its batches
+// dispatched. It is idempotent (workflow ids are deterministic), so the
+// sweeper may repeat it.
+func Dispatch(ctx context.Context, c client.Client, events *store.Events, g Group) error {
 	var errs []error
-	if targets.HasUnordered || targets.HasRuns {
-		sa := SearchAttributeValues{}
-		if len(sample) == 1 {
-			sa.EventID, sa.EventType = sample[0].ID, sample[0].Type
-		} else if len(sample) > 1 {
-			sa.EventType = sample[0].Type
-			for _, e := range sample[1:] {
-				if e.Type != sa.EventType {
-					sa.EventType = ""
-					break
-				}
-			}
+	if g.Targets.HasUnordered {
+		in := DeliverBatchInput{BatchID: g.ID, HasUnordered: true}
+		if len(g.BatchIDs) > 1 {
+			in.BatchIDs = g.BatchIDs
 		}
-		if _, err := StartBatch(ctx, c, DeliverBatchInput{BatchID: batchID, HasUnordered: targets.HasUnordered, HasRuns: targets.HasRuns}, sa); err != nil {
+		if _, err := StartBatch(ctx, c, in, sharedAttributes(g.Events)); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	for _, w := range targets.OrderedWebhooks {
+	for _, rg := range g.Targets.RunGroups {
+		in := RunBatchInput{BatchIDs: g.BatchIDs, TriggerID: rg.TriggerID, QueueHookID: rg.QueueHookID}
+		if err := StartRunBatch(ctx, c, g.ID, in, sharedAttributes(g.runEvents(rg))); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, w := range g.Targets.OrderedWebhooks {
 		if _, err := WakeWebhookQueue(ctx, c, w.ID, w.Code); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return events.MarkDispatched(ctx, g.BatchIDs...)
+}
+
+// runEvents are the events of a run group's runs (nil when not known).
+func (g Group) runEvents(rg store.RunGroup) []domain.Event {
+	if len(g.Events) == 0 {
+		return nil
+	}
+	ids := map[string]bool{}
+	for _, r := range g.Plan.Runs {
+		if r.TriggerID == rg.TriggerID && r.QueueHookID == rg.QueueHookID {
+			ids[r.EventID] = true
+		}
+	}
+	var out []domain.Event
+	for _, e := range g.Events {
+		if ids[e.ID] {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// sharedAttributes are the event attributes a workflow for events can carry:
+// the id when there is one event, the type when all share it.
+func sharedAttributes(events []domain.Event) SearchAttributeValues {
+	var sa SearchAttributeValues
+	if len(events) == 0 {
+		return sa
+	}
+	if len(events) == 1 {
+		sa.EventID = events[0].ID
+	}
+	sa.EventType = events[0].Type
+	for _, e := range events[1:] {
+		if e.Type != sa.EventType {
+			sa.EventType = ""
+			break
+		}
+	}
+	return sa
 }
 
 // SweepUndispatched dispatches batches whose publisher stored them but died
-// (or lost Temporal) before handing them over. Safe to run in many processes.
+// (or lost Temporal) before handing them over, as the groups they were
+// assigned to. Safe to run in many processes.
 func SweepUndispatched(ctx context.Context, c client.Client, events *store.Events, olderThan time.Duration, log *slog.Logger) (int, error) {
 	ids, err := events.StaleBatches(ctx, time.Now().Add(-olderThan), 100)
 	if err != nil {
 		return 0, err
 	}
 	n := 0
+	done := map[string]bool{}
 	for _, id := range ids {
-		targets, err := events.BatchTargets(ctx, id)
+		if done[id] {
+			continue
+		}
+		var g Group
+		g.ID, g.BatchIDs, err = events.GroupOf(ctx, id)
 		if err == nil {
-			err = Dispatch(ctx, c, events, id, targets, nil)
+			g.Targets, err = events.BatchTargets(ctx, g.BatchIDs)
+		}
+		if err == nil {
+			err = Dispatch(ctx, c, events, g)
 		}
 		if err != nil {
 			log.Warn("sweep: batch still not dispatched", "batch", id, "error", err)
 			continue
 		}
-		n++
+		for _, b := range g.BatchIDs {
+			done[b] = true
+		}
+		n += len(g.BatchIDs)
 	}
 	return n, nil
 }

@@ -2,10 +2,12 @@ package workflows
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -40,10 +42,14 @@ type FlowRunInput struct {
 	// empty event.
 	EventID string
 	Event   *domain.Event
+	// Resume is set on a run that made its first try inline in a batch run
+	// workflow: the steps it finished there and the step to go on with.
+	Resume *activities.RunResume `json:",omitempty"`
 }
 
 // startPlannedRuns starts the trigger and queue-hook runs a publish batch
-// planned, each as its own workflow.
+// planned, each as its own workflow. Only batch workflows handed over before
+// RunBatchWorkflow existed take this path.
 func startPlannedRuns(ctx workflow.Context, batchID string) (int, error) {
 	var a *activities.Runs
 	var res activities.StartPlannedRunsResult
@@ -56,7 +62,7 @@ var _ activities.RunStarter = Starter{}
 
 // StartRun starts the workflow of one planned run; the workflow id comes from
 // the trigger (or hook) and the event, so a repeated event is one run.
-func (Starter) StartRun(ctx context.Context, c client.Client, r *store.Run, timeout time.Duration, sa activities.RunAttributes) (string, string, error) {
+func (Starter) StartRun(ctx context.Context, c client.Client, r *store.Run, timeout time.Duration, sa activities.RunAttributes, resume *activities.RunResume) (string, string, error) {
 	updates := []temporal.SearchAttributeUpdate{}
 	if sa.TriggerID != "" {
 		updates = append(updates, SATrigger.ValueSet(sa.TriggerID))
@@ -80,9 +86,80 @@ func (Starter) StartRun(ctx context.Context, c client.Client, r *store.Run, time
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		TypedSearchAttributes:    temporal.NewSearchAttributes(updates...),
-	}, FlowRunWorkflowName, FlowRunInput{RunID: r.ID})
+	}, FlowRunWorkflowName, FlowRunInput{RunID: r.ID, Resume: resume})
 	if err != nil {
 		return "", "", fmt.Errorf("start %s: %w", r.WorkflowID, err)
 	}
 	return run.GetID(), run.GetRunID(), nil
+}
+
+// RunBatchInput names the planned runs of one trigger or queue hook in a
+// dispatched group of publish batches.
+type RunBatchInput struct {
+	BatchIDs    []string
+	TriggerID   string
+	QueueHookID string
+}
+
+// runBatchOptions bound the activity making a group's first tries: a run may
+// take up to its trigger's timeout (at most 24 h), and a killed worker's
+// activity moves to another worker within seconds (it heartbeats).
+var runBatchOptions = workflow.ActivityOptions{
+	StartToCloseTimeout:    25 * time.Hour,
+	HeartbeatTimeout:       10 * time.Second,
+	ScheduleToCloseTimeout: 48 * time.Hour,
+	RetryPolicy: &temporal.RetryPolicy{
+		InitialInterval:    time.Second,
+		BackoffCoefficient: 2,
+		MaximumInterval:    time.Minute,
+	},
+}
+
+// RunBatchWorkflow makes the first try of the runs one trigger or queue hook
+// has in a group of publish batches, in one activity (see
+// activities.Runs.RunPlannedRuns); runs that need retries or a durable timer
+// continue in their own FlowRunWorkflow. It carries TriggerFlowTrigger (and
+// TriggerFlowQueue for a queue hook), so operators find it with the
+// trigger's runs.
+func RunBatchWorkflow(ctx workflow.Context, in RunBatchInput) (activities.RunPlannedResult, error) {
+	var a *activities.Runs
+	var res activities.RunPlannedResult
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, runBatchOptions), a.RunPlannedRuns,
+		activities.RunPlannedInput{BatchIDs: in.BatchIDs, TriggerID: in.TriggerID, QueueHookID: in.QueueHookID}).Get(ctx, &res)
+	if err != nil {
+		return res, err
+	}
+	if res.QueueID != "" {
+		if err := workflow.UpsertTypedSearchAttributes(ctx, SAQueue.ValueSet(res.QueueID)); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// StartRunBatch starts the workflow making the first tries of a source's
+// runs in a group of batches; a repeated start finds the existing run.
+func StartRunBatch(ctx context.Context, c client.Client, group string, in RunBatchInput, sa SearchAttributeValues) error {
+	source := in.TriggerID
+	if source == "" {
+		source = in.QueueHookID
+	}
+	sa.Trigger = source
+	id := RunBatchWorkflowID(source, group)
+	_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       id,
+		TaskQueue:                TaskQueue,
+		EnableEagerStart:         true,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		TypedSearchAttributes:    sa.attributes(),
+	}, RunBatchWorkflow, in)
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) {
+		return nil // closed already: the group was handed over before
+	}
+	if err != nil {
+		return fmt.Errorf("start %s: %w", id, err)
+	}
+	return nil
 }

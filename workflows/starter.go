@@ -98,6 +98,7 @@ type SearchAttributeValues struct {
 	EventID   string
 	EventType string
 	Webhook   string
+	Trigger   string
 }
 
 func (v SearchAttributeValues) attributes() temporal.SearchAttributes {
@@ -110,6 +111,9 @@ func (v SearchAttributeValues) attributes() temporal.SearchAttributes {
 	}
 	if v.Webhook != "" {
 		updates = append(updates, SAWebhook.ValueSet(v.Webhook))
+	}
+	if v.Trigger != "" {
+		updates = append(updates, SATrigger.ValueSet(v.Trigger))
 	}
 	return temporal.NewSearchAttributes(updates...)
 }

@@ -1,0 +1,493 @@
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/triggerflow/triggerflow/domain"
+	"github.com/triggerflow/triggerflow/store"
+)
+
+// A publish that plans runs does not start a workflow per run. The runs of
+// one trigger (or queue hook) in a dispatched group of batches make their
+// first try together, in one activity of one batch run workflow: each run's
+// steps are executed in order, in this process, like the delivery batch makes
+// every delivery's first attempt. A run that ends (succeeded, or failed for
+// good) is recorded; a run whose step fails in a way its retry policy would
+// retry, or that reaches a delay, is handed to a workflow of its own
+// (FlowRunWorkflow with RunResume), which goes on from that step with the
+// attempts left. A workflow per run costs the embedded server ~60× a
+// delivery; the inline first try costs about what its HTTP call costs.
+
+// RunPlannedInput names the planned runs of one trigger or queue hook in a
+// group of publish batches.
+type RunPlannedInput struct {
+	BatchIDs    []string
+	TriggerID   string
+	QueueHookID string
+}
+
+// RunPlannedResult counts what the inline first tries did.
+type RunPlannedResult struct {
+	Succeeded int
+	Failed    int
+	HandedOff int
+	// QueueID is the queue of a queue hook's runs, for the workflow's
+	// search attributes.
+	QueueID string
+}
+
+// RunResume is where a run handed over after its inline first try goes on.
+type RunResume struct {
+	// Next is the index of the step to run next.
+	Next int
+	// Steps are the outcomes of the steps before Next.
+	Steps []domain.StepOutcome
+	// Outputs are the outputs of the steps before Next, by step name.
+	Outputs map[string]json.RawMessage
+	// Attempts is how many tries of step Next were made (0 for a delay).
+	Attempts int
+	// RetryDelay is the wait before the next try: the policy's interval,
+	// or what the failed try asked for (Retry-After).
+	RetryDelay time.Duration
+	// FirstTryAt is when step Next was first tried; the step's retry expiry
+	// counts from it.
+	FirstTryAt time.Time
+}
+
+// RunPlannedRuns makes the first try of the runs a trigger or queue hook has
+// in a group of publish batches. Retrying the activity after a crash tries
+// again only the runs neither recorded nor handed over, from their first
+// step (at least once, like any retried activity).
+func (a *Runs) RunPlannedRuns(ctx context.Context, in RunPlannedInput) (RunPlannedResult, error) {
+	defer keepHeartbeating(ctx)()
+	var res RunPlannedResult
+	group := store.RunGroup{TriggerID: in.TriggerID, QueueHookID: in.QueueHookID}
+	runs, err := a.Runs.InlineInBatches(ctx, in.BatchIDs, group)
+	if err != nil || len(runs) == 0 {
+		return res, err
+	}
+	src, gone, err := a.groupSource(ctx, group)
+	if err != nil {
+		return res, err
+	}
+	if gone != "" {
+		outcomes := make([]store.RunOutcome, len(runs))
+		for i, r := range runs {
+			outcomes[i] = store.RunOutcome{ID: r.ID, Status: store.RunFailed, Error: gone}
+		}
+		res.Failed = len(runs)
+		return res, a.Runs.FinishMany(ctx, outcomes)
+	}
+	res.QueueID = src.QueueID
+	prog, err := a.newProgramLoader(ctx, src)
+	if err != nil {
+		return res, err
+	}
+	ids := make([]string, len(runs))
+	eventIDs := make([]string, 0, len(runs))
+	for i, r := range runs {
+		ids[i] = r.ID
+		if r.EventID.Valid {
+			eventIDs = append(eventIDs, r.EventID.String)
+		}
+	}
+	info := activity.GetInfo(ctx)
+	if runs, err = a.Runs.MarkInline(ctx, ids, info.WorkflowExecution.ID, info.WorkflowExecution.RunID,
+		prog.current.FlowID, prog.current.FlowVersion); err != nil {
+		return res, err
+	}
+	events, err := a.Events.GetMany(ctx, eventIDs)
+	if err != nil {
+		return res, err
+	}
+
+	timeout := src.Timeout
+	if timeout <= 0 {
+		timeout = domain.DefaultTriggerTimeout
+	}
+	rec := newOutcomeWriter(ctx, a.Runs)
+	var (
+		mu       sync.Mutex
+		handOver []inlineHandOver
+	)
+	sem := make(chan struct{}, a.inlineConcurrency())
+	var wg sync.WaitGroup
+	for _, r := range runs {
+		load, failure, err := prog.load(ctx, r, src, events)
+		if err != nil {
+			rec.close()
+			return res, err
+		}
+		if failure != "" {
+			res.Failed++
+			rec.add(store.RunOutcome{ID: r.ID, Status: store.RunFailed, Error: failure})
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(r *store.Run, load LoadFlowRunResult) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			outcome, resume := a.runInline(ctx, r, load, timeout)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case resume != nil:
+				handOver = append(handOver, inlineHandOver{run: r, resume: resume})
+			case outcome.Status == store.RunSucceeded:
+				res.Succeeded++
+				rec.add(*outcome)
+			case outcome != nil:
+				res.Failed++
+				rec.add(*outcome)
+			}
+		}(r, load)
+	}
+	wg.Wait()
+	if err := rec.close(); err != nil {
+		return res, err
+	}
+	if err := ctx.Err(); err != nil {
+		return res, err // stopped: what is left is tried again
+	}
+	n, err := a.handOverRuns(ctx, handOver, timeout)
+	res.HandedOff = n
+	return res, err
+}
+
+// inlineConcurrency bounds runs tried at once in one activity.
+func (a *Runs) inlineConcurrency() int {
+	if a.Concurrency > 0 {
+		return a.Concurrency
+	}
+	return 64
+}
+
+// groupSource reads the trigger or queue hook of a group of runs. gone says
+// why none of its runs can run (it was deleted since the publish).
+func (a *Runs) groupSource(ctx context.Context, g store.RunGroup) (*store.RunSource, string, error) {
+	var src *store.RunSource
+	var err error
+	if g.TriggerID != "" {
+		src, err = a.Runs.TriggerSource(ctx, g.TriggerID)
+	} else {
+		src, err = a.Runs.QueueHookSource(ctx, g.QueueHookID)
+	}
+	if errors.Is(err, domain.ErrNotFound) {
+		if g.TriggerID != "" {
+			return nil, fmt.Sprintf("trigger %s no longer exists", g.TriggerID), nil
+		}
+		return nil, fmt.Sprintf("queue hook %s no longer exists", g.QueueHookID), nil
+	}
+	return src, "", err
+}
+
+// programLoader finds the steps of runs that share a source: the flow's
+// current version (what new runs pin), and other versions runs pinned
+// before, each read once.
+type programLoader struct {
+	a        *Runs
+	flow     *domain.Flow // nil for a trigger with actions
+	current  LoadFlowRunResult
+	versions map[int][]domain.Step
+	err      string // why no run of this source can run
+}
+
+func (a *Runs) newProgramLoader(ctx context.Context, src *store.RunSource) (*programLoader, error) {
+	p := &programLoader{a: a, versions: map[int][]domain.Step{}}
+	switch {
+	case src.FlowID != "":
+		flow, err := a.Flows.Get(ctx, src.FlowID)
+		if errors.Is(err, domain.ErrNotFound) {
+			p.err = fmt.Sprintf("flow %s no longer exists", src.FlowID)
+			return p, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		p.flow = flow
+		p.current = LoadFlowRunResult{FlowID: flow.ID, FlowName: flow.Name, FlowVersion: flow.Version}
+	case len(src.Actions) > 0:
+		p.current.Steps = domain.StepsFromTriggerActions(src.Actions)
+	default:
+		p.err = "the run has neither a flow nor actions to execute"
+	}
+	return p, nil
+}
+
+// load is what one run executes (as LoadFlowRun would return it), or why it
+// cannot run.
+func (p *programLoader) load(ctx context.Context, r *store.Run, src *store.RunSource, events map[string]store.StoredEvent) (LoadFlowRunResult, string, error) {
+	if p.err != "" {
+		return LoadFlowRunResult{}, p.err, nil
+	}
+	res := p.current
+	res.RunID = r.ID
+	if p.flow != nil {
+		version := p.flow.Version
+		if r.FlowVersion.Valid {
+			version = int(r.FlowVersion.Int64)
+		}
+		steps, ok := p.versions[version]
+		if !ok {
+			v, err := p.a.Flows.Version(ctx, p.flow.ID, version)
+			if errors.Is(err, domain.ErrNotFound) {
+				return res, fmt.Sprintf("version %d of flow %s no longer exists", version, p.flow.Name), nil
+			}
+			if err != nil {
+				return res, "", err
+			}
+			steps = v.Steps
+			p.versions[version] = steps
+		}
+		res.FlowVersion, res.Steps = version, steps
+	}
+	res.Source = &RunSourceInfo{
+		TriggerID: src.TriggerID, QueueHookID: src.QueueHookID, Name: src.Name, Type: src.Type,
+		TimeZone: src.TimeZone, QueueID: src.QueueID, Object: src.Object, Event: src.Event,
+	}
+	switch ev, ok := events[r.EventID.String]; {
+	case ok:
+		res.Event, res.HasEvent = ev.Event, true
+	case r.EventID.Valid:
+		return res, fmt.Sprintf("event %s does not exist", r.EventID.String), nil
+	default:
+		res.Event = domain.Event{OccurredAt: r.StartedAt.UTC()}
+	}
+	return res, "", nil
+}
+
+// runInline makes one run's first try. It returns the run's outcome when the
+// run ended, or where its own workflow must go on.
+func (a *Runs) runInline(ctx context.Context, r *store.Run, load LoadFlowRunResult, timeout time.Duration) (*store.RunOutcome, *RunResume) {
+	// Like FlowRunWorkflow, stop a margin before the timeout to record it.
+	margin := min(10*time.Second, timeout/5)
+	runCtx, cancel := context.WithTimeout(ctx, timeout-margin)
+	defer cancel()
+	scope := FlowScope(load, r.WorkflowID)
+	outputs := scope["steps"].(map[string]any)
+	resume := &RunResume{Outputs: map[string]json.RawMessage{}}
+	ended := func(status, step, msg string) (*store.RunOutcome, *RunResume) {
+		return &store.RunOutcome{ID: r.ID, Status: status, FailedStep: step, Error: msg, Steps: resume.Steps}, nil
+	}
+	for i, step := range load.Steps {
+		resume.Next = i
+		plan := PlanStep(step, scope)
+		started := time.Now().UTC()
+		outcome := domain.StepOutcome{Name: step.Name, Action: step.Action, StartedAt: &started}
+		record := func(status, msg string) {
+			finished := time.Now().UTC()
+			outcome.Status, outcome.Error, outcome.FinishedAt = status, msg, &finished
+			resume.Steps = append(resume.Steps, outcome)
+		}
+		switch {
+		case plan.Skip:
+			record(domain.StepSkipped, "")
+			outputs[step.Name] = map[string]any{"skipped": true}
+			resume.Outputs[step.Name] = json.RawMessage(`{"skipped":true}`)
+			continue
+		case plan.Error != "":
+			record(domain.StepFailed, plan.Error)
+			return ended(store.RunFailed, step.Name, plan.Error)
+		}
+		act, _ := LookupAction(step.Action) // PlanStep found it
+		if act.call == nil {
+			return nil, resume // a durable timer: the workflow's part
+		}
+		stepCtx, stepCancel := context.WithTimeout(runCtx, step.EffectiveTimeout())
+		stepCtx = withStepInfo(stepCtx, StepInfo{WorkflowID: r.WorkflowID, RunID: r.ID, StepID: fmt.Sprintf("step-%d", i+1)})
+		out, err := act.call(a.Actions, stepCtx, plan.Params)
+		stepCancel()
+		var raw []byte
+		if err == nil {
+			if raw, err = json.Marshal(out); err != nil {
+				err = permanentActionError("step output cannot be encoded: %v", err)
+			}
+		}
+		if err == nil {
+			var decoded any
+			if decoded, err = DecodeStepOutput(raw); err == nil {
+				record(domain.StepSucceeded, "")
+				outputs[step.Name] = decoded
+				resume.Outputs[step.Name] = raw
+				continue
+			}
+		}
+		switch {
+		case ctx.Err() != nil:
+			// The activity is stopping: this run is tried again later.
+			return nil, nil
+		case runCtx.Err() != nil:
+			record(domain.StepFailed, "timed out (run timeout)")
+			return ended(store.RunTimedOut, step.Name,
+				fmt.Sprintf("the run did not finish within its timeout; it was stopped during step %q", step.Name))
+		}
+		msg, delay, retry := classifyInlineError(err, step)
+		if !retry {
+			record(domain.StepFailed, msg)
+			return ended(store.RunFailed, step.Name, msg)
+		}
+		resume.Attempts, resume.RetryDelay, resume.FirstTryAt = 1, delay, started
+		return nil, resume
+	}
+	return ended(store.RunSucceeded, "", "")
+}
+
+// classifyInlineError reads a failed first try the way Temporal's retry
+// policy would: its message, the wait before the next try, and whether the
+// step's policy allows one.
+func classifyInlineError(err error, step domain.Step) (string, time.Duration, bool) {
+	policy := step.EffectiveRetry()
+	initial := max(time.Duration(policy.InitialInterval), time.Second) // as FlowRunWorkflow sets it
+	msg := err.Error()
+	var appErr *temporal.ApplicationError
+	switch {
+	case errors.As(err, &appErr):
+		msg = appErr.Message()
+		if appErr.NonRetryable() {
+			return msg, 0, false
+		}
+		if d := appErr.NextRetryDelay(); d > 0 {
+			initial = d
+		}
+	case errors.Is(err, context.DeadlineExceeded):
+		msg = "timed out (start_to_close)"
+	}
+	if policy.MaxAttempts == 1 {
+		return msg, 0, false
+	}
+	return msg, initial, true
+}
+
+// RemainingRetry adjusts a step's retry policy for the tries left after
+// resume.Attempts were made inline: fewer attempts, and the interval grown
+// as Temporal would have grown it, so the schedule is the one of a step that
+// never left its workflow.
+func RemainingRetry(rp *temporal.RetryPolicy, attempts int) {
+	if attempts <= 0 {
+		return
+	}
+	if rp.MaximumAttempts > 0 {
+		rp.MaximumAttempts = max(rp.MaximumAttempts-int32(attempts), 1)
+	}
+	if rp.MaximumInterval <= 0 {
+		rp.MaximumInterval = 100 * rp.InitialInterval // Temporal's default
+	}
+	next := float64(rp.InitialInterval) * math.Pow(max(rp.BackoffCoefficient, 1), float64(attempts))
+	rp.InitialInterval = min(time.Duration(next), rp.MaximumInterval)
+}
+
+// inlineHandOver is a run leaving the batch for a workflow of its own.
+type inlineHandOver struct {
+	run    *store.Run
+	resume *RunResume
+}
+
+// handOverRuns starts the workflows of runs that go on after their inline
+// try, with the time their timeout leaves, and records them.
+func (a *Runs) handOverRuns(ctx context.Context, items []inlineHandOver, timeout time.Duration) (int, error) {
+	if len(items) == 0 {
+		return 0, nil
+	}
+	started := make([]store.StartedRun, len(items))
+	errs := make([]error, len(items))
+	sem := make(chan struct{}, startConcurrency)
+	var wg sync.WaitGroup
+	for i, h := range items {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(i int, h inlineHandOver) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			_, sa, err := a.Planner.PlanRun(ctx, h.run)
+			if err != nil {
+				errs[i] = fmt.Errorf("plan run %s: %w", h.run.ID, err)
+				return
+			}
+			left := max(timeout-time.Since(h.run.StartedAt), time.Second)
+			wfID, runID, err := a.Starter.StartRun(ctx, a.Temporal, h.run, left, sa, h.resume)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			started[i] = store.StartedRun{ID: h.run.ID, WorkflowID: wfID, RunID: runID}
+		}(i, h)
+	}
+	wg.Wait()
+	var ok []store.StartedRun
+	for i := range items {
+		if errs[i] == nil {
+			ok = append(ok, started[i])
+		}
+	}
+	if err := a.Runs.HandOverMany(ctx, ok); err != nil {
+		return 0, err
+	}
+	return len(ok), errors.Join(errs...)
+}
+
+// outcomeWriter records finished runs in few statements while others are
+// still running: it writes whatever has finished since its last write.
+type outcomeWriter struct {
+	runs *store.Runs
+	ch   chan store.RunOutcome
+	done chan error
+}
+
+func newOutcomeWriter(ctx context.Context, runs *store.Runs) *outcomeWriter {
+	w := &outcomeWriter{runs: runs, ch: make(chan store.RunOutcome, 256), done: make(chan error, 1)}
+	go w.loop(ctx)
+	return w
+}
+
+func (w *outcomeWriter) add(o store.RunOutcome) { w.ch <- o }
+
+// close writes what is left and reports the first write that failed.
+func (w *outcomeWriter) close() error {
+	close(w.ch)
+	return <-w.done
+}
+
+func (w *outcomeWriter) loop(ctx context.Context) {
+	var firstErr error
+	for o := range w.ch {
+		batch := []store.RunOutcome{o}
+	more:
+		for len(batch) < 500 {
+			select {
+			case o, ok := <-w.ch:
+				if !ok {
+					break more
+				}
+				batch = append(batch, o)
+			default:
+				break more
+			}
+		}
+		if firstErr == nil {
+			firstErr = w.write(ctx, batch)
+		}
+	}
+	w.done <- firstErr
+}
+
+// write records outcomes, retrying a failing database a few times.
+func (w *outcomeWriter) write(ctx context.Context, batch []store.RunOutcome) error {
+	var err error
+	for attempt := range 4 {
+		if err = w.runs.FinishMany(ctx, batch); err == nil || ctx.Err() != nil {
+			return err
+		}
+		time.Sleep(time.Duration(100<<attempt) * time.Millisecond)
+	}
+	return fmt.Errorf("record %d finished runs: %w", len(batch), err)
+}

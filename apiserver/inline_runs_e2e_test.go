@@ -1,0 +1,214 @@
+package apiserver_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
+
+	"github.com/triggerflow/triggerflow/internal/testkit"
+	"github.com/triggerflow/triggerflow/internal/teststack"
+)
+
+// The runs a publish plans make their first try inline, in one batch run
+// workflow per trigger; only runs that need retries or a durable timer get
+// a workflow of their own, which goes on from the step where the inline try
+// stopped — earlier steps are not repeated.
+
+// inlineTrigger creates an On Event trigger for case.created running a flow
+// with steps, and returns the trigger's and the flow's ids.
+func inlineTrigger(t *testing.T, s *teststack.Stack, name string, steps []any) (string, string) {
+	t.Helper()
+	flowID := createFlow(t, s, map[string]any{"name": name, "steps": steps})
+	tr := postTrigger(t, s, map[string]any{"name": name, "type": "on_event", "flow": name,
+		"object": "case", "event": "created", "timeout": "1m"})
+	return tr["id"].(string), flowID
+}
+
+// finishedRun waits for an event's single run to finish and returns it.
+func finishedRun(t *testing.T, s *teststack.Stack, eventID string) map[string]any {
+	t.Helper()
+	var run map[string]any
+	testkit.Eventually(t, 60*time.Second, "the run of "+eventID+" finishes", func() bool {
+		var ev struct {
+			Runs []map[string]any `json:"runs"`
+		}
+		s.MustDo(200, "GET", "/v1/events/"+eventID, nil).JSON(t, &ev)
+		if len(ev.Runs) != 1 {
+			return false
+		}
+		run = ev.Runs[0]
+		return run["status"] != "pending" && run["status"] != "running"
+	})
+	return run
+}
+
+// workflowExists asks Temporal whether any run of a workflow id exists.
+func workflowExists(t *testing.T, s *teststack.Stack, workflowID string) bool {
+	t.Helper()
+	_, err := s.Temporal.DescribeWorkflowExecution(context.Background(), workflowID, "")
+	var nf *serviceerror.NotFound
+	switch {
+	case err == nil:
+		return true
+	case errors.As(err, &nf):
+		return false
+	}
+	t.Fatalf("describe %s: %v", workflowID, err)
+	return false
+}
+
+func TestPublishedRunsMakeTheirFirstTryInlineInOneBatchWorkflow(t *testing.T) {
+	s := teststack.Start(t, teststack.Options{})
+	rc := testkit.NewReceiver(t)
+	trID, _ := inlineTrigger(t, s, "Inline two steps", []any{
+		map[string]any{"name": "lookup", "action": "http.request", "params": map[string]any{"url": rc.URL + "/cases/{{ case.id }}"}},
+		map[string]any{"name": "say", "action": "log", "params": map[string]any{"message": "case {{ case.id }} answered {{ steps.lookup.response.status }}"}},
+	})
+	events := []any{}
+	for i := range 3 {
+		events = append(events, map[string]any{"id": fmt.Sprintf("inl-%d", i), "type": "case.created",
+			"data": map[string]any{"case": map[string]any{"id": i}}})
+	}
+	s.MustDo(http.StatusAccepted, "POST", "/v1/events", map[string]any{"events": events})
+
+	var batchWorkflow, batchRun string
+	for i := range 3 {
+		id := fmt.Sprintf("inl-%d", i)
+		run := finishedRun(t, s, id)
+		wf, _ := run["workflow_id"].(string)
+		if run["status"] != "succeeded" || !strings.HasPrefix(wf, "trigger-batch-") || !strings.HasSuffix(wf, "-"+trID) {
+			t.Fatalf("run of %s = %v", id, run)
+		}
+		if batchWorkflow == "" {
+			batchWorkflow, batchRun = wf, run["run_id"].(string)
+		} else if wf != batchWorkflow {
+			t.Fatalf("one publish, two batch workflows: %s and %s", batchWorkflow, wf)
+		}
+		// No workflow of its own was started for the run.
+		if workflowExists(t, s, "trigger-"+trID+"-"+id) {
+			t.Fatalf("run of %s has a workflow of its own", id)
+		}
+	}
+	if n := len(rc.Requests()); n != 3 {
+		t.Fatalf("receiver got %d requests, want 3", n)
+	}
+	typ, attrs := describeRun(t, s, batchWorkflow, batchRun)
+	if typ != "RunBatchWorkflow" || attrs["TriggerFlowTrigger"] != trID || attrs["TriggerFlowEventType"] != "case.created" {
+		t.Fatalf("workflow %s: type %s, search attributes %v", batchWorkflow, typ, attrs)
+	}
+	// Operators find it with the trigger's runs.
+	testkit.Eventually(t, 30*time.Second, "visibility lists the batch workflow under the trigger", func() bool {
+		resp, err := s.Temporal.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{
+			Query: fmt.Sprintf("TriggerFlowTrigger = '%s'", trID)})
+		if err != nil {
+			return false
+		}
+		for _, e := range resp.GetExecutions() {
+			if e.GetExecution().GetWorkflowId() == batchWorkflow {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+func TestInlineRunThatFailsGoesOnInItsOwnWorkflowWithoutRepeatingSteps(t *testing.T) {
+	s := teststack.Start(t, teststack.Options{})
+	rc := testkit.NewReceiver(t)
+	var taskCalls atomic.Int32
+	rc.Script(func(_ int, r testkit.Received) testkit.Response {
+		if r.Path == "/tasks" && taskCalls.Add(1) == 1 {
+			return testkit.Response{Status: 503} // the first try fails, the retry succeeds
+		}
+		return testkit.Response{Status: 200, Body: []byte(`{"ok": true}`), Header: map[string]string{"Content-Type": "application/json"}}
+	})
+	trID, flowID := inlineTrigger(t, s, "Retry second step", []any{
+		map[string]any{"name": "lookup", "action": "http.request", "params": map[string]any{"url": rc.URL + "/cases/{{ case.id }}"}},
+		map[string]any{"name": "task", "action": "http.request",
+			"retry":  map[string]any{"max_attempts": 3, "initial_interval": "1s"},
+			"params": map[string]any{"url": rc.URL + "/tasks", "method": "POST", "body": map[string]any{"seen": "{{ steps.lookup.response.json.ok }}"}}},
+	})
+	publish(t, s, "inl-retry", "case.created", map[string]any{"case": map[string]any{"id": 7}})
+
+	run := finishedRun(t, s, "inl-retry")
+	if run["status"] != "succeeded" || run["workflow_id"] != "trigger-"+trID+"-inl-retry" {
+		t.Fatalf("run = %v", run)
+	}
+	var lookups, tasks int
+	for _, r := range rc.Requests() {
+		switch r.Path {
+		case "/cases/7":
+			lookups++
+		case "/tasks":
+			tasks++
+			if !strings.Contains(string(r.Body), `"seen":"true"`) && !strings.Contains(string(r.Body), `"seen":true`) {
+				t.Errorf("the retried step lost the first step's output: %s", r.Body)
+			}
+		}
+	}
+	if lookups != 1 || tasks != 2 {
+		t.Fatalf("lookups %d (want 1: not repeated), tasks %d (want 2: the inline try and one retry)", lookups, tasks)
+	}
+	typ, attrs := describeRun(t, s, run["workflow_id"].(string), run["run_id"].(string))
+	if typ != "FlowRunWorkflow" || attrs["TriggerFlowTrigger"] != trID || attrs["TriggerFlowEventID"] != "inl-retry" {
+		t.Fatalf("own workflow: type %s, search attributes %v", typ, attrs)
+	}
+	steps := waitForRun(t, s, flowID, run["id"].(string)).Steps
+	if len(steps) != 2 || steps[0].Status != "succeeded" || steps[1].Status != "succeeded" {
+		t.Fatalf("steps = %+v", steps)
+	}
+}
+
+func TestInlineRunHandsADelayToItsOwnWorkflowAndStopsOnPermanentFailures(t *testing.T) {
+	s := teststack.Start(t, teststack.Options{})
+	rc := testkit.NewReceiver(t)
+	rc.Script(func(_ int, r testkit.Received) testkit.Response {
+		if r.Path == "/gone" {
+			return testkit.Response{Status: 404}
+		}
+		return testkit.Response{Status: 200}
+	})
+	delayed, delayedFlow := inlineTrigger(t, s, "Wait then call", []any{
+		map[string]any{"name": "first", "action": "http.request", "params": map[string]any{"url": rc.URL + "/first"}},
+		map[string]any{"name": "pause", "action": "delay", "params": map[string]any{"duration": "1s"}},
+		map[string]any{"name": "second", "action": "http.request", "params": map[string]any{"url": rc.URL + "/second"}},
+	})
+	publish(t, s, "inl-delay", "case.created", map[string]any{})
+	run := finishedRun(t, s, "inl-delay")
+	if run["status"] != "succeeded" || run["workflow_id"] != "trigger-"+delayed+"-inl-delay" {
+		t.Fatalf("delayed run = %v", run)
+	}
+	paths := map[string]int{}
+	for _, r := range rc.Requests() {
+		paths[r.Path]++
+	}
+	if paths["/first"] != 1 || paths["/second"] != 1 {
+		t.Fatalf("requests by path %v: each step runs once", paths)
+	}
+	if steps := waitForRun(t, s, delayedFlow, run["id"].(string)).Steps; len(steps) != 3 || steps[1].Status != "succeeded" {
+		t.Fatalf("delayed run's steps = %+v", steps)
+	}
+
+	// A 404 is permanent: the run fails inline, naming the step, and never
+	// gets a workflow of its own.
+	s.MustDo(200, "POST", "/v1/triggers/"+delayed+"/stop", nil)
+	gone, _ := inlineTrigger(t, s, "Call gone", []any{
+		map[string]any{"name": "call", "action": "http.request", "params": map[string]any{"url": rc.URL + "/gone"}},
+	})
+	publish(t, s, "inl-gone", "case.created", map[string]any{})
+	failed := finishedRun(t, s, "inl-gone")
+	if failed["status"] != "failed" || failed["failed_step"] != "call" || !strings.HasPrefix(failed["workflow_id"].(string), "trigger-batch-") {
+		t.Fatalf("failed run = %v", failed)
+	}
+	if workflowExists(t, s, "trigger-"+gone+"-inl-gone") {
+		t.Fatal("a permanently failed inline run got a workflow of its own")
+	}
+}
