@@ -69,13 +69,34 @@ type eventBody struct {
 // renders to a bad URL): retrying will not help.
 var errPermanentRequest = errors.New("request cannot be built")
 
+// hasTemplates reports whether any part of w's request is a template.
+func hasTemplates(w *domain.Webhook) bool {
+	isTemplate := func(s string) bool { return strings.Contains(s, "{{") || strings.Contains(s, "{%") }
+	if isTemplate(w.URL) || (w.Body != nil && isTemplate(*w.Body)) {
+		return true
+	}
+	for _, m := range []map[string]string{w.Params, w.Headers} {
+		for _, v := range m {
+			if isTemplate(v) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // renderRequest fills a webhook's templates from the event.
 func renderRequest(w *domain.Webhook, ev domain.Event) (outboundRequest, error) {
-	scope, err := ev.Scope()
-	if err != nil {
-		return outboundRequest{}, fmt.Errorf("%w: event data: %v", errPermanentRequest, err)
+	// The scope is built only for templates: most webhooks have none, and
+	// building it costs more than the rest of the request.
+	scope := map[string]any{}
+	if hasTemplates(w) {
+		var err error
+		if scope, err = ev.Scope(); err != nil {
+			return outboundRequest{}, fmt.Errorf("%w: event data: %v", errPermanentRequest, err)
+		}
+		scope["webhook"] = map[string]any{"code": w.Code, "name": w.Name, "id": w.ID}
 	}
-	scope["webhook"] = map[string]any{"code": w.Code, "name": w.Name, "id": w.ID}
 	rawURL, err := templates.render(w.URL, scope)
 	if err != nil {
 		return outboundRequest{}, fmt.Errorf("%w: url: %v", errPermanentRequest, err)
