@@ -43,7 +43,19 @@ type Publisher struct {
 	// MaxGroup caps the work (deliveries and runs) the dispatcher puts in
 	// one group (default 2000); a bigger batch is a group of its own.
 	MaxGroup int
-	// Committers is how many batches may be committing at once (default 1).
+	// GroupWindow is how long the dispatcher, when its last group held more
+	// than one batch (publishes are arriving faster than it hands over),
+	// waits for more batches to join the next one (default 25ms). Under a
+	// light load every batch goes over at once. Fewer, bigger groups cost
+	// Temporal less: with 64 single-event clients, windows of 10, 25 and
+	// 50 ms delivered ~2,780/s, ~3,150/s and ~3,340/s (two runs each, side
+	// by side), p99 latency rising from ~160 ms to ~185 ms at 50 ms.
+	GroupWindow time.Duration
+	// Committers is how many batches may be committing at once (default 4).
+	// Commits no longer wait for Temporal, so several committers keep
+	// PostgreSQL busy while the dispatcher groups their batches: measured
+	// with 64 single-event clients (triggerflow bench --scenarios unordered),
+	// 1 committer delivered 1,720/s, 4 delivered 2,410/s, 8 delivered 2,070/s.
 	Committers int
 
 	once     sync.Once
@@ -77,8 +89,11 @@ func (p *Publisher) init() {
 		if p.MaxGroup <= 0 {
 			p.MaxGroup = 2000
 		}
+		if p.GroupWindow <= 0 {
+			p.GroupWindow = 25 * time.Millisecond
+		}
 		if p.Committers <= 0 {
-			p.Committers = 1
+			p.Committers = 4
 		}
 		if p.Log == nil {
 			p.Log = slog.Default()
@@ -196,6 +211,7 @@ func (p *Publisher) commit(ctx context.Context, reqs []*publishRequest) (dispatc
 // dispatchLoop hands committed batches to Temporal, coalescing the batches
 // waiting into one group.
 func (p *Publisher) dispatchLoop(ctx context.Context) {
+	busy := false // the last group held more than one batch
 	for {
 		var first dispatchItem
 		select {
@@ -205,16 +221,31 @@ func (p *Publisher) dispatchLoop(ctx context.Context) {
 		}
 		items := []dispatchItem{first}
 		work := first.work()
+		var window <-chan time.Time
+		if busy {
+			window = time.After(p.GroupWindow)
+		}
 	collect:
 		for work < p.MaxGroup {
 			select {
 			case it := <-p.dispatch:
 				items = append(items, it)
 				work += it.work()
+				continue
 			default:
+			}
+			if window == nil {
+				break collect
+			}
+			select {
+			case it := <-p.dispatch:
+				items = append(items, it)
+				work += it.work()
+			case <-window:
 				break collect
 			}
 		}
+		busy = len(items) > 1
 		p.dispatchGroup(ctx, items)
 	}
 }
