@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 
 	"github.com/jmoiron/sqlx"
@@ -69,6 +70,12 @@ func runDev(ctx context.Context, cfg Config, args []string) error {
 // the API. On error, whatever started is stopped again.
 func startDev(ctx context.Context, cfg Config, log *slog.Logger) (s *devStack, err error) {
 	s = &devStack{cfg: cfg, log: log}
+	if os.Getenv("GOGC") == "" {
+		// One process holds the Temporal server, the worker and the API,
+		// allocating mostly short-lived protobufs: collecting at 200% heap
+		// growth instead of 100% halves GC work for ~30 MB more heap.
+		debug.SetGCPercent(200)
+	}
 	defer func() {
 		if err != nil {
 			s.Stop()
