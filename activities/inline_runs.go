@@ -143,10 +143,12 @@ func (a *Runs) RunPlannedRuns(ctx context.Context, in RunPlannedInput) (RunPlann
 			switch {
 			case resume != nil:
 				handOver = append(handOver, inlineHandOver{run: r, resume: resume})
+			case outcome == nil:
+				// Stopped with the activity: tried again when it is retried.
 			case outcome.Status == store.RunSucceeded:
 				res.Succeeded++
 				rec.add(*outcome)
-			case outcome != nil:
+			default:
 				res.Failed++
 				rec.add(*outcome)
 			}

@@ -294,6 +294,66 @@ func TestChaosWorkerKilledMidDeliveryUnordered(t *testing.T) {
 	t.Logf("%d distinct events at the kill, %d requests in all for %d events", atKill, rc.Count(), n)
 }
 
+// TestChaosWorkerKilledMidInlineRuns: the worker process is SIGKILLed while
+// the runs a publish planned make their first try inline (one batch run
+// workflow per group, one activity for all its runs) and a new worker is
+// started: every run ends succeeded and every event reached the receiver.
+func TestChaosWorkerKilledMidInlineRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs worker processes")
+	}
+	s := startSplitStack(t)
+	rc := testkit.NewReceiver(t)
+	rc.Script(func(int, testkit.Received) testkit.Response {
+		return testkit.Response{Status: 200, Delay: 200 * time.Millisecond}
+	})
+	w1 := s.startWorkerProcess(t, "worker-1")
+	mustAPI(t, s.apiURL, s.token, 201, "POST", "/v1/flows", map[string]any{"name": "chaos flow", "steps": []any{
+		map[string]any{"name": "call", "action": "http.request", "params": map[string]any{"url": rc.URL + "/e/{{ event.id }}"}},
+	}})
+	trigger := mustAPI(t, s.apiURL, s.token, 201, "POST", "/v1/triggers", map[string]any{
+		"name": "chaos runs", "type": "on_event", "flow": "chaos flow", "object": "case", "event": "created", "timeout": "5m",
+	})
+	const n = 150
+	ids := publishN(t, s.apiURL, s.token, "r", n, 50)
+
+	rc.WaitFor(t, 30, 30*time.Second)
+	killWorker(t, w1)
+	s.startWorkerProcess(t, "worker-2")
+
+	statuses := func() map[string]int {
+		var rows []struct {
+			Status string `db:"status"`
+			N      int    `db:"n"`
+		}
+		if err := s.db.Select(&rows, `SELECT status, count(*) AS n FROM trigger_runs WHERE trigger_id = $1 GROUP BY status`,
+			trigger["id"]); err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]int{}
+		for _, r := range rows {
+			out[r.Status] = r.N
+		}
+		return out
+	}
+	testkit.Eventually(t, 60*time.Second, "every run succeeded after the worker was killed", func() bool {
+		return statuses()["succeeded"] == n
+	})
+	if st := statuses(); len(st) != 1 {
+		t.Fatalf("run statuses %v, want only %d succeeded", st, n)
+	}
+	seen := map[string]bool{}
+	for _, id := range firstReceipts(rc.Requests()) {
+		seen[id] = true
+	}
+	for _, id := range ids {
+		if !seen[id] {
+			t.Fatalf("the run of event %s never reached the receiver", id)
+		}
+	}
+	t.Logf("%d requests in all for %d runs", rc.Count(), n)
+}
+
 // TestChaosWorkerKilledMidDeliveryOrdered: the same for an ordered webhook;
 // the first successful receipts keep publish order.
 func TestChaosWorkerKilledMidDeliveryOrdered(t *testing.T) {
