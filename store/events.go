@@ -121,6 +121,9 @@ func (s *Events) StoreBatch(ctx context.Context, events []domain.Event, plan Pla
 			return nil
 		}
 		out.Plan = plan(out.NewEvents)
+		if err := lockOrderedWebhooks(ctx, tx, out.Plan.Deliveries); err != nil {
+			return err
+		}
 		if n := len(out.Plan.Deliveries); n > 0 {
 			dIDs, whIDs, evIDs := make([]string, n), make([]string, n), make([]string, n)
 			for i, d := range out.Plan.Deliveries {
@@ -149,6 +152,32 @@ func (s *Events) StoreBatch(ctx context.Context, events []domain.Event, plan Pla
 		return nil
 	})
 	return out, err
+}
+
+// lockOrderedWebhooks makes concurrent batches with deliveries to the same
+// ordered webhook commit one after the other: a delivery's seq is taken when
+// it is inserted, so without the lock two concurrent batches would interleave
+// their seqs, and a queue reading in seq order could send part of the batch
+// that committed last before the rest of the one that committed first. With
+// it, an ordered webhook's seq order is the order its batches committed —
+// the order publishes were accepted. The transaction-level advisory locks
+// are taken in webhook id order, so batches cannot deadlock on them.
+func lockOrderedWebhooks(ctx context.Context, tx *sqlx.Tx, deliveries []PlannedDelivery) error {
+	var ids []string
+	seen := map[string]bool{}
+	for _, d := range deliveries {
+		if d.Ordered && !seen[d.WebhookID] {
+			seen[d.WebhookID] = true
+			ids = append(ids, d.WebhookID)
+		}
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('ordered-webhook:' || $1, 0))`, id); err != nil {
+			return translate(err, "lock ordered webhook "+id)
+		}
+	}
+	return nil
 }
 
 // MarkDispatched records that Temporal holds the batches.
