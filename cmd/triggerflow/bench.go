@@ -394,6 +394,7 @@ func (b *bencher) publishAll(ctx context.Context, prefix, typ string, n int, bat
 					errOnce.Do(func() { firstErr = err })
 					return
 				}
+				b.recv.accepted(prefix, from, to)
 			}
 		}()
 	}
@@ -413,6 +414,9 @@ func (b *bencher) deliveryScenario(ctx context.Context, name, typ string, hooks 
 	defer b.disableWebhooks(ctx, codes)
 	prefix := fmt.Sprintf("b%d", b.seq.Add(1))
 	b.recv.expect(prefix, codes, n)
+	if ordered && !batch {
+		b.recv.orderCausally(prefix)
+	}
 	cpu0, wall0 := cpuSeconds(), time.Now()
 	pubTime, err := b.publishAll(ctx, prefix, typ, n, batch)
 	if err != nil {
@@ -425,7 +429,11 @@ func (b *bencher) deliveryScenario(ctx context.Context, name, typ string, hooks 
 	elapsed := b.recv.lastReceipt(prefix).Sub(wall0)
 	b.fill(&res, prefix, n*hooks, elapsed, cpuSeconds()-cpu0)
 	if ordered {
-		if bad := b.recv.outOfOrder(prefix); bad > 0 {
+		bad := b.recv.outOfOrder(prefix)
+		if !batch {
+			bad = b.recv.inversions(prefix)
+		}
+		if bad > 0 {
 			res.Note = strings.TrimSpace(res.Note + fmt.Sprintf(" %d receipts out of publish order", bad))
 		}
 	}
@@ -581,11 +589,12 @@ type benchReceiver struct {
 	url string
 	srv *http.Server
 
-	mu      sync.Mutex
-	sentAt  map[string]time.Time
-	groups  map[string]*benchGroup // by event id prefix
-	failing string                 // event id prefix answered 503; "" for none
-	notify  chan struct{}
+	mu         sync.Mutex
+	sentAt     map[string]time.Time
+	acceptedAt map[string]time.Time   // of events checked causally
+	groups     map[string]*benchGroup // by event id prefix
+	failing    string                 // event id prefix answered 503; "" for none
+	notify     chan struct{}
 }
 
 // benchGroup is what the receiver saw of one scenario's events.
@@ -598,7 +607,12 @@ type benchGroup struct {
 	order    map[string]int // code → last seq seen
 	disorder int
 	batch    int // > 0: publish batches of this size, accepted in any order
-	refused  int // requests answered 503 while the prefix was failing
+	// causal: the events were published one by one by concurrent clients,
+	// whose order is only what they saw: an event accepted (202) before
+	// another was sent must be received first (see inversions).
+	causal   bool
+	receipts []string // first receipts' event ids, in order (causal only)
+	refused  int      // requests answered 503 while the prefix was failing
 }
 
 func startBenchReceiver() (*benchReceiver, error) {
@@ -606,7 +620,7 @@ func startBenchReceiver() (*benchReceiver, error) {
 	if err != nil {
 		return nil, err
 	}
-	rc := &benchReceiver{url: "http://" + ln.Addr().String(), sentAt: map[string]time.Time{}, groups: map[string]*benchGroup{}, notify: make(chan struct{}, 1)}
+	rc := &benchReceiver{url: "http://" + ln.Addr().String(), sentAt: map[string]time.Time{}, acceptedAt: map[string]time.Time{}, groups: map[string]*benchGroup{}, notify: make(chan struct{}, 1)}
 	rc.srv = &http.Server{Handler: http.HandlerFunc(rc.serve), ReadHeaderTimeout: 10 * time.Second}
 	go rc.srv.Serve(ln)
 	return rc, nil
@@ -628,6 +642,46 @@ func (rc *benchReceiver) sent(id string) {
 	rc.mu.Lock()
 	rc.sentAt[id] = now
 	rc.mu.Unlock()
+}
+
+// accepted records that events prefix-from … prefix-(to-1) were answered 202
+// (kept only for groups checked causally).
+func (rc *benchReceiver) accepted(prefix string, from, to int) {
+	now := time.Now()
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if g := rc.groups[prefix]; g != nil && g.causal {
+		for i := from; i < to; i++ {
+			rc.acceptedAt[fmt.Sprintf("%s-%06d", prefix, i)] = now
+		}
+	}
+}
+
+// orderCausally makes prefix's order check causal (see benchGroup.causal).
+func (rc *benchReceiver) orderCausally(prefix string) {
+	rc.mu.Lock()
+	rc.groups[prefix].causal = true
+	rc.mu.Unlock()
+}
+
+// inversions counts events received after an event that was sent only once
+// they had been accepted: the publish-order violations concurrent
+// single-event publishers can observe.
+func (rc *benchReceiver) inversions(prefix string) int {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	g := rc.groups[prefix]
+	bad := 0
+	var latestSend time.Time // the latest send among the receipts so far
+	for _, id := range g.receipts {
+		if acc, ok := rc.acceptedAt[id]; ok && latestSend.After(acc) {
+			bad++
+		}
+		if t := rc.sentAt[id]; t.After(latestSend) {
+			latestSend = t
+		}
+	}
+	return bad
 }
 
 func (rc *benchReceiver) serve(w http.ResponseWriter, r *http.Request) {
@@ -656,7 +710,11 @@ func (rc *benchReceiver) serve(w http.ResponseWriter, r *http.Request) {
 		g.seen[key]++
 		g.last = now
 		seq, _ := strconv.Atoi(seqText) // zero-padded decimal, not octal
-		if g.follows(code, seq) {
+		if g.causal {
+			if g.seen[key] == 1 {
+				g.receipts = append(g.receipts, id)
+			}
+		} else if g.follows(code, seq) {
 			g.order[code] = seq
 		} else {
 			g.disorder++
