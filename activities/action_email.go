@@ -159,7 +159,7 @@ func (a *Actions) SendEmail(ctx context.Context, in EmailSendInput) (EmailSendRe
 		return res, permanentActionError("body is larger than %d bytes", MaxEmailBody)
 	}
 	info := stepInfoOf(ctx)
-	sum := sha256.Sum256([]byte(info.RunID + "\x00" + info.StepID))
+	sum := sha256.Sum256([]byte(info.WorkflowID + "\x00" + info.StepID))
 	res.MessageID = "<" + hex.EncodeToString(sum[:16]) + "@triggerflow>"
 	msg := buildEmail(cfg.From, rcpts, in.Subject, in.Body, in.HTML, res.MessageID, time.Now())
 	if err := sendSMTP(ctx, cfg, rcpts, msg); err != nil {

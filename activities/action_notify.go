@@ -87,7 +87,7 @@ func (a *Actions) Notify(ctx context.Context, in NotifyInput) (NotifyResult, err
 	}
 	ns := make([]store.Notification, 0, len(users))
 	for _, u := range users {
-		sum := sha256.Sum256([]byte(info.RunID + "\x00" + info.StepID + "\x00" + u))
+		sum := sha256.Sum256([]byte(info.WorkflowID + "\x00" + info.StepID + "\x00" + u))
 		id := store.PrefixNotice + hex.EncodeToString(sum[:16])
 		ns = append(ns, store.Notification{ID: id, UserID: u, Text: text, RunID: runID})
 		res.IDs = append(res.IDs, id)

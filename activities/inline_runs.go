@@ -306,7 +306,7 @@ func (a *Runs) runInline(ctx context.Context, r *store.Run, load LoadFlowRunResu
 			return nil, resume // a durable timer: the workflow's part
 		}
 		stepCtx, stepCancel := context.WithTimeout(runCtx, step.EffectiveTimeout())
-		stepCtx = withStepInfo(stepCtx, StepInfo{WorkflowID: r.WorkflowID, RunID: r.ID, StepID: fmt.Sprintf("step-%d", i+1)})
+		stepCtx = withStepInfo(stepCtx, StepInfo{WorkflowID: r.WorkflowID, StepID: StepActivityID(i)})
 		out, err := act.call(a.Actions, stepCtx, plan.Params)
 		stepCancel()
 		var raw []byte

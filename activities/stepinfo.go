@@ -2,23 +2,29 @@ package activities
 
 import (
 	"context"
+	"fmt"
 
 	"go.temporal.io/sdk/activity"
 )
 
 // StepInfo identifies the flow step an action runs for. Actions derive
-// idempotency keys and log fields from it, so a retried step keeps them.
+// idempotency keys and log fields from it, so every try of a step — the
+// inline first try and the retries in the run's own workflow — carries the
+// same identity.
 type StepInfo struct {
-	// WorkflowID is the run's workflow id (its own, reserved even while the
-	// run makes its first try inline in a batch run workflow).
+	// WorkflowID is the run's workflow id: its own, reserved even while the
+	// run makes its first try inline in a batch run workflow. Run workflow
+	// ids are never reused, so it names one run.
 	WorkflowID string
-	// RunID tells runs of one workflow id apart (the Temporal run id, or the
-	// run's id when it runs inline).
-	RunID string
-	// StepID tells the steps of one run apart (the activity id, or
-	// "step-<n>" inline).
+	// StepID names the step within the run: "step-<n>", n counting from 1
+	// (the activity id FlowRunWorkflow gives the step; runs started before
+	// it did have Temporal's numeric activity ids).
 	StepID string
 }
+
+// StepActivityID is the id of the n-th step (from 0) of a run, inline and
+// as FlowRunWorkflow's activity.
+func StepActivityID(n int) string { return fmt.Sprintf("step-%d", n+1) }
 
 type stepInfoKey struct{}
 
@@ -34,5 +40,5 @@ func stepInfoOf(ctx context.Context) StepInfo {
 		return si
 	}
 	info := activity.GetInfo(ctx)
-	return StepInfo{WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID, StepID: info.ActivityID}
+	return StepInfo{WorkflowID: info.WorkflowExecution.ID, StepID: info.ActivityID}
 }

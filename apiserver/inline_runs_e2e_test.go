@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 
+	"github.com/triggerflow/triggerflow/activities"
 	"github.com/triggerflow/triggerflow/internal/testkit"
 	"github.com/triggerflow/triggerflow/internal/teststack"
 )
@@ -210,5 +211,37 @@ func TestInlineRunHandsADelayToItsOwnWorkflowAndStopsOnPermanentFailures(t *test
 	}
 	if workflowExists(t, s, "trigger-"+gone+"-inl-gone") {
 		t.Fatal("a permanently failed inline run got a workflow of its own")
+	}
+}
+
+// Every try of a step has one identity: the inline first try and the retry
+// in the run's own workflow send the same Idempotency-Key to the lead API.
+func TestEveryTryOfAStepCarriesOneIdempotencyKey(t *testing.T) {
+	rc := testkit.NewReceiver(t)
+	var calls atomic.Int32
+	rc.Script(func(int, testkit.Received) testkit.Response {
+		if calls.Add(1) == 1 {
+			return testkit.Response{Status: 503}
+		}
+		return testkit.Response{Status: 200, Body: []byte(`{}`), Header: map[string]string{"Content-Type": "application/json"}}
+	})
+	s := teststack.Start(t, teststack.Options{Actions: activities.ActionSettings{LeadAPIURL: rc.URL}})
+	trID, _ := inlineTrigger(t, s, "Move lead", []any{
+		map[string]any{"name": "move", "action": "lead.update.list", "retry": map[string]any{"max_attempts": 3, "initial_interval": "1s"},
+			"params": map[string]any{"listId": "445", "leadId": "131"}},
+	})
+	publish(t, s, "inl-key", "case.created", map[string]any{})
+	run := finishedRun(t, s, "inl-key")
+	if run["status"] != "succeeded" || run["workflow_id"] != "trigger-"+trID+"-inl-key" {
+		t.Fatalf("run = %v", run)
+	}
+	reqs := rc.Requests()
+	want := "trigger-" + trID + "-inl-key/step-1"
+	if len(reqs) != 2 || reqs[0].Header.Get("Idempotency-Key") != want || reqs[1].Header.Get("Idempotency-Key") != want {
+		keys := []string{}
+		for _, r := range reqs {
+			keys = append(keys, r.Header.Get("Idempotency-Key"))
+		}
+		t.Fatalf("idempotency keys %v, want two tries with %s", keys, want)
 	}
 }

@@ -60,6 +60,10 @@ var finishOptions = workflow.ActivityOptions{
 // that does not happen (the worker was down), ReconcileRunStatus reads the
 // outcome from Temporal later.
 func FlowRunWorkflow(ctx workflow.Context, in FlowRunInput) (FlowRunResult, error) {
+	// Steps run as activities with ids "step-<n>", the ids their inline
+	// first try used, so every try of a step has one identity (idempotency
+	// keys). Runs started before that keep Temporal's numeric ids.
+	namedSteps := workflow.GetVersion(ctx, "named-step-activities", workflow.DefaultVersion, 1) == 1
 	var fr *activities.FlowRuns
 	var load activities.LoadFlowRunResult
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, bookkeeping), fr.LoadFlowRun, activities.LoadFlowRunInput{
@@ -94,7 +98,7 @@ func FlowRunWorkflow(ctx workflow.Context, in FlowRunInput) (FlowRunResult, erro
 			}
 		})
 	}
-	failed := runSteps(stepsCtx, load.Steps, scope, &out, in.Resume)
+	failed := runSteps(stepsCtx, load.Steps, scope, &out, in.Resume, namedSteps)
 	cancelTimer()
 
 	finish := activities.FinishFlowRunInput{RunID: load.RunID, Status: store.RunSucceeded, Steps: out.Steps}
@@ -150,7 +154,7 @@ type stepFailure struct {
 // runSteps runs the steps in order and records each outcome in out. It
 // returns the failure that stopped the run, or nil. A run resumed after its
 // inline first try starts at resume.Next.
-func runSteps(ctx workflow.Context, steps []domain.Step, scope map[string]any, out *FlowRunResult, resume *activities.RunResume) *stepFailure {
+func runSteps(ctx workflow.Context, steps []domain.Step, scope map[string]any, out *FlowRunResult, resume *activities.RunResume, namedSteps bool) *stepFailure {
 	outputs := scope["steps"].(map[string]any)
 	for i, step := range steps {
 		var retried *activities.RunResume
@@ -182,7 +186,11 @@ func runSteps(ctx workflow.Context, steps []domain.Step, scope map[string]any, o
 			record(domain.StepFailed, plan.Error)
 			return &stepFailure{step: step.Name, action: step.Action, message: plan.Error}
 		}
-		output, err := runStep(ctx, step, plan, retried)
+		activityID := ""
+		if namedSteps {
+			activityID = activities.StepActivityID(i)
+		}
+		output, err := runStep(ctx, step, plan, retried, activityID)
 		if err != nil {
 			msg := describeStepError(err)
 			status := domain.StepFailed
@@ -199,8 +207,9 @@ func runSteps(ctx workflow.Context, steps []domain.Step, scope map[string]any, o
 }
 
 // runStep carries out one planned step and returns its output as the scope
-// sees it. retried, when set, tells the tries its inline first try made.
-func runStep(ctx workflow.Context, step domain.Step, plan activities.StepPlan, retried *activities.RunResume) (any, error) {
+// sees it. retried, when set, tells the tries its inline first try made;
+// activityID, when set, is the step's activity id.
+func runStep(ctx workflow.Context, step domain.Step, plan activities.StepPlan, retried *activities.RunResume, activityID string) (any, error) {
 	if step.Action == activities.ActionDelay {
 		if err := workflow.Sleep(ctx, plan.Delay); err != nil {
 			return nil, err
@@ -212,6 +221,7 @@ func runStep(ctx workflow.Context, step domain.Step, plan activities.StepPlan, r
 	}
 	policy := step.EffectiveRetry()
 	opts := workflow.ActivityOptions{
+		ActivityID:          activityID,
 		StartToCloseTimeout: step.EffectiveTimeout(),
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:    max(time.Duration(policy.InitialInterval), time.Second),
