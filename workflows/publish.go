@@ -45,11 +45,12 @@ type Publisher struct {
 	MaxGroup int
 	// GroupWindow is how long the dispatcher, when its last group held more
 	// than one batch (publishes are arriving faster than it hands over),
-	// waits for more batches to join the next one (default 25ms). Under a
+	// waits for more batches to join the next one (default 50ms). Under a
 	// light load every batch goes over at once. Fewer, bigger groups cost
-	// Temporal less: with 64 single-event clients, windows of 10, 25 and
-	// 50 ms delivered ~2,780/s, ~3,150/s and ~3,340/s (two runs each, side
-	// by side), p99 latency rising from ~160 ms to ~185 ms at 50 ms.
+	// Temporal less: with 64 single-event clients (triggerflow bench
+	// --scenarios plain,unordered, three runs each, alternating), 25 ms
+	// delivered 0.084–0.096 of the plain client's rate and 50 ms 0.097–0.100,
+	// with the same p99 latency (160–220 ms).
 	GroupWindow time.Duration
 	// Committers is how many batches may be committing at once (default 4).
 	// Commits no longer wait for Temporal, so several committers keep
@@ -90,7 +91,7 @@ func (p *Publisher) init() {
 			p.MaxGroup = 2000
 		}
 		if p.GroupWindow <= 0 {
-			p.GroupWindow = 25 * time.Millisecond
+			p.GroupWindow = 50 * time.Millisecond
 		}
 		if p.Committers <= 0 {
 			p.Committers = 4
