@@ -1,3 +1,5 @@
+//go:build !fuzzsmoke
+
 package apiserver_test
 
 // Fault tests ("Fault…") on the real in-process stack: a receiver down for

@@ -1,3 +1,5 @@
+//go:build !fuzzsmoke
+
 package apiserver_test
 
 import (
