@@ -161,7 +161,7 @@ func (a *Runs) RunPlannedRuns(ctx context.Context, in RunPlannedInput) (RunPlann
 	if err := ctx.Err(); err != nil {
 		return res, err // stopped: what is left is tried again
 	}
-	n, err := a.handOverRuns(ctx, handOver, timeout)
+	n, err := a.handOverRuns(ctx, handOver)
 	res.HandedOff = n
 	return res, err
 }
@@ -396,45 +396,20 @@ type inlineHandOver struct {
 
 // handOverRuns starts the workflows of runs that go on after their inline
 // try, with the time their timeout leaves, and records them.
-func (a *Runs) handOverRuns(ctx context.Context, items []inlineHandOver, timeout time.Duration) (int, error) {
+func (a *Runs) handOverRuns(ctx context.Context, items []inlineHandOver) (int, error) {
 	if len(items) == 0 {
 		return 0, nil
 	}
-	started := make([]store.StartedRun, len(items))
-	errs := make([]error, len(items))
-	sem := make(chan struct{}, startConcurrency)
-	var wg sync.WaitGroup
+	runs := make([]*store.Run, len(items))
+	resumes := make([]*RunResume, len(items))
 	for i, h := range items {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(i int, h inlineHandOver) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			_, sa, err := a.Planner.PlanRun(ctx, h.run)
-			if err != nil {
-				errs[i] = fmt.Errorf("plan run %s: %w", h.run.ID, err)
-				return
-			}
-			left := max(timeout-time.Since(h.run.StartedAt), time.Second)
-			wfID, runID, err := a.Starter.StartRun(ctx, a.Temporal, h.run, left, sa, h.resume)
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			started[i] = store.StartedRun{ID: h.run.ID, WorkflowID: wfID, RunID: runID}
-		}(i, h)
+		runs[i], resumes[i] = h.run, h.resume
 	}
-	wg.Wait()
-	var ok []store.StartedRun
-	for i := range items {
-		if errs[i] == nil {
-			ok = append(ok, started[i])
-		}
-	}
-	if err := a.Runs.HandOverMany(ctx, ok); err != nil {
+	started, startErr := a.startRuns(ctx, runs, resumes)
+	if err := a.Runs.HandOverMany(ctx, started); err != nil {
 		return 0, err
 	}
-	return len(ok), errors.Join(errs...)
+	return len(started), startErr
 }
 
 // outcomeWriter records finished runs in few statements while others are

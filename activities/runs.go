@@ -67,6 +67,20 @@ func (a *Runs) StartPlannedRuns(ctx context.Context, in StartPlannedRunsInput) (
 	if err != nil {
 		return res, err
 	}
+	started, startErr := a.startRuns(ctx, runs, nil)
+	if err := a.Runs.MarkStartedMany(ctx, started); err != nil {
+		return res, err
+	}
+	res.Started = len(started)
+	// Anything that failed to start is still pending: the retry starts it.
+	return res, startErr
+}
+
+// startRuns starts the workflows of runs, startConcurrency at a time, with
+// their trigger's timeout and search attributes, and returns the ones that
+// started. resumes, when given, holds where each run goes on after its
+// inline first try; its timeout then counts from when the run began.
+func (a *Runs) startRuns(ctx context.Context, runs []*store.Run, resumes []*RunResume) ([]store.StartedRun, error) {
 	started := make([]store.StartedRun, len(runs))
 	errs := make([]error, len(runs))
 	sem := make(chan struct{}, startConcurrency)
@@ -82,7 +96,12 @@ func (a *Runs) StartPlannedRuns(ctx context.Context, in StartPlannedRunsInput) (
 				errs[i] = fmt.Errorf("plan run %s: %w", r.ID, err)
 				return
 			}
-			wfID, runID, err := a.Starter.StartRun(ctx, a.Temporal, r, timeout, sa, nil)
+			var resume *RunResume
+			if resumes != nil {
+				resume = resumes[i]
+				timeout = max(timeout-time.Since(r.StartedAt), time.Second)
+			}
+			wfID, runID, err := a.Starter.StartRun(ctx, a.Temporal, r, timeout, sa, resume)
 			if err != nil {
 				errs[i] = err
 				return
@@ -97,12 +116,7 @@ func (a *Runs) StartPlannedRuns(ctx context.Context, in StartPlannedRunsInput) (
 			ok = append(ok, started[i])
 		}
 	}
-	if err := a.Runs.MarkStartedMany(ctx, ok); err != nil {
-		return res, err
-	}
-	res.Started = len(ok)
-	// Anything that failed to start is still pending: the retry starts it.
-	return res, errors.Join(errs...)
+	return ok, errors.Join(errs...)
 }
 
 // startConcurrency bounds parallel workflow starts of one batch's runs.

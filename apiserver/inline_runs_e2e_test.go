@@ -16,8 +16,11 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/triggerflow/triggerflow/activities"
+	"github.com/triggerflow/triggerflow/domain"
 	"github.com/triggerflow/triggerflow/internal/testkit"
 	"github.com/triggerflow/triggerflow/internal/teststack"
+	"github.com/triggerflow/triggerflow/store"
+	"github.com/triggerflow/triggerflow/workflows"
 )
 
 // The runs a publish plans make their first try inline, in one batch run
@@ -245,5 +248,35 @@ func TestEveryTryOfAStepCarriesOneIdempotencyKey(t *testing.T) {
 			keys = append(keys, r.Header.Get("Idempotency-Key"))
 		}
 		t.Fatalf("idempotency keys %v, want two tries with %s", keys, want)
+	}
+}
+
+// A batch handed over before runs were tried inline (DeliverBatchWorkflow
+// with HasRuns, still in flight during an upgrade) starts its runs as their
+// own workflows, as it did.
+func TestBatchFromBeforeInlineRunsStillStartsItsRuns(t *testing.T) {
+	s := teststack.Start(t, teststack.Options{})
+	rc := testkit.NewReceiver(t)
+	trID, _ := inlineTrigger(t, s, "Legacy batch", []any{
+		map[string]any{"name": "call", "action": "http.request", "params": map[string]any{"url": rc.URL + "/legacy"}},
+	})
+	ctx := context.Background()
+	ev := domain.Event{ID: "inl-legacy", Type: "case.created", OccurredAt: time.Now().UTC(), Data: []byte(`{}`)}
+	stored, err := (&store.Events{DB: s.DB}).StoreBatch(ctx, []domain.Event{ev}, func([]domain.Event) store.Plan {
+		return store.Plan{Runs: []store.PlannedRun{{ID: store.NewID(store.PrefixRun), TriggerID: trID, EventID: ev.ID,
+			WorkflowID: workflows.TriggerRunWorkflowID(trID, ev.ID)}}}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := workflows.StartBatch(ctx, s.Temporal, workflows.DeliverBatchInput{BatchID: stored.BatchID, HasRuns: true}, workflows.SearchAttributeValues{}); err != nil {
+		t.Fatal(err)
+	}
+	run := finishedRun(t, s, ev.ID)
+	if run["status"] != "succeeded" || run["workflow_id"] != workflows.TriggerRunWorkflowID(trID, ev.ID) {
+		t.Fatalf("run = %v", run)
+	}
+	if n := len(rc.Requests()); n != 1 {
+		t.Fatalf("receiver got %d requests, want 1", n)
 	}
 }
