@@ -124,11 +124,16 @@ func (a *Runs) RunPlannedRuns(ctx context.Context, in RunPlannedInput) (RunPlann
 	for _, r := range runs {
 		load, failure, err := prog.load(ctx, r, src, events)
 		if err != nil {
-			rec.close()
+			wg.Wait() // the runs begun finish and are recorded; the retry does the rest
+			if cerr := rec.close(); cerr != nil {
+				err = errors.Join(err, cerr)
+			}
 			return res, err
 		}
 		if failure != "" {
+			mu.Lock()
 			res.Failed++
+			mu.Unlock()
 			rec.add(store.RunOutcome{ID: r.ID, Status: store.RunFailed, Error: failure})
 			continue
 		}
