@@ -125,7 +125,9 @@ func (a *Webhooks) DeliverBatch(ctx context.Context, in DeliverBatchInput) (Deli
 			if d.NextAttemptAt.Valid {
 				item.FirstDelay = max(0, d.NextAttemptAt.Time.Sub(a.now()))
 			}
+			mu.Lock()
 			handOff = append(handOff, item)
+			mu.Unlock()
 			continue
 		}
 		wg.Add(1)
@@ -148,7 +150,10 @@ func (a *Webhooks) DeliverBatch(ctx context.Context, in DeliverBatchInput) (Deli
 				handOff = append(handOff, item)
 			}
 		}(d, w, item)
-		activity.RecordHeartbeat(ctx, len(attempts))
+		mu.Lock()
+		done := len(attempts)
+		mu.Unlock()
+		activity.RecordHeartbeat(ctx, done)
 	}
 	wg.Wait()
 	if err := a.Deliveries.RecordAttempts(ctx, attempts, outcomes); err != nil {

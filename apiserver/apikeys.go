@@ -236,7 +236,7 @@ func (s *Server) createAPIKey(c *gin.Context) {
 		k.ExpiresAt = &t
 	}
 	hash := hashAPIKey(key)
-	if err := s.apiKeys.Create(c, k, hash[:]); err != nil {
+	if err := s.apiKeys.Create(c.Request.Context(), k, hash[:]); err != nil {
 		abortWithError(c, err)
 		return
 	}
@@ -253,7 +253,7 @@ func (s *Server) listAPIKeys(c *gin.Context) {
 		abortWithError(c, err)
 		return
 	}
-	list, err := s.apiKeys.List(c, p)
+	list, err := s.apiKeys.List(c.Request.Context(), p)
 	if err != nil {
 		abortWithError(c, err)
 		return
@@ -262,7 +262,7 @@ func (s *Server) listAPIKeys(c *gin.Context) {
 }
 
 func (s *Server) getAPIKey(c *gin.Context) {
-	k, err := s.apiKeys.Get(c, c.Param("id"))
+	k, err := s.apiKeys.Get(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		abortWithError(c, err)
 		return
@@ -272,7 +272,7 @@ func (s *Server) getAPIKey(c *gin.Context) {
 
 func (s *Server) revokeAPIKey(c *gin.Context) {
 	id := c.Param("id")
-	if _, err := s.apiKeys.Revoke(c, id, time.Now()); err != nil {
+	if _, err := s.apiKeys.Revoke(c.Request.Context(), id, time.Now()); err != nil {
 		abortWithError(c, err)
 		return
 	}

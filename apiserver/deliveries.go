@@ -135,7 +135,7 @@ func deliveryFilterFrom(c *gin.Context) (store.DeliveryFilter, error) {
 }
 
 func (s *Server) listWebhookDeliveries(c *gin.Context) {
-	w, err := s.webhooks.Get(c, c.Param("id"))
+	w, err := s.webhooks.Get(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		abortWithError(c, err)
 		return
@@ -146,7 +146,7 @@ func (s *Server) listWebhookDeliveries(c *gin.Context) {
 func (s *Server) listDeliveries(c *gin.Context) {
 	webhookID := ""
 	if ref := c.Query("webhook"); ref != "" {
-		w, err := s.webhooks.Get(c, ref)
+		w, err := s.webhooks.Get(c.Request.Context(), ref)
 		if err != nil {
 			abortWithError(c, err)
 			return
@@ -168,7 +168,7 @@ func (s *Server) listDeliveriesWhere(c *gin.Context, webhookID string) {
 		return
 	}
 	f.WebhookID = webhookID
-	list, err := s.deliveries.List(c, f, p)
+	list, err := s.deliveries.List(c.Request.Context(), f, p)
 	if err != nil {
 		abortWithError(c, err)
 		return
@@ -177,7 +177,7 @@ func (s *Server) listDeliveriesWhere(c *gin.Context, webhookID string) {
 }
 
 func (s *Server) getDelivery(c *gin.Context) {
-	resp, err := s.deliveryWithAttempts(c, c.Param("id"))
+	resp, err := s.deliveryWithAttempts(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		abortWithError(c, err)
 		return
@@ -205,27 +205,27 @@ func (s *Server) deliveryWithAttempts(ctx context.Context, id string) (deliveryR
 // retryDelivery reopens a failed or canceled delivery and starts its workflow
 // with a fresh retry window.
 func (s *Server) retryDelivery(c *gin.Context) {
-	d, err := s.deliveries.Get(c, c.Param("id"))
+	d, err := s.deliveries.Get(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		abortWithError(c, err)
 		return
 	}
-	if err := s.deliveries.Reopen(c, d.ID); err != nil {
+	if err := s.deliveries.Reopen(c.Request.Context(), d.ID); err != nil {
 		abortWithError(c, err)
 		return
 	}
-	run, err := workflows.StartDelivery(c, s.opts.Temporal, workflows.DeliveryInput{
+	run, err := workflows.StartDelivery(c.Request.Context(), s.opts.Temporal, workflows.DeliveryInput{
 		DeliveryID: d.ID, WebhookID: d.WebhookID, WebhookCode: d.WebhookCode, EventID: d.EventID, EventType: d.EventType,
 	})
 	if err != nil {
 		abortWithError(c, fmt.Errorf("%w: %v", domain.ErrUnavailable, err))
 		return
 	}
-	if err := s.deliveries.SetWorkflow(c, []string{d.ID}, run.GetID(), run.GetRunID()); err != nil {
+	if err := s.deliveries.SetWorkflow(c.Request.Context(), []string{d.ID}, run.GetID(), run.GetRunID()); err != nil {
 		abortWithError(c, err)
 		return
 	}
-	resp, err := s.deliveryWithAttempts(c, d.ID)
+	resp, err := s.deliveryWithAttempts(c.Request.Context(), d.ID)
 	if err != nil {
 		abortWithError(c, err)
 		return
@@ -246,7 +246,7 @@ const testTimeoutMargin = 20 * time.Second
 // testWebhook sends a sample event now, through the same workflow and
 // activity as real deliveries (one try), and answers with the attempt.
 func (s *Server) testWebhook(c *gin.Context) {
-	w, err := s.webhooks.Get(c, c.Param("id"))
+	w, err := s.webhooks.Get(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		abortWithError(c, err)
 		return
@@ -273,12 +273,12 @@ func (s *Server) testWebhook(c *gin.Context) {
 		return
 	}
 	ev := domain.Event{ID: store.NewID("evt_test_"), Type: evType, OccurredAt: time.Now().UTC(), Subject: "test", Data: data}
-	if err := s.events.Insert(c, ev); err != nil {
+	if err := s.events.Insert(c.Request.Context(), ev); err != nil {
 		abortWithError(c, err)
 		return
 	}
 	deliveryID := store.NewID(store.PrefixDelivery)
-	if err := s.deliveries.Insert(c, deliveryID, w.ID, ev.ID); err != nil {
+	if err := s.deliveries.Insert(c.Request.Context(), deliveryID, w.ID, ev.ID); err != nil {
 		abortWithError(c, err)
 		return
 	}
@@ -296,7 +296,7 @@ func (s *Server) testWebhook(c *gin.Context) {
 	if err := run.Get(ctx, &result); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		loggerFrom(c).Warn("test delivery workflow failed", "delivery", deliveryID, "error", err)
 	}
-	resp, err := s.deliveryWithAttempts(c, deliveryID)
+	resp, err := s.deliveryWithAttempts(c.Request.Context(), deliveryID)
 	if err != nil {
 		abortWithError(c, err)
 		return

@@ -174,17 +174,17 @@ type eventResponse struct {
 }
 
 func (s *Server) getEvent(c *gin.Context) {
-	ev, err := s.events.Get(c, c.Param("id"))
+	ev, err := s.events.Get(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		abortWithError(c, err)
 		return
 	}
-	ds, err := s.deliveries.List(c, store.DeliveryFilter{EventID: ev.ID}, domain.Page{Number: 1, PerPage: domain.MaxPerPage})
+	ds, err := s.deliveries.List(c.Request.Context(), store.DeliveryFilter{EventID: ev.ID}, domain.Page{Number: 1, PerPage: domain.MaxPerPage})
 	if err != nil {
 		abortWithError(c, err)
 		return
 	}
-	runs, err := s.runs.ByEvent(c, ev.ID)
+	runs, err := s.runs.ByEvent(c.Request.Context(), ev.ID)
 	if err != nil {
 		abortWithError(c, err)
 		return

@@ -204,7 +204,7 @@ func (s *Server) createFlow(c *gin.Context) {
 		abortWithError(c, err)
 		return
 	}
-	if err := s.flowStore().Create(c, f); err != nil {
+	if err := s.flowStore().Create(c.Request.Context(), f); err != nil {
 		abortFlowStoreError(c, err)
 		return
 	}
@@ -212,7 +212,7 @@ func (s *Server) createFlow(c *gin.Context) {
 }
 
 func (s *Server) getFlow(c *gin.Context) {
-	f, err := s.flowStore().Get(c, c.Param("id"))
+	f, err := s.flowStore().Get(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		abortWithError(c, err)
 		return
@@ -226,7 +226,7 @@ func (s *Server) listFlows(c *gin.Context) {
 		abortWithError(c, err)
 		return
 	}
-	list, err := s.flowStore().List(c, store.FlowFilter{Type: c.Query("type"), Text: c.Query("q")}, p)
+	list, err := s.flowStore().List(c.Request.Context(), store.FlowFilter{Type: c.Query("type"), Text: c.Query("q")}, p)
 	if err != nil {
 		abortWithError(c, err)
 		return
@@ -241,7 +241,7 @@ func (s *Server) patchFlow(c *gin.Context) {
 		return
 	}
 	flows := s.flowStore()
-	f, err := flows.Get(c, c.Param("id"))
+	f, err := flows.Get(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		abortWithError(c, err)
 		return
@@ -267,7 +267,7 @@ func (s *Server) patchFlow(c *gin.Context) {
 		abortWithError(c, err)
 		return
 	}
-	if err := flows.Update(c, f); err != nil {
+	if err := flows.Update(c.Request.Context(), f); err != nil {
 		abortFlowStoreError(c, err)
 		return
 	}
@@ -276,12 +276,12 @@ func (s *Server) patchFlow(c *gin.Context) {
 
 func (s *Server) deleteFlow(c *gin.Context) {
 	flows := s.flowStore()
-	f, err := flows.Get(c, c.Param("id"))
+	f, err := flows.Get(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		abortWithError(c, err)
 		return
 	}
-	if err := flows.Delete(c, f.ID); err != nil {
+	if err := flows.Delete(c.Request.Context(), f.ID); err != nil {
 		abortWithError(c, err)
 		return
 	}
@@ -295,12 +295,12 @@ func (s *Server) listFlowVersions(c *gin.Context) {
 		return
 	}
 	flows := s.flowStore()
-	f, err := flows.Get(c, c.Param("id"))
+	f, err := flows.Get(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		abortWithError(c, err)
 		return
 	}
-	list, err := flows.Versions(c, f.ID, p)
+	list, err := flows.Versions(c.Request.Context(), f.ID, p)
 	if err != nil {
 		abortWithError(c, err)
 		return
@@ -336,7 +336,7 @@ func (s *Server) runFlow(c *gin.Context) {
 			return
 		}
 	}
-	f, err := s.flowStore().Get(c, c.Param("id"))
+	f, err := s.flowStore().Get(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		abortWithError(c, err)
 		return
@@ -358,7 +358,7 @@ func (s *Server) runFlow(c *gin.Context) {
 		return
 	}
 	wfID := workflows.FlowTestRunWorkflowID(f.ID, runID)
-	run, err := s.runs.Record(c, &store.Run{ID: runID, FlowID: sql.NullString{String: f.ID, Valid: true}, WorkflowID: wfID, Status: store.RunPending})
+	run, err := s.runs.Record(c.Request.Context(), &store.Run{ID: runID, FlowID: sql.NullString{String: f.ID, Valid: true}, WorkflowID: wfID, Status: store.RunPending})
 	if err != nil {
 		abortWithError(c, err)
 		return
@@ -368,18 +368,18 @@ func (s *Server) runFlow(c *gin.Context) {
 	if in.Event != nil {
 		sa.EventID, sa.EventType = in.Event.ID, in.Event.Type
 	}
-	ctx, cancel := context.WithTimeout(c, flowRunStartTimeout)
+	ctx, cancel := context.WithTimeout(c.Request.Context(), flowRunStartTimeout)
 	defer cancel()
 	wr, err := workflows.StartFlowRun(ctx, s.opts.Temporal, wfID, in, timeout, sa)
 	if err != nil {
-		_ = s.runs.Discard(context.WithoutCancel(c), run.ID)
+		_ = s.runs.Discard(context.WithoutCancel(c.Request.Context()), run.ID)
 		abortWithError(c, fmt.Errorf("the run could not be started: %v: %w", err, domain.ErrUnavailable))
 		return
 	}
-	if err := s.runs.MarkStarted(c, run.ID, wr.GetID(), wr.GetRunID()); err != nil {
+	if err := s.runs.MarkStarted(c.Request.Context(), run.ID, wr.GetID(), wr.GetRunID()); err != nil {
 		loggerFrom(c).Warn("run started but not marked; it marks itself when it begins", "run", run.ID, "error", err)
 	}
-	if fresh, err := s.runs.Find(c, run.ID); err == nil {
+	if fresh, err := s.runs.Find(c.Request.Context(), run.ID); err == nil {
 		run = fresh
 	}
 	c.JSON(http.StatusAccepted, flowRunResponse{runResponse: toRunResponse(run), Steps: []domain.StepOutcome{}})
@@ -396,12 +396,12 @@ func (s *Server) listFlowRuns(c *gin.Context) {
 		abortWithError(c, domain.Invalid("status", "must be one of "+strings.Join(store.RunStatuses(), ", ")))
 		return
 	}
-	f, err := s.flowStore().Get(c, c.Param("id"))
+	f, err := s.flowStore().Get(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		abortWithError(c, err)
 		return
 	}
-	list, err := s.runs.ByFlow(c, f.ID, status, p)
+	list, err := s.runs.ByFlow(c.Request.Context(), f.ID, status, p)
 	if err != nil {
 		abortWithError(c, err)
 		return
@@ -409,12 +409,12 @@ func (s *Server) listFlowRuns(c *gin.Context) {
 	ids := make([]string, 0, len(list.Items))
 	for i, r := range list.Items {
 		// A run whose workflow timed out or was terminated could not say so.
-		if fresh, err := workflows.ReconcileRunStatus(c, s.opts.Temporal, s.runs, r); err == nil {
+		if fresh, err := workflows.ReconcileRunStatus(c.Request.Context(), s.opts.Temporal, s.runs, r); err == nil {
 			list.Items[i] = fresh
 		}
 		ids = append(ids, r.ID)
 	}
-	steps, err := s.runs.StepsOfRuns(c, ids)
+	steps, err := s.runs.StepsOfRuns(c.Request.Context(), ids)
 	if err != nil {
 		abortWithError(c, err)
 		return

@@ -29,7 +29,7 @@ func (s *Server) listNotifications(c *gin.Context) {
 		return
 	}
 	f := store.NotificationFilter{UserID: c.Query("user_id"), RunID: c.Query("run_id")}
-	list, err := (&store.Notifications{DB: s.opts.DB}).List(c, f, p)
+	list, err := (&store.Notifications{DB: s.opts.DB}).List(c.Request.Context(), f, p)
 	if err != nil {
 		abortWithError(c, err)
 		return

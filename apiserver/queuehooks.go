@@ -91,7 +91,7 @@ func (s *Server) createQueueHook(c *gin.Context) {
 		abortWithError(c, err)
 		return
 	}
-	if err := s.queueHookStore().Create(c, h); err != nil {
+	if err := s.queueHookStore().Create(c.Request.Context(), h); err != nil {
 		abortWithError(c, err)
 		return
 	}
@@ -117,7 +117,7 @@ func (s *Server) listQueueHooks(c *gin.Context) {
 		}
 		f.Enabled = &b
 	}
-	list, err := s.queueHookStore().List(c, queueID, f, p)
+	list, err := s.queueHookStore().List(c.Request.Context(), queueID, f, p)
 	if err != nil {
 		abortWithError(c, err)
 		return
@@ -130,7 +130,7 @@ func (s *Server) getQueueHook(c *gin.Context) {
 	if !ok {
 		return
 	}
-	h, err := s.queueHookStore().Get(c, queueID, c.Param("id"))
+	h, err := s.queueHookStore().Get(c.Request.Context(), queueID, c.Param("id"))
 	if err != nil {
 		abortWithError(c, err)
 		return
@@ -149,7 +149,7 @@ func (s *Server) patchQueueHook(c *gin.Context) {
 		return
 	}
 	hooks := s.queueHookStore()
-	h, err := hooks.Get(c, queueID, c.Param("id"))
+	h, err := hooks.Get(c.Request.Context(), queueID, c.Param("id"))
 	if err != nil {
 		abortWithError(c, err)
 		return
@@ -168,7 +168,7 @@ func (s *Server) patchQueueHook(c *gin.Context) {
 		abortWithError(c, err)
 		return
 	}
-	if err := hooks.Update(c, h); err != nil {
+	if err := hooks.Update(c.Request.Context(), h); err != nil {
 		abortWithError(c, err)
 		return
 	}
@@ -180,7 +180,7 @@ func (s *Server) deleteQueueHook(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if err := s.queueHookStore().Delete(c, queueID, c.Param("id")); err != nil {
+	if err := s.queueHookStore().Delete(c.Request.Context(), queueID, c.Param("id")); err != nil {
 		abortWithError(c, err)
 		return
 	}
@@ -192,7 +192,7 @@ func (s *Server) listQueueHookRuns(c *gin.Context) {
 	if !ok {
 		return
 	}
-	h, err := s.queueHookStore().Get(c, queueID, c.Param("id"))
+	h, err := s.queueHookStore().Get(c.Request.Context(), queueID, c.Param("id"))
 	if err != nil {
 		abortWithError(c, err)
 		return
@@ -212,7 +212,7 @@ func (s *Server) bulkSwitchQueueHooks(c *gin.Context, enabled bool) {
 	if !ok {
 		return
 	}
-	changed, err := s.queueHookStore().SetEnabled(c, queueID, ids, enabled)
+	changed, err := s.queueHookStore().SetEnabled(c.Request.Context(), queueID, ids, enabled)
 	if err != nil {
 		abortWithError(c, err)
 		return
@@ -229,7 +229,7 @@ func (s *Server) bulkDeleteQueueHooks(c *gin.Context) {
 	if !ok {
 		return
 	}
-	deleted, err := s.queueHookStore().DeleteMany(c, queueID, ids)
+	deleted, err := s.queueHookStore().DeleteMany(c.Request.Context(), queueID, ids)
 	if err != nil {
 		abortWithError(c, err)
 		return

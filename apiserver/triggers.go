@@ -178,7 +178,7 @@ func (s *Server) describeSchedule(c *gin.Context, t *domain.Trigger, r *triggerR
 	sched := &scheduleResponse{ID: workflows.TriggerScheduleID(t.ID), State: scheduleUnknown, NextRunsFrom: "local"}
 	var next []time.Time
 	if describe {
-		ctx, cancel := context.WithTimeout(c, temporalCallTimeout)
+		ctx, cancel := context.WithTimeout(c.Request.Context(), temporalCallTimeout)
 		st, err := s.schedules().Describe(ctx, t.ID)
 		cancel()
 		switch {
@@ -258,7 +258,7 @@ func (s *Server) createTrigger(c *gin.Context) {
 		return
 	}
 	triggers := s.triggerStore()
-	if err := triggers.Create(c, t); err != nil {
+	if err := triggers.Create(c.Request.Context(), t); err != nil {
 		abortWithError(c, err)
 		return
 	}
@@ -266,11 +266,11 @@ func (s *Server) createTrigger(c *gin.Context) {
 		// The row exists before its schedule, so a schedule never fires for
 		// a trigger the database does not know; a schedule that cannot be
 		// made takes the row back with it.
-		ctx, cancel := context.WithTimeout(c, temporalCallTimeout)
+		ctx, cancel := context.WithTimeout(c.Request.Context(), temporalCallTimeout)
 		err := s.schedules().Save(ctx, t)
 		cancel()
 		if err != nil {
-			if derr := triggers.Delete(context.WithoutCancel(c), t.ID); derr != nil {
+			if derr := triggers.Delete(context.WithoutCancel(c.Request.Context()), t.ID); derr != nil {
 				loggerFrom(c).Error("trigger saved but its schedule failed and the row could not be removed", "trigger", t.ID, "error", derr)
 			}
 			abortWithError(c, unavailable("the trigger's schedule could not be created; nothing was saved", err))
@@ -310,7 +310,7 @@ func unavailable(msg string, err error) error {
 }
 
 func (s *Server) getTrigger(c *gin.Context) {
-	t, err := s.triggerStore().Get(c, c.Param("id"))
+	t, err := s.triggerStore().Get(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		abortWithError(c, err)
 		return
@@ -338,7 +338,7 @@ func (s *Server) listTriggers(c *gin.Context) {
 		}
 		f.Enabled = &b
 	}
-	list, err := s.triggerStore().List(c, f, p)
+	list, err := s.triggerStore().List(c.Request.Context(), f, p)
 	if err != nil {
 		abortWithError(c, err)
 		return
@@ -353,7 +353,7 @@ func (s *Server) patchTrigger(c *gin.Context) {
 		return
 	}
 	triggers := s.triggerStore()
-	old, err := triggers.Get(c, c.Param("id"))
+	old, err := triggers.Get(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		abortWithError(c, err)
 		return
@@ -365,11 +365,11 @@ func (s *Server) patchTrigger(c *gin.Context) {
 		abortWithError(c, err)
 		return
 	}
-	if err := triggers.Update(c, &t); err != nil {
+	if err := triggers.Update(c.Request.Context(), &t); err != nil {
 		abortWithError(c, err)
 		return
 	}
-	if err := s.reconcileSchedule(c, old, &t); err != nil {
+	if err := s.reconcileSchedule(c.Request.Context(), old, &t); err != nil {
 		s.revertTrigger(c, triggers, old)
 		abortWithError(c, unavailable("the trigger's schedule could not be updated; the change was undone", err))
 		return
@@ -466,7 +466,7 @@ func (s *Server) reconcileSchedule(ctx context.Context, old, t *domain.Trigger) 
 // follow a change, so the database and Temporal keep agreeing.
 func (s *Server) revertTrigger(c *gin.Context, triggers *store.Triggers, old *domain.Trigger) {
 	prev := *old
-	if err := triggers.Update(context.WithoutCancel(c), &prev); err != nil {
+	if err := triggers.Update(context.WithoutCancel(c.Request.Context()), &prev); err != nil {
 		loggerFrom(c).Error("trigger changed but its schedule did not follow and the change could not be undone",
 			"trigger", old.ID, "error", err)
 	}
@@ -474,7 +474,7 @@ func (s *Server) revertTrigger(c *gin.Context, triggers *store.Triggers, old *do
 
 func (s *Server) deleteTrigger(c *gin.Context) {
 	triggers := s.triggerStore()
-	t, err := triggers.Get(c, c.Param("id"))
+	t, err := triggers.Get(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		abortWithError(c, err)
 		return
@@ -482,7 +482,7 @@ func (s *Server) deleteTrigger(c *gin.Context) {
 	if t.Type == domain.TriggerAtTime {
 		// Schedule first: a row without a schedule never fires, a schedule
 		// without a row would.
-		ctx, cancel := context.WithTimeout(c, temporalCallTimeout)
+		ctx, cancel := context.WithTimeout(c.Request.Context(), temporalCallTimeout)
 		err := s.schedules().Delete(ctx, t.ID)
 		cancel()
 		if err != nil {
@@ -490,7 +490,7 @@ func (s *Server) deleteTrigger(c *gin.Context) {
 			return
 		}
 	}
-	if err := triggers.Delete(c, t.ID); err != nil {
+	if err := triggers.Delete(c.Request.Context(), t.ID); err != nil {
 		abortWithError(c, err)
 		return
 	}
@@ -504,19 +504,19 @@ func (s *Server) stopTrigger(c *gin.Context)  { s.switchTrigger(c, false) }
 // stops (pauses) it: Webitel's enable switch and Start button in one call.
 func (s *Server) switchTrigger(c *gin.Context, enabled bool) {
 	triggers := s.triggerStore()
-	old, err := triggers.Get(c, c.Param("id"))
+	old, err := triggers.Get(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		abortWithError(c, err)
 		return
 	}
 	t := *old
 	t.Enabled = enabled
-	if err := triggers.Update(c, &t); err != nil {
+	if err := triggers.Update(c.Request.Context(), &t); err != nil {
 		abortWithError(c, err)
 		return
 	}
 	if t.Type == domain.TriggerAtTime {
-		if err := s.pauseSchedule(c, &t); err != nil {
+		if err := s.pauseSchedule(c.Request.Context(), &t); err != nil {
 			s.revertTrigger(c, triggers, old)
 			abortWithError(c, unavailable("the trigger's schedule could not be switched; the change was undone", err))
 			return
@@ -548,7 +548,7 @@ type runRequest struct {
 // publishing it (no webhook or other trigger sees it) and without testing
 // its conditions: a person asked for this run.
 func (s *Server) runTrigger(c *gin.Context) {
-	t, err := s.triggerStore().Get(c, c.Param("id"))
+	t, err := s.triggerStore().Get(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		abortWithError(c, err)
 		return
@@ -572,7 +572,7 @@ func (s *Server) runTrigger(c *gin.Context) {
 }
 
 func (s *Server) runScheduledTrigger(c *gin.Context, t *domain.Trigger) {
-	ctx, cancel := context.WithTimeout(c, temporalCallTimeout+manualRunWait)
+	ctx, cancel := context.WithTimeout(c.Request.Context(), temporalCallTimeout+manualRunWait)
 	defer cancel()
 	sched := s.schedules()
 	fired, err := sched.TriggerNow(ctx, t.ID, manualRunWait)
@@ -592,7 +592,7 @@ func (s *Server) runScheduledTrigger(c *gin.Context, t *domain.Trigger) {
 		c.JSON(http.StatusAccepted, runResponse{TriggerID: t.ID, FlowID: t.Flow, Status: store.RunPending})
 		return
 	}
-	run, err := s.runs.Record(c, &store.Run{
+	run, err := s.runs.Record(c.Request.Context(), &store.Run{
 		TriggerID:  nullString(t.ID),
 		FlowID:     nullString(t.Flow),
 		WorkflowID: fired.WorkflowID,
@@ -628,14 +628,14 @@ func (s *Server) runEventTrigger(c *gin.Context, t *domain.Trigger, in *eventReq
 		}
 		ev = given
 	}
-	if err := s.events.Insert(c, ev); err != nil {
+	if err := s.events.Insert(c.Request.Context(), ev); err != nil {
 		if !errors.Is(err, domain.ErrConflict) {
 			abortWithError(c, err)
 			return
 		}
 		// The id was published before: run for that event, as a publish
 		// of it would have.
-		stored, gerr := s.events.Get(c, ev.ID)
+		stored, gerr := s.events.Get(c.Request.Context(), ev.ID)
 		if gerr != nil {
 			abortWithError(c, gerr)
 			return
@@ -646,7 +646,7 @@ func (s *Server) runEventTrigger(c *gin.Context, t *domain.Trigger, in *eventReq
 		}
 		ev = stored.Event
 	}
-	run, err := s.runs.Record(c, &store.Run{
+	run, err := s.runs.Record(c.Request.Context(), &store.Run{
 		TriggerID:  nullString(t.ID),
 		EventID:    nullString(ev.ID),
 		FlowID:     nullString(t.Flow),
@@ -662,21 +662,21 @@ func (s *Server) runEventTrigger(c *gin.Context, t *domain.Trigger, in *eventReq
 		return
 	}
 	if s.opts.Temporal == nil {
-		_ = s.runs.Discard(context.WithoutCancel(c), run.ID)
+		_ = s.runs.Discard(context.WithoutCancel(c.Request.Context()), run.ID)
 		abortWithError(c, fmt.Errorf("%w: Temporal is not configured", domain.ErrUnavailable))
 		return
 	}
-	ctx, cancel := context.WithTimeout(c, temporalCallTimeout)
+	ctx, cancel := context.WithTimeout(c.Request.Context(), temporalCallTimeout)
 	defer cancel()
 	wfID, runID, err := workflows.Starter{}.StartRun(ctx, s.opts.Temporal, run, t.Timeout, activities.RunAttributes{
 		TriggerID: t.ID, EventID: ev.ID, EventType: ev.Type,
 	}, nil)
 	if err != nil {
-		_ = s.runs.Discard(context.WithoutCancel(c), run.ID)
+		_ = s.runs.Discard(context.WithoutCancel(c.Request.Context()), run.ID)
 		abortWithError(c, unavailable("the run could not be started", temporalCause(err)))
 		return
 	}
-	if err := s.runs.MarkStarted(c, run.ID, wfID, runID); err != nil {
+	if err := s.runs.MarkStarted(c.Request.Context(), run.ID, wfID, runID); err != nil {
 		abortWithError(c, err)
 		return
 	}
@@ -701,7 +701,7 @@ func nullString(s string) sql.NullString {
 }
 
 func (s *Server) listTriggerRuns(c *gin.Context) {
-	t, err := s.triggerStore().Get(c, c.Param("id"))
+	t, err := s.triggerStore().Get(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		abortWithError(c, err)
 		return
@@ -727,7 +727,7 @@ func (s *Server) listRuns(c *gin.Context, f store.RunFilter) {
 		}
 		f.Status = st
 	}
-	list, err := s.runs.Search(c, f, p)
+	list, err := s.runs.Search(c.Request.Context(), f, p)
 	if err != nil {
 		abortWithError(c, err)
 		return
@@ -774,12 +774,12 @@ func (s *Server) bulkSwitchTriggers(c *gin.Context, enabled bool) {
 		return
 	}
 	triggers := s.triggerStore()
-	before, err := triggers.Refs(c, ids)
+	before, err := triggers.Refs(c.Request.Context(), ids)
 	if err != nil {
 		abortWithError(c, err)
 		return
 	}
-	switched, err := triggers.SetEnabled(c, ids, enabled)
+	switched, err := triggers.SetEnabled(c.Request.Context(), ids, enabled)
 	if err != nil {
 		abortWithError(c, err)
 		return
@@ -788,9 +788,9 @@ func (s *Server) bulkSwitchTriggers(c *gin.Context, enabled bool) {
 	var undo []string
 	for _, ref := range switched {
 		if ref.Type == domain.TriggerAtTime {
-			t, err := triggers.Get(c, ref.ID)
+			t, err := triggers.Get(c.Request.Context(), ref.ID)
 			if err == nil {
-				err = s.pauseSchedule(c, t)
+				err = s.pauseSchedule(c.Request.Context(), t)
 			}
 			if err != nil {
 				if resp.Failed == nil {
@@ -814,7 +814,7 @@ func (s *Server) bulkSwitchTriggers(c *gin.Context, enabled bool) {
 			}
 		}
 		if len(back) > 0 {
-			if _, err := triggers.SetEnabled(context.WithoutCancel(c), back, !enabled); err != nil {
+			if _, err := triggers.SetEnabled(context.WithoutCancel(c.Request.Context()), back, !enabled); err != nil {
 				loggerFrom(c).Error("could not undo switching triggers whose schedule failed", "triggers", back, "error", err)
 			}
 		}
@@ -829,7 +829,7 @@ func (s *Server) bulkDeleteTriggers(c *gin.Context) {
 		return
 	}
 	triggers := s.triggerStore()
-	refs, err := triggers.Refs(c, ids)
+	refs, err := triggers.Refs(c.Request.Context(), ids)
 	if err != nil {
 		abortWithError(c, err)
 		return
@@ -838,7 +838,7 @@ func (s *Server) bulkDeleteTriggers(c *gin.Context) {
 	var deletable []string
 	for _, ref := range refs {
 		if ref.Type == domain.TriggerAtTime {
-			ctx, cancel := context.WithTimeout(c, temporalCallTimeout)
+			ctx, cancel := context.WithTimeout(c.Request.Context(), temporalCallTimeout)
 			err := s.schedules().Delete(ctx, ref.ID)
 			cancel()
 			if err != nil {
@@ -852,7 +852,7 @@ func (s *Server) bulkDeleteTriggers(c *gin.Context) {
 		deletable = append(deletable, ref.ID)
 	}
 	if len(deletable) > 0 {
-		deleted, err := triggers.DeleteMany(c, deletable)
+		deleted, err := triggers.DeleteMany(c.Request.Context(), deletable)
 		if err != nil {
 			abortWithError(c, err)
 			return

@@ -168,7 +168,7 @@ func (s *Server) createWebhook(c *gin.Context) {
 		abortWithError(c, err)
 		return
 	}
-	if err := s.webhooks.Create(c, w); err != nil {
+	if err := s.webhooks.Create(c.Request.Context(), w); err != nil {
 		if errors.Is(err, domain.ErrConflict) {
 			err = fmt.Errorf("%w: a webhook with code %q already exists", domain.ErrConflict, w.Code)
 			c.AbortWithStatusJSON(http.StatusConflict, errorBody{Error: errorDetail{
@@ -183,7 +183,7 @@ func (s *Server) createWebhook(c *gin.Context) {
 }
 
 func (s *Server) getWebhook(c *gin.Context) {
-	w, err := s.webhooks.Get(c, c.Param("id"))
+	w, err := s.webhooks.Get(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		abortWithError(c, err)
 		return
@@ -206,7 +206,7 @@ func (s *Server) listWebhooks(c *gin.Context) {
 		}
 		f.Enabled = &b
 	}
-	list, err := s.webhooks.List(c, f, p)
+	list, err := s.webhooks.List(c.Request.Context(), f, p)
 	if err != nil {
 		abortWithError(c, err)
 		return
@@ -220,7 +220,7 @@ func (s *Server) patchWebhook(c *gin.Context) {
 		abortWithError(c, err)
 		return
 	}
-	w, err := s.webhooks.Get(c, c.Param("id"))
+	w, err := s.webhooks.Get(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		abortWithError(c, err)
 		return
@@ -236,7 +236,7 @@ func (s *Server) patchWebhook(c *gin.Context) {
 		abortWithError(c, err)
 		return
 	}
-	if err := s.webhooks.Update(c, w); err != nil {
+	if err := s.webhooks.Update(c.Request.Context(), w); err != nil {
 		abortWithError(c, err)
 		return
 	}
@@ -302,12 +302,12 @@ func applyWebhookPatch(w *domain.Webhook, p *webhookPatch) {
 }
 
 func (s *Server) deleteWebhook(c *gin.Context) {
-	w, err := s.webhooks.Get(c, c.Param("id"))
+	w, err := s.webhooks.Get(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		abortWithError(c, err)
 		return
 	}
-	if err := s.webhooks.Delete(c, w.ID); err != nil {
+	if err := s.webhooks.Delete(c.Request.Context(), w.ID); err != nil {
 		abortWithError(c, err)
 		return
 	}
@@ -350,14 +350,14 @@ func (s *Server) bulkSwitch(c *gin.Context, enabled bool) {
 	if !ok {
 		return
 	}
-	changed, err := s.webhooks.SetEnabled(c, ids, enabled)
+	changed, err := s.webhooks.SetEnabled(c.Request.Context(), ids, enabled)
 	if err != nil {
 		abortWithError(c, err)
 		return
 	}
 	if enabled {
 		for _, id := range changed {
-			if w, err := s.webhooks.Get(c, id); err == nil {
+			if w, err := s.webhooks.Get(c.Request.Context(), id); err == nil {
 				s.wakeWebhook(c, w)
 			}
 		}
@@ -372,11 +372,11 @@ func (s *Server) bulkDeleteWebhooks(c *gin.Context) {
 	}
 	var hooks []*domain.Webhook
 	for _, id := range ids {
-		if w, err := s.webhooks.Get(c, id); err == nil {
+		if w, err := s.webhooks.Get(c.Request.Context(), id); err == nil {
 			hooks = append(hooks, w)
 		}
 	}
-	deleted, err := s.webhooks.DeleteMany(c, ids)
+	deleted, err := s.webhooks.DeleteMany(c.Request.Context(), ids)
 	if err != nil {
 		abortWithError(c, err)
 		return
@@ -392,7 +392,7 @@ func (s *Server) bulkDeleteWebhooks(c *gin.Context) {
 const rotationOverlap = 24 * time.Hour
 
 func (s *Server) rotateSecret(c *gin.Context) {
-	w, err := s.webhooks.Get(c, c.Param("id"))
+	w, err := s.webhooks.Get(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		abortWithError(c, err)
 		return
@@ -400,7 +400,7 @@ func (s *Server) rotateSecret(c *gin.Context) {
 	until := time.Now().UTC().Add(rotationOverlap)
 	w.PreviousSecret, w.PreviousSecretUntil = w.Secret, &until
 	w.Secret = activities.NewSigningSecret()
-	if err := s.webhooks.Update(c, w); err != nil {
+	if err := s.webhooks.Update(c.Request.Context(), w); err != nil {
 		abortWithError(c, err)
 		return
 	}
@@ -432,11 +432,11 @@ func (s *Server) wakeWebhook(c *gin.Context, w *domain.Webhook) {
 	}
 	log := loggerFrom(c)
 	if w.Ordered {
-		if _, err := workflows.WakeWebhookQueue(c, s.opts.Temporal, w.ID, w.Code); err != nil {
+		if _, err := workflows.WakeWebhookQueue(c.Request.Context(), s.opts.Temporal, w.ID, w.Code); err != nil {
 			log.Warn("could not wake ordered queue; it rechecks within a minute", "webhook", w.Code, "error", err)
 		}
 	}
-	if err := workflows.SignalRunning(c, s.opts.Temporal, workflows.SAWebhook.GetName(), w.Code, workflows.SignalWake); err != nil {
+	if err := workflows.SignalRunning(c.Request.Context(), s.opts.Temporal, workflows.SAWebhook.GetName(), w.Code, workflows.SignalWake); err != nil {
 		log.Warn("could not wake paused deliveries; they recheck within a minute", "webhook", w.Code, "error", err)
 	}
 }
@@ -448,7 +448,7 @@ func (s *Server) cancelWebhookRuns(c *gin.Context, w *domain.Webhook) {
 	if s.opts.Temporal == nil {
 		return
 	}
-	if err := workflows.CancelRunning(c, s.opts.Temporal, workflows.SAWebhook.GetName(), w.Code); err != nil {
+	if err := workflows.CancelRunning(c.Request.Context(), s.opts.Temporal, workflows.SAWebhook.GetName(), w.Code); err != nil {
 		loggerFrom(c).Warn("could not cancel runs of deleted webhook; they stop on their own", "webhook", w.Code, "error", err)
 	}
 }
