@@ -225,6 +225,21 @@ func (s *splitStack) startWorkerProcess(t *testing.T, name string) *exec.Cmd {
 	return cmd
 }
 
+// startSlowReceiverStack starts a split stack, a receiver answering 200
+// after delay, and a first worker process, for the worker-kill tests.
+func startSlowReceiverStack(t *testing.T, delay time.Duration) (*splitStack, *testkit.Receiver, *exec.Cmd) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs worker processes")
+	}
+	s := startSplitStack(t)
+	rc := testkit.NewReceiver(t)
+	rc.Script(func(int, testkit.Received) testkit.Response {
+		return testkit.Response{Status: 200, Delay: delay}
+	})
+	return s, rc, s.startWorkerProcess(t, "worker-1")
+}
+
 // killWorker SIGKILLs a worker process: no graceful stop, no recorded attempts.
 func killWorker(t *testing.T, cmd *exec.Cmd) {
 	t.Helper()
@@ -256,15 +271,7 @@ func publishN(t *testing.T, base, token, prefix string, n, batch int) []string {
 // started: every event reaches the receiver at least once, every delivery
 // ends succeeded and its successful attempt is logged.
 func TestChaosWorkerKilledMidDeliveryUnordered(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs worker processes")
-	}
-	s := startSplitStack(t)
-	rc := testkit.NewReceiver(t)
-	rc.Script(func(int, testkit.Received) testkit.Response {
-		return testkit.Response{Status: 200, Delay: 200 * time.Millisecond}
-	})
-	w1 := s.startWorkerProcess(t, "worker-1")
+	s, rc, w1 := startSlowReceiverStack(t, 200*time.Millisecond)
 	hook := mustAPI(t, s.apiURL, s.token, 201, "POST", "/v1/webhooks", map[string]any{
 		"name": "chaos unordered", "url": rc.URL + "/e/{{ event.id }}", "event_types": []string{"case.created"},
 		"retry": map[string]any{"initial_interval": "1s", "max_attempts": 10},
@@ -299,15 +306,7 @@ func TestChaosWorkerKilledMidDeliveryUnordered(t *testing.T) {
 // workflow per group, one activity for all its runs) and a new worker is
 // started: every run ends succeeded and every event reached the receiver.
 func TestChaosWorkerKilledMidInlineRuns(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs worker processes")
-	}
-	s := startSplitStack(t)
-	rc := testkit.NewReceiver(t)
-	rc.Script(func(int, testkit.Received) testkit.Response {
-		return testkit.Response{Status: 200, Delay: 200 * time.Millisecond}
-	})
-	w1 := s.startWorkerProcess(t, "worker-1")
+	s, rc, w1 := startSlowReceiverStack(t, 200*time.Millisecond)
 	mustAPI(t, s.apiURL, s.token, 201, "POST", "/v1/flows", map[string]any{"name": "chaos flow", "steps": []any{
 		map[string]any{"name": "call", "action": "http.request", "params": map[string]any{"url": rc.URL + "/e/{{ event.id }}"}},
 	}})
@@ -357,15 +356,7 @@ func TestChaosWorkerKilledMidInlineRuns(t *testing.T) {
 // TestChaosWorkerKilledMidDeliveryOrdered: the same for an ordered webhook;
 // the first successful receipts keep publish order.
 func TestChaosWorkerKilledMidDeliveryOrdered(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs worker processes")
-	}
-	s := startSplitStack(t)
-	rc := testkit.NewReceiver(t)
-	rc.Script(func(int, testkit.Received) testkit.Response {
-		return testkit.Response{Status: 200, Delay: 100 * time.Millisecond}
-	})
-	w1 := s.startWorkerProcess(t, "worker-1")
+	s, rc, w1 := startSlowReceiverStack(t, 100*time.Millisecond)
 	hook := mustAPI(t, s.apiURL, s.token, 201, "POST", "/v1/webhooks", map[string]any{
 		"name": "chaos ordered", "url": rc.URL + "/e/{{ event.id }}", "event_types": []string{"case.created"},
 		"ordered": true, "retry": map[string]any{"initial_interval": "1s", "max_attempts": 10},
