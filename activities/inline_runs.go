@@ -40,9 +40,6 @@ type RunPlannedResult struct {
 	Succeeded int
 	Failed    int
 	HandedOff int
-	// QueueID is the queue of a queue hook's runs, for the workflow's
-	// search attributes.
-	QueueID string
 }
 
 // RunResume is where a run handed over after its inline first try goes on.
@@ -87,7 +84,6 @@ func (a *Runs) RunPlannedRuns(ctx context.Context, in RunPlannedInput) (RunPlann
 		res.Failed = len(runs)
 		return res, a.Runs.FinishMany(ctx, outcomes)
 	}
-	res.QueueID = src.QueueID
 	prog, err := a.newProgramLoader(ctx, src)
 	if err != nil {
 		return res, err

@@ -33,9 +33,12 @@ type PlannedRun struct {
 	ID          string
 	TriggerID   string
 	QueueHookID string
-	EventID     string
-	FlowID      string
-	WorkflowID  string
+	// QueueID is a queue hook's queue (not stored with the run; it names
+	// the batch run workflow's TriggerFlowQueue).
+	QueueID    string
+	EventID    string
+	FlowID     string
+	WorkflowID string
 }
 
 // Plan is what a batch of newly stored events leads to.
@@ -231,10 +234,11 @@ type BatchTargets struct {
 func (t BatchTargets) HasRuns() bool { return len(t.RunGroups) > 0 }
 
 // RunGroup names the trigger or the queue hook (one of the two) whose runs
-// a batch planned.
+// a batch planned, with a queue hook's queue.
 type RunGroup struct {
 	TriggerID   string `db:"trigger_id"`
 	QueueHookID string `db:"queue_hook_id"`
+	QueueID     string `db:"queue_id"`
 }
 
 // Source is the trigger or queue hook id.
@@ -263,8 +267,9 @@ func (s *Events) BatchTargets(ctx context.Context, batchIDs []string) (BatchTarg
 		JOIN webhooks w ON w.id = d.webhook_id WHERE d.batch_id = ANY($1) AND NOT w.ordered)`, ids); err != nil {
 		return t, translate(err, "batch targets")
 	}
-	if err := s.DB.SelectContext(ctx, &t.RunGroups, `SELECT DISTINCT COALESCE(trigger_id, '') AS trigger_id,
-		COALESCE(queue_hook_id, '') AS queue_hook_id FROM trigger_runs WHERE batch_id = ANY($1)
+	if err := s.DB.SelectContext(ctx, &t.RunGroups, `SELECT DISTINCT COALESCE(r.trigger_id, '') AS trigger_id,
+		COALESCE(r.queue_hook_id, '') AS queue_hook_id, COALESCE(q.queue_id, '') AS queue_id
+		FROM trigger_runs r LEFT JOIN queue_hooks q ON q.id = r.queue_hook_id WHERE r.batch_id = ANY($1)
 		ORDER BY 1, 2`, ids); err != nil {
 		return t, translate(err, "batch targets")
 	}

@@ -41,7 +41,9 @@ type WebhookTarget struct {
 type RunTarget struct {
 	TriggerID   string
 	QueueHookID string
-	FlowID      string
+	// QueueID is a queue hook's queue.
+	QueueID string
+	FlowID  string
 }
 
 // Matches is what one event leads to.
@@ -186,7 +188,7 @@ func (ix *Index) load(ctx context.Context) (*indexSnapshot, error) {
 	}
 	for _, h := range qhs {
 		typ := "queue." + h.Event
-		s.hooks[typ] = append(s.hooks[typ], hookRule{target: RunTarget{QueueHookID: h.ID, FlowID: h.FlowID}, queueID: h.QueueID})
+		s.hooks[typ] = append(s.hooks[typ], hookRule{target: RunTarget{QueueHookID: h.ID, QueueID: h.QueueID, FlowID: h.FlowID}, queueID: h.QueueID})
 	}
 	return s, nil
 }

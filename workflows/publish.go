@@ -298,7 +298,7 @@ func plan(events []domain.Event, matches map[string]store.Matches) store.Plan {
 			}
 			pl.Runs = append(pl.Runs, store.PlannedRun{
 				ID: store.NewID(store.PrefixRun), TriggerID: r.TriggerID, QueueHookID: r.QueueHookID,
-				EventID: ev.ID, FlowID: r.FlowID, WorkflowID: wf,
+				QueueID: r.QueueID, EventID: ev.ID, FlowID: r.FlowID, WorkflowID: wf,
 			})
 		}
 	}
@@ -324,7 +324,7 @@ func targetsOf(pl store.Plan) store.BatchTargets {
 	for _, r := range pl.Runs {
 		g := store.RunGroup{TriggerID: r.TriggerID}
 		if r.QueueHookID != "" {
-			g = store.RunGroup{QueueHookID: r.QueueHookID}
+			g = store.RunGroup{QueueHookID: r.QueueHookID, QueueID: r.QueueID}
 		}
 		if !groups[g] {
 			groups[g] = true
@@ -363,7 +363,7 @@ func Dispatch(ctx context.Context, c client.Client, events *store.Events, g Grou
 		}
 	}
 	for _, rg := range g.Targets.RunGroups {
-		in := RunBatchInput{BatchIDs: g.BatchIDs, TriggerID: rg.TriggerID, QueueHookID: rg.QueueHookID}
+		in := RunBatchInput{BatchIDs: g.BatchIDs, TriggerID: rg.TriggerID, QueueHookID: rg.QueueHookID, QueueID: rg.QueueID}
 		if err := StartRunBatch(ctx, c, g.ID, in, sharedAttributes(g.runEvents(rg))); err != nil {
 			errs = append(errs, err)
 		}

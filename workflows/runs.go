@@ -99,6 +99,9 @@ type RunBatchInput struct {
 	BatchIDs    []string
 	TriggerID   string
 	QueueHookID string
+	// QueueID is a queue hook's queue: the workflow carries it from its
+	// start as TriggerFlowQueue.
+	QueueID string `json:",omitempty"`
 }
 
 // runBatchOptions bound the activity making a group's first tries: a run may
@@ -126,15 +129,7 @@ func RunBatchWorkflow(ctx workflow.Context, in RunBatchInput) (activities.RunPla
 	var res activities.RunPlannedResult
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, runBatchOptions), a.RunPlannedRuns,
 		activities.RunPlannedInput{BatchIDs: in.BatchIDs, TriggerID: in.TriggerID, QueueHookID: in.QueueHookID}).Get(ctx, &res)
-	if err != nil {
-		return res, err
-	}
-	if res.QueueID != "" {
-		if err := workflow.UpsertTypedSearchAttributes(ctx, SAQueue.ValueSet(res.QueueID)); err != nil {
-			return res, err
-		}
-	}
-	return res, nil
+	return res, err
 }
 
 // StartRunBatch starts the workflow making the first tries of a source's
@@ -144,7 +139,7 @@ func StartRunBatch(ctx context.Context, c client.Client, group string, in RunBat
 	if source == "" {
 		source = in.QueueHookID
 	}
-	sa.Trigger = source
+	sa.Trigger, sa.Queue = source, in.QueueID
 	id := RunBatchWorkflowID(source, group)
 	_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       id,

@@ -99,6 +99,7 @@ type SearchAttributeValues struct {
 	EventType string
 	Webhook   string
 	Trigger   string
+	Queue     string
 }
 
 func (v SearchAttributeValues) attributes() temporal.SearchAttributes {
@@ -114,6 +115,9 @@ func (v SearchAttributeValues) attributes() temporal.SearchAttributes {
 	}
 	if v.Trigger != "" {
 		updates = append(updates, SATrigger.ValueSet(v.Trigger))
+	}
+	if v.Queue != "" {
+		updates = append(updates, SAQueue.ValueSet(v.Queue))
 	}
 	return temporal.NewSearchAttributes(updates...)
 }
