@@ -394,7 +394,7 @@ func (s *Deliveries) ClaimInBatches(ctx context.Context, batchIDs []string, carr
 }
 
 // HandOver records that workflow to carries a pending delivery from now on,
-// if from (the workflow that carried it, or '' for none) still does. It
+// if from (the workflow that carried it, or ” for none) still does. It
 // reports whether the delivery is now carried by to.
 func (s *Deliveries) HandOver(ctx context.Context, id, from, to string) (bool, error) {
 	res, err := s.DB.ExecContext(ctx, `UPDATE deliveries SET workflow_id = $3, run_id = '', parked_at = NULL, updated_at = now()
