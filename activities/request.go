@@ -48,6 +48,38 @@ func (c *templateCache) render(src string, scope map[string]any) (string, error)
 	return t.Render(scope)
 }
 
+// urlTemplateCache keeps parsed URL templates by source, like templateCache.
+type urlTemplateCache struct {
+	mu sync.RWMutex
+	m  map[string]*domain.URLTemplate
+}
+
+var urlTemplates = &urlTemplateCache{m: map[string]*domain.URLTemplate{}}
+
+// render fills a URL template (domain.URLTemplate: values are escaped and
+// cannot change the host). A URL without placeholders is only trimmed.
+func (c *urlTemplateCache) render(src string, scope map[string]any) (string, error) {
+	if !strings.Contains(src, "{{") && !strings.Contains(src, "{%") {
+		return strings.TrimSpace(src), nil
+	}
+	c.mu.RLock()
+	t, ok := c.m[src]
+	c.mu.RUnlock()
+	if !ok {
+		var err error
+		if t, err = domain.ParseURLTemplate(src); err != nil {
+			return "", err
+		}
+		c.mu.Lock()
+		if len(c.m) > 10000 { // bound memory when definitions churn
+			c.m = map[string]*domain.URLTemplate{}
+		}
+		c.m[src] = t
+		c.mu.Unlock()
+	}
+	return t.Render(scope)
+}
+
 // outboundRequest is a rendered request, before signing.
 type outboundRequest struct {
 	Method  string
@@ -97,11 +129,11 @@ func renderRequest(w *domain.Webhook, ev domain.Event) (outboundRequest, error) 
 		}
 		scope["webhook"] = map[string]any{"code": w.Code, "name": w.Name, "id": w.ID}
 	}
-	rawURL, err := templates.render(w.URL, scope)
+	rawURL, err := urlTemplates.render(w.URL, scope)
 	if err != nil {
 		return outboundRequest{}, fmt.Errorf("%w: url: %v", errPermanentRequest, err)
 	}
-	u, err := url.Parse(strings.TrimSpace(rawURL))
+	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return outboundRequest{}, fmt.Errorf("%w: url %q is not an absolute http(s) URL", errPermanentRequest, rawURL)
 	}
@@ -196,6 +228,10 @@ func send(ctx context.Context, client *http.Client, req outboundRequest, msgID s
 	var body *bytes.Reader
 	if len(req.Body) > 0 {
 		body = bytes.NewReader(req.Body)
+	}
+	// The rendered URL is checked once more where it is sent.
+	if _, err := checkOutboundURL(req.URL); err != nil {
+		return sendResult{Err: err.Error(), Permanent: true}, headers
 	}
 	var httpReq *http.Request
 	if body != nil {

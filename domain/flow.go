@@ -705,7 +705,15 @@ func (a ActionSpec) RenderParams(params map[string]any, scope map[string]any) (m
 			}
 			v = p.Default
 		}
-		rendered, err := renderValue(v, scope)
+		var rendered any
+		var err error
+		if s, isText := v.(string); isText && p.Format == FormatURL {
+			// A URL renders by URLTemplate's rules: values cannot change
+			// its host or shape.
+			rendered, err = RenderURL(s, scope)
+		} else {
+			rendered, err = renderValue(v, scope)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("params.%s: %w", p.Name, err)
 		}
