@@ -257,7 +257,7 @@ func send(ctx context.Context, client *http.Client, req outboundRequest, msgID s
 	bodyBytes, truncated, readErr := readCapped(resp.Body, MaxResponseBody)
 	res := sendResult{
 		Status:          resp.StatusCode,
-		ResponseHeaders: flattenHeaders(resp.Header),
+		ResponseHeaders: maskHeaders(flattenHeaders(resp.Header)),
 		ResponseBody:    strings.ToValidUTF8(string(bodyBytes), "\uFFFD"),
 		Truncated:       truncated,
 		Duration:        time.Since(start),
@@ -314,30 +314,6 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
-// sensitiveHeader reports headers whose values must not be stored in
-// attempt logs.
-func sensitiveHeader(name string) bool {
-	n := strings.ToLower(name)
-	if n == "webhook-signature" {
-		return false // derived from the secret, reveals nothing, useful to debug
-	}
-	for _, s := range []string{"authorization", "cookie", "token", "secret", "password", "api-key", "apikey", "x-api-key", "signature", "credential"} {
-		if strings.Contains(n, s) {
-			return true
-		}
-	}
-	return false
-}
-
-// maskHeaders returns a copy of h with secret values replaced.
-func maskHeaders(h map[string]string) map[string]string {
-	out := make(map[string]string, len(h))
-	for k, v := range h {
-		if sensitiveHeader(k) && v != "" {
-			out[k] = "***"
-			continue
-		}
-		out[k] = v
-	}
-	return out
-}
+// maskHeaders returns a copy of h with credential values replaced, by the
+// one rule of domain.MaskHeaders.
+func maskHeaders(h map[string]string) map[string]string { return domain.MaskHeaders(h, false) }

@@ -63,11 +63,18 @@ type Config struct {
 	// (TRIGGERFLOW_LEAD_API_TOKEN).
 	LeadAPIURL   string
 	LeadAPIToken string
-	// SecretKey seals webhook signing secrets at rest with AES-256-GCM
-	// (TRIGGERFLOW_SECRET_KEY): 32 random bytes written as base64 or 64 hex
-	// characters, e.g. `openssl rand -base64 32`. Required by api and worker
-	// (both need the same key); dev generates one and keeps it in the data dir.
+	// SecretKey seals webhook signing secrets at rest and encrypts Temporal
+	// payloads with AES-256-GCM (TRIGGERFLOW_SECRET_KEY): 32 random bytes
+	// written as base64 or 64 hex characters, e.g. `openssl rand -base64 32`;
+	// or several, comma-separated and newest first, each optionally named
+	// "id:key" — the first seals, all open (key rotation). Required by api and
+	// worker (both need the same keys); dev generates one and keeps it in the
+	// data dir.
 	SecretKey string
+	// CodecCORSOrigins are the browser origins (Temporal UI's URL) allowed to
+	// call the codec endpoint /codec/decode and /codec/encode
+	// (TRIGGERFLOW_CODEC_CORS_ORIGINS, comma-separated). dev adds its own UI.
+	CodecCORSOrigins []string
 	// PublishRate is how many events per second each API key may publish
 	// (TRIGGERFLOW_PUBLISH_RATE), default 5000; 0 turns the limit off.
 	PublishRate float64
@@ -138,8 +145,13 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		errs = append(errs, fmt.Sprintf("TRIGGERFLOW_PUBLISH_BURST=%d must be 1 or more", c.PublishBurst))
 	}
 	if c.SecretKey != "" {
-		if _, err := secretbox.ParseKey(c.SecretKey); err != nil {
+		if err := secretbox.ParseKeyRing(c.SecretKey); err != nil {
 			errs = append(errs, err.Error())
+		}
+	}
+	for _, o := range strings.Split(getenv("TRIGGERFLOW_CODEC_CORS_ORIGINS"), ",") {
+		if o = strings.TrimRight(strings.TrimSpace(o), "/"); o != "" {
+			c.CodecCORSOrigins = append(c.CodecCORSOrigins, o)
 		}
 	}
 	if v := strings.TrimSpace(getenv("TRIGGERFLOW_EGRESS_ALLOW")); v != "" {
