@@ -1026,6 +1026,16 @@ type ParamSpec struct {
 	Type        string      `json:"type"`
 }
 
+// Payloads Temporal payloads in protobuf JSON (Temporal's remote codec protocol)
+type Payloads struct {
+	Payloads []struct {
+		Data *[]byte `json:"data,omitempty"`
+
+		// Metadata e.g. encoding: binary/encrypted, encryption-key-id
+		Metadata *map[string][]byte `json:"metadata,omitempty"`
+	} `json:"payloads"`
+}
+
 // PublishRequest One event, or a batch under "events"
 type PublishRequest struct {
 	union json.RawMessage
@@ -1765,6 +1775,12 @@ type ReceiveEventParams struct {
 	UserAgent *string `json:"User-Agent,omitempty"`
 }
 
+// DecodePayloadsJSONRequestBody defines body for DecodePayloads for application/json ContentType.
+type DecodePayloadsJSONRequestBody = Payloads
+
+// EncodePayloadsJSONRequestBody defines body for EncodePayloads for application/json ContentType.
+type EncodePayloadsJSONRequestBody = Payloads
+
 // CreateApiKeyJSONRequestBody defines body for CreateApiKey for application/json ContentType.
 type CreateApiKeyJSONRequestBody = ApiKeyCreate
 
@@ -1966,6 +1982,56 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 
 // The interface specification for the client above.
 type ClientInterface interface {
+
+	// PreflightCodecDecode CORS preflight of the codec endpoint
+	//
+	// Answers 204; an Origin listed in TRIGGERFLOW_CODEC_CORS_ORIGINS gets Access-Control-Allow-* headers, other origins none.
+	//
+	// Corresponds with OPTIONS /codec/decode (the `PreflightCodecDecode` operationId).
+	PreflightCodecDecode(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DecodePayloadsWithBody Decrypt payloads (Temporal UI, temporal CLI)
+	//
+	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /codec/decode (the `DecodePayloads` operationId).
+	DecodePayloadsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DecodePayloads Decrypt payloads (Temporal UI, temporal CLI)
+	//
+	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /codec/decode (the `DecodePayloads` operationId).
+	DecodePayloads(ctx context.Context, body DecodePayloadsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PreflightCodecEncode CORS preflight of the codec endpoint
+	//
+	// Answers 204; an Origin listed in TRIGGERFLOW_CODEC_CORS_ORIGINS gets Access-Control-Allow-* headers, other origins none.
+	//
+	// Corresponds with OPTIONS /codec/encode (the `PreflightCodecEncode` operationId).
+	PreflightCodecEncode(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// EncodePayloadsWithBody Encrypt payloads
+	//
+	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /codec/encode (the `EncodePayloads` operationId).
+	EncodePayloadsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// EncodePayloads Encrypt payloads
+	//
+	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /codec/encode (the `EncodePayloads` operationId).
+	EncodePayloads(ctx context.Context, body EncodePayloadsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetLiveness Liveness
 	//
@@ -2450,6 +2516,116 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/webhooks/{id}/test (the `TestWebhook` operationId).
 	TestWebhook(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+}
+
+// PreflightCodecDecode CORS preflight of the codec endpoint
+//
+// Answers 204; an Origin listed in TRIGGERFLOW_CODEC_CORS_ORIGINS gets Access-Control-Allow-* headers, other origins none.
+//
+// Corresponds with OPTIONS /codec/decode (the `PreflightCodecDecode` operationId).
+func (c *Client) PreflightCodecDecode(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPreflightCodecDecodeRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DecodePayloadsWithBody Decrypt payloads (Temporal UI, temporal CLI)
+//
+// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /codec/decode (the `DecodePayloads` operationId).
+func (c *Client) DecodePayloadsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDecodePayloadsRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DecodePayloads Decrypt payloads (Temporal UI, temporal CLI)
+//
+// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /codec/decode (the `DecodePayloads` operationId).
+func (c *Client) DecodePayloads(ctx context.Context, body DecodePayloadsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDecodePayloadsRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PreflightCodecEncode CORS preflight of the codec endpoint
+//
+// Answers 204; an Origin listed in TRIGGERFLOW_CODEC_CORS_ORIGINS gets Access-Control-Allow-* headers, other origins none.
+//
+// Corresponds with OPTIONS /codec/encode (the `PreflightCodecEncode` operationId).
+func (c *Client) PreflightCodecEncode(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPreflightCodecEncodeRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// EncodePayloadsWithBody Encrypt payloads
+//
+// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /codec/encode (the `EncodePayloads` operationId).
+func (c *Client) EncodePayloadsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewEncodePayloadsRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// EncodePayloads Encrypt payloads
+//
+// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /codec/encode (the `EncodePayloads` operationId).
+func (c *Client) EncodePayloads(ctx context.Context, body EncodePayloadsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewEncodePayloadsRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
 }
 
 // GetLiveness Liveness
@@ -3714,6 +3890,140 @@ func (c *Client) TestWebhook(ctx context.Context, id string, reqEditors ...Reque
 		return nil, err
 	}
 	return c.Client.Do(req)
+}
+
+// NewPreflightCodecDecodeRequest constructs an http.Request for the PreflightCodecDecode method
+func NewPreflightCodecDecodeRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/codec/decode")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodOptions, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewDecodePayloadsRequest calls the generic DecodePayloads builder with application/json body
+func NewDecodePayloadsRequest(server string, body DecodePayloadsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewDecodePayloadsRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewDecodePayloadsRequestWithBody constructs an http.Request for the DecodePayloads method, with any body, and a specified content type
+func NewDecodePayloadsRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/codec/decode")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewPreflightCodecEncodeRequest constructs an http.Request for the PreflightCodecEncode method
+func NewPreflightCodecEncodeRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/codec/encode")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodOptions, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewEncodePayloadsRequest calls the generic EncodePayloads builder with application/json body
+func NewEncodePayloadsRequest(server string, body EncodePayloadsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewEncodePayloadsRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewEncodePayloadsRequestWithBody constructs an http.Request for the EncodePayloads method, with any body, and a specified content type
+func NewEncodePayloadsRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/codec/encode")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
 }
 
 // NewGetLivenessRequest constructs an http.Request for the GetLiveness method
@@ -6813,6 +7123,60 @@ func WithBaseURL(baseURL string) ClientOption {
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
 
+	// PreflightCodecDecodeWithResponse CORS preflight of the codec endpoint
+	//
+	// Answers 204; an Origin listed in TRIGGERFLOW_CODEC_CORS_ORIGINS gets Access-Control-Allow-* headers, other origins none.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with OPTIONS /codec/decode (the `PreflightCodecDecode` operationId).
+	PreflightCodecDecodeWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*PreflightCodecDecodeResponse, error)
+
+	// DecodePayloadsWithBodyWithResponse Decrypt payloads (Temporal UI, temporal CLI)
+	//
+	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /codec/decode (the `DecodePayloads` operationId).
+	DecodePayloadsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DecodePayloadsResponse, error)
+
+	// DecodePayloadsWithResponse Decrypt payloads (Temporal UI, temporal CLI)
+	//
+	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /codec/decode (the `DecodePayloads` operationId).
+	DecodePayloadsWithResponse(ctx context.Context, body DecodePayloadsJSONRequestBody, reqEditors ...RequestEditorFn) (*DecodePayloadsResponse, error)
+
+	// PreflightCodecEncodeWithResponse CORS preflight of the codec endpoint
+	//
+	// Answers 204; an Origin listed in TRIGGERFLOW_CODEC_CORS_ORIGINS gets Access-Control-Allow-* headers, other origins none.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with OPTIONS /codec/encode (the `PreflightCodecEncode` operationId).
+	PreflightCodecEncodeWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*PreflightCodecEncodeResponse, error)
+
+	// EncodePayloadsWithBodyWithResponse Encrypt payloads
+	//
+	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /codec/encode (the `EncodePayloads` operationId).
+	EncodePayloadsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*EncodePayloadsResponse, error)
+
+	// EncodePayloadsWithResponse Encrypt payloads
+	//
+	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /codec/encode (the `EncodePayloads` operationId).
+	EncodePayloadsWithResponse(ctx context.Context, body EncodePayloadsJSONRequestBody, reqEditors ...RequestEditorFn) (*EncodePayloadsResponse, error)
+
 	// GetLivenessWithResponse Liveness
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -7368,6 +7732,240 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/webhooks/{id}/test (the `TestWebhook` operationId).
 	TestWebhookWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*TestWebhookResponse, error)
+}
+
+// PreflightCodecDecodeResponse204Headers the declared response headers of an HTTP 204 response for PreflightCodecDecode
+type PreflightCodecDecodeResponse204Headers struct {
+	AccessControlAllowOrigin *string
+}
+
+type PreflightCodecDecodeResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// Headers204 the parsed response headers for an HTTP 204 response
+	Headers204 *PreflightCodecDecodeResponse204Headers
+}
+
+// GetBody returns the raw response body bytes
+func (r PreflightCodecDecodeResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PreflightCodecDecodeResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PreflightCodecDecodeResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PreflightCodecDecodeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DecodePayloadsResponse503Headers the declared response headers of an HTTP 503 response for DecodePayloads
+type DecodePayloadsResponse503Headers struct {
+	RetryAfter *int
+}
+
+type DecodePayloadsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Payloads
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DecodePayloadsResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DecodePayloadsResponse) GetJSON200() *Payloads {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DecodePayloadsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DecodePayloadsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r DecodePayloadsResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DecodePayloadsResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r DecodePayloadsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DecodePayloadsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DecodePayloadsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DecodePayloadsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PreflightCodecEncodeResponse204Headers the declared response headers of an HTTP 204 response for PreflightCodecEncode
+type PreflightCodecEncodeResponse204Headers struct {
+	AccessControlAllowOrigin *string
+}
+
+type PreflightCodecEncodeResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// Headers204 the parsed response headers for an HTTP 204 response
+	Headers204 *PreflightCodecEncodeResponse204Headers
+}
+
+// GetBody returns the raw response body bytes
+func (r PreflightCodecEncodeResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PreflightCodecEncodeResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PreflightCodecEncodeResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PreflightCodecEncodeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// EncodePayloadsResponse503Headers the declared response headers of an HTTP 503 response for EncodePayloads
+type EncodePayloadsResponse503Headers struct {
+	RetryAfter *int
+}
+
+type EncodePayloadsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Payloads
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *EncodePayloadsResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r EncodePayloadsResponse) GetJSON200() *Payloads {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r EncodePayloadsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r EncodePayloadsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r EncodePayloadsResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r EncodePayloadsResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r EncodePayloadsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r EncodePayloadsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r EncodePayloadsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r EncodePayloadsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
 }
 
 type GetLivenessResponse struct {
@@ -11604,6 +12202,96 @@ func (r TestWebhookResponse) ContentType() string {
 	return ""
 }
 
+// PreflightCodecDecodeWithResponse CORS preflight of the codec endpoint
+//
+// Answers 204; an Origin listed in TRIGGERFLOW_CODEC_CORS_ORIGINS gets Access-Control-Allow-* headers, other origins none.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with OPTIONS /codec/decode (the `PreflightCodecDecode` operationId).
+func (c *ClientWithResponses) PreflightCodecDecodeWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*PreflightCodecDecodeResponse, error) {
+	rsp, err := c.PreflightCodecDecode(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePreflightCodecDecodeResponse(rsp)
+}
+
+// DecodePayloadsWithBodyWithResponse Decrypt payloads (Temporal UI, temporal CLI)
+//
+// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /codec/decode (the `DecodePayloads` operationId).
+func (c *ClientWithResponses) DecodePayloadsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DecodePayloadsResponse, error) {
+	rsp, err := c.DecodePayloadsWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDecodePayloadsResponse(rsp)
+}
+
+// DecodePayloadsWithResponse Decrypt payloads (Temporal UI, temporal CLI)
+//
+// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /codec/decode (the `DecodePayloads` operationId).
+func (c *ClientWithResponses) DecodePayloadsWithResponse(ctx context.Context, body DecodePayloadsJSONRequestBody, reqEditors ...RequestEditorFn) (*DecodePayloadsResponse, error) {
+	rsp, err := c.DecodePayloads(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDecodePayloadsResponse(rsp)
+}
+
+// PreflightCodecEncodeWithResponse CORS preflight of the codec endpoint
+//
+// Answers 204; an Origin listed in TRIGGERFLOW_CODEC_CORS_ORIGINS gets Access-Control-Allow-* headers, other origins none.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with OPTIONS /codec/encode (the `PreflightCodecEncode` operationId).
+func (c *ClientWithResponses) PreflightCodecEncodeWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*PreflightCodecEncodeResponse, error) {
+	rsp, err := c.PreflightCodecEncode(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePreflightCodecEncodeResponse(rsp)
+}
+
+// EncodePayloadsWithBodyWithResponse Encrypt payloads
+//
+// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /codec/encode (the `EncodePayloads` operationId).
+func (c *ClientWithResponses) EncodePayloadsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*EncodePayloadsResponse, error) {
+	rsp, err := c.EncodePayloadsWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseEncodePayloadsResponse(rsp)
+}
+
+// EncodePayloadsWithResponse Encrypt payloads
+//
+// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /codec/encode (the `EncodePayloads` operationId).
+func (c *ClientWithResponses) EncodePayloadsWithResponse(ctx context.Context, body EncodePayloadsJSONRequestBody, reqEditors ...RequestEditorFn) (*EncodePayloadsResponse, error) {
+	rsp, err := c.EncodePayloads(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseEncodePayloadsResponse(rsp)
+}
+
 // GetLivenessWithResponse Liveness
 //
 // Returns a wrapper object for the known response body format(s).
@@ -12626,6 +13314,198 @@ func (c *ClientWithResponses) TestWebhookWithResponse(ctx context.Context, id st
 		return nil, err
 	}
 	return ParseTestWebhookResponse(rsp)
+}
+
+// ParsePreflightCodecDecodeResponse parses an HTTP response from a PreflightCodecDecodeWithResponse call
+func ParsePreflightCodecDecodeResponse(rsp *http.Response) (*PreflightCodecDecodeResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PreflightCodecDecodeResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		var headers PreflightCodecDecodeResponse204Headers
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
+		response.Headers204 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDecodePayloadsResponse parses an HTTP response from a DecodePayloadsWithResponse call
+func ParseDecodePayloadsResponse(rsp *http.Response) (*DecodePayloadsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DecodePayloadsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Payloads
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers DecodePayloadsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePreflightCodecEncodeResponse parses an HTTP response from a PreflightCodecEncodeWithResponse call
+func ParsePreflightCodecEncodeResponse(rsp *http.Response) (*PreflightCodecEncodeResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PreflightCodecEncodeResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		var headers PreflightCodecEncodeResponse204Headers
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
+		response.Headers204 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseEncodePayloadsResponse parses an HTTP response from a EncodePayloadsWithResponse call
+func ParseEncodePayloadsResponse(rsp *http.Response) (*EncodePayloadsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &EncodePayloadsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Payloads
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers EncodePayloadsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
 }
 
 // ParseGetLivenessResponse parses an HTTP response from a GetLivenessWithResponse call
