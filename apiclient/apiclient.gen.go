@@ -853,6 +853,20 @@ type DeliveryList struct {
 	Total   int        `json:"total"`
 }
 
+// Erasure defines model for Erasure.
+type Erasure struct {
+	// Attempts How many attempts were erased
+	Attempts int `json:"attempts"`
+
+	// Deliveries How many of the event's deliveries had their attempts' bodies and headers erased
+	Deliveries int       `json:"deliveries"`
+	ErasedAt   time.Time `json:"erased_at"`
+	EventId    string    `json:"event_id"`
+
+	// Runs The event's runs, whose error texts were erased
+	Runs int `json:"runs"`
+}
+
 // Error defines model for Error.
 type Error struct {
 	Error struct {
@@ -2130,6 +2144,13 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/events (the `PublishEvents` operationId).
 	PublishEvents(ctx context.Context, body PublishEventsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// EraseEvent Erase an event's personal data
+	//
+	// For personal-data requests: empties the event's data and subject and the request and response bodies and headers of its deliveries' attempts, and the error texts of its runs. The rows stay, so the delivery log still says what was sent when and how it went. Refused with 409 while a delivery or run of the event is in progress (its next attempt would send the erased payload). Admin keys only. Expired events are deleted whole by retention (TRIGGERFLOW_RETENTION_PAYLOADS).
+	//
+	// Corresponds with DELETE /v1/events/{id} (the `EraseEvent` operationId).
+	EraseEvent(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetEvent An event and what it led to (deliveries and trigger runs)
 	//
 	// Corresponds with GET /v1/events/{id} (the `GetEvent` operationId).
@@ -2885,6 +2906,23 @@ func (c *Client) PublishEventsWithBody(ctx context.Context, contentType string, 
 // Corresponds with POST /v1/events (the `PublishEvents` operationId).
 func (c *Client) PublishEvents(ctx context.Context, body PublishEventsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPublishEventsRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// EraseEvent Erase an event's personal data
+//
+// For personal-data requests: empties the event's data and subject and the request and response bodies and headers of its deliveries' attempts, and the error texts of its runs. The rows stay, so the delivery log still says what was sent when and how it went. Refused with 409 while a delivery or run of the event is in progress (its next attempt would send the erased payload). Admin keys only. Expired events are deleted whole by retention (TRIGGERFLOW_RETENTION_PAYLOADS).
+//
+// Corresponds with DELETE /v1/events/{id} (the `EraseEvent` operationId).
+func (c *Client) EraseEvent(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewEraseEventRequest(c.Server, id)
 	if err != nil {
 		return nil, err
 	}
@@ -4689,6 +4727,40 @@ func NewPublishEventsRequestWithBody(server string, contentType string, body io.
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewEraseEventRequest constructs an http.Request for the EraseEvent method
+func NewEraseEventRequest(server string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/events/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -7300,6 +7372,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/events (the `PublishEvents` operationId).
 	PublishEventsWithResponse(ctx context.Context, body PublishEventsJSONRequestBody, reqEditors ...RequestEditorFn) (*PublishEventsResponse, error)
 
+	// EraseEventWithResponse Erase an event's personal data
+	//
+	// For personal-data requests: empties the event's data and subject and the request and response bodies and headers of its deliveries' attempts, and the error texts of its runs. The rows stay, so the delivery log still says what was sent when and how it went. Refused with 409 while a delivery or run of the event is in progress (its next attempt would send the erased payload). Admin keys only. Expired events are deleted whole by retention (TRIGGERFLOW_RETENTION_PAYLOADS).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/events/{id} (the `EraseEvent` operationId).
+	EraseEventWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*EraseEventResponse, error)
+
 	// GetEventWithResponse An event and what it led to (deliveries and trigger runs)
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -8934,6 +9015,96 @@ func (r PublishEventsResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r PublishEventsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// EraseEventResponse503Headers the declared response headers of an HTTP 503 response for EraseEvent
+type EraseEventResponse503Headers struct {
+	RetryAfter *int
+}
+
+type EraseEventResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Erasure
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *EraseEventResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r EraseEventResponse) GetJSON200() *Erasure {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r EraseEventResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r EraseEventResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r EraseEventResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r EraseEventResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r EraseEventResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r EraseEventResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r EraseEventResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r EraseEventResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r EraseEventResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r EraseEventResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -12517,6 +12688,21 @@ func (c *ClientWithResponses) PublishEventsWithResponse(ctx context.Context, bod
 	return ParsePublishEventsResponse(rsp)
 }
 
+// EraseEventWithResponse Erase an event's personal data
+//
+// For personal-data requests: empties the event's data and subject and the request and response bodies and headers of its deliveries' attempts, and the error texts of its runs. The rows stay, so the delivery log still says what was sent when and how it went. Refused with 409 while a delivery or run of the event is in progress (its next attempt would send the erased payload). Admin keys only. Expired events are deleted whole by retention (TRIGGERFLOW_RETENTION_PAYLOADS).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/events/{id} (the `EraseEvent` operationId).
+func (c *ClientWithResponses) EraseEventWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*EraseEventResponse, error) {
+	rsp, err := c.EraseEvent(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseEraseEventResponse(rsp)
+}
+
 // GetEventWithResponse An event and what it led to (deliveries and trigger runs)
 //
 // Returns a wrapper object for the known response body format(s).
@@ -14257,6 +14443,87 @@ func ParsePublishEventsResponse(rsp *http.Response) (*PublishEventsResponse, err
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers PublishEventsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseEraseEventResponse parses an HTTP response from a EraseEventWithResponse call
+func ParseEraseEventResponse(rsp *http.Response) (*EraseEventResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &EraseEventResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Erasure
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers EraseEventResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

@@ -48,7 +48,7 @@ func requiredScope(method, path string) string {
 		return false
 	}
 	switch {
-	case under("/v1/api-keys"):
+	case under("/v1/api-keys"), method == http.MethodDelete && path == "/v1/events/:id":
 		return ScopeAdmin
 	case method == http.MethodGet:
 		return ScopeRead

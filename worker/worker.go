@@ -118,6 +118,7 @@ func New(opts Options) sdkworker.Worker {
 		Concurrency: opts.Concurrency,
 	})
 	registerFlows(w, opts)
+	registerRetention(w, opts.DB)
 	return w
 }
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/triggerflow/triggerflow/activities"
 	"github.com/triggerflow/triggerflow/internal/secretbox"
@@ -81,7 +82,17 @@ type Config struct {
 	// PublishBurst is how many events a key may publish at once above the
 	// rate (TRIGGERFLOW_PUBLISH_BURST), default 10000.
 	PublishBurst int
+	// RetentionPayloads is how long events are kept with their deliveries
+	// and runs (TRIGGERFLOW_RETENTION_PAYLOADS, default 30d; "0" keeps them
+	// forever). Events something still works on are never purged.
+	RetentionPayloads time.Duration
+	// RetentionLogs is how long attempt logs (request and response bodies)
+	// and notifications are kept (TRIGGERFLOW_RETENTION_LOGS, default 30d).
+	RetentionLogs time.Duration
 }
+
+// defaultRetention is 30 days, for payloads and logs alike.
+const defaultRetention = 30 * 24 * time.Hour
 
 func defaultConfig() Config {
 	return Config{
@@ -96,7 +107,27 @@ func defaultConfig() Config {
 		MaxBodyBytes:      4 << 20,
 		PublishRate:       5000,
 		PublishBurst:      10000,
+		RetentionPayloads: defaultRetention,
+		RetentionLogs:     defaultRetention,
 	}
+}
+
+// parseRetention reads a retention setting: a Go duration ("720h") or a
+// number of days ("30d"); "0" keeps data forever.
+func parseRetention(v string) (time.Duration, error) {
+	v = strings.TrimSpace(v)
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("%q is not a number of days", v)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 || (d > 0 && d < time.Hour) {
+		return 0, fmt.Errorf("%q must be 0, a number of days (30d) or a duration of an hour or more (720h)", v)
+	}
+	return d, nil
 }
 
 // loadConfig applies environment overrides to the defaults.
@@ -152,6 +183,16 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	for _, o := range strings.Split(getenv("TRIGGERFLOW_CODEC_CORS_ORIGINS"), ",") {
 		if o = strings.TrimRight(strings.TrimSpace(o), "/"); o != "" {
 			c.CodecCORSOrigins = append(c.CodecCORSOrigins, o)
+		}
+	}
+	for name, dst := range map[string]*time.Duration{"TRIGGERFLOW_RETENTION_PAYLOADS": &c.RetentionPayloads, "TRIGGERFLOW_RETENTION_LOGS": &c.RetentionLogs} {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			d, err := parseRetention(v)
+			if err != nil {
+				errs = append(errs, name+": "+err.Error())
+				continue
+			}
+			*dst = d
 		}
 	}
 	if v := strings.TrimSpace(getenv("TRIGGERFLOW_EGRESS_ALLOW")); v != "" {

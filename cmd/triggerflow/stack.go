@@ -163,6 +163,11 @@ func startWorker(ctx context.Context, cfg Config, db *sqlx.DB, tc client.Client,
 		if err := worker.RestoreSchedules(ctx, tc, db, log); err != nil && ctx.Err() == nil {
 			log.Warn("could not check the schedules of At Time triggers", "error", err)
 		}
+		retention := workflows.PurgeWorkflowInput{PayloadRetention: cfg.RetentionPayloads, LogRetention: cfg.RetentionLogs,
+			BatchSize: 500, MaxBatches: 2000}
+		if err := worker.EnsureRetentionSchedule(ctx, tc, retention, log); err != nil && ctx.Err() == nil {
+			log.Warn("could not set up the retention schedule", "error", err)
+		}
 	}()
 	return p, nil
 }
