@@ -123,6 +123,7 @@ func New(opts Options) sdkworker.Worker {
 		Budget:      opts.DeliveryBudget,
 	})
 	registerFlows(w, opts)
+	registerRetention(w, opts.DB)
 	return w
 }
 

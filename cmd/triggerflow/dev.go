@@ -135,7 +135,7 @@ func startDev(ctx context.Context, cfg Config, log *slog.Logger) (s *devStack, e
 	}
 	s.cfg.TemporalAddress = s.temporal.Address()
 	s.TemporalURL, s.UIURL = s.temporal.Address(), s.temporal.UIURL()
-	if s.client, err = dialTemporal(ctx, s.cfg.TemporalAddress, s.cfg.TemporalNamespace, log); err != nil {
+	if s.client, err = dialTemporal(ctx, s.cfg, log); err != nil {
 		return nil, err
 	}
 	if s.worker, err = startWorker(ctx, s.cfg, s.db, s.client, log.With("process", "worker")); err != nil {

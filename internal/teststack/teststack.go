@@ -20,6 +20,7 @@ import (
 
 	"github.com/triggerflow/triggerflow/activities"
 	"github.com/triggerflow/triggerflow/apiserver"
+	"github.com/triggerflow/triggerflow/internal/openapicheck"
 	"github.com/triggerflow/triggerflow/internal/secretbox"
 	"github.com/triggerflow/triggerflow/internal/testkit"
 	"github.com/triggerflow/triggerflow/store"
@@ -106,7 +107,8 @@ func Start(t testing.TB, opts Options) *Stack {
 		DB: db, Temporal: tc, Namespace: testkit.TemporalNamespace(t), AdminToken: Token, Logger: log,
 		Publisher: pub, Index: s.Index, Cipher: box, PublishRate: opts.PublishRate, PublishBurst: opts.PublishBurst,
 	})
-	hs := httptest.NewServer(srv.Handler())
+	// Every answer a test receives is checked against schemas/openapi.json.
+	hs := httptest.NewServer(openapicheck.Handler(t, srv.Handler()))
 	s.URL = hs.URL
 	t.Cleanup(func() { hs.Close(); stop() })
 
