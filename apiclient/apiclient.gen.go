@@ -71,6 +71,36 @@ func (e ApiKeyCreateScopes) Valid() bool {
 	}
 }
 
+// Defines values for AttemptRequestBodyEncoding.
+const (
+	AttemptRequestBodyEncodingBase64 AttemptRequestBodyEncoding = "base64"
+)
+
+// Valid indicates whether the value is a known member of the AttemptRequestBodyEncoding enum.
+func (e AttemptRequestBodyEncoding) Valid() bool {
+	switch e {
+	case AttemptRequestBodyEncodingBase64:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AttemptResponseBodyEncoding.
+const (
+	AttemptResponseBodyEncodingBase64 AttemptResponseBodyEncoding = "base64"
+)
+
+// Valid indicates whether the value is a known member of the AttemptResponseBodyEncoding enum.
+func (e AttemptResponseBodyEncoding) Valid() bool {
+	switch e {
+	case AttemptResponseBodyEncodingBase64:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for AttemptResult.
 const (
 	FAILED  AttemptResult = "FAILED"
@@ -746,26 +776,44 @@ type ApiKeyList struct {
 
 // Attempt defines model for Attempt.
 type Attempt struct {
-	Attempt    int       `json:"attempt"`
-	DurationMs int       `json:"duration_ms"`
-	Error      string    `json:"error"`
+	Attempt    int    `json:"attempt"`
+	DurationMs int    `json:"duration_ms"`
+	Error      string `json:"error"`
+
+	// Escaped Present (true) when a header, the URL or the error held bytes PostgreSQL cannot store as text (NUL, invalid UTF-8): they are written as `\xNN` and backslashes as `\\`.
+	Escaped    *bool     `json:"escaped,omitempty"`
 	ExecutedAt time.Time `json:"executed_at"`
 
 	// Request The request as sent; credential-like headers are masked
 	Request struct {
-		Body    string            `json:"body"`
-		Headers map[string]string `json:"headers"`
-		Method  string            `json:"method"`
-		Url     string            `json:"url"`
+		Body string `json:"body"`
+
+		// BodyEncoding Present when the body was not text (NUL bytes, invalid UTF-8): `body` is then the exact bytes in base64.
+		BodyEncoding *AttemptRequestBodyEncoding `json:"body_encoding,omitempty"`
+		Headers      map[string]string           `json:"headers"`
+		Method       string                      `json:"method"`
+		Url          string                      `json:"url"`
 	} `json:"request"`
 
-	// ResponseBody First 10 KB
-	ResponseBody    string            `json:"response_body"`
-	ResponseHeaders map[string]string `json:"response_headers"`
-	ResponseStatus  *int              `json:"response_status"`
-	Result          AttemptResult     `json:"result"`
-	Truncated       bool              `json:"truncated"`
+	// ResponseBody First 10 KB. When `response_body_encoding` is `base64`, the exact bytes in base64.
+	ResponseBody string `json:"response_body"`
+
+	// ResponseBodyEncoding Present when the response body was not text (a NUL byte, invalid UTF-8): `response_body` is then the exact bytes in base64.
+	ResponseBodyEncoding *AttemptResponseBodyEncoding `json:"response_body_encoding,omitempty"`
+	ResponseHeaders      map[string]string            `json:"response_headers"`
+	ResponseStatus       *int                         `json:"response_status"`
+	Result               AttemptResult                `json:"result"`
+	Truncated            bool                         `json:"truncated"`
+
+	// WorkflowId The Temporal workflow whose activity made the attempt (the group's, the delivery's own, or its ordered webhook's queue).
+	WorkflowId *string `json:"workflow_id,omitempty"`
 }
+
+// AttemptRequestBodyEncoding Present when the body was not text (NUL bytes, invalid UTF-8): `body` is then the exact bytes in base64.
+type AttemptRequestBodyEncoding string
+
+// AttemptResponseBodyEncoding Present when the response body was not text (a NUL byte, invalid UTF-8): `response_body` is then the exact bytes in base64.
+type AttemptResponseBodyEncoding string
 
 // AttemptResult defines model for Attempt.Result.
 type AttemptResult string
@@ -2128,7 +2176,7 @@ type ClientInterface interface {
 
 	// PublishEventsWithBody Publish one event or a batch (up to 1,000)
 	//
-	// Answers once every event and the deliveries and runs it leads to are committed in PostgreSQL: from then on nothing is lost. The dispatcher hands them to Temporal right after; if it cannot (the process dies, Temporal is unreachable), the dispatcher sweep of the workers does within seconds. 503 when PostgreSQL cannot commit.
+	// Answers once every event and the deliveries and runs it leads to are committed in PostgreSQL: from then on nothing is lost. Publishing never waits for Temporal: the dispatcher hands the events over right after; if it cannot (the process dies, Temporal is unreachable), the workers' sweeps do once it is back. 503 with `Retry-After` when PostgreSQL cannot commit, or while more than `TRIGGERFLOW_MAX_UNDISPATCHED_BATCHES` published batches (default 10,000) wait for an unreachable Temporal.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2137,7 +2185,7 @@ type ClientInterface interface {
 
 	// PublishEvents Publish one event or a batch (up to 1,000)
 	//
-	// Answers once every event and the deliveries and runs it leads to are committed in PostgreSQL: from then on nothing is lost. The dispatcher hands them to Temporal right after; if it cannot (the process dies, Temporal is unreachable), the dispatcher sweep of the workers does within seconds. 503 when PostgreSQL cannot commit.
+	// Answers once every event and the deliveries and runs it leads to are committed in PostgreSQL: from then on nothing is lost. Publishing never waits for Temporal: the dispatcher hands the events over right after; if it cannot (the process dies, Temporal is unreachable), the workers' sweeps do once it is back. 503 with `Retry-After` when PostgreSQL cannot commit, or while more than `TRIGGERFLOW_MAX_UNDISPATCHED_BATCHES` published batches (default 10,000) wait for an unreachable Temporal.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2880,7 +2928,7 @@ func (c *Client) RetryDelivery(ctx context.Context, id string, reqEditors ...Req
 
 // PublishEventsWithBody Publish one event or a batch (up to 1,000)
 //
-// Answers once every event and the deliveries and runs it leads to are committed in PostgreSQL: from then on nothing is lost. The dispatcher hands them to Temporal right after; if it cannot (the process dies, Temporal is unreachable), the dispatcher sweep of the workers does within seconds. 503 when PostgreSQL cannot commit.
+// Answers once every event and the deliveries and runs it leads to are committed in PostgreSQL: from then on nothing is lost. Publishing never waits for Temporal: the dispatcher hands the events over right after; if it cannot (the process dies, Temporal is unreachable), the workers' sweeps do once it is back. 503 with `Retry-After` when PostgreSQL cannot commit, or while more than `TRIGGERFLOW_MAX_UNDISPATCHED_BATCHES` published batches (default 10,000) wait for an unreachable Temporal.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2899,7 +2947,7 @@ func (c *Client) PublishEventsWithBody(ctx context.Context, contentType string, 
 
 // PublishEvents Publish one event or a batch (up to 1,000)
 //
-// Answers once every event and the deliveries and runs it leads to are committed in PostgreSQL: from then on nothing is lost. The dispatcher hands them to Temporal right after; if it cannot (the process dies, Temporal is unreachable), the dispatcher sweep of the workers does within seconds. 503 when PostgreSQL cannot commit.
+// Answers once every event and the deliveries and runs it leads to are committed in PostgreSQL: from then on nothing is lost. Publishing never waits for Temporal: the dispatcher hands the events over right after; if it cannot (the process dies, Temporal is unreachable), the workers' sweeps do once it is back. 503 with `Retry-After` when PostgreSQL cannot commit, or while more than `TRIGGERFLOW_MAX_UNDISPATCHED_BATCHES` published batches (default 10,000) wait for an unreachable Temporal.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -7356,7 +7404,7 @@ type ClientWithResponsesInterface interface {
 
 	// PublishEventsWithBodyWithResponse Publish one event or a batch (up to 1,000)
 	//
-	// Answers once every event and the deliveries and runs it leads to are committed in PostgreSQL: from then on nothing is lost. The dispatcher hands them to Temporal right after; if it cannot (the process dies, Temporal is unreachable), the dispatcher sweep of the workers does within seconds. 503 when PostgreSQL cannot commit.
+	// Answers once every event and the deliveries and runs it leads to are committed in PostgreSQL: from then on nothing is lost. Publishing never waits for Temporal: the dispatcher hands the events over right after; if it cannot (the process dies, Temporal is unreachable), the workers' sweeps do once it is back. 503 with `Retry-After` when PostgreSQL cannot commit, or while more than `TRIGGERFLOW_MAX_UNDISPATCHED_BATCHES` published batches (default 10,000) wait for an unreachable Temporal.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -7365,7 +7413,7 @@ type ClientWithResponsesInterface interface {
 
 	// PublishEventsWithResponse Publish one event or a batch (up to 1,000)
 	//
-	// Answers once every event and the deliveries and runs it leads to are committed in PostgreSQL: from then on nothing is lost. The dispatcher hands them to Temporal right after; if it cannot (the process dies, Temporal is unreachable), the dispatcher sweep of the workers does within seconds. 503 when PostgreSQL cannot commit.
+	// Answers once every event and the deliveries and runs it leads to are committed in PostgreSQL: from then on nothing is lost. Publishing never waits for Temporal: the dispatcher hands the events over right after; if it cannot (the process dies, Temporal is unreachable), the workers' sweeps do once it is back. 503 with `Retry-After` when PostgreSQL cannot commit, or while more than `TRIGGERFLOW_MAX_UNDISPATCHED_BATCHES` published batches (default 10,000) wait for an unreachable Temporal.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12660,7 +12708,7 @@ func (c *ClientWithResponses) RetryDeliveryWithResponse(ctx context.Context, id 
 
 // PublishEventsWithBodyWithResponse Publish one event or a batch (up to 1,000)
 //
-// Answers once every event and the deliveries and runs it leads to are committed in PostgreSQL: from then on nothing is lost. The dispatcher hands them to Temporal right after; if it cannot (the process dies, Temporal is unreachable), the dispatcher sweep of the workers does within seconds. 503 when PostgreSQL cannot commit.
+// Answers once every event and the deliveries and runs it leads to are committed in PostgreSQL: from then on nothing is lost. Publishing never waits for Temporal: the dispatcher hands the events over right after; if it cannot (the process dies, Temporal is unreachable), the workers' sweeps do once it is back. 503 with `Retry-After` when PostgreSQL cannot commit, or while more than `TRIGGERFLOW_MAX_UNDISPATCHED_BATCHES` published batches (default 10,000) wait for an unreachable Temporal.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12675,7 +12723,7 @@ func (c *ClientWithResponses) PublishEventsWithBodyWithResponse(ctx context.Cont
 
 // PublishEventsWithResponse Publish one event or a batch (up to 1,000)
 //
-// Answers once every event and the deliveries and runs it leads to are committed in PostgreSQL: from then on nothing is lost. The dispatcher hands them to Temporal right after; if it cannot (the process dies, Temporal is unreachable), the dispatcher sweep of the workers does within seconds. 503 when PostgreSQL cannot commit.
+// Answers once every event and the deliveries and runs it leads to are committed in PostgreSQL: from then on nothing is lost. Publishing never waits for Temporal: the dispatcher hands the events over right after; if it cannot (the process dies, Temporal is unreachable), the workers' sweeps do once it is back. 503 with `Retry-After` when PostgreSQL cannot commit, or while more than `TRIGGERFLOW_MAX_UNDISPATCHED_BATCHES` published batches (default 10,000) wait for an unreachable Temporal.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
