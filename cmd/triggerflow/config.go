@@ -87,6 +87,12 @@ type Config struct {
 	// 10000: past it, POST /v1/events answers 503 with Retry-After until the
 	// backlog shrinks (Temporal unreachable for long). 0 turns the bound off.
 	MaxUndispatched int
+	// DeliveryGrouping hands a publish group's first tries to Temporal as one
+	// workflow for its deliveries and one per trigger (on, the default), or
+	// each as its own workflow with exact search attributes (off): slower,
+	// for installations that search Temporal UI by event more than they
+	// publish (TRIGGERFLOW_DELIVERY_GROUPING=on|off). api and worker must agree.
+	DeliveryGrouping bool
 	// ReconcileEvery is how often a worker's reconciler looks for pending
 	// deliveries, ordered queues and runs whose workflow is gone
 	// (TRIGGERFLOW_RECONCILE_EVERY, a duration), default 1m.
@@ -118,6 +124,7 @@ func defaultConfig() Config {
 		PublishBurst:      10000,
 		MaxUndispatched:   10000,
 		ReconcileEvery:    time.Minute,
+		DeliveryGrouping:  true,
 		RetentionPayloads: defaultRetention,
 		RetentionLogs:     defaultRetention,
 	}
@@ -178,6 +185,13 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	num("TRIGGERFLOW_MAX_UNDISPATCHED_BATCHES", &c.MaxUndispatched)
 	if c.MaxUndispatched < 0 {
 		errs = append(errs, fmt.Sprintf("TRIGGERFLOW_MAX_UNDISPATCHED_BATCHES=%d must be 0 (no bound) or more", c.MaxUndispatched))
+	}
+	switch v := strings.ToLower(strings.TrimSpace(getenv("TRIGGERFLOW_DELIVERY_GROUPING"))); v {
+	case "", "on", "true", "1":
+	case "off", "false", "0":
+		c.DeliveryGrouping = false
+	default:
+		errs = append(errs, fmt.Sprintf("TRIGGERFLOW_DELIVERY_GROUPING=%q must be on or off", v))
 	}
 	if v := strings.TrimSpace(getenv("TRIGGERFLOW_RECONCILE_EVERY")); v != "" {
 		d, err := time.ParseDuration(v)

@@ -93,7 +93,7 @@ func startAPI(ctx context.Context, cfg Config, db *sqlx.DB, tc client.Client, lo
 	}
 	codec := &payloadcodec.Codec{Box: box}
 	publisher := &workflows.Publisher{Events: &store.Events{DB: db}, Index: index, Temporal: tc, Log: log,
-		MaxUndispatched: maxUndispatched}
+		MaxUndispatched: maxUndispatched, Separate: !cfg.DeliveryGrouping}
 	srv := apiserver.New(apiserver.Options{
 		DB: db, Temporal: tc, Namespace: cfg.TemporalNamespace, AdminToken: cfg.AdminToken, Logger: log,
 		Metrics: reg, MaxBodyBytes: cfg.MaxBodyBytes, Version: version, Publisher: publisher, Index: index,
@@ -162,7 +162,7 @@ func startWorker(ctx context.Context, cfg Config, db *sqlx.DB, tc client.Client,
 	ctx, cancel := context.WithCancel(ctx)
 	p := &workerProcess{stop: cancel, w: w}
 	p.wg.Add(3)
-	go func() { defer p.wg.Done(); worker.RunDispatcherSweep(ctx, tc, db, log) }()
+	go func() { defer p.wg.Done(); worker.RunDispatcherSweep(ctx, tc, db, !cfg.DeliveryGrouping, log) }()
 	go func() {
 		defer p.wg.Done()
 		worker.RunReconciler(ctx, db, worker.NewReconciler(tc, db, log), cfg.ReconcileEvery, log)

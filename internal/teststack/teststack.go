@@ -70,6 +70,9 @@ type Options struct {
 	// MaxUndispatched bounds the publisher's backlog (see
 	// workflows.Publisher); 0 means the default.
 	MaxUndispatched int
+	// Separate hands each first try over as its own workflow
+	// (TRIGGERFLOW_DELIVERY_GROUPING=off).
+	Separate bool
 }
 
 // Start brings up a stack that stops when the test ends.
@@ -100,7 +103,8 @@ func Start(t testing.TB, opts Options) *Stack {
 	if pubTemporal == nil {
 		pubTemporal = tc
 	}
-	pub := &workflows.Publisher{Events: &store.Events{DB: db}, Index: s.Index, Temporal: pubTemporal, Log: log, MaxUndispatched: opts.MaxUndispatched}
+	pub := &workflows.Publisher{Events: &store.Events{DB: db}, Index: s.Index, Temporal: pubTemporal, Log: log, MaxUndispatched: opts.MaxUndispatched,
+		Separate: opts.Separate}
 	go pub.Run(runCtx)
 	go s.Index.Listen(runCtx, dbURL)
 	srv := apiserver.New(apiserver.Options{
