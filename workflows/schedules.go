@@ -86,7 +86,7 @@ func scheduleOptions(t *domain.Trigger) (client.ScheduleOptions, error) {
 		return client.ScheduleOptions{}, fmt.Errorf("trigger %s: unknown overlap policy %q", t.ID, t.OverlapPolicy)
 	}
 	return client.ScheduleOptions{
-		ID: TriggerScheduleID(t.ID),
+		ID:   TriggerScheduleID(t.ID),
 		Spec: scheduleSpec(expr, t.TimeZone),
 		Action: &client.ScheduleWorkflowAction{
 			ID:                       TriggerScheduleID(t.ID),
