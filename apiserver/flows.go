@@ -343,6 +343,10 @@ func (s *Server) runFlow(c *gin.Context) {
 	}
 	runID := store.NewID(store.PrefixRun)
 	in := workflows.FlowRunInput{FlowID: f.ID}
+	if req.Event != nil && len(req.Event.Data) == 0 && len(req.Event.Payload) == 0 {
+		// An event given only by its type sees the type's example payload.
+		req.Event.Data = s.exampleData(c.Request.Context(), req.Event.Type)
+	}
 	if req.Event != nil {
 		ev, fields := toEvent(*req.Event, time.Now().UTC())
 		errs := domain.FieldErrors{}

@@ -253,7 +253,7 @@ func (s *Server) createTrigger(c *gin.Context) {
 		t.Enabled = *req.Enabled
 	}
 	t.Normalize()
-	if err := validateTrigger(t, fields); err != nil {
+	if err := s.validateTrigger(c, t, fields); err != nil {
 		abortWithError(c, err)
 		return
 	}
@@ -280,11 +280,16 @@ func (s *Server) createTrigger(c *gin.Context) {
 	c.JSON(http.StatusCreated, s.toTriggerResponse(c, t, true))
 }
 
-// validateTrigger merges t's own validation with problems found while
-// decoding (which come first: they explain the others).
-func validateTrigger(t *domain.Trigger, decoded domain.FieldErrors) error {
+// validateTrigger merges t's own validation (knowing the registry's custom
+// event types) with problems found while decoding (which come first: they
+// explain the others).
+func (s *Server) validateTrigger(c *gin.Context, t *domain.Trigger, decoded domain.FieldErrors) error {
+	reg, err := s.registry(c.Request.Context())
+	if err != nil {
+		return err
+	}
 	var ve *domain.ValidationError
-	if err := t.Validate(activities.ActionCatalog()); errors.As(err, &ve) {
+	if err := t.ValidateWith(activities.ActionCatalog(), reg.Set()); errors.As(err, &ve) {
 		for p, m := range ve.Fields {
 			if decoded["actions"] != "" && strings.HasPrefix(p, "actions") {
 				continue
@@ -324,7 +329,7 @@ func (s *Server) listTriggers(c *gin.Context) {
 		abortWithError(c, err)
 		return
 	}
-	f := store.TriggerFilter{Type: c.Query("type"), Object: c.Query("object"), Event: c.Query("event"),
+	f := store.TriggerFilter{Type: c.Query("type"), Object: domain.ObjectName(c.Query("object")), Event: c.Query("event"),
 		FlowID: c.Query("flow"), Text: c.Query("q")}
 	if f.Type != "" && f.Type != domain.TriggerAtTime && f.Type != domain.TriggerOnEvent {
 		abortWithError(c, domain.Invalid("type", `must be "at_time" or "on_event"`))
@@ -361,7 +366,7 @@ func (s *Server) patchTrigger(c *gin.Context) {
 	t := *old
 	fields := applyTriggerPatch(&t, &req)
 	t.Normalize()
-	if err := validateTrigger(&t, fields); err != nil {
+	if err := s.validateTrigger(c, &t, fields); err != nil {
 		abortWithError(c, err)
 		return
 	}

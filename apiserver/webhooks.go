@@ -164,7 +164,7 @@ func (s *Server) createWebhook(c *gin.Context) {
 		w.Enabled = *req.Enabled
 	}
 	w.Normalize()
-	if err := w.Validate(); err != nil {
+	if err := s.validateWebhook(c, w); err != nil {
 		abortWithError(c, err)
 		return
 	}
@@ -232,7 +232,7 @@ func (s *Server) patchWebhook(c *gin.Context) {
 	wasEnabled := w.Enabled
 	applyWebhookPatch(w, &req)
 	w.Normalize()
-	if err := w.Validate(); err != nil {
+	if err := s.validateWebhook(c, w); err != nil {
 		abortWithError(c, err)
 		return
 	}
@@ -244,6 +244,16 @@ func (s *Server) patchWebhook(c *gin.Context) {
 		s.wakeWebhook(c, w)
 	}
 	c.JSON(http.StatusOK, toWebhookResponse(w, false))
+}
+
+// validateWebhook validates a webhook knowing the registry's custom event
+// types, which it may subscribe to like catalog ones.
+func (s *Server) validateWebhook(c *gin.Context, w *domain.Webhook) error {
+	reg, err := s.registry(c.Request.Context())
+	if err != nil {
+		return err
+	}
+	return w.ValidateWith(reg.Set())
 }
 
 func applyWebhookPatch(w *domain.Webhook, p *webhookPatch) {

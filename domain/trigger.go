@@ -98,7 +98,7 @@ func (t *Trigger) Normalize() {
 	t.Flow = strings.TrimSpace(t.Flow)
 	t.TimeZone = strings.TrimSpace(t.TimeZone)
 	t.Expression = strings.TrimSpace(t.Expression)
-	t.Object = strings.TrimSpace(t.Object)
+	t.Object = ObjectName(strings.TrimSpace(t.Object))
 	t.Event = strings.TrimSpace(t.Event)
 	t.OverlapPolicy = strings.TrimSpace(t.OverlapPolicy)
 	if t.TimeZone == "" {
@@ -120,6 +120,12 @@ func (t *Trigger) Normalize() {
 // flow exists and is a service flow is the store's check, since only the
 // database knows.
 func (t *Trigger) Validate(actions ActionCatalog) error {
+	return t.ValidateWith(actions, EventTypeSet{})
+}
+
+// ValidateWith is Validate with the installation's custom event types, which
+// an On Event trigger may choose like catalog ones.
+func (t *Trigger) ValidateWith(actions ActionCatalog, known EventTypeSet) error {
 	f := FieldErrors{}
 	validateName(f, t.Name)
 	if len(t.Description) > MaxDescriptionLength {
@@ -144,7 +150,7 @@ func (t *Trigger) Validate(actions ActionCatalog) error {
 			f.Add("conditions", "are only for on_event triggers: an at_time trigger has no event to test")
 		}
 	case TriggerOnEvent:
-		f.Merge("", ValidateObjectEvent(t.Object, t.Event))
+		f.Merge("", known.ValidateObjectEvent(t.Object, t.Event))
 		if t.Expression != "" {
 			f.Add("expression", "is only for at_time triggers")
 		}

@@ -90,8 +90,12 @@ func (w *Webhook) Normalize() {
 }
 
 // Validate checks every field of a normalized webhook and names each problem
-// by its JSON path.
-func (w *Webhook) Validate() error {
+// by its JSON path. Event types must be catalog types or patterns.
+func (w *Webhook) Validate() error { return w.ValidateWith(EventTypeSet{}) }
+
+// ValidateWith is Validate with the installation's custom event types, which
+// a webhook may subscribe to like catalog ones.
+func (w *Webhook) ValidateWith(known EventTypeSet) error {
 	f := FieldErrors{}
 	if w.Name == "" {
 		f.Add("name", "is required")
@@ -123,14 +127,14 @@ func (w *Webhook) Validate() error {
 		f.Add("event_types", fmt.Sprintf("must list at most %d event types", MaxEventTypes))
 	}
 	for i, t := range w.EventTypes {
-		if err := ValidateEventTypePattern(t); err != nil {
+		if err := known.ValidatePattern(t); err != nil {
 			f.Add(fmt.Sprintf("event_types[%d]", i), err.Error())
 		}
 	}
 	f.Merge("conditions", ValidateConditions(w.Conditions))
 	for _, pattern := range sortedKeys(w.Filters) {
 		path := fmt.Sprintf("filters[%q]", pattern)
-		if err := ValidateEventTypePattern(pattern); err != nil {
+		if err := known.ValidatePattern(pattern); err != nil {
 			f.Add(path, err.Error())
 			continue
 		}
