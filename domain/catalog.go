@@ -131,6 +131,13 @@ func NewEventTypeSet(custom []string) EventTypeSet {
 	return s
 }
 
+// HasObject reports whether object is a catalog object or the object of a
+// custom type.
+func (s EventTypeSet) HasObject(object string) bool {
+	_, known := catalogByName[object]
+	return known || len(s.objects[object]) > 0
+}
+
 // Has reports whether t is a catalog or custom type.
 func (s EventTypeSet) Has(t string) bool { return catalogTypes[t] || s.custom[t] }
 

@@ -223,3 +223,24 @@ func TestEventDataEmbedsWholeInABody(t *testing.T) {
 		t.Fatalf("envelope = %s", out)
 	}
 }
+
+func TestWebhookSucceeded(t *testing.T) {
+	for spec, want := range map[string]map[int]bool{
+		"200-299":     {200: true, 204: true, 299: true, 300: false, 199: false, 404: false},
+		"200-209":     {200: true, 209: true, 210: false, 299: false},
+		"200,201,204": {200: true, 201: true, 202: false, 204: true},
+		"200-203,208": {203: true, 204: false, 208: true},
+	} {
+		w := &Webhook{SuccessStatus: spec}
+		for status, ok := range want {
+			if w.Succeeded(status) != ok {
+				t.Errorf("%s: Succeeded(%d) = %v", spec, status, !ok)
+			}
+		}
+	}
+	for _, bad := range []string{"", "199-209", "200-300", "2xx", "209-200", "200-", "-209", "200,,201"} {
+		if _, err := ParseSuccessStatus(bad); err == nil {
+			t.Errorf("ParseSuccessStatus(%q) accepted it", bad)
+		}
+	}
+}
