@@ -47,6 +47,9 @@ type Options struct {
 	// (TRIGGERFLOW_PUBLISH_BURST); a rate of 0 turns the limit off.
 	PublishRate  float64
 	PublishBurst int
+	// TemporalUIURL is Temporal UI's base URL (TRIGGERFLOW_TEMPORAL_UI_URL);
+	// when set, answers about deliveries and runs link to their workflow.
+	TemporalUIURL string
 }
 
 // Server is the API's HTTP handler with its dependencies.
@@ -131,6 +134,7 @@ func (s *Server) routes() {
 	r.GET("/readyz", s.readyz)
 	r.GET("/metrics", s.serveMetrics)
 	r.GET("/openapi.json", s.openAPI)
+	s.mountConsole(r)
 
 	v1 := r.Group("/v1", s.authenticate)
 	for _, register := range routeRegistrars {

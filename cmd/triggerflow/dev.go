@@ -135,6 +135,10 @@ func startDev(ctx context.Context, cfg Config, log *slog.Logger) (s *devStack, e
 	}
 	s.cfg.TemporalAddress = s.temporal.Address()
 	s.TemporalURL, s.UIURL = s.temporal.Address(), s.temporal.UIURL()
+	if s.cfg.TemporalUIURL == "" {
+		// Link runs to the UI this stack serves.
+		s.cfg.TemporalUIURL = s.UIURL
+	}
 	if s.client, err = dialTemporal(ctx, s.cfg.TemporalAddress, s.cfg.TemporalNamespace, log); err != nil {
 		return nil, err
 	}
@@ -189,12 +193,15 @@ func printBanner(w io.Writer, s *devStack) {
 	fmt.Fprintf(w, `
 TriggerFlow dev stack is up.
 
+  Console      %s/ui/#token=%s
   API          %s   (OpenAPI: %s/openapi.json)
   Temporal UI  %s
   Temporal     %s   (namespace %q)
   PostgreSQL   %s
   Data dir     %s
 
+  The console link signs in with the admin token; it travels in the URL fragment,
+  which the browser never sends to the server.
   Authenticate with:  Authorization: Bearer %s
   Try:  curl -H "Authorization: Bearer %s" %s/v1/webhooks
 
@@ -202,7 +209,7 @@ TriggerFlow dev stack is up.
   private addresses unless TRIGGERFLOW_EGRESS_ALLOW lists them.
   Ctrl-C stops everything; the next start reuses the data.
 
-`, s.APIURL, s.APIURL, ui, s.TemporalURL, s.cfg.TemporalNamespace, db, s.cfg.DataDir,
+`, s.APIURL, s.cfg.AdminToken, s.APIURL, s.APIURL, ui, s.TemporalURL, s.cfg.TemporalNamespace, db, s.cfg.DataDir,
 		s.cfg.AdminToken, s.cfg.AdminToken, s.APIURL)
 }
 

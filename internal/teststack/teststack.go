@@ -57,6 +57,9 @@ type Options struct {
 	// second, bucket size); 0 means no limit.
 	PublishRate  float64
 	PublishBurst int
+	// TemporalUIURL, when set, makes answers about deliveries and runs link
+	// to their workflow there (TRIGGERFLOW_TEMPORAL_UI_URL).
+	TemporalUIURL string
 }
 
 // Start brings up a stack that stops when the test ends.
@@ -86,6 +89,7 @@ func Start(t testing.TB, opts Options) *Stack {
 	srv := apiserver.New(apiserver.Options{
 		DB: db, Temporal: tc, Namespace: testkit.TemporalNamespace(t), AdminToken: Token, Logger: log,
 		Publisher: pub, Index: s.Index, Cipher: box, PublishRate: opts.PublishRate, PublishBurst: opts.PublishBurst,
+		TemporalUIURL: opts.TemporalUIURL,
 	})
 	hs := httptest.NewServer(srv.Handler())
 	s.URL = hs.URL
