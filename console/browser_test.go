@@ -265,7 +265,7 @@ func (c *console) waitText(text string) {
 // of want (lists re-render after a refresh), and returns its selector.
 func (c *console) waitRow(name string, want ...string) string {
 	c.t.Helper()
-	args, _ := json.Marshal(want)
+	args, _ := json.Marshal(append([]string{}, want...))
 	c.waitFor(fmt.Sprintf("a row with %q showing %v", name, want), fmt.Sprintf(`!document.querySelector('table[aria-busy]') && [...document.querySelectorAll('tbody tr')].some((tr) =>
 		tr.innerText.includes(%q) && %s.every((w) => tr.innerText.includes(w)))`, name, args))
 	return c.find("row", name)
