@@ -91,6 +91,10 @@ async function eventPage(ctx, eid) {
     return;
   }
   document.title = ev.id + ' · Events · TriggerFlow';
+  // Runs name their trigger by id; show its name.
+  const names = {};
+  await Promise.all([...new Set(ev.runs.map((r) => r.trigger_id).filter(Boolean))].map((tid) =>
+    api('GET', '/triggers/' + encodeURIComponent(tid)).then((t) => { names[tid] = t.name; }).catch(() => {})));
   const refresh = h('button', { type: 'button', class: 'btn', onclick: () => eventPage(ctx, ev.id) }, 'Refresh');
   const write = ctx.can(Scope.webhooks);
   replace(ctx.main,
@@ -114,7 +118,7 @@ async function eventPage(ctx, eid) {
         h('thead', {}, h('tr', {}, ['Status', 'Trigger or hook', 'Started', 'Ended', 'Failed step', 'Error', 'Temporal'].map((c) => h('th', { scope: 'col' }, c)))),
         h('tbody', {}, ev.runs.map((r) => h('tr', {},
           h('td', {}, statusBadge(r.status)),
-          h('td', {}, r.trigger_id ? h('a', { href: 'triggers/' + encodeURIComponent(r.trigger_id) }, r.trigger_id) : r.queue_hook_id ? 'hook ' + r.queue_hook_id : '—'),
+          h('td', {}, r.trigger_id ? h('a', { href: 'triggers/' + encodeURIComponent(r.trigger_id) }, names[r.trigger_id] || r.trigger_id) : r.queue_hook_id ? 'queue hook ' + r.queue_hook_id : '—'),
           h('td', {}, time(r.started_at)), h('td', {}, time(r.finished_at)), h('td', {}, r.failed_step || '—'), h('td', {}, r.error || '—'),
           h('td', {}, r.temporal_ui_url ? h('a', { href: r.temporal_ui_url, target: '_blank', rel: 'noopener noreferrer', class: 'external' }, 'Open in Temporal UI') : h('code', {}, r.workflow_id))))))));
 }

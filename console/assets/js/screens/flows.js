@@ -72,6 +72,9 @@ function stepEditor(actions, operators, step, index, onmove) {
   const retry = h('input', { type: 'text', class: 'mono', value: step.retry ? JSON.stringify(step.retry) : '', placeholder: '{"max_attempts": 3}' });
   const cond = conditionsEditor(step.if || [], operators, 'If condition');
   const title = h('span', { class: 'grow' });
+  const up = h('button', { type: 'button', class: 'btn small', onclick: () => onmove(el, -1) }, '↑');
+  const down = h('button', { type: 'button', class: 'btn small', onclick: () => onmove(el, 1) }, '↓');
+  const remove = h('button', { type: 'button', class: 'btn small danger-outline', onclick: () => onmove(el, 0) }, 'Remove');
   let controls = {};
   const path = () => `steps[${[...el.parentNode.children].indexOf(el)}]`;
   function fillParams(values) {
@@ -91,14 +94,17 @@ function stepEditor(actions, operators, step, index, onmove) {
       } else paramsBox.append(h('div', { class: 'field wide', dataset: { param: p.name } }, h('span', { class: 'label' }, label), c, h('p', { class: 'hint' }, p.description), h('p', { class: 'field-error', hidden: true })));
     }
   }
-  function retitle() { title.textContent = `Step ${[...(el.parentNode ? el.parentNode.children : [el])].indexOf(el) + 1}: ${name.value || 'unnamed'}`; }
+  function retitle() {
+    const n = [...(el.parentNode ? el.parentNode.children : [el])].indexOf(el) + 1;
+    title.textContent = `Step ${n}: ${name.value || 'unnamed'}`;
+    up.setAttribute('aria-label', `Move step ${n} up`);
+    down.setAttribute('aria-label', `Move step ${n} down`);
+    remove.setAttribute('aria-label', `Remove step ${n}`);
+  }
   action.addEventListener('change', () => { fillParams(null); el.refresh(); });
   name.addEventListener('input', retitle);
   el.append(
-    h('div', { class: 'step-head' }, title,
-      h('button', { type: 'button', class: 'btn small', onclick: () => { onmove(el, -1); }, 'aria-label': 'Move step up' }, '↑'),
-      h('button', { type: 'button', class: 'btn small', onclick: () => { onmove(el, 1); }, 'aria-label': 'Move step down' }, '↓'),
-      h('button', { type: 'button', class: 'btn small danger-outline', onclick: () => { onmove(el, 0); } }, 'Remove step')),
+    h('div', { class: 'step-head' }, title, up, down, remove),
     h('div', { class: 'grid-fields' }, field('Step name', name, {}), field('Action', action, {})),
     paramsBox,
     h('details', {}, h('summary', {}, 'Condition, timeout and retry'),
