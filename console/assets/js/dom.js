@@ -196,7 +196,8 @@ export function showFieldErrors(form, err) {
     const text = best.dataset.path === path ? msg : `${path.slice(best.dataset.path.length).replace(/^\./, '')}: ${msg}`;
     errEl.textContent = errEl.hidden ? text : errEl.textContent + '; ' + text;
     errEl.hidden = false;
-    const control = best.control || best.querySelector('input, select, textarea');
+    // A group (event types, conditions) is marked as a whole.
+    const control = best.control || (best.tagName === 'FIELDSET' ? best : best.querySelector('input, select, textarea'));
     if (control) control.setAttribute('aria-invalid', 'true');
     best.classList.add('invalid');
   }

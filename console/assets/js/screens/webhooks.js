@@ -186,7 +186,7 @@ function eventTypePicker(catalog, selected) {
   const objects = catalog.objects || [];
   for (const o of objects) {
     const box = h('div', { class: 'type-group', dataset: { object: o.name } }, h('div', { class: 'type-group-name' }, o.label));
-    const entries = [[o.name + '.*', `${o.name}.* (every ${o.label.toLowerCase()} event)`], ...o.events.map((ev) => [ev.type, ev.type])];
+    const entries = [[o.name + '.*', `${o.name}.* (every event)`], ...o.events.map((ev) => [ev.type, ev.type])];
     for (const [t, label] of entries) {
       known.add(t);
       const cb = h('input', { type: 'checkbox', value: t, checked: selected.has(t) });
