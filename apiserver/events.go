@@ -3,8 +3,10 @@ package apiserver
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/triggerflow/triggerflow/domain"
 	"github.com/triggerflow/triggerflow/store"
+	"github.com/triggerflow/triggerflow/workflows"
 )
 
 // Publishing limits.
@@ -69,6 +72,10 @@ func (s *Server) publishEvents(c *gin.Context) {
 		return
 	}
 	if err := s.opts.Publisher.Publish(c.Request.Context(), events); err != nil {
+		var backlog *workflows.BacklogError
+		if errors.As(err, &backlog) {
+			c.Header("Retry-After", strconv.Itoa(int(max(backlog.RetryAfter.Seconds(), 1))))
+		}
 		abortWithError(c, err)
 		return
 	}

@@ -424,8 +424,12 @@ func parseBool(v string) (bool, error) {
 	return false, fmt.Errorf("%q is not true or false", v)
 }
 
+// resumeOnEnable is how many parked deliveries enabling a webhook hands
+// over at once; the reconciler resumes any more within a minute.
+const resumeOnEnable = 20000
+
 // wakeWebhook resumes a webhook's paused work after it is enabled: the queue
-// of an ordered webhook, and the delivery workflows waiting on it.
+// of an ordered webhook, and the deliveries parked while it was disabled.
 func (s *Server) wakeWebhook(c *gin.Context, w *domain.Webhook) {
 	if s.opts.Temporal == nil {
 		return
@@ -433,9 +437,15 @@ func (s *Server) wakeWebhook(c *gin.Context, w *domain.Webhook) {
 	log := loggerFrom(c)
 	if w.Ordered {
 		if _, err := workflows.WakeWebhookQueue(c.Request.Context(), s.opts.Temporal, w.ID, w.Code); err != nil {
-			log.Warn("could not wake ordered queue; it rechecks within a minute", "webhook", w.Code, "error", err)
+			log.Warn("could not wake ordered queue; the reconciler will", "webhook", w.Code, "error", err)
 		}
 	}
+	if _, err := workflows.ResumeParked(c.Request.Context(), s.opts.Temporal, s.deliveries, s.events,
+		[]string{w.ID}, resumeOnEnable, log); err != nil {
+		log.Warn("could not resume parked deliveries; the reconciler will", "webhook", w.Code, "error", err)
+	}
+	// Delivery workflows started before deliveries were parked wait for
+	// this signal (or recheck each minute).
 	if err := workflows.SignalRunning(c.Request.Context(), s.opts.Temporal, workflows.SAWebhook.GetName(), w.Code, workflows.SignalWake); err != nil {
 		log.Warn("could not wake paused deliveries; they recheck within a minute", "webhook", w.Code, "error", err)
 	}

@@ -179,7 +179,7 @@ func (c *console) findWithin(scope, role, name string) string {
 	c.t.Helper()
 	within := strings.TrimSuffix(strings.TrimPrefix(scope, `[data-testref="`), `"]`)
 	args, _ := json.Marshal([]string{role, name, within})
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(20 * time.Second) // generous: CI shares two cores
 	for {
 		ref := eval[string](c, fmt.Sprintf("(%s)(...%s)", finder, args))
 		if ref != "" {

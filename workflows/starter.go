@@ -32,6 +32,9 @@ func (Starter) StartDeliveryRetry(ctx context.Context, c client.Client, item act
 	return run.GetID(), run.GetRunID(), nil
 }
 
+// DeliveryWorkflowID is the id of a delivery's own workflow.
+func (Starter) DeliveryWorkflowID(deliveryID string) string { return DeliveryWorkflowID(deliveryID) }
+
 // StartDelivery starts the workflow of one delivery, or finds it when it is
 // already running; a closed one is started again (manual retry).
 func StartDelivery(ctx context.Context, c client.Client, in DeliveryInput) (client.WorkflowRun, error) {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/triggerflow/triggerflow/activities"
 	"github.com/triggerflow/triggerflow/internal/secretbox"
@@ -79,6 +80,15 @@ type Config struct {
 	// carry temporal_ui_url, a link to the workflow that carried them. dev sets
 	// it to its embedded UI unless given.
 	TemporalUIURL string
+	// MaxUndispatched bounds the published batches committed but not yet
+	// handed to Temporal (TRIGGERFLOW_MAX_UNDISPATCHED_BATCHES), default
+	// 10000: past it, POST /v1/events answers 503 with Retry-After until the
+	// backlog shrinks (Temporal unreachable for long). 0 turns the bound off.
+	MaxUndispatched int
+	// ReconcileEvery is how often a worker's reconciler looks for pending
+	// deliveries, ordered queues and runs whose workflow is gone
+	// (TRIGGERFLOW_RECONCILE_EVERY, a duration), default 1m.
+	ReconcileEvery time.Duration
 }
 
 func defaultConfig() Config {
@@ -94,6 +104,8 @@ func defaultConfig() Config {
 		MaxBodyBytes:      4 << 20,
 		PublishRate:       5000,
 		PublishBurst:      10000,
+		MaxUndispatched:   10000,
+		ReconcileEvery:    time.Minute,
 	}
 }
 
@@ -132,6 +144,18 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	str("TRIGGERFLOW_SECRET_KEY", &c.SecretKey)
 	str("TRIGGERFLOW_TEMPORAL_UI_URL", &c.TemporalUIURL)
 	num("TRIGGERFLOW_PUBLISH_BURST", &c.PublishBurst)
+	num("TRIGGERFLOW_MAX_UNDISPATCHED_BATCHES", &c.MaxUndispatched)
+	if c.MaxUndispatched < 0 {
+		errs = append(errs, fmt.Sprintf("TRIGGERFLOW_MAX_UNDISPATCHED_BATCHES=%d must be 0 (no bound) or more", c.MaxUndispatched))
+	}
+	if v := strings.TrimSpace(getenv("TRIGGERFLOW_RECONCILE_EVERY")); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second {
+			errs = append(errs, fmt.Sprintf("TRIGGERFLOW_RECONCILE_EVERY=%q must be a duration of 1s or more, e.g. 1m", v))
+		} else {
+			c.ReconcileEvery = d
+		}
+	}
 	if v := strings.TrimSpace(getenv("TRIGGERFLOW_PUBLISH_RATE")); v != "" {
 		n, err := strconv.ParseFloat(v, 64)
 		if err != nil || n < 0 || math.IsInf(n, 0) || math.IsNaN(n) {

@@ -99,11 +99,14 @@ export async function openDelivery(id, { write, changed } = {}) {
             h('div', { class: 'label-row' }, h('h5', {}, 'Request'), copyButton(`Copy request of attempt ${a.attempt}`, () => requestText(a))),
             h('p', { class: 'mono' }, `${a.request.method} ${a.request.url}`),
             pre(headersText(a.request.headers), `Request headers of attempt ${a.attempt}`),
+            a.request.body_encoding === 'base64' ? h('p', { class: 'hint' }, 'The body was not text; shown as base64.') : null,
             pre(pretty(a.request.body || ''), `Request body of attempt ${a.attempt}`)),
           h('div', { class: 'half' },
             h('div', { class: 'label-row' }, h('h5', {}, 'Response'), copyButton(`Copy response of attempt ${a.attempt}`, () => responseText(a))),
             h('p', { class: 'mono' }, a.response_status != null ? `HTTP ${a.response_status}` : '—', a.truncated ? h('span', { class: 'badge truncated' }, 'truncated at 10 KB') : null),
             pre(headersText(a.response_headers), `Response headers of attempt ${a.attempt}`),
+            a.response_body_encoding === 'base64' ? h('p', { class: 'hint' }, 'The body was not text (NUL bytes or invalid UTF-8); shown as base64.') : null,
+            a.escaped ? h('p', { class: 'hint' }, 'Bytes that are not text in headers, the URL or the error are written as \\xNN.') : null,
             pre(pretty(a.response_body || ''), `Response body of attempt ${a.attempt}`))))));
   }
   retry.addEventListener('click', async () => {
