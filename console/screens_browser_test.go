@@ -46,6 +46,8 @@ func kyivNoonMinutes(t *testing.T, from time.Time, n int) []string {
 func TestConsoleAtTimeTriggerPreviewsBeforeSaving(t *testing.T) {
 	c := startConsole(t)
 	flowID := serviceFlow(c, "notify-new-case")
+	c.api(http.StatusCreated, "POST", "/v1/flows", map[string]any{"name": "ivr-menu", "type": "default", "steps": []map[string]any{
+		{"name": "note", "action": "log", "params": map[string]any{"message": "menu"}}}})
 	c.open("triggers")
 	c.click("button", "New trigger")
 	c.find("dialog", "New trigger")
@@ -79,6 +81,10 @@ func TestConsoleAtTimeTriggerPreviewsBeforeSaving(t *testing.T) {
 	}
 	if n := c.total("/v1/triggers"); n != 0 {
 		t.Fatalf("the preview saved a trigger (%d)", n)
+	}
+	// The flow list offers service flows only.
+	if opts := eval[string](c, `[...document.querySelector('`+c.find("combobox", "Flow")+`').options].map((o) => o.textContent).join(',')`); strings.Contains(opts, "ivr-menu") {
+		t.Errorf("a default flow is offered to a trigger: %s", opts)
 	}
 	c.choose("Flow", flowID)
 	c.screenshot("trigger-form")

@@ -57,6 +57,13 @@ func TestConsoleWebhookDeliveredRetriedFromTheLog(t *testing.T) {
 	c.fill("Headers 1 header", "X-Case")
 	c.fill("Headers 1 value", "{{ case.number }}")
 	c.choose("Retry", "none")
+	// The placeholder picker offers the event's paths and inserts one.
+	c.fill("Body template", `{"case": `)
+	c.choose("Insert placeholder", "event.id")
+	if body := eval[string](c, `document.querySelector('`+c.find("textbox", "Body template")+`').value`); body != `{"case": {{ event.id }}` {
+		t.Fatalf("body after inserting a placeholder = %q", body)
+	}
+	c.fill("Body template", "")
 	c.screenshot("webhook-form")
 	c.click("button", "Save")
 	c.find("dialog", "Webhook created")
@@ -146,6 +153,21 @@ func TestConsoleWebhookDeliveredRetriedFromTheLog(t *testing.T) {
 	if n := rc.Count(); n != 3 {
 		t.Errorf("receiver got %d requests, want 3 (delivered, failed, retried)", n)
 	}
+	c.escape()
+
+	// Send test sends a sample event now and shows the answer.
+	c.click("button", "Send test")
+	c.find("dialog", "Test sent")
+	c.waitText("HTTP 200")
+	c.escape()
+	// Rotating the secret asks first and shows the new one once.
+	c.click("button", "Rotate secret")
+	c.click("button", "Rotate secret") // the confirmation's
+	c.find("dialog", "Secret rotated")
+	if v := eval[string](c, `document.querySelector('[aria-label="Signing secret"]').value`); !strings.HasPrefix(v, "whsec_") {
+		t.Fatalf("rotated secret shown = %q", v)
+	}
+	c.click("button", "Done")
 }
 
 // TestConsoleBadWebhookInputShowsFieldErrorsAndSavesNothing: the API's

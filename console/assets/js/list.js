@@ -92,7 +92,11 @@ export function registry(opts) {
     reload();
   }
 
+  let latest = 0;
   async function reload() {
+    // Only the latest request's answer is shown: a slow earlier one
+    // (filter changed meanwhile) is dropped.
+    const seq = ++latest;
     table.setAttribute('aria-busy', 'true');
     status.textContent = 'Loading…';
     status.className = 'list-status';
@@ -104,11 +108,13 @@ export function registry(opts) {
     try {
       r = await opts.fetch({ page: state.page, per_page: state.perPage, sort: state.sort || undefined });
     } catch (e) {
+      if (seq !== latest) return;
       table.removeAttribute('aria-busy');
       status.textContent = 'Could not load: ' + e.message;
       status.className = 'list-status alert';
       return;
     }
+    if (seq !== latest) return;
     const maxPage = Math.max(1, Math.ceil(r.total / state.perPage));
     if (state.page > maxPage && r.total > 0) { state.page = maxPage; return reload(); }
     state.items = r.items;
