@@ -97,7 +97,7 @@ func (a *Webhooks) DeliverOrdered(ctx context.Context, in DeliverOrderedInput) (
 			res.Blocked = &item
 			break
 		}
-		if ctx.Err() != nil || a.now().Add(w.Timeout).After(deadline) {
+		if ctx.Err() != nil || (sent.Load() > 0 && !a.now().Before(deadline)) {
 			stopped = true
 			break
 		}

@@ -47,12 +47,33 @@ type Webhooks struct {
 	// group (default 64). Each webhook has its own lane: a slow receiver
 	// fills only its own.
 	Concurrency int
-	// Budget is how long one DeliverBatch call starts new requests (default
-	// 60s); deliveries not started by then are left for the next call, so a
-	// call lasts at most Budget plus the longest webhook timeout.
+	// Budget is how long one DeliverBatch or DeliverOrdered call starts new
+	// requests (default 60s); deliveries not started by then are left for
+	// the next call, so a call lasts at most Budget plus the longest webhook
+	// timeout, whatever the group's size.
 	Budget time.Duration
+	// MaxPerWebhook bounds the requests in flight to one webhook from this
+	// process, across all groups (default 256): a slow receiver holds at
+	// most that many connections, and its lanes in many groups wait for
+	// each other rather than open thousands.
+	MaxPerWebhook int
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
+
+	slots sync.Map // webhook id → chan struct{} (MaxPerWebhook tokens)
+}
+
+// slotsOf is the webhook's process-wide request tokens.
+func (a *Webhooks) slotsOf(webhookID string) chan struct{} {
+	if ch, ok := a.slots.Load(webhookID); ok {
+		return ch.(chan struct{})
+	}
+	n := a.MaxPerWebhook
+	if n <= 0 {
+		n = 256
+	}
+	ch, _ := a.slots.LoadOrStore(webhookID, make(chan struct{}, n))
+	return ch.(chan struct{})
 }
 
 func (a *Webhooks) now() time.Time {
@@ -204,35 +225,63 @@ func (a *Webhooks) DeliverBatch(ctx context.Context, in DeliverBatchInput) (Deli
 		lanes[d.WebhookID] = append(lanes[d.WebhookID], d)
 	}
 	var wg sync.WaitGroup
+	var left []func() int // per lane, how many were not started
 	for _, id := range order {
 		w, queue := hooks[id], lanes[id]
 		next := 0
 		var laneMu sync.Mutex
-		take := func() *store.Delivery {
+		// take gives a lane worker its next delivery: its first one always
+		// (so every call makes progress), later ones only before the
+		// deadline. A call thus lasts at most its budget plus the longest
+		// webhook timeout.
+		take := func(first bool) *store.Delivery {
 			laneMu.Lock()
 			defer laneMu.Unlock()
-			// Start a request only if it can end before the deadline.
-			if next >= len(queue) || a.now().Add(w.Timeout).After(deadline) {
+			if next >= len(queue) || (!first && !a.now().Before(deadline)) {
 				return nil
 			}
 			next++
 			return queue[next-1]
 		}
+		slots := a.slotsOf(w.ID)
 		for range min(a.concurrency(), len(queue)) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				for d := take(); d != nil && ctx.Err() == nil; d = take() {
+				for first := true; ctx.Err() == nil; first = false {
+					// A token of the webhook's, waited for until the
+					// deadline at most: other groups may hold them all.
+					wait, cancel := context.WithDeadline(ctx, deadline)
+					select {
+					case slots <- struct{}{}:
+					case <-wait.Done():
+						cancel()
+						return
+					}
+					cancel()
+					d := take(first)
+					if d == nil {
+						<-slots
+						return
+					}
 					r := a.attempt(ctx, w, d, d.Attempts+1)
+					<-slots
 					r.Attempt.WorkflowID, r.Outcome.Carrier = carrier, carrier
 					rec.add(r)
 					count(func() { progress.Sent++ })
 				}
 			}()
 		}
-		defer func() { count(func() { res.Left += len(queue) - next }) }()
+		left = append(left, func() int {
+			laneMu.Lock()
+			defer laneMu.Unlock()
+			return len(queue) - next
+		})
 	}
 	wg.Wait()
+	for _, f := range left {
+		res.Left += f()
+	}
 	if err := rec.close(); err != nil {
 		handOff.close()
 		return res, err

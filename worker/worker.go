@@ -82,8 +82,12 @@ type Options struct {
 	Logger   *slog.Logger
 	// HTTP is the outbound client for user URLs (egress checks included).
 	HTTP *http.Client
-	// Concurrency bounds parallel requests within one delivery batch.
+	// Concurrency bounds parallel requests to one webhook within one
+	// delivery group (each webhook has its own lane).
 	Concurrency int
+	// DeliveryBudget is how long one delivery-group activity starts new
+	// requests (default 60s); the rest go in the next call.
+	DeliveryBudget time.Duration
 	// Actions configures flow actions that reach outside systems (SMTP for
 	// email.send, the lead API for lead.update.list).
 	Actions activities.ActionSettings
@@ -116,6 +120,7 @@ func New(opts Options) sdkworker.Worker {
 		Temporal:    opts.Temporal,
 		Starter:     workflows.Starter{},
 		Concurrency: opts.Concurrency,
+		Budget:      opts.DeliveryBudget,
 	})
 	registerFlows(w, opts)
 	return w

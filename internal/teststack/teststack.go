@@ -60,6 +60,18 @@ type Options struct {
 	// TemporalUIURL, when set, makes answers about deliveries and runs link
 	// to their workflow there (TRIGGERFLOW_TEMPORAL_UI_URL).
 	TemporalUIURL string
+	// Temporal is the server to use (default: the test binary's shared one).
+	Temporal client.Client
+	// PublishTemporal is the client the publisher hands groups to (default
+	// Temporal): a test can make it fail or hang while the worker works.
+	PublishTemporal client.Client
+	// Concurrency and DeliveryBudget tune the worker's delivery lanes (see
+	// worker.Options); zero means the defaults.
+	Concurrency    int
+	DeliveryBudget time.Duration
+	// MaxUndispatched bounds the publisher's backlog (see
+	// workflows.Publisher); 0 means the default.
+	MaxUndispatched int
 }
 
 // Start brings up a stack that stops when the test ends.
@@ -73,7 +85,10 @@ func Start(t testing.TB, opts Options) *Stack {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	tc := testkit.Temporal(t)
+	tc := opts.Temporal
+	if tc == nil {
+		tc = testkit.Temporal(t)
+	}
 	log := testkit.Logger()
 	s := &Stack{DB: db, DBURL: dbURL, Temporal: tc, t: t}
 	box, err := secretbox.New(SecretKey)
@@ -83,7 +98,11 @@ func Start(t testing.TB, opts Options) *Stack {
 
 	runCtx, stop := context.WithCancel(context.Background())
 	s.Index = store.NewIndex(db, log)
-	pub := &workflows.Publisher{Events: &store.Events{DB: db}, Index: s.Index, Temporal: tc, Log: log}
+	pubTemporal := opts.PublishTemporal
+	if pubTemporal == nil {
+		pubTemporal = tc
+	}
+	pub := &workflows.Publisher{Events: &store.Events{DB: db}, Index: s.Index, Temporal: pubTemporal, Log: log, MaxUndispatched: opts.MaxUndispatched}
 	go pub.Run(runCtx)
 	go s.Index.Listen(runCtx, dbURL)
 	srv := apiserver.New(apiserver.Options{
@@ -104,7 +123,8 @@ func Start(t testing.TB, opts Options) *Stack {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.Worker = worker.New(worker.Options{DB: db, Temporal: tc, Logger: log, HTTP: activities.NewHTTPClient(policy), Actions: opts.Actions, Cipher: box})
+		s.Worker = worker.New(worker.Options{DB: db, Temporal: tc, Logger: log, HTTP: activities.NewHTTPClient(policy), Actions: opts.Actions, Cipher: box,
+			Concurrency: opts.Concurrency, DeliveryBudget: opts.DeliveryBudget})
 		if err := s.Worker.Start(); err != nil {
 			t.Fatal(err)
 		}
