@@ -202,7 +202,8 @@ func (c *console) absent(role, name string) {
 }
 
 func (c *console) pageText() string {
-	return eval[string](c, `(document.querySelector('dialog[open]') || document.body).innerText.slice(0, 3000)`)
+	return eval[string](c, `document.readyState + ' | ' + (document.querySelector('dialog[open]') ? 'dialog open | ' : '') +
+		(document.querySelector('dialog[open]') || document.body).innerText.slice(0, 3000) + ' | ' + document.body.innerHTML.slice(0, 600)`)
 }
 
 // click clicks the element with role and name, with a real mouse event.

@@ -73,13 +73,18 @@ function route() {
     return;
   }
   document.title = screen.name + ' · TriggerFlow';
-  const r = screen.mod.render({ ...shared, main, params: parts.slice(1) });
-  if (r && r.catch) r.catch((e) => showScreenError(e));
+  // Each visit renders into its own element: a slow screen still loading
+  // when the admin moves on writes into a detached node, never over the
+  // next screen.
+  const view = h('div', { class: 'view' });
+  main.append(view);
+  const r = screen.mod.render({ ...shared, main: view, params: parts.slice(1) });
+  if (r && r.catch) r.catch((e) => showScreenError(view, e));
   main.focus({ preventScroll: true });
 }
 
-function showScreenError(e) {
-  main.append(h('p', { class: 'alert', role: 'alert' }, 'Could not load this screen: ' + e.message));
+function showScreenError(view, e) {
+  view.append(h('p', { class: 'alert', role: 'alert' }, 'Could not load this screen: ' + e.message));
 }
 
 function shell() {
