@@ -224,9 +224,18 @@ func (c *console) fill(label, text string) {
 func (c *console) choose(label, value string) {
 	c.t.Helper()
 	sel := c.find("combobox", label)
-	ok := eval[bool](c, fmt.Sprintf(`(() => { const s = document.querySelector(%q);
-		if (![...s.options].some((o) => o.value === %q)) return false;
-		s.focus(); s.value = %q; s.dispatchEvent(new Event('change', {bubbles: true})); return true; })()`, sel, value, value))
+	// Options may still be loading (flows come from the API): wait for them
+	// as a person would.
+	deadline := time.Now().Add(20 * time.Second)
+	ok := false
+	for !ok && time.Now().Before(deadline) {
+		ok = eval[bool](c, fmt.Sprintf(`(() => { const s = document.querySelector(%q);
+			if (![...s.options].some((o) => o.value === %q)) return false;
+			s.focus(); s.value = %q; s.dispatchEvent(new Event('change', {bubbles: true})); return true; })()`, sel, value, value))
+		if !ok {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
 	if !ok {
 		c.t.Fatalf("select %q has no option %q: %s", label, value, eval[string](c, fmt.Sprintf(`[...document.querySelector(%q).options].map((o) => o.value).join(', ')`, sel)))
 	}

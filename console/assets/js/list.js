@@ -59,9 +59,9 @@ export function registry(opts) {
     h('div', { class: 'filters' }, opts.filters || []),
     h('div', { class: 'tools' }, selectable ? h('span', { class: 'bulk', role: 'group', 'aria-label': 'With selected' }, bulkButtons) : null,
       refresh, opts.actions || []));
-  const el = h('section', { class: 'registry', 'aria-label': opts.caption || 'List' }, toolbar, status,
-    h('div', { class: 'table-wrap' }, table),
-    h('div', { class: 'pager' }, prev, pageInfo, next, perPage));
+  const wrap = h('div', { class: 'table-wrap' }, table);
+  const pager = h('div', { class: 'pager' }, prev, pageInfo, next, perPage);
+  const el = h('section', { class: 'registry', 'aria-label': opts.caption || 'List' }, toolbar, status, wrap, pager);
 
   function toggle(key, on) {
     const item = state.items.find((it) => opts.key(it) === key);
@@ -132,6 +132,8 @@ export function registry(opts) {
     table.removeAttribute('aria-busy');
     status.textContent = r.total === 0 ? (opts.empty || 'Nothing here yet.') : `${r.total} ${r.total === 1 ? (opts.one || 'item') : (opts.noun || 'items')}`;
     status.className = 'list-status' + (r.total === 0 ? ' empty' : '');
+    // The empty state says it all: no bare table header, no pager.
+    wrap.hidden = pager.hidden = r.total === 0;
     pageInfo.textContent = `Page ${state.page} of ${maxPage}`;
     prev.disabled = state.page <= 1;
     next.disabled = state.page >= maxPage;
