@@ -6,7 +6,7 @@ FUZZTIME  ?= 10s
 # a count, not a duration: a time budget can end mid-input and report a false failure.
 SMOKETIME ?= 1000x
 
-.PHONY: run test chaos build lint bench bench-go fuzz fuzz-smoke ensure-postgres ensure-chromium console-screenshots clean help
+.PHONY: run test chaos build lint generate bench bench-go fuzz fuzz-smoke ensure-postgres ensure-chromium console-screenshots clean help
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -20,9 +20,17 @@ test: ensure-postgres ensure-chromium ## every test: unit, store, API, end-to-en
 build: ## build bin/triggerflow
 	$(GO) build -o bin/triggerflow ./cmd/triggerflow
 
-lint: ## gofmt and go vet
+lint: ## gofmt, go vet, the OpenAPI document (Redocly CLI, pinned) and a current generated API client
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
+	cd tools/openapi-lint && npm ci --no-audit --no-fund --loglevel=error && npx --no-install redocly lint --config redocly.yaml ../../schemas/openapi.json
+	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && \
+	  sed "s#^output:.*#output: $$tmp/apiclient.gen.go#" apiclient/oapi-codegen.yaml > $$tmp/config.yaml && \
+	  $(GO) tool oapi-codegen -config $$tmp/config.yaml schemas/openapi.json && \
+	  if ! cmp -s $$tmp/apiclient.gen.go apiclient/apiclient.gen.go; then echo "apiclient/apiclient.gen.go is not generated from schemas/openapi.json: run make generate"; exit 1; fi
+
+generate: ## regenerate the typed API client (apiclient/) from schemas/openapi.json
+	$(GO) generate ./apiclient/
 
 bench: ## throughput and latency through the real stack (starts a dev stack); BENCH_FLAGS=--quick for a short run
 	$(GO) run ./cmd/triggerflow bench $(BENCH_FLAGS)

@@ -8,7 +8,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -175,12 +174,9 @@ func (a *Actions) Webhook(ctx context.Context, in WebhookActionInput) (HTTPReque
 func (a *Actions) doHTTP(ctx context.Context, method, rawURL string, query, headers map[string]string,
 	body json.RawMessage, timeout time.Duration) (HTTPRequestResult, error) {
 	var res HTTPRequestResult
-	u, err := url.Parse(strings.TrimSpace(rawURL))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return res, permanentActionError("url %q is not an absolute http(s) URL", rawURL)
-	}
-	if u.User != nil {
-		return res, permanentActionError("url must not carry credentials; send them in a header")
+	u, err := checkOutboundURL(strings.TrimSpace(rawURL))
+	if err != nil {
+		return res, permanentActionError("%v", err)
 	}
 	if len(query) > 0 {
 		q := u.Query()

@@ -109,13 +109,15 @@ func (a *Actions) Log(ctx context.Context, in LogInput) (LogResult, error) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	for _, k := range keys {
-		attrs = append(attrs, slog.String("field."+k, in.Fields[k]))
-	}
-	a.logger().Log(ctx, level, in.Message, attrs...)
-	fields := in.Fields
+	// Credential-like fields are masked in the line and in the step's
+	// output, by the same rule as attempts' headers.
+	fields := domain.MaskHeaders(in.Fields, false)
 	if fields == nil {
 		fields = map[string]string{}
 	}
+	for _, k := range keys {
+		attrs = append(attrs, slog.String("field."+k, fields[k]))
+	}
+	a.logger().Log(ctx, level, in.Message, attrs...)
 	return LogResult{Message: in.Message, Level: strings.ToLower(level.String()), Fields: fields, LoggedAt: time.Now().UTC()}, nil
 }

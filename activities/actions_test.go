@@ -1,9 +1,11 @@
 package activities_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -275,6 +277,23 @@ func TestLogReturnsTheLine(t *testing.T) {
 	_ = val.Get(&res)
 	if res.Message != "case 42" || res.Level != "warn" || res.Fields["case"] != "42" || res.LoggedAt.IsZero() {
 		t.Fatalf("result = %+v", res)
+	}
+}
+
+// TestLogStepMasksCredentialFields: the log action's credential-like
+// fields are masked in its line and output by the one rule.
+func TestLogStepMasksCredentialFields(t *testing.T) {
+	var line bytes.Buffer
+	env := actionEnv(t, &activities.Actions{Logger: slog.New(slog.NewTextHandler(&line, nil))})
+	val, err := env.ExecuteActivity(activities.ActionLog, map[string]any{"message": "m",
+		"fields": map[string]any{"api_token": "t0ps3cret", "case": "42"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res activities.LogResult
+	_ = val.Get(&res)
+	if res.Fields["api_token"] != domain.Masked || res.Fields["case"] != "42" || strings.Contains(line.String(), "t0ps3cret") {
+		t.Fatalf("result %+v, line %s", res, line.String())
 	}
 }
 

@@ -11,9 +11,12 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"syscall"
 	"time"
+
+	"code.dny.dev/ssrf"
 )
 
 // MaxResponseBody is how much of a response body is read and kept: the seeds
@@ -24,15 +27,24 @@ const MaxResponseBody = 10 * 1024
 // link-local or otherwise not allowed for user-supplied URLs.
 var ErrEgressDenied = errors.New("destination address is not allowed")
 
-// EgressPolicy decides which addresses outbound requests may reach.
+// EgressPolicy decides which addresses outbound requests may reach: the
+// special-purpose ranges of IANA's IPv4 and IPv6 registries, and for IPv6
+// everything outside global unicast (2000::/3: loopback, link-local, unique
+// local, site-local fec0::/10, NAT64 64:ff9b::/96 and 64:ff9b:1::/48,
+// IPv4-mapped addresses), as maintained by code.dny.dev/ssrf, are refused
+// unless allowed. An address with a zone (fe80::1%eth0, ::1%lo) is always
+// refused: a zone names an interface of this machine, and prefixes cannot
+// tell where it leads.
 type EgressPolicy struct {
-	allow []netip.Prefix
+	allow    []netip.Prefix
+	guardian *ssrf.Guardian
 }
 
 // NewEgressPolicy parses allowed CIDRs (e.g. "127.0.0.0/8", "10.1.2.3/32").
-// Public addresses are always allowed; private ranges only when listed.
+// Public addresses are always allowed; special-purpose ones only when listed.
 func NewEgressPolicy(allowCIDRs []string) (*EgressPolicy, error) {
 	p := &EgressPolicy{}
+	var v4, v6 []netip.Prefix
 	for _, c := range allowCIDRs {
 		c = strings.TrimSpace(c)
 		if c == "" {
@@ -40,8 +52,8 @@ func NewEgressPolicy(allowCIDRs []string) (*EgressPolicy, error) {
 		}
 		if !strings.Contains(c, "/") {
 			addr, err := netip.ParseAddr(c)
-			if err != nil {
-				return nil, fmt.Errorf("egress allow %q: not a CIDR or address", c)
+			if err != nil || addr.Zone() != "" {
+				return nil, fmt.Errorf("egress allow %q: not a CIDR or an address without a zone", c)
 			}
 			c = netip.PrefixFrom(addr, addr.BitLen()).String()
 		}
@@ -49,44 +61,40 @@ func NewEgressPolicy(allowCIDRs []string) (*EgressPolicy, error) {
 		if err != nil {
 			return nil, fmt.Errorf("egress allow %q: %w", c, err)
 		}
-		p.allow = append(p.allow, pfx.Masked())
+		pfx = pfx.Masked()
+		p.allow = append(p.allow, pfx)
+		if pfx.Addr().Is4() {
+			v4 = append(v4, pfx)
+		} else {
+			v6 = append(v6, pfx)
+		}
 	}
+	p.guardian = ssrf.New(ssrf.WithAnyPort(), ssrf.WithAnyNetwork(),
+		ssrf.WithAllowedV4Prefixes(v4...), ssrf.WithAllowedV6Prefixes(v6...))
 	return p, nil
-}
-
-// blockedRanges are never reached unless allowed: private, loopback,
-// link-local (cloud metadata lives at 169.254.169.254), CGNAT, multicast,
-// unspecified and documentation ranges, for IPv4 and IPv6.
-var blockedRanges = mustPrefixes(
-	"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
-	"172.16.0.0/12", "192.0.0.0/24", "192.0.2.0/24", "192.168.0.0/16", "198.18.0.0/15",
-	"198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
-	"::/128", "::1/128", "64:ff9b::/96", "100::/64", "2001:db8::/32", "fc00::/7", "fe80::/10", "ff00::/8",
-)
-
-func mustPrefixes(cidrs ...string) []netip.Prefix {
-	out := make([]netip.Prefix, 0, len(cidrs))
-	for _, c := range cidrs {
-		out = append(out, netip.MustParsePrefix(c))
-	}
-	return out
 }
 
 // Allowed reports whether addr may be dialed.
 func (p *EgressPolicy) Allowed(addr netip.Addr) bool {
-	addr = addr.Unmap()
-	for _, a := range p.allow {
-		if a.Contains(addr) {
-			return true
-		}
+	if !addr.IsValid() || addr.Zone() != "" {
+		return false
 	}
-	for _, b := range blockedRanges {
-		if b.Contains(addr) {
-			return false
-		}
+	g := p.guardian
+	if g == nil {
+		g = defaultGuardian
 	}
-	return true
+	if addr.Is4In6() {
+		// An IPv4-mapped address reaches the IPv4 address: judge that one,
+		// so allowing 127.0.0.0/8 also allows ::ffff:127.0.0.1 and
+		// refusing 10.0.0.0/8 refuses ::ffff:10.0.0.1.
+		addr = addr.Unmap()
+	}
+	return g.SafeAddr(addr) == nil
 }
+
+// defaultGuardian serves an EgressPolicy made without NewEgressPolicy: it
+// allows nothing special.
+var defaultGuardian = ssrf.New(ssrf.WithAnyPort(), ssrf.WithAnyNetwork())
 
 // control runs after DNS resolution, on the exact address being dialed, so a
 // name that resolves to a private address (or re-resolves to one: DNS
@@ -148,11 +156,36 @@ func readCapped(r io.Reader, limit int) (body []byte, truncated bool, err error)
 // IsEgressDenied reports whether err is a refused destination.
 func IsEgressDenied(err error) bool { return errors.Is(err, ErrEgressDenied) }
 
-// checkURLContext is a helper for callers that want a quick refusal of
-// literal private IPs before dialing (the dial-time check still applies).
+// checkHost refuses a literal address that may not be dialed (the dial-time
+// check still applies to names).
 func (p *EgressPolicy) checkHost(ctx context.Context, host string) error {
 	if addr, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil && !p.Allowed(addr) {
 		return fmt.Errorf("%w: %s", ErrEgressDenied, host)
 	}
 	return nil
+}
+
+// checkOutboundURL is the last look at a rendered URL before it is sent: an
+// absolute http(s) URL with a host, no credentials, and no zone on an IPv6
+// literal (a zone would pick a local interface). Templates render through
+// domain.URLTemplate, which already keeps values out of the host; this holds
+// for URLs from anywhere.
+func checkOutboundURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("url %q does not parse: %v", raw, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("url %q is not an absolute http(s) URL", raw)
+	}
+	if u.Hostname() == "" {
+		return nil, fmt.Errorf("url %q names no host", raw)
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("url must not carry credentials; send them in a header")
+	}
+	if strings.Contains(u.Host, "%") {
+		return nil, fmt.Errorf("%w: %s has a zone", ErrEgressDenied, u.Host)
+	}
+	return u, nil
 }

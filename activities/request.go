@@ -49,6 +49,38 @@ func (c *templateCache) render(src string, scope map[string]any) (string, error)
 	return t.Render(scope)
 }
 
+// urlTemplateCache keeps parsed URL templates by source, like templateCache.
+type urlTemplateCache struct {
+	mu sync.RWMutex
+	m  map[string]*domain.URLTemplate
+}
+
+var urlTemplates = &urlTemplateCache{m: map[string]*domain.URLTemplate{}}
+
+// render fills a URL template (domain.URLTemplate: values are escaped and
+// cannot change the host). A URL without placeholders is only trimmed.
+func (c *urlTemplateCache) render(src string, scope map[string]any) (string, error) {
+	if !strings.Contains(src, "{{") && !strings.Contains(src, "{%") {
+		return strings.TrimSpace(src), nil
+	}
+	c.mu.RLock()
+	t, ok := c.m[src]
+	c.mu.RUnlock()
+	if !ok {
+		var err error
+		if t, err = domain.ParseURLTemplate(src); err != nil {
+			return "", err
+		}
+		c.mu.Lock()
+		if len(c.m) > 10000 { // bound memory when definitions churn
+			c.m = map[string]*domain.URLTemplate{}
+		}
+		c.m[src] = t
+		c.mu.Unlock()
+	}
+	return t.Render(scope)
+}
+
 // outboundRequest is a rendered request, before signing.
 type outboundRequest struct {
 	Method  string
@@ -98,11 +130,11 @@ func renderRequest(w *domain.Webhook, ev domain.Event) (outboundRequest, error) 
 		}
 		scope["webhook"] = map[string]any{"code": w.Code, "name": w.Name, "id": w.ID}
 	}
-	rawURL, err := templates.render(w.URL, scope)
+	rawURL, err := urlTemplates.render(w.URL, scope)
 	if err != nil {
 		return outboundRequest{}, fmt.Errorf("%w: url: %v", errPermanentRequest, err)
 	}
-	u, err := url.Parse(strings.TrimSpace(rawURL))
+	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return outboundRequest{}, fmt.Errorf("%w: url %q is not an absolute http(s) URL", errPermanentRequest, rawURL)
 	}
@@ -198,6 +230,10 @@ func send(ctx context.Context, client *http.Client, req outboundRequest, msgID s
 	if len(req.Body) > 0 {
 		body = bytes.NewReader(req.Body)
 	}
+	// The rendered URL is checked once more where it is sent.
+	if _, err := checkOutboundURL(req.URL); err != nil {
+		return sendResult{Err: err.Error(), Permanent: true}, headers
+	}
 	var httpReq *http.Request
 	if body != nil {
 		httpReq, err = http.NewRequestWithContext(ctx, req.Method, req.URL, body)
@@ -222,7 +258,7 @@ func send(ctx context.Context, client *http.Client, req outboundRequest, msgID s
 	bodyBytes, truncated, readErr := readCapped(resp.Body, MaxResponseBody)
 	res := sendResult{
 		Status:          resp.StatusCode,
-		ResponseHeaders: flattenHeaders(resp.Header),
+		ResponseHeaders: maskHeaders(flattenHeaders(resp.Header)),
 		// Any bytes: the store keeps what it cannot hold as text in base64.
 		ResponseBody: string(bodyBytes),
 		Truncated:    truncated,
@@ -282,30 +318,6 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
-// sensitiveHeader reports headers whose values must not be stored in
-// attempt logs.
-func sensitiveHeader(name string) bool {
-	n := strings.ToLower(name)
-	if n == "webhook-signature" {
-		return false // derived from the secret, reveals nothing, useful to debug
-	}
-	for _, s := range []string{"authorization", "cookie", "token", "secret", "password", "api-key", "apikey", "x-api-key", "signature", "credential"} {
-		if strings.Contains(n, s) {
-			return true
-		}
-	}
-	return false
-}
-
-// maskHeaders returns a copy of h with secret values replaced.
-func maskHeaders(h map[string]string) map[string]string {
-	out := make(map[string]string, len(h))
-	for k, v := range h {
-		if sensitiveHeader(k) && v != "" {
-			out[k] = "***"
-			continue
-		}
-		out[k] = v
-	}
-	return out
-}
+// maskHeaders returns a copy of h with credential values replaced, by the
+// one rule of domain.MaskHeaders.
+func maskHeaders(h map[string]string) map[string]string { return domain.MaskHeaders(h, false) }

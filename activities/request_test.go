@@ -1,7 +1,10 @@
 package activities
 
 import (
+	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -117,5 +120,27 @@ func BenchmarkRenderRequest(b *testing.B) {
 		if _, err := renderRequest(w, ev); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestAttemptsMaskCredentialHeadersBothWays: what an attempt records of the
+// request it sent and of the answer (a session cookie) is masked.
+func TestAttemptsMaskCredentialHeadersBothWays(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Set-Cookie", "session=s3cret")
+		w.Header().Set("X-Request-Id", "r1")
+	}))
+	defer srv.Close()
+	policy, _ := NewEgressPolicy([]string{"127.0.0.0/8"})
+	req := outboundRequest{Method: "POST", URL: srv.URL, Headers: map[string]string{"Authorization": "Bearer s3cret", "Accept": "*/*"}}
+	res, sent := send(context.Background(), NewHTTPClient(policy), req, "msg_1", 5*time.Second, time.Now(), NewSigningSecret())
+	if res.Err != "" {
+		t.Fatal(res.Err)
+	}
+	if res.ResponseHeaders["Set-Cookie"] != domain.Masked || res.ResponseHeaders["X-Request-Id"] != "r1" {
+		t.Fatalf("response headers = %v", res.ResponseHeaders)
+	}
+	if m := maskHeaders(sent); m["Authorization"] != domain.Masked || m["Accept"] != "*/*" || m["Webhook-Signature"] == domain.Masked {
+		t.Fatalf("request headers = %v", m)
 	}
 }

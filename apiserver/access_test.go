@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/triggerflow/triggerflow/domain"
+	"github.com/triggerflow/triggerflow/internal/openapicheck"
 	"github.com/triggerflow/triggerflow/internal/testkit"
 	"github.com/triggerflow/triggerflow/store"
 )
@@ -49,7 +50,7 @@ func requiredScope(method, path string) string {
 	switch {
 	case path == "/v1/me":
 		return anyScope
-	case under("/v1/api-keys"):
+	case under("/v1/api-keys"), method == http.MethodDelete && path == "/v1/events/:id":
 		return ScopeAdmin
 	case method == http.MethodPost && path == "/v1/cron/preview":
 		return ScopeRead // a preview saves nothing
@@ -74,7 +75,7 @@ const anyScope = "any"
 func TestEveryRouteChecksItsScope(t *testing.T) {
 	db := testkit.DB(t)
 	srv := New(Options{DB: db, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	hs := httptest.NewServer(srv.Handler())
+	hs := httptest.NewServer(openapicheck.Handler(t, srv.Handler()))
 	t.Cleanup(hs.Close)
 	keys := map[string]string{}
 	for _, sc := range allScopes {
@@ -159,7 +160,7 @@ func TestKeysNeverReachTheLog(t *testing.T) {
 	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	const bootstrap = "tf_admin_bootstrap_secret_value"
 	srv := New(Options{DB: db, Logger: log, AdminToken: bootstrap})
-	hs := httptest.NewServer(srv.Handler())
+	hs := httptest.NewServer(openapicheck.Handler(t, srv.Handler()))
 	t.Cleanup(hs.Close)
 	good := storeKey(t, srv.apiKeys, ScopeAdmin)
 	bad := KeyPrefix + strings.Repeat("0f", 32)

@@ -223,9 +223,9 @@ func TestActionsListSchemas(t *testing.T) {
 	if byName["delay"]["runs_in"] != "workflow" || byName["notify"]["runs_in"] != "activity" {
 		t.Fatalf("runs_in: %v / %v", byName["delay"]["runs_in"], byName["notify"]["runs_in"])
 	}
-	schema := byName["lead.update.list"]["schema"].(map[string]any)
-	if req := schema["required"].([]any); len(req) != 1 || req[0] != "listId" {
-		t.Fatalf("lead.update.list schema = %v", schema)
+	schema := byName["delay"]["schema"].(map[string]any)
+	if req, _ := schema["required"].([]any); len(req) != 1 || req[0] != "duration" {
+		t.Fatalf("delay schema = %v", schema)
 	}
 	one := s.MustDo(http.StatusOK, "GET", "/v1/actions/http.request", nil).Map(t)
 	if len(one["params"].([]any)) == 0 || len(one["outputs"].([]any)) == 0 {

@@ -266,7 +266,7 @@ func TestPublishingNeverHangsWhileTemporalIsUnreachable(t *testing.T) {
 		go func() {
 			defer sweeps.Done()
 			for {
-				n, more, err := workflows.SweepUndispatched(context.Background(), hc, events, 0, testkit.Logger())
+				n, more, err := workflows.SweepUndispatched(context.Background(), hc, events, 0, false, testkit.Logger())
 				if err != nil {
 					t.Error(err)
 					return

@@ -46,7 +46,7 @@ func TestSigningSecretsSealedAndNeverShownAgain(t *testing.T) {
 	if err := s.DB.QueryRowContext(context.Background(), `SELECT secret, previous_secret FROM webhooks WHERE id = $1`, id).Scan(&col, &prev); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(col, "v1:") || !strings.HasPrefix(prev, "v1:") {
+	if !strings.HasPrefix(col, "v2:") || !strings.HasPrefix(prev, "v2:") {
 		t.Fatalf("stored secrets are not sealed: %q, %q", col, prev)
 	}
 	assertNoSecret("the webhooks table", []byte(col+prev))

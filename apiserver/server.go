@@ -4,15 +4,14 @@
 package apiserver
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/triggerflow/triggerflow/store"
 	"github.com/triggerflow/triggerflow/workflows"
@@ -50,6 +49,13 @@ type Options struct {
 	// TemporalUIURL is Temporal UI's base URL (TRIGGERFLOW_TEMPORAL_UI_URL);
 	// when set, answers about deliveries and runs link to their workflow.
 	TemporalUIURL string
+	// PayloadCodec, when set, is served as Temporal's codec server on
+	// /codec/encode and /codec/decode (admin keys only), so Temporal UI and
+	// the temporal CLI can show the payloads the workers encrypt.
+	PayloadCodec converter.PayloadCodec
+	// CodecCORSOrigins are the browser origins (Temporal UI) allowed to call
+	// the codec endpoints.
+	CodecCORSOrigins []string
 }
 
 // Server is the API's HTTP handler with its dependencies.
@@ -108,26 +114,6 @@ func New(opts Options) *Server {
 // Handler is the server's http.Handler.
 func (s *Server) Handler() http.Handler { return s.engine }
 
-// ListenAndServe serves on addr until ctx ends, then shuts down gracefully.
-func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
-	srv := &http.Server{
-		Addr:              addr,
-		Handler:           s.engine,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		return srv.Shutdown(shutdownCtx)
-	}
-}
-
 func (s *Server) routes() {
 	r := s.engine
 	r.GET("/healthz", s.healthz)
@@ -135,6 +121,7 @@ func (s *Server) routes() {
 	r.GET("/metrics", s.serveMetrics)
 	r.GET("/openapi.json", s.openAPI)
 	s.mountConsole(r)
+	s.codecRoutes(r)
 
 	v1 := r.Group("/v1", s.authenticate)
 	for _, register := range routeRegistrars {

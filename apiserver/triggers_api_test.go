@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 
 	"github.com/triggerflow/triggerflow/apiserver"
+	"github.com/triggerflow/triggerflow/internal/openapicheck"
 	"github.com/triggerflow/triggerflow/internal/testkit"
 	"github.com/triggerflow/triggerflow/internal/teststack"
 	"github.com/triggerflow/triggerflow/store"
@@ -316,7 +317,7 @@ func TestTriggerNotSavedWhenScheduleCannotBeMade(t *testing.T) {
 	seedFlow(t, db, "report", "service")
 	// No Temporal: the schedule cannot be created.
 	srv := apiserver.New(apiserver.Options{DB: db, AdminToken: teststack.Token, Logger: testkit.Logger()})
-	hs := httptest.NewServer(srv.Handler())
+	hs := httptest.NewServer(openapicheck.Handler(t, srv.Handler()))
 	defer hs.Close()
 	do := func(body string) int {
 		req, _ := http.NewRequest("POST", hs.URL+"/v1/triggers", strings.NewReader(body))

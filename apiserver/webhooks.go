@@ -101,7 +101,7 @@ type webhookResponse struct {
 func toWebhookResponse(w *domain.Webhook, showSecret bool) webhookResponse {
 	r := webhookResponse{
 		ID: w.ID, Code: w.Code, Name: w.Name, Description: w.Description, URL: w.URL, Method: w.Method,
-		Headers: maskedHeaders(w.Headers), Params: w.Params, Body: w.Body, EventTypes: w.EventTypes,
+		Headers: domain.MaskHeaders(w.Headers, true), Params: w.Params, Body: w.Body, EventTypes: w.EventTypes,
 		Filters: w.Filters, Conditions: w.Conditions, Expression: w.Expression, Retry: w.Retry,
 		Timeout: w.Timeout.String(), Ordered: w.Ordered, Enabled: w.Enabled,
 		Secret: maskSecret(w.Secret), CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt,
@@ -121,22 +121,6 @@ func maskSecret(s string) string {
 		return activities.SecretPrefix + "…"
 	}
 	return activities.SecretPrefix + "…" + s[len(s)-4:]
-}
-
-// maskedHeaders hides header values that look like credentials in reads.
-func maskedHeaders(h map[string]string) map[string]string {
-	out := make(map[string]string, len(h))
-	for k, v := range h {
-		lk := strings.ToLower(k)
-		if strings.Contains(lk, "authorization") || strings.Contains(lk, "token") || strings.Contains(lk, "secret") ||
-			strings.Contains(lk, "key") || strings.Contains(lk, "password") || strings.Contains(lk, "cookie") {
-			if !strings.Contains(v, "{{") {
-				v = "***"
-			}
-		}
-		out[k] = v
-	}
-	return out
 }
 
 func (s *Server) createWebhook(c *gin.Context) {

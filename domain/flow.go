@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/mail"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -539,7 +538,14 @@ func (a ActionSpec) validateParam(errs FieldErrors, p ParamSpec, path string, v 
 	switch p.Type {
 	case ParamString:
 		switch v.(type) {
-		case string, json.Number, float64, int, int64, bool:
+		case string:
+		case json.Number, float64, int, int64, bool:
+			// A number or true/false is taken as its text, except where
+			// the text has a format (a URL, a duration, an address).
+			if p.Format != "" || len(p.Enum) > 0 {
+				errs.Add(path, "must be text")
+				return errs
+			}
 		default:
 			errs.Add(path, "must be text")
 			return errs
@@ -562,7 +568,7 @@ func (a ActionSpec) validateParam(errs FieldErrors, p ParamSpec, path string, v 
 		case string:
 			if isTemplate {
 				templates()
-			} else if _, err := strconv.ParseFloat(strings.TrimSpace(s), 64); err != nil {
+			} else if !numberText.MatchString(s) {
 				errs.Add(path, "must be a number (or a template that renders one)")
 			}
 		default:
@@ -699,7 +705,15 @@ func (a ActionSpec) RenderParams(params map[string]any, scope map[string]any) (m
 			}
 			v = p.Default
 		}
-		rendered, err := renderValue(v, scope)
+		var rendered any
+		var err error
+		if s, isText := v.(string); isText && p.Format == FormatURL {
+			// A URL renders by URLTemplate's rules: values cannot change
+			// its host or shape.
+			rendered, err = RenderURL(s, scope)
+		} else {
+			rendered, err = renderValue(v, scope)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("params.%s: %w", p.Name, err)
 		}
@@ -888,45 +902,6 @@ func decodeJSONNumber(s string, v any) error {
 		return errors.New("trailing data")
 	}
 	return nil
-}
-
-// JSONSchema renders the action's parameters as a JSON Schema object, for
-// clients that build forms from it.
-func (a ActionSpec) JSONSchema() map[string]any {
-	props := map[string]any{}
-	var required []string
-	for _, p := range a.Params {
-		s := map[string]any{"description": p.Description}
-		switch p.Type {
-		case ParamStringMap:
-			s["type"] = "object"
-			s["additionalProperties"] = map[string]any{"type": "string"}
-		case ParamAny:
-		default:
-			s["type"] = string(p.Type)
-		}
-		if p.Type == ParamArray && p.Format != "" {
-			s["items"] = map[string]any{"type": "string", "format": p.Format}
-		} else if p.Format != "" && p.Format != FormatHeaders {
-			s["format"] = p.Format
-		}
-		if len(p.Enum) > 0 {
-			s["enum"] = p.Enum
-		}
-		if p.Default != nil {
-			s["default"] = p.Default
-		}
-		props[p.Name] = s
-		if p.Required && p.Default == nil {
-			required = append(required, p.Name)
-		}
-	}
-	sort.Strings(required)
-	out := map[string]any{"type": "object", "properties": props, "additionalProperties": false}
-	if len(required) > 0 {
-		out["required"] = required
-	}
-	return out
 }
 
 // DecodeSteps reads stored steps, keeping numbers exact (json.Number).

@@ -284,7 +284,12 @@ func TestActionSpecSelfCheckAndSchema(t *testing.T) {
 		}
 	}
 	schema := flowTestActions["lead.update.list"].JSONSchema()
-	if !reflect.DeepEqual(schema["required"], []string{"listId"}) || schema["additionalProperties"] != false {
+	// listId is required under either of its names, and not under both.
+	wantAllOf := []any{
+		map[string]any{"not": map[string]any{"required": []string{"listId", "lead.listId"}}},
+		map[string]any{"anyOf": []any{map[string]any{"required": []string{"listId"}}, map[string]any{"required": []string{"lead.listId"}}}},
+	}
+	if !reflect.DeepEqual(schema["allOf"], wantAllOf) || schema["additionalProperties"] != false {
 		t.Fatalf("schema = %v", schema)
 	}
 }

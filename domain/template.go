@@ -134,13 +134,21 @@ func (t *Template) String() string { return t.src }
 // MaxTemplateOutput fails with ErrTemplateTooLarge; runaway loops fail with
 // ErrTemplateTooSlow; Render never panics.
 func (t *Template) Render(scope map[string]any) (string, error) {
-	if t.parts != nil {
-		return t.renderPlain(scope)
-	}
-	return t.renderLiquid(scope)
+	return t.RenderEscaped(scope, nil)
 }
 
-func (t *Template) renderPlain(scope map[string]any) (string, error) {
+// RenderEscaped renders like Render and passes the text of every placeholder
+// through escape; the template's own text is kept as written. URLs use it so
+// that a value cannot add path segments, a query or a fragment. A nil escape
+// renders as Render does.
+func (t *Template) RenderEscaped(scope map[string]any, escape func(string) string) (string, error) {
+	if t.parts != nil {
+		return t.renderPlain(scope, escape)
+	}
+	return t.renderLiquid(scope, escape)
+}
+
+func (t *Template) renderPlain(scope map[string]any, escape func(string) string) (string, error) {
 	if len(t.parts) == 1 && t.parts[0].path == "" {
 		return t.parts[0].text, nil
 	}
@@ -153,7 +161,7 @@ func (t *Template) renderPlain(scope map[string]any) (string, error) {
 			continue
 		}
 		v, _ := Lookup(scope, p.path)
-		if err := writeTemplateValue(w, v); err != nil {
+		if err := writeOutput(w, v, escape); err != nil {
 			return "", t.tooLarge()
 		}
 	}
@@ -164,12 +172,14 @@ func (t *Template) tooLarge() error {
 	return &TemplateError{Message: ErrTemplateTooLarge.Error(), cause: ErrTemplateTooLarge}
 }
 
-func (t *Template) renderLiquid(scope map[string]any) (out string, err error) {
+func (t *Template) renderLiquid(scope map[string]any, escape func(string) string) (out string, err error) {
 	vars := make(map[string]any, len(scope)+1)
 	for k, v := range scope {
 		vars[k] = toLiquidValue(v)
 	}
-	vars[guardKey] = newRenderGuard()
+	guard := newRenderGuard()
+	guard.escape = escape
+	vars[guardKey] = guard
 	w := &limitedBuffer{max: MaxTemplateOutput}
 	defer func() {
 		if r := recover(); r != nil {
@@ -278,6 +288,19 @@ func writeTemplateValue(w io.Writer, v any) error {
 		s = text
 	}
 	_, err := io.WriteString(w, s)
+	return err
+}
+
+// writeOutput writes one placeholder's value, escaped when escape is set.
+func writeOutput(w io.Writer, v any, escape func(string) string) error {
+	if escape == nil {
+		return writeTemplateValue(w, v)
+	}
+	var b strings.Builder
+	if err := writeTemplateValue(&b, v); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, escape(b.String()))
 	return err
 }
 

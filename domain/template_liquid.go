@@ -31,6 +31,9 @@ const guardKey = "\x00guard"
 type renderGuard struct {
 	deadline   time.Time
 	iterations int
+	// escape, when set, is applied to every placeholder's text
+	// (Template.RenderEscaped).
+	escape func(string) string
 }
 
 func newRenderGuard() *renderGuard {
@@ -394,7 +397,11 @@ func outputTag(args string) (func(io.Writer, render.Context) error, error) {
 		if err != nil {
 			return err
 		}
-		return writeTemplateValue(w, v)
+		g, err := guardOf(ctx)
+		if err != nil {
+			return err
+		}
+		return writeOutput(w, v, g.escape)
 	}, nil
 }
 

@@ -39,7 +39,7 @@ func TestWebhookSecretsAreSealedAtRest(t *testing.T) {
 		t.Fatal(err)
 	}
 	col, _ := raw(w.ID)
-	if !strings.HasPrefix(col, "v1:") || strings.Contains(col, "c2VjcmV0") {
+	if !strings.HasPrefix(col, "v2:") || strings.Contains(col, "c2VjcmV0") {
 		t.Fatalf("stored secret = %q, want it sealed", col)
 	}
 	got, err := repo.Get(ctx, "sealed")
@@ -55,7 +55,7 @@ func TestWebhookSecretsAreSealedAtRest(t *testing.T) {
 		t.Fatal(err)
 	}
 	col, prev := raw(w.ID)
-	if !strings.HasPrefix(col, "v1:") || !strings.HasPrefix(prev, "v1:") || strings.Contains(col+prev, "whsec_") {
+	if !strings.HasPrefix(col, "v2:") || !strings.HasPrefix(prev, "v2:") || strings.Contains(col+prev, "whsec_") {
 		t.Fatalf("stored after rotation = %q, %q", col, prev)
 	}
 	list, err := repo.List(ctx, store.WebhookFilter{}, domain.Page{Number: 1, PerPage: 10})
@@ -82,7 +82,7 @@ func TestWebhookSecretsAreSealedAtRest(t *testing.T) {
 	if err := repo.Update(ctx, got); err != nil {
 		t.Fatal(err)
 	}
-	if col, _ := raw(w.ID); !strings.HasPrefix(col, "v1:") {
+	if col, _ := raw(w.ID); !strings.HasPrefix(col, "v2:") {
 		t.Fatalf("legacy secret not sealed on write: %q", col)
 	}
 
@@ -90,5 +90,70 @@ func TestWebhookSecretsAreSealedAtRest(t *testing.T) {
 	wrong, _ := secretbox.New(strings.Repeat("17", 32))
 	if _, err := (&store.Webhooks{DB: db, Cipher: wrong}).Get(ctx, w.ID); err == nil || strings.Contains(err.Error(), "whsec_") {
 		t.Fatalf("wrong key: err = %v", err)
+	}
+}
+
+// TestResealMovesSecretsToTheNewestKeyAndBindsThemToTheirRow: after a key is
+// added in front of the ring, reseal rewrites plaintext, v1 and old-key values
+// under the new key; the old key can then leave. A sealed value copied to
+// another row does not open there.
+func TestResealMovesSecretsToTheNewestKeyAndBindsThemToTheirRow(t *testing.T) {
+	db := testkit.DB(t)
+	ctx := context.Background()
+	oldKey, newKey := strings.Repeat("42", 32), strings.Repeat("43", 32)
+	oldBox, _ := secretbox.New(oldKey)
+	old := &store.Webhooks{DB: db, Cipher: oldBox}
+	var ids []string
+	for i, code := range []string{"one", "two", "three"} {
+		w := newWebhook(code, []string{"case.created"}, nil)
+		w.Secret = "whsec_" + strings.Repeat(string(rune('a'+i)), 32)
+		if err := old.Create(ctx, w); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, w.ID)
+	}
+	// "three" was written before encryption existed.
+	if _, err := db.ExecContext(ctx, `UPDATE webhooks SET secret = 'whsec_plain' WHERE id = $1`, ids[2]); err != nil {
+		t.Fatal(err)
+	}
+
+	ringBox, err := secretbox.New("k2:" + newKey + "," + oldKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring := &store.Webhooks{DB: db, Cipher: ringBox}
+	n, err := ring.ResealSecrets(ctx, 2)
+	if err != nil || n != 3 {
+		t.Fatalf("resealed %d, %v; want 3", n, err)
+	}
+	if n, err := ring.ResealSecrets(ctx, 2); err != nil || n != 0 {
+		t.Fatalf("second reseal: %d, %v; want 0", n, err)
+	}
+	newOnly, _ := secretbox.New("k2:" + newKey)
+	only := &store.Webhooks{DB: db, Cipher: newOnly}
+	for i, id := range ids {
+		var col string
+		if err := db.QueryRowContext(ctx, `SELECT secret FROM webhooks WHERE id = $1`, id).Scan(&col); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(col, "v2:k2:") {
+			t.Fatalf("%s stored as %q", id, col)
+		}
+		w, err := only.Get(ctx, id)
+		want := "whsec_" + strings.Repeat(string(rune('a'+i)), 32)
+		if i == 2 {
+			want = "whsec_plain"
+		}
+		if err != nil || w.Secret != want {
+			t.Fatalf("%s with the new key alone: %q, %v", id, w.Secret, err)
+		}
+	}
+
+	// Copy one row's sealed secret into another row: it must not open there.
+	if _, err := db.ExecContext(ctx, `UPDATE webhooks SET secret = (SELECT secret FROM webhooks WHERE id = $1) WHERE id = $2`, ids[0], ids[1]); err != nil {
+		t.Fatal(err)
+	}
+	if w, err := only.Get(ctx, ids[1]); err == nil {
+		t.Fatalf("a secret moved from %s opened in %s as %q", ids[0], ids[1], w.Secret)
 	}
 }

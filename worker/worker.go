@@ -123,6 +123,7 @@ func New(opts Options) sdkworker.Worker {
 		Budget:      opts.DeliveryBudget,
 	})
 	registerFlows(w, opts)
+	registerRetention(w, opts.DB)
 	return w
 }
 
@@ -130,7 +131,9 @@ func New(opts Options) sdkworker.Worker {
 // but could not hand them to Temporal, until ctx ends: every few seconds, and
 // without pause while a backlog lasts (after a Temporal outage, say). Sweeps
 // in several workers share a backlog: each claims its own batches.
-func RunDispatcherSweep(ctx context.Context, c client.Client, db *sqlx.DB, log *slog.Logger) {
+// separate hands each first try over as its own workflow (see
+// workflows.Group.Separate).
+func RunDispatcherSweep(ctx context.Context, c client.Client, db *sqlx.DB, separate bool, log *slog.Logger) {
 	events := &store.Events{DB: db}
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
@@ -141,7 +144,7 @@ func RunDispatcherSweep(ctx context.Context, c client.Client, db *sqlx.DB, log *
 		case <-t.C:
 		}
 		for ctx.Err() == nil {
-			n, more, err := workflows.SweepUndispatched(ctx, c, events, 5*time.Second, log)
+			n, more, err := workflows.SweepUndispatched(ctx, c, events, 5*time.Second, separate, log)
 			if err != nil {
 				log.Warn("dispatcher sweep failed", "error", err)
 				break

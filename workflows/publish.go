@@ -11,6 +11,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/triggerflow/triggerflow/activities"
 	"github.com/triggerflow/triggerflow/domain"
 	"github.com/triggerflow/triggerflow/store"
 )
@@ -65,6 +66,9 @@ type Publisher struct {
 	// than let a Temporal outage grow the backlog without end. 0 means the
 	// default; a negative value turns the bound off.
 	MaxUndispatched int
+	// Separate hands each first try over as its own workflow (see
+	// Group.Separate; TRIGGERFLOW_DELIVERY_GROUPING=off).
+	Separate bool
 	// DispatchTimeout bounds one hand-over of a group to Temporal
 	// (default 5s): an unreachable Temporal costs the dispatcher this long,
 	// then the group waits for the sweep.
@@ -374,7 +378,8 @@ func (p *Publisher) dispatchGroup(ctx context.Context, items []dispatchItem) {
 	if len(g.BatchIDs) == 0 {
 		return
 	}
-	g.Targets = targetsOf(g.Plan)
+	g.Targets = targetsOf(g.Plan, g.Events)
+	g.Separate = p.Separate
 	if !p.breaker.allow(time.Now()) {
 		return // committed, grouped and claimed: the sweep hands it over
 	}
@@ -421,14 +426,20 @@ func plan(events []domain.Event, matches map[string]store.Matches) store.Plan {
 	return pl
 }
 
-// targetsOf derives a group's dispatch targets from its plan, sparing the
-// database round trips the sweeper needs.
-func targetsOf(pl store.Plan) store.BatchTargets {
+// targetsOf derives a group's dispatch targets from its plan and events,
+// sparing the database round trips the sweeper needs.
+func targetsOf(pl store.Plan, events []domain.Event) store.BatchTargets {
 	var t store.BatchTargets
+	typeOf := make(map[string]string, len(events))
+	for _, e := range events {
+		typeOf[e.ID] = e.Type
+	}
 	seen := map[string]bool{}
 	for _, d := range pl.Deliveries {
 		if !d.Ordered {
 			t.HasUnordered = true
+			t.UnorderedCodes = append(t.UnorderedCodes, d.WebhookCode)
+			t.UnorderedEventTypes = append(t.UnorderedEventTypes, typeOf[d.EventID])
 			continue
 		}
 		if !seen[d.WebhookID] {
@@ -436,16 +447,16 @@ func targetsOf(pl store.Plan) store.BatchTargets {
 			t.OrderedWebhooks = append(t.OrderedWebhooks, store.WebhookRef{ID: d.WebhookID, Code: d.WebhookCode})
 		}
 	}
-	groups := map[store.RunGroup]bool{}
+	t.RunEventTypes = map[store.RunGroup][]string{}
 	for _, r := range pl.Runs {
 		g := store.RunGroup{TriggerID: r.TriggerID}
 		if r.QueueHookID != "" {
 			g = store.RunGroup{QueueHookID: r.QueueHookID, QueueID: r.QueueID}
 		}
-		if !groups[g] {
-			groups[g] = true
+		if _, ok := t.RunEventTypes[g]; !ok {
 			t.RunGroups = append(t.RunGroups, g)
 		}
+		t.RunEventTypes[g] = append(t.RunEventTypes[g], typeOf[r.EventID])
 	}
 	return t
 }
@@ -456,6 +467,11 @@ type Group struct {
 	ID       string
 	BatchIDs []string
 	Targets  store.BatchTargets
+	// Separate makes each first try its own workflow with exact search
+	// attributes — a delivery-<id> DeliveryWorkflow per unordered delivery,
+	// a FlowRunWorkflow per run — instead of one workflow for the group's
+	// deliveries and one per trigger (TRIGGERFLOW_DELIVERY_GROUPING=off).
+	Separate bool
 	// Events and Plan, when known (not in a sweep), give the workflows
 	// their search attributes.
 	Events []domain.Event
@@ -468,20 +484,81 @@ type Group struct {
 // dispatched. It is idempotent (workflow ids are deterministic), so the
 // sweeper may repeat it.
 func Dispatch(ctx context.Context, c client.Client, events *store.Events, g Group) error {
+	if g.Separate {
+		return dispatchSeparately(ctx, c, events, g)
+	}
 	var errs []error
 	if g.Targets.HasUnordered {
 		in := DeliverBatchInput{BatchID: g.ID, HasUnordered: true}
 		if len(g.BatchIDs) > 1 {
 			in.BatchIDs = g.BatchIDs
 		}
-		if _, err := StartBatch(ctx, c, in, sharedAttributes(g.Events)); err != nil {
+		sa := sharedAttributes(g.Events, g.Targets.UnorderedEventTypes)
+		sa.Webhooks, sa.EventTypes = g.Targets.UnorderedCodes, g.Targets.UnorderedEventTypes
+		if _, err := StartBatch(ctx, c, in, sa); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	for _, rg := range g.Targets.RunGroups {
 		in := RunBatchInput{BatchIDs: g.BatchIDs, TriggerID: rg.TriggerID, QueueHookID: rg.QueueHookID, QueueID: rg.QueueID}
-		if err := StartRunBatch(ctx, c, g.ID, in, sharedAttributes(g.runEvents(rg))); err != nil {
+		types := g.Targets.RunEventTypes[rg]
+		sa := sharedAttributes(g.runEvents(rg), types)
+		sa.Triggers, sa.EventTypes = []string{rg.Source()}, types
+		if err := StartRunBatch(ctx, c, g.ID, in, sa); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	for _, w := range g.Targets.OrderedWebhooks {
+		if _, err := WakeWebhookQueue(ctx, c, w.ID, w.Code); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return events.MarkDispatched(ctx, g.BatchIDs...)
+}
+
+// dispatchSeparately hands a group over with a workflow per first try:
+// each unordered delivery is claimed for its own DeliveryWorkflow (first, so
+// no group workflow can ever take it) and that workflow started; each run
+// starts its own FlowRunWorkflow; ordered webhooks' queues are woken as
+// usual. Repeating it is harmless: starts find the running workflows.
+func dispatchSeparately(ctx context.Context, c client.Client, events *store.Events, g Group) error {
+	deliveries := &store.Deliveries{DB: events.DB}
+	var errs []error
+	if g.Targets.HasUnordered {
+		own, err := deliveries.ClaimEachInBatches(ctx, g.BatchIDs, DeliveryWorkflowID(""))
+		if err != nil {
+			return err
+		}
+		sem := make(chan struct{}, 16)
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for _, d := range own {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				_, err := StartDelivery(ctx, c, DeliveryInput{DeliveryID: d.ID, WebhookID: d.WebhookID,
+					WebhookCode: d.WebhookCode, EventID: d.EventID, EventType: d.EventType})
+				if err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	if g.Targets.HasRuns() {
+		runs := &store.Runs{DB: events.DB}
+		starter := &activities.Runs{Runs: runs, Temporal: c, Starter: Starter{}, Planner: &activities.FlowRunPlanner{Runs: runs}}
+		for _, b := range g.BatchIDs {
+			if _, err := starter.StartPlannedRuns(ctx, activities.StartPlannedRunsInput{BatchID: b}); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	for _, w := range g.Targets.OrderedWebhooks {
@@ -515,22 +592,22 @@ func (g Group) runEvents(rg store.RunGroup) []domain.Event {
 	return out
 }
 
-// sharedAttributes are the event attributes a workflow for events can carry:
-// the id when there is one event, the type when all share it.
-func sharedAttributes(events []domain.Event) SearchAttributeValues {
+// sharedAttributes are the single-valued event attributes a workflow for
+// events can carry: the id when there is one event (when the events are
+// known), the type when all share it (types, when the events are not known).
+func sharedAttributes(events []domain.Event, types []string) SearchAttributeValues {
 	var sa SearchAttributeValues
-	if len(events) == 0 {
-		return sa
-	}
 	if len(events) == 1 {
 		sa.EventID = events[0].ID
 	}
-	sa.EventType = events[0].Type
-	for _, e := range events[1:] {
-		if e.Type != sa.EventType {
-			sa.EventType = ""
-			break
+	if len(events) > 0 {
+		types = nil
+		for _, e := range events {
+			types = append(types, e.Type)
 		}
+	}
+	if d := distinctCapped(types, 2); len(d) == 1 {
+		sa.EventType = d[0]
 	}
 	return sa
 }
@@ -542,7 +619,7 @@ func sharedAttributes(events []domain.Event) SearchAttributeValues {
 // maxGroup deliveries and runs per group, so a backlog drains in few
 // workflows. It returns how many batches it handed over and whether it
 // claimed a full page (more may be waiting).
-func SweepUndispatched(ctx context.Context, c client.Client, events *store.Events, olderThan time.Duration, log *slog.Logger) (int, bool, error) {
+func SweepUndispatched(ctx context.Context, c client.Client, events *store.Events, olderThan time.Duration, separate bool, log *slog.Logger) (int, bool, error) {
 	const page, maxGroup = 200, 2000
 	stale, err := events.ClaimStaleBatches(ctx, time.Now().Add(-olderThan), page)
 	if err != nil {
@@ -550,6 +627,7 @@ func SweepUndispatched(ctx context.Context, c client.Client, events *store.Event
 	}
 	n := 0
 	dispatch := func(g Group) {
+		g.Separate = separate
 		var err error
 		if g.Targets, err = events.BatchTargets(ctx, g.BatchIDs); err == nil {
 			err = Dispatch(ctx, c, events, g)

@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/triggerflow/triggerflow/internal/payloadcodec"
 	"github.com/triggerflow/triggerflow/workflows"
 )
 
@@ -24,6 +25,10 @@ import (
 // the old ones can no longer exist.
 func TestReplayHistories(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("testdata", "histories", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	codec, err := payloadcodec.New(strings.Repeat("5a", 32))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +50,13 @@ func TestReplayHistories(t *testing.T) {
 			if _, ok := want[typ]; ok {
 				want[typ] = true
 			}
-			r := worker.NewWorkflowReplayer()
+			// The binary's clients encrypt payloads (internal/payloadcodec);
+			// histories recorded before that hold plain payloads and must
+			// still replay through the codec.
+			r, err := worker.NewWorkflowReplayerWithOptions(worker.WorkflowReplayerOptions{DataConverter: codec.DataConverter()})
+			if err != nil {
+				t.Fatal(err)
+			}
 			r.RegisterWorkflow(workflows.DeliverBatchWorkflow)
 			r.RegisterWorkflow(workflows.DeliveryWorkflow)
 			r.RegisterWorkflow(workflows.WebhookQueueWorkflow)

@@ -162,13 +162,13 @@ func startSplitStack(t *testing.T) *splitStack {
 	}
 	t.Cleanup(func() { _ = s.temporal.Stop() })
 	log := testkit.Logger()
-	if s.client, err = dialTemporal(ctx, s.temporal.Address(), s.temporal.Namespace(), log); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.client.Close)
 	cfg := defaultConfig()
 	cfg.DatabaseURL, cfg.HTTPAddr, cfg.AdminToken, cfg.SecretKey = s.dbURL, "127.0.0.1:0", s.token, s.key
 	cfg.TemporalAddress, cfg.TemporalNamespace = s.temporal.Address(), s.temporal.Namespace()
+	if s.client, err = dialTemporal(ctx, cfg, log); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.client.Close)
 	api, err := startAPI(context.Background(), cfg, s.db, s.client, log, newRegistry())
 	if err != nil {
 		t.Fatal(err)

@@ -64,11 +64,18 @@ type Config struct {
 	// (TRIGGERFLOW_LEAD_API_TOKEN).
 	LeadAPIURL   string
 	LeadAPIToken string
-	// SecretKey seals webhook signing secrets at rest with AES-256-GCM
-	// (TRIGGERFLOW_SECRET_KEY): 32 random bytes written as base64 or 64 hex
-	// characters, e.g. `openssl rand -base64 32`. Required by api and worker
-	// (both need the same key); dev generates one and keeps it in the data dir.
+	// SecretKey seals webhook signing secrets at rest and encrypts Temporal
+	// payloads with AES-256-GCM (TRIGGERFLOW_SECRET_KEY): 32 random bytes
+	// written as base64 or 64 hex characters, e.g. `openssl rand -base64 32`;
+	// or several, comma-separated and newest first, each optionally named
+	// "id:key" — the first seals, all open (key rotation). Required by api and
+	// worker (both need the same keys); dev generates one and keeps it in the
+	// data dir.
 	SecretKey string
+	// CodecCORSOrigins are the browser origins (Temporal UI's URL) allowed to
+	// call the codec endpoint /codec/decode and /codec/encode
+	// (TRIGGERFLOW_CODEC_CORS_ORIGINS, comma-separated). dev adds its own UI.
+	CodecCORSOrigins []string
 	// PublishRate is how many events per second each API key may publish
 	// (TRIGGERFLOW_PUBLISH_RATE), default 5000; 0 turns the limit off.
 	PublishRate float64
@@ -85,11 +92,27 @@ type Config struct {
 	// 10000: past it, POST /v1/events answers 503 with Retry-After until the
 	// backlog shrinks (Temporal unreachable for long). 0 turns the bound off.
 	MaxUndispatched int
+	// DeliveryGrouping hands a publish group's first tries to Temporal as one
+	// workflow for its deliveries and one per trigger (on, the default), or
+	// each as its own workflow with exact search attributes (off): slower,
+	// for installations that search Temporal UI by event more than they
+	// publish (TRIGGERFLOW_DELIVERY_GROUPING=on|off). api and worker must agree.
+	DeliveryGrouping bool
 	// ReconcileEvery is how often a worker's reconciler looks for pending
 	// deliveries, ordered queues and runs whose workflow is gone
 	// (TRIGGERFLOW_RECONCILE_EVERY, a duration), default 1m.
 	ReconcileEvery time.Duration
+	// RetentionPayloads is how long events are kept with their deliveries
+	// and runs (TRIGGERFLOW_RETENTION_PAYLOADS, default 30d; "0" keeps them
+	// forever). Events something still works on are never purged.
+	RetentionPayloads time.Duration
+	// RetentionLogs is how long attempt logs (request and response bodies)
+	// and notifications are kept (TRIGGERFLOW_RETENTION_LOGS, default 30d).
+	RetentionLogs time.Duration
 }
+
+// defaultRetention is 30 days, for payloads and logs alike.
+const defaultRetention = 30 * 24 * time.Hour
 
 func defaultConfig() Config {
 	return Config{
@@ -106,7 +129,28 @@ func defaultConfig() Config {
 		PublishBurst:      10000,
 		MaxUndispatched:   10000,
 		ReconcileEvery:    time.Minute,
+		DeliveryGrouping:  true,
+		RetentionPayloads: defaultRetention,
+		RetentionLogs:     defaultRetention,
 	}
+}
+
+// parseRetention reads a retention setting: a Go duration ("720h") or a
+// number of days ("30d"); "0" keeps data forever.
+func parseRetention(v string) (time.Duration, error) {
+	v = strings.TrimSpace(v)
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("%q is not a number of days", v)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 || (d > 0 && d < time.Hour) {
+		return 0, fmt.Errorf("%q must be 0, a number of days (30d) or a duration of an hour or more (720h)", v)
+	}
+	return d, nil
 }
 
 // loadConfig applies environment overrides to the defaults.
@@ -148,6 +192,13 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	if c.MaxUndispatched < 0 {
 		errs = append(errs, fmt.Sprintf("TRIGGERFLOW_MAX_UNDISPATCHED_BATCHES=%d must be 0 (no bound) or more", c.MaxUndispatched))
 	}
+	switch v := strings.ToLower(strings.TrimSpace(getenv("TRIGGERFLOW_DELIVERY_GROUPING"))); v {
+	case "", "on", "true", "1":
+	case "off", "false", "0":
+		c.DeliveryGrouping = false
+	default:
+		errs = append(errs, fmt.Sprintf("TRIGGERFLOW_DELIVERY_GROUPING=%q must be on or off", v))
+	}
 	if v := strings.TrimSpace(getenv("TRIGGERFLOW_RECONCILE_EVERY")); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < time.Second {
@@ -168,8 +219,23 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		errs = append(errs, fmt.Sprintf("TRIGGERFLOW_PUBLISH_BURST=%d must be 1 or more", c.PublishBurst))
 	}
 	if c.SecretKey != "" {
-		if _, err := secretbox.ParseKey(c.SecretKey); err != nil {
+		if err := secretbox.ParseKeyRing(c.SecretKey); err != nil {
 			errs = append(errs, err.Error())
+		}
+	}
+	for _, o := range strings.Split(getenv("TRIGGERFLOW_CODEC_CORS_ORIGINS"), ",") {
+		if o = strings.TrimRight(strings.TrimSpace(o), "/"); o != "" {
+			c.CodecCORSOrigins = append(c.CodecCORSOrigins, o)
+		}
+	}
+	for name, dst := range map[string]*time.Duration{"TRIGGERFLOW_RETENTION_PAYLOADS": &c.RetentionPayloads, "TRIGGERFLOW_RETENTION_LOGS": &c.RetentionLogs} {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			d, err := parseRetention(v)
+			if err != nil {
+				errs = append(errs, name+": "+err.Error())
+				continue
+			}
+			*dst = d
 		}
 	}
 	if v := strings.TrimSpace(getenv("TRIGGERFLOW_EGRESS_ALLOW")); v != "" {

@@ -6,6 +6,9 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/triggerflow/triggerflow/internal/payloadcodec"
+	"github.com/triggerflow/triggerflow/internal/testkit"
 )
 
 func TestConfigEnvironmentOverrides(t *testing.T) {
@@ -60,5 +63,28 @@ func TestHealthcheckAndUnknownCommand(t *testing.T) {
 	t.Setenv("DATABASE_URL", "")
 	if err := run([]string{"api"}); err == nil || !strings.Contains(err.Error(), "DATABASE_URL") {
 		t.Fatalf("api without DATABASE_URL: %v", err)
+	}
+}
+
+// TestTemporalClientsEncryptPayloads: the options every client of the binary
+// is made with carry the payload codec, keyed by TRIGGERFLOW_SECRET_KEY.
+func TestTemporalClientsEncryptPayloads(t *testing.T) {
+	cfg := defaultConfig()
+	cfg.SecretKey = "k1:" + strings.Repeat("3c", 32)
+	opts, err := temporalClientOptions(cfg, testkit.Logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := opts.DataConverter.ToPayload("Bearer s3cret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(p.Metadata["encoding"]) != payloadcodec.EncodingEncrypted || string(p.Metadata[payloadcodec.MetadataKeyID]) != "k1" ||
+		strings.Contains(string(p.Data), "s3cret") {
+		t.Fatalf("payload = %v", p)
+	}
+	cfg.SecretKey = ""
+	if _, err := temporalClientOptions(cfg, testkit.Logger()); err == nil {
+		t.Fatal("a client without a key")
 	}
 }

@@ -139,7 +139,7 @@ func startDev(ctx context.Context, cfg Config, log *slog.Logger) (s *devStack, e
 		// Link runs to the UI this stack serves.
 		s.cfg.TemporalUIURL = s.UIURL
 	}
-	if s.client, err = dialTemporal(ctx, s.cfg.TemporalAddress, s.cfg.TemporalNamespace, log); err != nil {
+	if s.client, err = dialTemporal(ctx, s.cfg, log); err != nil {
 		return nil, err
 	}
 	if s.worker, err = startWorker(ctx, s.cfg, s.db, s.client, log.With("process", "worker")); err != nil {

@@ -4,6 +4,7 @@
 //	triggerflow api       the admin API against an external Temporal and PostgreSQL
 //	triggerflow worker    the Temporal worker against an external Temporal and PostgreSQL
 //	triggerflow migrate   apply (up) or list (status) the database migrations
+//	triggerflow secrets   reseal stored secrets under the newest TRIGGERFLOW_SECRET_KEY
 //	triggerflow bench     measure delivery throughput and latency through the real stack
 package main
 
@@ -30,6 +31,9 @@ commands:
   api       run the admin API (needs DATABASE_URL and TEMPORAL_ADDRESS)
   worker    run the Temporal worker (needs DATABASE_URL and TEMPORAL_ADDRESS)
   migrate   apply database migrations: "migrate up" (default) or "migrate status"
+  secrets reseal
+            seal every stored webhook secret under the newest key of
+            TRIGGERFLOW_SECRET_KEY (after adding a key in front), so older keys can go
   bench     measure delivery throughput and latency through the real stack
             (starts a dev stack unless --api is given; see "triggerflow bench -h")
   healthcheck URL  exit 0 when URL answers 200 (for container health checks)
@@ -71,6 +75,8 @@ func run(args []string) error {
 		return runWorker(ctx, cfg, rest)
 	case "migrate":
 		return runMigrate(ctx, cfg, rest)
+	case "secrets":
+		return runSecrets(ctx, cfg, rest)
 	case "bench":
 		return runBench(ctx, cfg, rest)
 	case "healthcheck":

@@ -33,7 +33,7 @@ func runAPI(ctx context.Context, cfg Config, args []string) error {
 		return err
 	}
 	defer db.Close()
-	tc, err := dialTemporal(ctx, cfg.TemporalAddress, cfg.TemporalNamespace, log)
+	tc, err := dialTemporal(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -74,7 +74,7 @@ func runWorker(ctx context.Context, cfg Config, args []string) error {
 		return err
 	}
 	defer db.Close()
-	tc, err := dialTemporal(ctx, cfg.TemporalAddress, cfg.TemporalNamespace, log)
+	tc, err := dialTemporal(ctx, cfg, log)
 	if err != nil {
 		return err
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"sync"
 	"time"
 
@@ -17,29 +16,49 @@ import (
 
 	"github.com/triggerflow/triggerflow/activities"
 	"github.com/triggerflow/triggerflow/apiserver"
+	"github.com/triggerflow/triggerflow/internal/httpserver"
+	"github.com/triggerflow/triggerflow/internal/payloadcodec"
 	"github.com/triggerflow/triggerflow/internal/secretbox"
 	"github.com/triggerflow/triggerflow/store"
 	"github.com/triggerflow/triggerflow/worker"
 	"github.com/triggerflow/triggerflow/workflows"
 )
 
+// temporalClientOptions are the options of every Temporal client the binary
+// makes (API, worker, dev): the frontend and namespace, and payloads
+// encrypted with TRIGGERFLOW_SECRET_KEY (internal/payloadcodec), so
+// histories hold no event data, rendered parameters or credentials in clear.
+// Workers built on the client inherit its data converter.
+func temporalClientOptions(cfg Config, log *slog.Logger) (client.Options, error) {
+	codec, err := payloadcodec.New(cfg.SecretKey)
+	if err != nil {
+		return client.Options{}, err
+	}
+	return client.Options{
+		HostPort:      cfg.TemporalAddress,
+		Namespace:     cfg.TemporalNamespace,
+		Logger:        sdklog.NewStructuredLogger(log.With("component", "temporal-sdk")),
+		DataConverter: codec.DataConverter(),
+	}, nil
+}
+
 // dialTemporal connects to a Temporal frontend, waiting (bounded by ctx)
 // until it answers.
-func dialTemporal(ctx context.Context, address, namespace string, log *slog.Logger) (client.Client, error) {
+func dialTemporal(ctx context.Context, cfg Config, log *slog.Logger) (client.Client, error) {
+	opts, err := temporalClientOptions(cfg, log)
+	if err != nil {
+		return nil, err
+	}
 	var lastErr error
 	for {
-		c, err := client.DialContext(ctx, client.Options{
-			HostPort:  address,
-			Namespace: namespace,
-			Logger:    sdklog.NewStructuredLogger(log.With("component", "temporal-sdk")),
-		})
+		c, err := client.DialContext(ctx, opts)
 		if err == nil {
 			return c, nil
 		}
 		lastErr = err
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("temporal at %s not reachable: %w", address, lastErr)
+			return nil, fmt.Errorf("temporal at %s not reachable: %w", opts.HostPort, lastErr)
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
@@ -72,12 +91,14 @@ func startAPI(ctx context.Context, cfg Config, db *sqlx.DB, tc client.Client, lo
 	if maxUndispatched == 0 {
 		maxUndispatched = -1 // no bound
 	}
+	codec := &payloadcodec.Codec{Box: box}
 	publisher := &workflows.Publisher{Events: &store.Events{DB: db}, Index: index, Temporal: tc, Log: log,
-		MaxUndispatched: maxUndispatched}
+		MaxUndispatched: maxUndispatched, Separate: !cfg.DeliveryGrouping}
 	srv := apiserver.New(apiserver.Options{
 		DB: db, Temporal: tc, Namespace: cfg.TemporalNamespace, AdminToken: cfg.AdminToken, Logger: log,
 		Metrics: reg, MaxBodyBytes: cfg.MaxBodyBytes, Version: version, Publisher: publisher, Index: index,
 		Cipher: box, PublishRate: cfg.PublishRate, PublishBurst: cfg.PublishBurst, TemporalUIURL: cfg.TemporalUIURL,
+		PayloadCodec: codec, CodecCORSOrigins: cfg.CodecCORSOrigins,
 	})
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
@@ -88,7 +109,7 @@ func startAPI(ctx context.Context, cfg Config, db *sqlx.DB, tc client.Client, lo
 	p.wg.Add(3)
 	go func() { defer p.wg.Done(); publisher.Run(ctx) }()
 	go func() { defer p.wg.Done(); index.Listen(ctx, cfg.DatabaseURL) }()
-	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	httpSrv := httpserver.New(srv.Handler(), httpserver.DefaultTimeouts)
 	go func() {
 		defer p.wg.Done()
 		errc := make(chan error, 1)
@@ -141,7 +162,7 @@ func startWorker(ctx context.Context, cfg Config, db *sqlx.DB, tc client.Client,
 	ctx, cancel := context.WithCancel(ctx)
 	p := &workerProcess{stop: cancel, w: w}
 	p.wg.Add(3)
-	go func() { defer p.wg.Done(); worker.RunDispatcherSweep(ctx, tc, db, log) }()
+	go func() { defer p.wg.Done(); worker.RunDispatcherSweep(ctx, tc, db, !cfg.DeliveryGrouping, log) }()
 	go func() {
 		defer p.wg.Done()
 		worker.RunReconciler(ctx, db, worker.NewReconciler(tc, db, log), cfg.ReconcileEvery, log)
@@ -150,6 +171,11 @@ func startWorker(ctx context.Context, cfg Config, db *sqlx.DB, tc client.Client,
 		defer p.wg.Done()
 		if err := worker.RestoreSchedules(ctx, tc, db, log); err != nil && ctx.Err() == nil {
 			log.Warn("could not check the schedules of At Time triggers", "error", err)
+		}
+		retention := workflows.PurgeWorkflowInput{PayloadRetention: cfg.RetentionPayloads, LogRetention: cfg.RetentionLogs,
+			BatchSize: 500, MaxBatches: 2000}
+		if err := worker.EnsureRetentionSchedule(ctx, tc, retention, log); err != nil && ctx.Err() == nil {
+			log.Warn("could not set up the retention schedule", "error", err)
 		}
 	}()
 	return p, nil

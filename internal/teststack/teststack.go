@@ -20,6 +20,7 @@ import (
 
 	"github.com/triggerflow/triggerflow/activities"
 	"github.com/triggerflow/triggerflow/apiserver"
+	"github.com/triggerflow/triggerflow/internal/openapicheck"
 	"github.com/triggerflow/triggerflow/internal/secretbox"
 	"github.com/triggerflow/triggerflow/internal/testkit"
 	"github.com/triggerflow/triggerflow/store"
@@ -72,6 +73,9 @@ type Options struct {
 	// MaxUndispatched bounds the publisher's backlog (see
 	// workflows.Publisher); 0 means the default.
 	MaxUndispatched int
+	// Separate hands each first try over as its own workflow
+	// (TRIGGERFLOW_DELIVERY_GROUPING=off).
+	Separate bool
 }
 
 // Start brings up a stack that stops when the test ends.
@@ -102,7 +106,8 @@ func Start(t testing.TB, opts Options) *Stack {
 	if pubTemporal == nil {
 		pubTemporal = tc
 	}
-	pub := &workflows.Publisher{Events: &store.Events{DB: db}, Index: s.Index, Temporal: pubTemporal, Log: log, MaxUndispatched: opts.MaxUndispatched}
+	pub := &workflows.Publisher{Events: &store.Events{DB: db}, Index: s.Index, Temporal: pubTemporal, Log: log, MaxUndispatched: opts.MaxUndispatched,
+		Separate: opts.Separate}
 	go pub.Run(runCtx)
 	go s.Index.Listen(runCtx, dbURL)
 	srv := apiserver.New(apiserver.Options{
@@ -110,7 +115,8 @@ func Start(t testing.TB, opts Options) *Stack {
 		Publisher: pub, Index: s.Index, Cipher: box, PublishRate: opts.PublishRate, PublishBurst: opts.PublishBurst,
 		TemporalUIURL: opts.TemporalUIURL,
 	})
-	hs := httptest.NewServer(srv.Handler())
+	// Every answer a test receives is checked against schemas/openapi.json.
+	hs := httptest.NewServer(openapicheck.Handler(t, srv.Handler()))
 	s.URL = hs.URL
 	t.Cleanup(func() { hs.Close(); stop() })
 
