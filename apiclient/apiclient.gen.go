@@ -1128,7 +1128,10 @@ type FlowRun struct {
 	StartedAt time.Time     `json:"started_at"`
 	Status    FlowRunStatus `json:"status"`
 	Steps     []StepOutcome `json:"steps"`
-	TriggerId *string       `json:"trigger_id,omitempty"`
+
+	// TemporalUiUrl A link to the workflow that carried it in Temporal UI: <TRIGGERFLOW_TEMPORAL_UI_URL>/namespaces/<namespace>/workflows/<workflow_id>[/<run_id>]. Absent when no Temporal UI URL is configured.
+	TemporalUiUrl *string `json:"temporal_ui_url,omitempty"`
+	TriggerId     *string `json:"trigger_id,omitempty"`
 
 	// WorkflowId The workflow executing the run: a published event's run makes its first try in its trigger's batch run workflow (trigger-batch-<group>-<trigger>) and moves to its own trigger-<trigger>-<event> when it needs retries or a delay; other runs have their own from the start.
 	WorkflowId string `json:"workflow_id"`
