@@ -221,3 +221,22 @@ func TestDeliveriesAndRunsLinkToTheirWorkflowInTemporalUI(t *testing.T) {
 	}
 
 }
+
+func TestConsoleIsServedWithoutAKeyAndRootLeadsToIt(t *testing.T) {
+	s := teststack.Start(t, teststack.Options{NoWorker: true})
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noRedirect.Get(s.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/ui/" {
+		t.Fatalf("GET /: %d Location %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if r := s.DoAs("", "GET", "/ui/triggers/trg_1", nil); r.Status != http.StatusOK || !strings.Contains(string(r.Body), `<base href="/ui/">`) {
+		t.Fatalf("deep link without a key: %d %.100s", r.Status, r.Body)
+	}
+	if r := s.DoAs("", "GET", "/v1/me", nil); r.Status != http.StatusUnauthorized {
+		t.Fatalf("the API still needs a key: %d", r.Status)
+	}
+}
