@@ -39,23 +39,6 @@ func TestMeTellsTheKeysNameAndScopes(t *testing.T) {
 	}
 }
 
-// kyivNoonMinutes is an independent reckoning of "0 */1 12 * * *" in
-// Europe/Kyiv: the next n whole minutes after from whose local hour is 12.
-func kyivNoonMinutes(t *testing.T, from time.Time, n int) []string {
-	t.Helper()
-	kyiv, err := time.LoadLocation("Europe/Kyiv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for m := from.Truncate(time.Minute).Add(time.Minute); len(out) < n; m = m.Add(time.Minute) {
-		if local := m.In(kyiv); local.Hour() == 12 {
-			out = append(out, local.Format(time.RFC3339))
-		}
-	}
-	return out
-}
-
 func TestCronPreviewDescribesAndListsNextRunsInTheZone(t *testing.T) {
 	s := teststack.Start(t, teststack.Options{NoWorker: true})
 	before := time.Now()
@@ -70,7 +53,7 @@ func TestCronPreviewDescribesAndListsNextRunsInTheZone(t *testing.T) {
 	if !strings.Contains(got.ExpressionText, "12:00") || !strings.Contains(got.ExpressionText, "12:59") {
 		t.Errorf("expression_text = %q, want every minute from 12:00 to 12:59 in words", got.ExpressionText)
 	}
-	want1, want2 := kyivNoonMinutes(t, before, 5), kyivNoonMinutes(t, after, 5)
+	want1, want2 := testkit.MinutesOfHour(t, "Europe/Kyiv", 12, before, 5), testkit.MinutesOfHour(t, "Europe/Kyiv", 12, after, 5)
 	if fmt.Sprint(got.NextRuns) != fmt.Sprint(want1) && fmt.Sprint(got.NextRuns) != fmt.Sprint(want2) {
 		t.Errorf("next_runs = %v, want %v", got.NextRuns, want1)
 	}

@@ -22,23 +22,6 @@ func serviceFlow(c *console, name string) string {
 	return f["id"].(string)
 }
 
-// kyivNoonMinutes is an independent reckoning of "0 */1 12 * * *" in
-// Europe/Kyiv: the next n whole minutes after from whose local hour is 12.
-func kyivNoonMinutes(t *testing.T, from time.Time, n int) []string {
-	t.Helper()
-	kyiv, err := time.LoadLocation("Europe/Kyiv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for m := from.Truncate(time.Minute).Add(time.Minute); len(out) < n; m = m.Add(time.Minute) {
-		if local := m.In(kyiv); local.Hour() == 12 {
-			out = append(out, local.Format(time.RFC3339))
-		}
-	}
-	return out
-}
-
 // TestConsoleAtTimeTriggerPreviewsBeforeSaving: Webitel's example trigger
 // "0 */1 12 * * *" in Europe/Kyiv shows its words and its next five runs
 // (12:00–12:04 unless it is noon in Kyiv now) while it is typed; a bad
@@ -72,7 +55,7 @@ func TestConsoleAtTimeTriggerPreviewsBeforeSaving(t *testing.T) {
 		t.Errorf("words = %q, want every minute from 12:00 to 12:59", words)
 	}
 	runs := eval[[]string](c, `[...document.querySelectorAll('.next-runs time')].map((t) => t.getAttribute('datetime'))`)
-	if w1, w2 := kyivNoonMinutes(t, before, 5), kyivNoonMinutes(t, after, 5); fmt.Sprint(runs) != fmt.Sprint(w1) && fmt.Sprint(runs) != fmt.Sprint(w2) {
+	if w1, w2 := testkit.MinutesOfHour(t, "Europe/Kyiv", 12, before, 5), testkit.MinutesOfHour(t, "Europe/Kyiv", 12, after, 5); fmt.Sprint(runs) != fmt.Sprint(w1) && fmt.Sprint(runs) != fmt.Sprint(w2) {
 		t.Errorf("next runs = %v, want %v", runs, w1)
 	}
 	shown := eval[string](c, `document.querySelector('.next-runs').innerText`)

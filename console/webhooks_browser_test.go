@@ -221,6 +221,12 @@ func TestConsoleCotalkerBulkDisable(t *testing.T) {
 		t.Fatalf("an unselected webhook was disabled")
 	}
 	c.screenshot("webhooks-bulk-disabled")
+	// "Show disabled" off hides them (a server-side filter), on shows them again.
+	c.click("checkbox", "Show disabled")
+	c.waitFor("only the enabled webhook listed", `!document.querySelector('table[aria-busy]') && document.querySelectorAll('tbody tr').length === 1`)
+	c.waitRow("Cotalker users")
+	c.click("checkbox", "Show disabled")
+	c.waitFor("all three listed again", `!document.querySelector('table[aria-busy]') && document.querySelectorAll('tbody tr').length === 3`)
 	c.click("checkbox", "Select Cotalker users")
 	c.click("button", "Delete")
 	c.find("dialog", "Delete “Cotalker users”?")
