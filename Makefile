@@ -67,5 +67,12 @@ ensure-chromium: ## install Debian's chromium when missing (the console's browse
 console-screenshots: ensure-postgres ensure-chromium ## redo docs/console/*.png: the console's browser tests against the real stack
 	TRIGGERFLOW_SCREENSHOTS=$(CURDIR)/docs/console $(GO) test -count=1 -run 'TestConsole' ./console/
 
-clean: ## remove build output and the dev data dir
+# When dev runs as root from a folder the postgres user cannot reach (root's 0700 home), the
+# cluster lives in $$TRIGGERFLOW_PG_ROOT/<hash> (default /var/lib/triggerflow) and
+# .triggerflow/postgres links to it: remove the cluster too.
+clean: ## remove build output and the dev data dir (with its PostgreSQL cluster, wherever it lives)
+	@if [ -L .triggerflow/postgres ]; then \
+	  d=$$(readlink .triggerflow/postgres); \
+	  case "$$d" in /*/?*) echo "rm -rf $$d"; rm -rf "$$d";; *) echo "not removing odd cluster link $$d" >&2;; esac; \
+	fi
 	rm -rf bin .triggerflow

@@ -435,6 +435,7 @@ func (a *Webhooks) attempt(ctx context.Context, w *domain.Webhook, d *store.Deli
 		secrets = append(secrets, w.PreviousSecret)
 	}
 	res, sentHeaders := send(ctx, a.HTTP, req, d.ID, w.Timeout, now, secrets...)
+	res = res.judgedBy(w)
 	att := store.NewAttempt(d.ID, req.Method, req.URL, maskHeaders(sentHeaders), string(req.Body),
 		res.Status, res.ResponseHeaders, res.ResponseBody, res.Truncated, res.Duration, res.Err, now, res.Success())
 	rec := store.Record{Attempt: &att, Outcome: out}

@@ -54,6 +54,8 @@ func requiredScope(method, path string) string {
 		return ScopeAdmin
 	case method == http.MethodPost && path == "/v1/cron/preview":
 		return ScopeRead // a preview saves nothing
+	case method != http.MethodGet && under("/v1/event-types"):
+		return ScopeAdmin
 	case method == http.MethodGet:
 		return ScopeRead
 	case method == http.MethodPost && path == "/v1/events":

@@ -293,6 +293,9 @@ func (s *Server) testWebhook(c *gin.Context) {
 	}
 	data := req.Data
 	if len(data) == 0 {
+		data = s.exampleData(c.Request.Context(), evType) // the type's example payload
+	}
+	if len(data) == 0 {
 		data = json.RawMessage(`{"test":true,"message":"This is a test event from TriggerFlow."}`)
 	} else if data[0] != '{' {
 		abortWithError(c, domain.Invalid("data", "must be a JSON object"))

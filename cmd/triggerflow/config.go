@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/triggerflow/triggerflow/activities"
+	"github.com/triggerflow/triggerflow/internal/devstack"
 	"github.com/triggerflow/triggerflow/internal/secretbox"
 )
 
@@ -38,6 +39,13 @@ type Config struct {
 	// and generated secrets (TRIGGERFLOW_DATA_DIR, flag --data-dir), default
 	// ./.triggerflow.
 	DataDir string
+	// PostgresRoot is where dev keeps its private PostgreSQL cluster when
+	// running as root and the postgres system user (which the server must run
+	// as) cannot reach the data dir, e.g. a clone in root's 0700 home
+	// (TRIGGERFLOW_PG_ROOT), default /var/lib/triggerflow. The cluster then
+	// lives in PostgresRoot/<hash of the data dir> and <data dir>/postgres
+	// links to it.
+	PostgresRoot string
 	// TemporalPort is the embedded Temporal frontend port in dev
 	// (TRIGGERFLOW_TEMPORAL_PORT, flag --temporal-port), default 7233.
 	TemporalPort int
@@ -120,6 +128,7 @@ func defaultConfig() Config {
 		TemporalNamespace: "default",
 		HTTPAddr:          "127.0.0.1:8080",
 		DataDir:           "./.triggerflow",
+		PostgresRoot:      devstack.DefaultReachableRoot,
 		TemporalPort:      7233,
 		UIPort:            8233,
 		LogLevel:          "info",
@@ -178,6 +187,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	str("TRIGGERFLOW_HTTP_ADDR", &c.HTTPAddr)
 	str("TRIGGERFLOW_ADMIN_TOKEN", &c.AdminToken)
 	str("TRIGGERFLOW_DATA_DIR", &c.DataDir)
+	str("TRIGGERFLOW_PG_ROOT", &c.PostgresRoot)
 	num("TRIGGERFLOW_TEMPORAL_PORT", &c.TemporalPort)
 	num("TRIGGERFLOW_UI_PORT", &c.UIPort)
 	str("TRIGGERFLOW_LOG_LEVEL", &c.LogLevel)
