@@ -168,6 +168,11 @@ func TestConsoleQueueHookForMissed(t *testing.T) {
 		t.Fatalf("hooks: %v", hooks)
 	}
 	hookID := hooks[0].(map[string]any)["id"].(string)
+	// The queue index lists the queues that have hooks (GET /v1/queues).
+	c.click("link", "Queue hooks")
+	c.waitRow("sales", "1")
+	c.click("link", "sales")
+	c.waitRow("missed")
 	c.api(http.StatusAccepted, "POST", "/v1/events", map[string]any{"id": "call-1-missed", "type": "queue.missed", "data": map[string]any{"queue_id": "sales"}})
 	testkit.Eventually(t, 30*time.Second, "the hook's run", func() bool {
 		return c.total("/v1/queues/sales/hooks/"+hookID+"/runs?status=succeeded") == 1

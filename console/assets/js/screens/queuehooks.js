@@ -27,7 +27,7 @@ async function queueIndex(ctx) {
       fetch: (q) => api('GET', '/queues', null, q),
       columns: [
         { label: 'Queue', cell: (q) => h('a', { href: 'queues/' + encodeURIComponent(q.queue_id) }, q.queue_id) },
-        { label: 'Hooks', cell: (q) => String(q.hooks ?? q.hook_count ?? q.count ?? '') },
+        { label: 'Hooks', cell: (q) => String(q.hooks) },
       ],
     });
     await api('GET', '/queues', null, { per_page: 1 });
