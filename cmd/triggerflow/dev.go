@@ -161,6 +161,10 @@ func (s *devStack) start(ctx context.Context) error {
 	}
 	s.cfg.TemporalAddress = s.temporal.Address()
 	s.TemporalURL, s.UIURL = s.temporal.Address(), s.temporal.UIURL()
+	if s.cfg.TemporalUIURL == "" {
+		// Link runs to the UI this stack serves.
+		s.cfg.TemporalUIURL = s.UIURL
+	}
 	if s.client, err = dialTemporal(ctx, s.cfg, s.log); err != nil {
 		return &startupError{"connect to the embedded Temporal server", err, temporalHint}
 	}
@@ -251,12 +255,15 @@ func printBanner(w io.Writer, s *devStack) {
 	fmt.Fprintf(w, `
 TriggerFlow dev stack is up.
 
+  Console      %s/ui/#token=%s
   API          %s   (OpenAPI: %s/openapi.json)
   Temporal UI  %s
   Temporal     %s   (namespace %q)
   PostgreSQL   %s%s
   Data dir     %s
 
+  The console link signs in with the admin token; it travels in the URL fragment,
+  which the browser never sends to the server.
   Authenticate with:  Authorization: Bearer %s
   Try:  curl -H "Authorization: Bearer %s" %s/v1/webhooks
 
@@ -264,7 +271,7 @@ TriggerFlow dev stack is up.
   private addresses unless TRIGGERFLOW_EGRESS_ALLOW lists them.
   Ctrl-C stops everything; the next start reuses the data.
 
-`, s.APIURL, s.APIURL, ui, s.TemporalURL, s.cfg.TemporalNamespace, db, cluster, s.cfg.DataDir,
+`, s.APIURL, s.cfg.AdminToken, s.APIURL, s.APIURL, ui, s.TemporalURL, s.cfg.TemporalNamespace, db, cluster, s.cfg.DataDir,
 		s.cfg.AdminToken, s.cfg.AdminToken, s.APIURL)
 }
 

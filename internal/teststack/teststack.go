@@ -58,6 +58,9 @@ type Options struct {
 	// second, bucket size); 0 means no limit.
 	PublishRate  float64
 	PublishBurst int
+	// TemporalUIURL, when set, makes answers about deliveries and runs link
+	// to their workflow there (TRIGGERFLOW_TEMPORAL_UI_URL).
+	TemporalUIURL string
 	// Temporal is the server to use (default: the test binary's shared one).
 	Temporal client.Client
 	// PublishTemporal is the client the publisher hands groups to (default
@@ -110,6 +113,7 @@ func Start(t testing.TB, opts Options) *Stack {
 	srv := apiserver.New(apiserver.Options{
 		DB: db, Temporal: tc, Namespace: testkit.TemporalNamespace(t), AdminToken: Token, Logger: log,
 		Publisher: pub, Index: s.Index, Cipher: box, PublishRate: opts.PublishRate, PublishBurst: opts.PublishBurst,
+		TemporalUIURL: opts.TemporalUIURL,
 	})
 	// Every answer a test receives is checked against schemas/openapi.json.
 	hs := httptest.NewServer(openapicheck.Handler(t, srv.Handler()))
