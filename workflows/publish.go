@@ -9,10 +9,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/sdk/client"
 
 	"github.com/triggerflow/triggerflow/activities"
 	"github.com/triggerflow/triggerflow/domain"
+	"github.com/triggerflow/triggerflow/internal/tracing"
 	"github.com/triggerflow/triggerflow/store"
 )
 
@@ -135,6 +139,9 @@ type publishRequest struct {
 type dispatchItem struct {
 	batch  store.StoredBatch
 	events []domain.Event
+	// spans are the publish requests' spans (when traced): the group's
+	// hand-over continues their traces.
+	spans []trace.SpanContext
 }
 
 // work is how much the batch adds to a group.
@@ -283,9 +290,13 @@ func (p *Publisher) commitLoop(ctx context.Context) {
 // commit stores one batch made of several requests.
 func (p *Publisher) commit(ctx context.Context, reqs []*publishRequest) (dispatchItem, error) {
 	var events []domain.Event
+	var spans []trace.SpanContext
 	for _, r := range reqs {
 		if r.ctx.Err() == nil {
 			events = append(events, r.events...)
+			if sc := trace.SpanContextFromContext(r.ctx); sc.IsValid() {
+				spans = append(spans, sc)
+			}
 		}
 	}
 	if len(events) == 0 {
@@ -303,7 +314,7 @@ func (p *Publisher) commit(ctx context.Context, reqs []*publishRequest) (dispatc
 	if err != nil {
 		return dispatchItem{}, err
 	}
-	return dispatchItem{batch: stored, events: stored.NewEvents}, nil
+	return dispatchItem{batch: stored, events: stored.NewEvents, spans: spans}, nil
 }
 
 // dispatchLoop hands committed batches to Temporal, coalescing the batches
@@ -383,6 +394,8 @@ func (p *Publisher) dispatchGroup(ctx context.Context, items []dispatchItem) {
 	if !p.breaker.allow(time.Now()) {
 		return // committed, grouped and claimed: the sweep hands it over
 	}
+	ctx, span := startDispatchSpan(ctx, g, items)
+	defer span.End()
 	var err error
 	for attempt := range 3 {
 		dctx, cancel := context.WithTimeout(ctx, p.DispatchTimeout)
@@ -397,8 +410,34 @@ func (p *Publisher) dispatchGroup(ctx context.Context, items []dispatchItem) {
 	}
 	p.breaker.record(time.Now(), err == nil)
 	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
 		p.Log.Warn("batches stored but not dispatched; the dispatcher sweep will finish them", "group", g.ID, "batches", len(g.BatchIDs), "error", err)
 	}
+}
+
+// maxSpanLinks bounds the publish requests a group's hand-over span links.
+const maxSpanLinks = 128
+
+// startDispatchSpan starts the span of a group's hand-over (a no-op unless
+// tracing is configured): a child of the first traced publish request in
+// the group, linked to the others, so a publish's trace goes on into the
+// workflows (Temporal's tracing interceptor carries it) and to each HTTP
+// attempt.
+func startDispatchSpan(ctx context.Context, g Group, items []dispatchItem) (context.Context, trace.Span) {
+	var links []trace.Link
+	for _, it := range items {
+		for _, sc := range it.spans {
+			if len(links) < maxSpanLinks {
+				links = append(links, trace.Link{SpanContext: sc})
+			}
+		}
+	}
+	if len(links) > 0 {
+		ctx = trace.ContextWithRemoteSpanContext(ctx, links[0].SpanContext)
+	}
+	return tracing.Tracer("publish").Start(ctx, "dispatch group", trace.WithLinks(links...),
+		trace.WithAttributes(attribute.String("triggerflow.group", g.ID), attribute.Int("triggerflow.batches", len(g.BatchIDs)),
+			attribute.Int("triggerflow.deliveries", len(g.Plan.Deliveries)), attribute.Int("triggerflow.runs", len(g.Plan.Runs))))
 }
 
 // plan turns matches into delivery and run rows.

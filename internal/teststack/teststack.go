@@ -16,6 +16,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/triggerflow/triggerflow/activities"
@@ -23,6 +24,7 @@ import (
 	"github.com/triggerflow/triggerflow/internal/openapicheck"
 	"github.com/triggerflow/triggerflow/internal/secretbox"
 	"github.com/triggerflow/triggerflow/internal/testkit"
+	"github.com/triggerflow/triggerflow/internal/tracing"
 	"github.com/triggerflow/triggerflow/store"
 	"github.com/triggerflow/triggerflow/worker"
 	"github.com/triggerflow/triggerflow/workflows"
@@ -76,6 +78,10 @@ type Options struct {
 	// Separate hands each first try over as its own workflow
 	// (TRIGGERFLOW_DELIVERY_GROUPING=off).
 	Separate bool
+	// Traced wires tracing as the binary does when OTEL_* asks for it:
+	// Temporal's tracing interceptor on the client and traced outbound HTTP
+	// (the test installs the tracer provider).
+	Traced bool
 }
 
 // Start brings up a stack that stops when the test ends.
@@ -92,6 +98,16 @@ func Start(t testing.TB, opts Options) *Stack {
 	tc := opts.Temporal
 	if tc == nil {
 		tc = testkit.Temporal(t)
+	}
+	if opts.Traced {
+		icpt, err := tracing.TemporalInterceptor()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc, err = client.NewClientFromExisting(tc, client.Options{Namespace: testkit.TemporalNamespace(t),
+			Interceptors: []interceptor.ClientInterceptor{icpt}}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	log := testkit.Logger()
 	s := &Stack{DB: db, DBURL: dbURL, Temporal: tc, t: t}
@@ -129,7 +145,11 @@ func Start(t testing.TB, opts Options) *Stack {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.Worker = worker.New(worker.Options{DB: db, Temporal: tc, Logger: log, HTTP: activities.NewHTTPClient(policy), Actions: opts.Actions, Cipher: box,
+		httpClient := activities.NewHTTPClient(policy)
+		if opts.Traced {
+			httpClient = tracing.HTTPClient(httpClient)
+		}
+		s.Worker = worker.New(worker.Options{DB: db, Temporal: tc, Logger: log, HTTP: httpClient, Actions: opts.Actions, Cipher: box,
 			Concurrency: opts.Concurrency, DeliveryBudget: opts.DeliveryBudget})
 		if err := s.Worker.Start(); err != nil {
 			t.Fatal(err)
