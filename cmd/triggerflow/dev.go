@@ -17,6 +17,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/envconfig"
 
 	"github.com/triggerflow/triggerflow/internal/devstack"
 	"github.com/triggerflow/triggerflow/store"
@@ -134,6 +135,9 @@ func startDev(ctx context.Context, cfg Config, log *slog.Logger) (s *devStack, e
 		return nil, err
 	}
 	s.cfg.TemporalAddress = s.temporal.Address()
+	// The embedded server speaks plain gRPC on loopback: no TLS or API key
+	// from TEMPORAL_* applies to it.
+	s.cfg.TemporalConnection = envconfig.ClientConfigProfile{}
 	s.TemporalURL, s.UIURL = s.temporal.Address(), s.temporal.UIURL()
 	if s.client, err = dialTemporal(ctx, s.cfg, log); err != nil {
 		return nil, err

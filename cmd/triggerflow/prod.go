@@ -83,6 +83,14 @@ func runWorker(ctx context.Context, cfg Config, args []string) error {
 	if err != nil {
 		return err
 	}
+	if cfg.WorkerHTTPAddr != "off" {
+		addr, err := serveWorkerHTTP(ctx, cfg.WorkerHTTPAddr, workerHTTPHandler(db, tc, cfg.TemporalNamespace, newRegistry(), log), log)
+		if err != nil {
+			p.Stop()
+			return err
+		}
+		log.Info("worker health and metrics", "addr", addr)
+	}
 	log.Info("worker polling", "temporal", cfg.TemporalAddress, "namespace", cfg.TemporalNamespace)
 	<-ctx.Done()
 	p.Stop()

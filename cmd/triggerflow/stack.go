@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/envconfig"
 	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/triggerflow/triggerflow/activities"
@@ -34,12 +35,16 @@ func temporalClientOptions(cfg Config, log *slog.Logger) (client.Options, error)
 	if err != nil {
 		return client.Options{}, err
 	}
-	return client.Options{
-		HostPort:      cfg.TemporalAddress,
-		Namespace:     cfg.TemporalNamespace,
-		Logger:        sdklog.NewStructuredLogger(log.With("component", "temporal-sdk")),
-		DataConverter: codec.DataConverter(),
-	}, nil
+	// TLS, mTLS, API keys and gRPC metadata come from Temporal's envconfig;
+	// address and namespace from TriggerFlow's settings (dev's are its own).
+	opts, err := cfg.TemporalConnection.ToClientOptions(envconfig.ToClientOptionsRequest{})
+	if err != nil {
+		return client.Options{}, fmt.Errorf("temporal connection: %w", err)
+	}
+	opts.HostPort, opts.Namespace = cfg.TemporalAddress, cfg.TemporalNamespace
+	opts.Logger = sdklog.NewStructuredLogger(log.With("component", "temporal-sdk"))
+	opts.DataConverter = codec.DataConverter()
+	return opts, nil
 }
 
 // dialTemporal connects to a Temporal frontend, waiting (bounded by ctx)
