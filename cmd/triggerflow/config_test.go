@@ -81,7 +81,7 @@ func TestHealthcheckAndUnknownCommand(t *testing.T) {
 func TestTemporalClientsEncryptPayloads(t *testing.T) {
 	cfg := defaultConfig()
 	cfg.SecretKey = "k1:" + strings.Repeat("3c", 32)
-	opts, err := temporalClientOptions(cfg, testkit.Logger())
+	opts, err := temporalClientOptions(cfg, testkit.Logger(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func TestTemporalClientsEncryptPayloads(t *testing.T) {
 		t.Fatalf("payload = %v", p)
 	}
 	cfg.SecretKey = ""
-	if _, err := temporalClientOptions(cfg, testkit.Logger()); err == nil {
+	if _, err := temporalClientOptions(cfg, testkit.Logger(), nil); err == nil {
 		t.Fatal("a client without a key")
 	}
 }
@@ -119,7 +119,7 @@ func TestTemporalConnectionFromStandardVariables(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		opts, err := temporalClientOptions(cfg, testkit.Logger())
+		opts, err := temporalClientOptions(cfg, testkit.Logger(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}

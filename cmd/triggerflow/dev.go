@@ -19,6 +19,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
 
+	"github.com/triggerflow/triggerflow/internal/dbgauges"
 	"github.com/triggerflow/triggerflow/internal/devstack"
 	"github.com/triggerflow/triggerflow/store"
 	"github.com/triggerflow/triggerflow/workflows"
@@ -139,13 +140,17 @@ func startDev(ctx context.Context, cfg Config, log *slog.Logger) (s *devStack, e
 	// from TEMPORAL_* applies to it.
 	s.cfg.TemporalConnection = envconfig.ClientConfigProfile{}
 	s.TemporalURL, s.UIURL = s.temporal.Address(), s.temporal.UIURL()
-	if s.client, err = dialTemporal(ctx, s.cfg, log); err != nil {
+	// One registry for the process: the API's /metrics shows the worker's
+	// and the SDK's metrics too.
+	reg := newRegistry()
+	reg.MustRegister(dbgauges.New(&store.Stats{DB: s.db}, log))
+	if s.client, err = dialTemporal(ctx, s.cfg, log, reg); err != nil {
 		return nil, err
 	}
 	if s.worker, err = startWorker(ctx, s.cfg, s.db, s.client, log.With("process", "worker")); err != nil {
 		return nil, err
 	}
-	if s.api, err = startAPI(ctx, s.cfg, s.db, s.client, log.With("process", "api"), newRegistry()); err != nil {
+	if s.api, err = startAPI(ctx, s.cfg, s.db, s.client, log.With("process", "api"), reg); err != nil {
 		return nil, err
 	}
 	s.APIURL = "http://" + s.api.Addr

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
 
@@ -58,6 +59,8 @@ type Options struct {
 	// second, bucket size); 0 means no limit.
 	PublishRate  float64
 	PublishBurst int
+	// Metrics is the API's registry (nil: a private one).
+	Metrics *prometheus.Registry
 }
 
 // Start brings up a stack that stops when the test ends.
@@ -87,6 +90,7 @@ func Start(t testing.TB, opts Options) *Stack {
 	srv := apiserver.New(apiserver.Options{
 		DB: db, Temporal: tc, Namespace: testkit.TemporalNamespace(t), AdminToken: Token, Logger: log,
 		Publisher: pub, Index: s.Index, Cipher: box, PublishRate: opts.PublishRate, PublishBurst: opts.PublishBurst,
+		Metrics: opts.Metrics,
 	})
 	// Every answer a test receives is checked against schemas/openapi.json.
 	hs := httptest.NewServer(openapicheck.Handler(t, srv.Handler()))
