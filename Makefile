@@ -61,5 +61,12 @@ chaos: ensure-postgres ## only the fault tests (worker killed, stack restarted, 
 ensure-postgres: ## install Debian's PostgreSQL binaries when none are present
 	@scripts/ensure-postgres.sh
 
-clean: ## remove build output and the dev data dir
+# When dev runs as root from a folder the postgres user cannot reach (root's 0700 home), the
+# cluster lives in $$TRIGGERFLOW_PG_ROOT/<hash> (default /var/lib/triggerflow) and
+# .triggerflow/postgres links to it: remove the cluster too.
+clean: ## remove build output and the dev data dir (with its PostgreSQL cluster, wherever it lives)
+	@if [ -L .triggerflow/postgres ]; then \
+	  d=$$(readlink .triggerflow/postgres); \
+	  case "$$d" in /*/?*) echo "rm -rf $$d"; rm -rf "$$d";; *) echo "not removing odd cluster link $$d" >&2;; esac; \
+	fi
 	rm -rf bin .triggerflow

@@ -15,7 +15,12 @@ const heartbeatEvery = 2 * time.Second
 
 // keepHeartbeating records a heartbeat every heartbeatEvery until stop is
 // called.
-func keepHeartbeating(ctx context.Context) (stop func()) {
+func keepHeartbeating(ctx context.Context) (stop func()) { return heartbeatProgress(ctx, nil) }
+
+// heartbeatProgress records a heartbeat with progress() as its details
+// (none when progress is nil) every heartbeatEvery until stop is called, so
+// Temporal UI shows how far a long activity got.
+func heartbeatProgress(ctx context.Context, progress func() any) (stop func()) {
 	done := make(chan struct{})
 	go func() {
 		t := time.NewTicker(heartbeatEvery)
@@ -27,7 +32,11 @@ func keepHeartbeating(ctx context.Context) (stop func()) {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				activity.RecordHeartbeat(ctx)
+				if progress == nil {
+					activity.RecordHeartbeat(ctx)
+					continue
+				}
+				activity.RecordHeartbeat(ctx, progress())
 			}
 		}
 	}()

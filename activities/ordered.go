@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 
 	"go.temporal.io/sdk/activity"
 
@@ -33,11 +34,21 @@ type DeliverOrderedResult struct {
 	More bool
 }
 
+// DeliverOrderedProgress is the heartbeat detail of DeliverOrdered.
+type DeliverOrderedProgress struct {
+	Pending  int
+	Sent     int
+	Recorded int
+}
+
 // DeliverOrdered sends an ordered webhook's pending deliveries one after
 // another in publish order, stopping at the first retryable failure: the next
-// event is sent only after the previous one was received or gave up.
+// event is sent only after the previous one was received or gave up. Each
+// attempt is recorded as soon as it completes (in small groups), and a call
+// starts requests only within its budget (More says some are left), so a
+// slow receiver never keeps one call running longer than the budget plus
+// its timeout.
 func (a *Webhooks) DeliverOrdered(ctx context.Context, in DeliverOrderedInput) (DeliverOrderedResult, error) {
-	defer keepHeartbeating(ctx)()
 	var res DeliverOrderedResult
 	w, err := a.Webhooks.Get(ctx, in.WebhookID)
 	if errors.Is(err, domain.ErrNotFound) {
@@ -63,14 +74,22 @@ func (a *Webhooks) DeliverOrdered(ctx context.Context, in DeliverOrderedInput) (
 		res.Empty = true
 		return res, nil
 	}
-	var attempts []store.Attempt
-	var outcomes []store.Outcome
-	flush := func() error {
-		err := a.Deliveries.RecordAttempts(ctx, attempts, outcomes)
-		attempts, outcomes = attempts[:0], outcomes[:0]
-		return err
-	}
-	for i, d := range pending {
+	carrier := activity.GetInfo(ctx).WorkflowExecution.ID
+	var unrecorded *RetryItem
+	rec := newRecorder(ctx, a.Deliveries, func(store.Record) {}, func(r store.Record, _ error) {
+		// The queue holds at this delivery until its retries settle it.
+		if unrecorded == nil {
+			unrecorded = &RetryItem{DeliveryID: r.Outcome.DeliveryID}
+		}
+	})
+	var sent atomic.Int64
+	stopBeat := heartbeatProgress(ctx, func() any {
+		return DeliverOrderedProgress{Pending: len(pending), Sent: int(sent.Load()), Recorded: rec.recorded()}
+	})
+	defer stopBeat()
+	deadline := a.now().Add(a.budget())
+	stopped := false
+	for _, d := range pending {
 		item := RetryItem{DeliveryID: d.ID, WebhookID: d.WebhookID, WebhookCode: d.WebhookCode, EventID: d.EventID, EventType: d.EventType}
 		if d.Attempts > 0 {
 			// Tried before and still pending: it is the head of the queue
@@ -78,33 +97,35 @@ func (a *Webhooks) DeliverOrdered(ctx context.Context, in DeliverOrderedInput) (
 			res.Blocked = &item
 			break
 		}
-		att, out, retry := a.attempt(ctx, w, d, 1)
-		attempts = append(attempts, att)
-		outcomes = append(outcomes, out)
-		switch out.Status {
+		if ctx.Err() != nil || (sent.Load() > 0 && !a.now().Before(deadline)) {
+			stopped = true
+			break
+		}
+		r := a.attempt(ctx, w, d, 1)
+		r.Attempt.WorkflowID, r.Outcome.Carrier = carrier, carrier
+		rec.add(r)
+		sent.Add(1)
+		switch r.Outcome.Status {
 		case store.DeliverySucceeded:
 			res.Delivered++
 		case store.DeliveryFailed:
 			res.GaveUp++
 		default:
-			if retry != nil {
-				item.FirstDelay = *retry
+			if r.Outcome.NextAttemptAt != nil {
+				item.FirstDelay = max(0, r.Outcome.NextAttemptAt.Sub(a.now()))
 			}
 			res.Blocked = &item
 		}
 		if res.Blocked != nil {
 			break
 		}
-		if len(attempts) >= 50 {
-			if err := flush(); err != nil {
-				return res, err
-			}
-		}
-		activity.RecordHeartbeat(ctx, i)
 	}
-	if err := flush(); err != nil {
+	if err := rec.close(); err != nil {
 		return res, err
 	}
-	res.More = res.Blocked == nil && len(pending) == limit
+	if unrecorded != nil && res.Blocked == nil {
+		res.Blocked = unrecorded
+	}
+	res.More = res.Blocked == nil && (stopped || len(pending) == limit)
 	return res, nil
 }

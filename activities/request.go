@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"sort"
@@ -258,9 +259,10 @@ func send(ctx context.Context, client *http.Client, req outboundRequest, msgID s
 	res := sendResult{
 		Status:          resp.StatusCode,
 		ResponseHeaders: maskHeaders(flattenHeaders(resp.Header)),
-		ResponseBody:    strings.ToValidUTF8(string(bodyBytes), "\uFFFD"),
-		Truncated:       truncated,
-		Duration:        time.Since(start),
+		// Any bytes: the store keeps what it cannot hold as text in base64.
+		ResponseBody: string(bodyBytes),
+		Truncated:    truncated,
+		Duration:     time.Since(start),
 	}
 	if readErr != nil && !truncated {
 		res.Err = "reading the response: " + describeSendError(readErr, timeout)
@@ -296,15 +298,17 @@ func flattenHeaders(h http.Header) map[string]string {
 	return out
 }
 
-// parseRetryAfter reads delay-seconds or an HTTP date.
+// parseRetryAfter reads delay-seconds or an HTTP date. Values beyond what a
+// Duration holds saturate rather than overflow; callers bound the wait
+// (domain.BoundRetryAfter).
 func parseRetryAfter(v string, now time.Time) time.Duration {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0
 	}
-	if secs, err := strconv.Atoi(v); err == nil {
-		if secs < 0 {
-			return 0
+	if secs, err := strconv.ParseUint(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		if err != nil || secs > uint64(math.MaxInt64/int64(time.Second)) {
+			return time.Duration(math.MaxInt64)
 		}
 		return time.Duration(secs) * time.Second
 	}

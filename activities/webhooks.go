@@ -32,6 +32,8 @@ const (
 // workflows package provides it (the consumer owns the interface).
 type DeliveryStarter interface {
 	StartDeliveryRetry(ctx context.Context, c client.Client, item RetryItem) (workflowID, runID string, err error)
+	// DeliveryWorkflowID is the id of a delivery's own workflow.
+	DeliveryWorkflowID(deliveryID string) string
 }
 
 // Webhooks holds the webhook delivery activities and their dependencies.
@@ -41,10 +43,37 @@ type Webhooks struct {
 	HTTP       *http.Client
 	Temporal   client.Client
 	Starter    DeliveryStarter
-	// Concurrency bounds parallel requests of one batch (default 64).
+	// Concurrency bounds the parallel requests to one webhook within a
+	// group (default 64). Each webhook has its own lane: a slow receiver
+	// fills only its own.
 	Concurrency int
+	// Budget is how long one DeliverBatch or DeliverOrdered call starts new
+	// requests (default 60s); deliveries not started by then are left for
+	// the next call, so a call lasts at most Budget plus the longest webhook
+	// timeout, whatever the group's size.
+	Budget time.Duration
+	// MaxPerWebhook bounds the requests in flight to one webhook from this
+	// process, across all groups (default 256): a slow receiver holds at
+	// most that many connections, and its lanes in many groups wait for
+	// each other rather than open thousands.
+	MaxPerWebhook int
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
+
+	slots sync.Map // webhook id → chan struct{} (MaxPerWebhook tokens)
+}
+
+// slotsOf is the webhook's process-wide request tokens.
+func (a *Webhooks) slotsOf(webhookID string) chan struct{} {
+	if ch, ok := a.slots.Load(webhookID); ok {
+		return ch.(chan struct{})
+	}
+	n := a.MaxPerWebhook
+	if n <= 0 {
+		n = 256
+	}
+	ch, _ := a.slots.LoadOrStore(webhookID, make(chan struct{}, n))
+	return ch.(chan struct{})
 }
 
 func (a *Webhooks) now() time.Time {
@@ -64,6 +93,9 @@ type RetryItem struct {
 	// FirstDelay is how long to wait before the next try (the policy's
 	// interval or the receiver's Retry-After); 0 when paused.
 	FirstDelay time.Duration
+	// Carrier is the workflow that carried the delivery until now ('' for
+	// none): the hand-over happens only if it still does.
+	Carrier string `json:",omitempty"`
 }
 
 // DeliverBatchInput names the publish batches delivered together: BatchIDs,
@@ -86,18 +118,40 @@ type DeliverBatchResult struct {
 	Succeeded int
 	Failed    int
 	// HandedOff deliveries continue in their own delivery- workflows
-	// (retries, or paused because their webhook is disabled).
+	// (retries, or deliveries whose try could not be recorded).
 	HandedOff int
+	// Parked deliveries wait, with no workflow, for their disabled webhook.
+	Parked int
+	// Left deliveries were not started within the call's budget; the
+	// workflow calls again for them.
+	Left int
 }
 
-// DeliverBatch makes the first try of every delivery of a publish batch to
-// unordered webhooks, concurrently over the shared client, records every
-// attempt, and hands the ones to retry (or paused) to their own workflows.
-// Retrying the activity after a crash only does what is left.
+// DeliverBatchProgress is the heartbeat detail of DeliverBatch.
+type DeliverBatchProgress struct {
+	Total    int
+	Sent     int
+	Recorded int
+}
+
+// DeliverBatch makes the first try of every delivery a group of publish
+// batches has for unordered webhooks. Each delivery's fate is its own:
+//   - the group's deliveries are claimed for this workflow first, so no
+//     other workflow can carry them;
+//   - each webhook has its own lane of concurrent requests, so a slow
+//     receiver delays only its own deliveries;
+//   - each attempt is recorded as soon as it completes (in small groups),
+//     whatever bytes the receiver answered, and a delivery to retry is handed
+//     to its own workflow right after;
+//   - requests start only within the call's budget; the rest are left for
+//     the next call (Result.Left), so a call never outlives its budget plus
+//     one webhook timeout.
+//
+// A retried call (crash, timeout) sends only what was never recorded.
 func (a *Webhooks) DeliverBatch(ctx context.Context, in DeliverBatchInput) (DeliverBatchResult, error) {
-	defer keepHeartbeating(ctx)()
 	var res DeliverBatchResult
-	pending, err := a.Deliveries.PendingInBatches(ctx, in.batches())
+	carrier := activity.GetInfo(ctx).WorkflowExecution.ID
+	pending, err := a.Deliveries.ClaimInBatches(ctx, in.batches(), carrier)
 	if err != nil {
 		return res, err
 	}
@@ -107,67 +161,138 @@ func (a *Webhooks) DeliverBatch(ctx context.Context, in DeliverBatchInput) (Deli
 	}
 	var (
 		mu       sync.Mutex
-		attempts []store.Attempt
-		outcomes []store.Outcome
-		handOff  []RetryItem
+		progress = DeliverBatchProgress{Total: len(pending)}
 	)
-	sem := make(chan struct{}, a.concurrency())
-	var wg sync.WaitGroup
+	count := func(f func()) {
+		mu.Lock()
+		f()
+		mu.Unlock()
+	}
+	handOff := newHandOff(ctx, a, carrier)
+	rec := newRecorder(ctx, a.Deliveries, func(r store.Record) {
+		switch r.Outcome.Status {
+		case store.DeliverySucceeded:
+			count(func() { res.Succeeded++ })
+		case store.DeliveryFailed:
+			count(func() { res.Failed++ })
+		case store.DeliveryPending:
+			handOff.add(retryItemFor(r, a.now()))
+		}
+	}, func(r store.Record, err error) {
+		// Its try could not be recorded: its own workflow tries again.
+		handOff.add(retryItemFor(store.Record{Outcome: store.Outcome{DeliveryID: r.Outcome.DeliveryID}}, a.now()))
+	})
+	stopBeat := heartbeatProgress(ctx, func() any {
+		mu.Lock()
+		defer mu.Unlock()
+		p := progress
+		p.Recorded = rec.recorded()
+		return p
+	})
+	defer stopBeat()
+
+	deadline := a.now().Add(a.budget())
+	lanes := map[string][]*store.Delivery{}
+	var order []string
 	for _, d := range pending {
 		w := hooks[d.WebhookID]
-		item := RetryItem{DeliveryID: d.ID, WebhookID: d.WebhookID, WebhookCode: d.WebhookCode, EventID: d.EventID, EventType: d.EventType}
 		switch {
 		case w == nil:
 			continue // deleted meanwhile; its deliveries went with it
-		case d.Attempts > 0 || !w.Enabled:
-			// Tried by an earlier run of this activity, or paused: the
-			// delivery's own workflow takes it from here.
+		case d.Attempts > 0:
+			// Tried by an earlier call and recorded: its own workflow
+			// takes it from here.
+			item := retryItemFor(store.Record{Outcome: store.Outcome{DeliveryID: d.ID}}, a.now())
 			if d.NextAttemptAt.Valid {
 				item.FirstDelay = max(0, d.NextAttemptAt.Time.Sub(a.now()))
 			}
-			mu.Lock()
-			handOff = append(handOff, item)
-			mu.Unlock()
+			handOff.add(item)
 			continue
-		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(d *store.Delivery, w *domain.Webhook, item RetryItem) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			att, out, retry := a.attempt(ctx, w, d, 1)
-			mu.Lock()
-			defer mu.Unlock()
-			attempts = append(attempts, att)
-			outcomes = append(outcomes, out)
-			switch {
-			case out.Status == store.DeliverySucceeded:
-				res.Succeeded++
-			case out.Status == store.DeliveryFailed:
-				res.Failed++
-			case retry != nil:
-				item.FirstDelay = *retry
-				handOff = append(handOff, item)
+		case !w.Enabled:
+			parked, err := a.Deliveries.Park(ctx, d.ID)
+			if err != nil {
+				return res, err
 			}
-		}(d, w, item)
-		mu.Lock()
-		done := len(attempts)
-		mu.Unlock()
-		activity.RecordHeartbeat(ctx, done)
+			if parked {
+				res.Parked++
+				continue
+			}
+			// Enabled again meanwhile: deliver it.
+		}
+		if _, ok := lanes[d.WebhookID]; !ok {
+			order = append(order, d.WebhookID)
+		}
+		lanes[d.WebhookID] = append(lanes[d.WebhookID], d)
+	}
+	var wg sync.WaitGroup
+	var left []func() int // per lane, how many were not started
+	for _, id := range order {
+		w, queue := hooks[id], lanes[id]
+		next := 0
+		var laneMu sync.Mutex
+		// take gives a lane worker its next delivery: its first one always
+		// (so every call makes progress), later ones only before the
+		// deadline. A call thus lasts at most its budget plus the longest
+		// webhook timeout.
+		take := func(first bool) *store.Delivery {
+			laneMu.Lock()
+			defer laneMu.Unlock()
+			if next >= len(queue) || (!first && !a.now().Before(deadline)) {
+				return nil
+			}
+			next++
+			return queue[next-1]
+		}
+		slots := a.slotsOf(w.ID)
+		for range min(a.concurrency(), len(queue)) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for first := true; ctx.Err() == nil; first = false {
+					// A token of the webhook's, waited for until the
+					// deadline at most: other groups may hold them all.
+					wait, cancel := context.WithDeadline(ctx, deadline)
+					select {
+					case slots <- struct{}{}:
+					case <-wait.Done():
+						cancel()
+						return
+					}
+					cancel()
+					d := take(first)
+					if d == nil {
+						<-slots
+						return
+					}
+					r := a.attempt(ctx, w, d, d.Attempts+1)
+					<-slots
+					r.Attempt.WorkflowID, r.Outcome.Carrier = carrier, carrier
+					rec.add(r)
+					count(func() { progress.Sent++ })
+				}
+			}()
+		}
+		left = append(left, func() int {
+			laneMu.Lock()
+			defer laneMu.Unlock()
+			return len(queue) - next
+		})
 	}
 	wg.Wait()
-	if err := a.Deliveries.RecordAttempts(ctx, attempts, outcomes); err != nil {
+	for _, f := range left {
+		res.Left += f()
+	}
+	if err := rec.close(); err != nil {
+		handOff.close()
 		return res, err
 	}
-	for _, item := range handOff {
-		wfID, runID, err := a.Starter.StartDeliveryRetry(ctx, a.Temporal, item)
-		if err != nil {
-			return res, fmt.Errorf("hand delivery %s to its workflow: %w", item.DeliveryID, err)
-		}
-		if err := a.Deliveries.SetWorkflow(ctx, []string{item.DeliveryID}, wfID, runID); err != nil {
-			return res, err
-		}
-		res.HandedOff++
+	n, err := handOff.close()
+	res.HandedOff = n
+	if err != nil {
+		return res, err
+	}
+	if ctx.Err() != nil {
+		return res, ctx.Err()
 	}
 	return res, nil
 }
@@ -177,6 +302,99 @@ func (a *Webhooks) concurrency() int {
 		return a.Concurrency
 	}
 	return 64
+}
+
+func (a *Webhooks) budget() time.Duration {
+	if a.Budget > 0 {
+		return a.Budget
+	}
+	return 60 * time.Second
+}
+
+// retryItemFor is the hand-over of a delivery whose try was just recorded.
+func retryItemFor(r store.Record, now time.Time) RetryItem {
+	item := RetryItem{DeliveryID: r.Outcome.DeliveryID}
+	if r.Outcome.NextAttemptAt != nil {
+		item.FirstDelay = max(0, r.Outcome.NextAttemptAt.Sub(now))
+	}
+	return item
+}
+
+// handOff starts the own workflows of deliveries to retry, a few at a time,
+// as they come. A start that fails makes the activity fail at the end (it
+// is retried, and hands over what is left: nothing is resent).
+type handOff struct {
+	ctx     context.Context
+	a       *Webhooks
+	carrier string
+	items   chan RetryItem
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	n       int
+	err     error
+}
+
+func newHandOff(ctx context.Context, a *Webhooks, carrier string) *handOff {
+	h := &handOff{ctx: ctx, a: a, carrier: carrier, items: make(chan RetryItem, 256)}
+	for range 8 {
+		h.wg.Add(1)
+		go func() {
+			defer h.wg.Done()
+			for item := range h.items {
+				err := h.start(item)
+				h.mu.Lock()
+				if err != nil && h.err == nil {
+					h.err = err
+				} else if err == nil {
+					h.n++
+				}
+				h.mu.Unlock()
+			}
+		}()
+	}
+	return h
+}
+
+func (h *handOff) add(item RetryItem) { h.items <- item }
+
+func (h *handOff) start(item RetryItem) error {
+	if h.ctx.Err() != nil {
+		return h.ctx.Err()
+	}
+	d, err := h.a.Deliveries.Get(h.ctx, item.DeliveryID)
+	if errors.Is(err, domain.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if d.Status != store.DeliveryPending || (d.WorkflowID != "" && d.WorkflowID != h.carrier) {
+		return nil // finished, or carried elsewhere already
+	}
+	item.WebhookID, item.WebhookCode, item.EventID, item.EventType = d.WebhookID, d.WebhookCode, d.EventID, d.EventType
+	item.Carrier = h.carrier
+	// The delivery changes hands in the database first, so its workflow
+	// finds itself the carrier from its first step; if the start fails it
+	// is given back, and the retried activity hands it over again.
+	wfID := h.a.Starter.DeliveryWorkflowID(item.DeliveryID)
+	moved, err := h.a.Deliveries.HandOver(h.ctx, item.DeliveryID, h.carrier, wfID)
+	if err != nil || !moved {
+		return err
+	}
+	if _, _, err := h.a.Starter.StartDeliveryRetry(h.ctx, h.a.Temporal, item); err != nil {
+		if _, gerr := h.a.Deliveries.HandOver(context.WithoutCancel(h.ctx), item.DeliveryID, wfID, h.carrier); gerr != nil {
+			err = errors.Join(err, gerr)
+		}
+		return fmt.Errorf("hand delivery %s to its workflow: %w", item.DeliveryID, err)
+	}
+	return nil
+}
+
+// close waits for every hand-over and returns how many were made.
+func (h *handOff) close() (int, error) {
+	close(h.items)
+	h.wg.Wait()
+	return h.n, h.err
 }
 
 // loadWebhooks fetches each distinct webhook of the deliveries once.
@@ -199,44 +417,58 @@ func (a *Webhooks) loadWebhooks(ctx context.Context, ds []*store.Delivery) (map[
 	return out, nil
 }
 
-// attempt makes try number n of delivery d and says what follows: the attempt
-// row, the delivery's new state, and (when it should be retried) the delay.
-func (a *Webhooks) attempt(ctx context.Context, w *domain.Webhook, d *store.Delivery, n int) (store.Attempt, store.Outcome, *time.Duration) {
+// attempt makes try number n of delivery d and says what follows: the
+// attempt and the state it leads to — with, when it should be retried, the
+// time of the next try (the policy's interval, or the receiver's
+// Retry-After bounded by MaxRetryAfter and the retry window).
+func (a *Webhooks) attempt(ctx context.Context, w *domain.Webhook, d *store.Delivery, n int) store.Record {
 	now := a.now()
-	out := store.Outcome{DeliveryID: d.ID, Attempts: n}
+	out := store.Outcome{DeliveryID: d.ID}
 	req, err := renderRequest(w, d.Event())
 	if err != nil {
-		att := store.NewAttempt(d.ID, n, w.Method, w.URL, nil, "", 0, nil, "", false, 0, err.Error(), now)
+		att := store.NewAttempt(d.ID, w.Method, w.URL, nil, "", 0, nil, "", false, 0, err.Error(), now, false)
 		out.Status, out.LastError = store.DeliveryFailed, err.Error()
-		return att, out, nil
+		return store.Record{Attempt: &att, Outcome: out}
 	}
 	secrets := []string{w.Secret}
 	if w.PreviousSecret != "" && w.PreviousSecretUntil != nil && now.Before(*w.PreviousSecretUntil) {
 		secrets = append(secrets, w.PreviousSecret)
 	}
 	res, sentHeaders := send(ctx, a.HTTP, req, d.ID, w.Timeout, now, secrets...)
-	att := store.NewAttempt(d.ID, n, req.Method, req.URL, maskHeaders(sentHeaders), string(req.Body),
-		res.Status, res.ResponseHeaders, res.ResponseBody, res.Truncated, res.Duration, res.Err, now)
-	out.LastCode, out.LastError = res.Status, res.Err
+	res = res.judgedBy(w)
+	att := store.NewAttempt(d.ID, req.Method, req.URL, maskHeaders(sentHeaders), string(req.Body),
+		res.Status, res.ResponseHeaders, res.ResponseBody, res.Truncated, res.Duration, res.Err, now, res.Success())
+	rec := store.Record{Attempt: &att, Outcome: out}
+	rec.Outcome.LastCode, rec.Outcome.LastError = res.Status, res.Err
 	policy := w.Retry.Resolved()
+	try := n - d.WindowAttempts // tries in this retry window
 	switch {
 	case res.Success():
-		out.Status = store.DeliverySucceeded
-		return att, out, nil
+		rec.Outcome.Status = store.DeliverySucceeded
+		return rec
 	case res.Permanent && !policy.RetryAll:
-		out.Status = store.DeliveryFailed
-		return att, out, nil
-	case policy.MaxAttempts > 0 && n-d.WindowAttempts >= policy.MaxAttempts:
-		out.Status = store.DeliveryFailed
-		return att, out, nil
+		rec.Outcome.Status = store.DeliveryFailed
+		return rec
+	case policy.MaxAttempts > 0 && try >= policy.MaxAttempts:
+		rec.Outcome.Status = store.DeliveryFailed
+		return rec
 	}
-	delay := time.Duration(policy.InitialInterval)
+	delay := policy.Interval(try)
+	windowLeft := time.Duration(policy.ExpireAfter) - now.Sub(d.WindowStart)
+	if policy.ExpireAfter > 0 && windowLeft < delay && res.RetryAfter == 0 {
+		rec.Outcome.Status = store.DeliveryFailed // no try fits in the window any more
+		return rec
+	}
 	if res.RetryAfter > 0 {
-		delay = res.RetryAfter
+		var ok bool
+		if delay, ok = domain.BoundRetryAfter(res.RetryAfter, windowLeft, policy.ExpireAfter > 0); !ok {
+			rec.Outcome.Status = store.DeliveryFailed
+			return rec
+		}
 	}
 	next := now.Add(delay)
-	out.Status, out.NextAttemptAt = store.DeliveryPending, &next
-	return att, out, &delay
+	rec.Outcome.Status, rec.Outcome.NextAttemptAt = store.DeliveryPending, &next
+	return rec
 }
 
 // PrepareDeliveryInput names a delivery.
@@ -249,6 +481,9 @@ type PrepareDeliveryResult struct {
 	Exists  bool
 	Status  string
 	Enabled bool
+	// CarriedBy names another workflow that carries the delivery now; the
+	// asking workflow leaves it alone.
+	CarriedBy string `json:",omitempty"`
 	// Attempts counts the tries in the current retry window (a manual retry
 	// opens a new one).
 	Attempts int
@@ -274,10 +509,35 @@ func (a *Webhooks) PrepareDelivery(ctx context.Context, in PrepareDeliveryInput)
 	if err != nil {
 		return PrepareDeliveryResult{}, err
 	}
-	return PrepareDeliveryResult{
+	out := PrepareDeliveryResult{
 		Exists: true, Status: d.Status, Enabled: w.Enabled, Attempts: d.Attempts - d.WindowAttempts,
 		FirstAttemptAt: d.WindowStart, Policy: w.Retry.Resolved(), Timeout: w.Timeout,
-	}, nil
+	}
+	if me := activity.GetInfo(ctx).WorkflowExecution.ID; d.Status == store.DeliveryPending && d.WorkflowID != "" && d.WorkflowID != me {
+		out.CarriedBy = d.WorkflowID
+	}
+	return out, nil
+}
+
+// ParkDeliveryInput names the delivery to park.
+type ParkDeliveryInput struct {
+	DeliveryID string
+}
+
+// ParkDeliveryResult says whether the delivery was parked.
+type ParkDeliveryResult struct {
+	// Parked: the delivery waits, with no workflow, for its webhook to be
+	// enabled. False when the webhook was enabled meanwhile or the delivery
+	// is no longer pending.
+	Parked bool
+}
+
+// ParkDelivery leaves a pending delivery of a disabled webhook waiting in
+// PostgreSQL with no workflow, so a webhook disabled for a month costs
+// Temporal nothing; enabling the webhook hands its parked deliveries over.
+func (a *Webhooks) ParkDelivery(ctx context.Context, in ParkDeliveryInput) (ParkDeliveryResult, error) {
+	ok, err := a.Deliveries.Park(ctx, in.DeliveryID)
+	return ParkDeliveryResult{Parked: ok}, err
 }
 
 // AttemptDeliveryInput names the delivery to try once more.
@@ -294,9 +554,11 @@ type AttemptDeliveryResult struct {
 }
 
 // AttemptDelivery makes one try of a delivery. A retryable failure returns a
-// retryable error (with the receiver's Retry-After as the next delay), a
-// permanent one a non-retryable error, so the webhook's retry policy (set on
-// this activity by the workflow) drives the schedule.
+// retryable error (with the receiver's Retry-After, bounded, as the next
+// delay), a permanent one a non-retryable error, so the webhook's retry
+// policy (set on this activity by the workflow) drives the schedule. Only
+// the delivery's carrier may try it: another workflow's call is told the
+// delivery is gone.
 func (a *Webhooks) AttemptDelivery(ctx context.Context, in AttemptDeliveryInput) (AttemptDeliveryResult, error) {
 	d, err := a.Deliveries.Get(ctx, in.DeliveryID)
 	if errors.Is(err, domain.ErrNotFound) {
@@ -307,6 +569,12 @@ func (a *Webhooks) AttemptDelivery(ctx context.Context, in AttemptDeliveryInput)
 	}
 	if d.Status != store.DeliveryPending {
 		return AttemptDeliveryResult{Status: d.Status, Attempt: d.Attempts}, nil
+	}
+	info := activity.GetInfo(ctx)
+	me := info.WorkflowExecution.ID
+	if d.WorkflowID != "" && d.WorkflowID != me {
+		return AttemptDeliveryResult{}, temporal.NewNonRetryableApplicationError(
+			"delivery is carried by workflow "+d.WorkflowID, ErrTypeGone, nil)
 	}
 	w, err := a.Webhooks.Get(ctx, d.WebhookID)
 	if errors.Is(err, domain.ErrNotFound) {
@@ -319,12 +587,24 @@ func (a *Webhooks) AttemptDelivery(ctx context.Context, in AttemptDeliveryInput)
 		return AttemptDeliveryResult{}, temporal.NewNonRetryableApplicationError("webhook is disabled", ErrTypePaused, nil)
 	}
 	n := d.Attempts + 1
-	att, out, retryAfter := a.attempt(ctx, w, d, n)
-	info := activity.GetInfo(ctx)
-	out.WorkflowID, out.RunID = info.WorkflowExecution.ID, info.WorkflowExecution.RunID
-	if err := a.Deliveries.RecordAttempts(ctx, []store.Attempt{att}, []store.Outcome{out}); err != nil {
-		return AttemptDeliveryResult{}, err
+	rec := a.attempt(ctx, w, d, n)
+	rec.Attempt.WorkflowID = me
+	rec.Outcome.WorkflowID, rec.Outcome.RunID, rec.Outcome.Carrier = me, info.WorkflowExecution.RunID, me
+	if err := a.Deliveries.Record(ctx, []store.Record{rec}); err != nil {
+		if errors.Is(err, domain.ErrUnavailable) {
+			return AttemptDeliveryResult{}, err
+		}
+		// The answer itself cannot be stored: keep the fact of the try.
+		bare := store.NewAttempt(d.ID, rec.Attempt.RequestMethod, "", nil, "", rec.Attempt.Status(), nil, "", false,
+			time.Duration(rec.Attempt.DurationMS)*time.Millisecond, "the attempt could not be recorded whole: "+err.Error(),
+			rec.Attempt.ExecutedAt, rec.Attempt.Result == store.AttemptSucceeded)
+		bare.WorkflowID = me
+		rec.Attempt = &bare
+		if err := a.Deliveries.Record(ctx, []store.Record{rec}); err != nil {
+			return AttemptDeliveryResult{}, err
+		}
 	}
+	out := rec.Outcome
 	switch out.Status {
 	case store.DeliverySucceeded:
 		return AttemptDeliveryResult{Status: out.Status, Attempt: n, Code: out.LastCode}, nil
@@ -332,10 +612,11 @@ func (a *Webhooks) AttemptDelivery(ctx context.Context, in AttemptDeliveryInput)
 		return AttemptDeliveryResult{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("attempt %d: %s", n, out.LastError), ErrTypePermanent, nil)
 	}
-	// Only the receiver's Retry-After overrides the policy's interval.
+	// The next try waits for the policy's interval, or for what the
+	// receiver asked (Retry-After, bounded): only then is the delay given.
 	var delay time.Duration
-	if retryAfter != nil && att.ResponseHeaders.V["Retry-After"] != "" {
-		delay = *retryAfter
+	if h := rec.Attempt.ResponseHeaders.V; h != nil && h["Retry-After"] != "" && out.NextAttemptAt != nil {
+		delay = max(out.NextAttemptAt.Sub(a.now()), time.Millisecond)
 	}
 	return AttemptDeliveryResult{}, temporal.NewApplicationErrorWithOptions(
 		fmt.Sprintf("attempt %d: %s", n, out.LastError), ErrTypeAttemptFailed,
@@ -349,7 +630,8 @@ type FinishDeliveryInput struct {
 	Error      string
 }
 
-// FinishDelivery marks a delivery failed (retries exhausted) or canceled.
+// FinishDelivery marks a pending delivery failed (retries exhausted) or
+// canceled, if the calling workflow still carries it.
 func (a *Webhooks) FinishDelivery(ctx context.Context, in FinishDeliveryInput) error {
 	d, err := a.Deliveries.Get(ctx, in.DeliveryID)
 	if errors.Is(err, domain.ErrNotFound) {
@@ -359,6 +641,9 @@ func (a *Webhooks) FinishDelivery(ctx context.Context, in FinishDeliveryInput) e
 		return err
 	}
 	info := activity.GetInfo(ctx)
+	if d.WorkflowID != "" && d.WorkflowID != info.WorkflowExecution.ID {
+		return nil // carried by another workflow now
+	}
 	code := 0
 	if d.LastStatusCode.Valid {
 		code = int(d.LastStatusCode.Int64)
@@ -367,8 +652,8 @@ func (a *Webhooks) FinishDelivery(ctx context.Context, in FinishDeliveryInput) e
 	if msg == "" {
 		msg = d.LastError
 	}
-	return a.Deliveries.RecordAttempts(ctx, nil, []store.Outcome{{
-		DeliveryID: in.DeliveryID, Status: in.Status, Attempts: d.Attempts, LastCode: code, LastError: msg,
-		WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID,
-	}})
+	return a.Deliveries.Record(ctx, []store.Record{{Outcome: store.Outcome{
+		DeliveryID: in.DeliveryID, Status: in.Status, LastCode: code, LastError: msg,
+		WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID, Carrier: info.WorkflowExecution.ID,
+	}}})
 }

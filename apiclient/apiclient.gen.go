@@ -71,6 +71,36 @@ func (e ApiKeyCreateScopes) Valid() bool {
 	}
 }
 
+// Defines values for AttemptRequestBodyEncoding.
+const (
+	AttemptRequestBodyEncodingBase64 AttemptRequestBodyEncoding = "base64"
+)
+
+// Valid indicates whether the value is a known member of the AttemptRequestBodyEncoding enum.
+func (e AttemptRequestBodyEncoding) Valid() bool {
+	switch e {
+	case AttemptRequestBodyEncodingBase64:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AttemptResponseBodyEncoding.
+const (
+	AttemptResponseBodyEncodingBase64 AttemptResponseBodyEncoding = "base64"
+)
+
+// Valid indicates whether the value is a known member of the AttemptResponseBodyEncoding enum.
+func (e AttemptResponseBodyEncoding) Valid() bool {
+	switch e {
+	case AttemptResponseBodyEncodingBase64:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for AttemptResult.
 const (
 	FAILED  AttemptResult = "FAILED"
@@ -194,6 +224,105 @@ func (e ErrorErrorCode) Valid() bool {
 	case ErrorErrorCodeUnavailable:
 		return true
 	case ErrorErrorCodeUnprocessable:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ErrorErrorCodes.
+const (
+	ErrorErrorCodesActionsMissing          ErrorErrorCodes = "actions_missing"
+	ErrorErrorCodesEventNotAllowed         ErrorErrorCodes = "event_not_allowed"
+	ErrorErrorCodesFlowEventMismatch       ErrorErrorCodes = "flow_event_mismatch"
+	ErrorErrorCodesInvalid                 ErrorErrorCodes = "invalid"
+	ErrorErrorCodesInvalidAction           ErrorErrorCodes = "invalid_action"
+	ErrorErrorCodesInvalidActionParameters ErrorErrorCodes = "invalid_action_parameters"
+	ErrorErrorCodesInvalidCode             ErrorErrorCodes = "invalid_code"
+	ErrorErrorCodesInvalidCron             ErrorErrorCodes = "invalid_cron"
+	ErrorErrorCodesInvalidExpression       ErrorErrorCodes = "invalid_expression"
+	ErrorErrorCodesInvalidJson             ErrorErrorCodes = "invalid_json"
+	ErrorErrorCodesInvalidTimezone         ErrorErrorCodes = "invalid_timezone"
+	ErrorErrorCodesInvalidUrl              ErrorErrorCodes = "invalid_url"
+	ErrorErrorCodesSchemaMismatch          ErrorErrorCodes = "schema_mismatch"
+	ErrorErrorCodesUnknownField            ErrorErrorCodes = "unknown_field"
+	ErrorErrorCodesUnknownObject           ErrorErrorCodes = "unknown_object"
+)
+
+// Valid indicates whether the value is a known member of the ErrorErrorCodes enum.
+func (e ErrorErrorCodes) Valid() bool {
+	switch e {
+	case ErrorErrorCodesActionsMissing:
+		return true
+	case ErrorErrorCodesEventNotAllowed:
+		return true
+	case ErrorErrorCodesFlowEventMismatch:
+		return true
+	case ErrorErrorCodesInvalid:
+		return true
+	case ErrorErrorCodesInvalidAction:
+		return true
+	case ErrorErrorCodesInvalidActionParameters:
+		return true
+	case ErrorErrorCodesInvalidCode:
+		return true
+	case ErrorErrorCodesInvalidCron:
+		return true
+	case ErrorErrorCodesInvalidExpression:
+		return true
+	case ErrorErrorCodesInvalidJson:
+		return true
+	case ErrorErrorCodesInvalidTimezone:
+		return true
+	case ErrorErrorCodesInvalidUrl:
+		return true
+	case ErrorErrorCodesSchemaMismatch:
+		return true
+	case ErrorErrorCodesUnknownField:
+		return true
+	case ErrorErrorCodesUnknownObject:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EventTypeValidation.
+const (
+	EventTypeValidationOff    EventTypeValidation = "off"
+	EventTypeValidationReject EventTypeValidation = "reject"
+	EventTypeValidationWarn   EventTypeValidation = "warn"
+)
+
+// Valid indicates whether the value is a known member of the EventTypeValidation enum.
+func (e EventTypeValidation) Valid() bool {
+	switch e {
+	case EventTypeValidationOff:
+		return true
+	case EventTypeValidationReject:
+		return true
+	case EventTypeValidationWarn:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EventTypeInputValidation.
+const (
+	EventTypeInputValidationOff    EventTypeInputValidation = "off"
+	EventTypeInputValidationReject EventTypeInputValidation = "reject"
+	EventTypeInputValidationWarn   EventTypeInputValidation = "warn"
+)
+
+// Valid indicates whether the value is a known member of the EventTypeInputValidation enum.
+func (e EventTypeInputValidation) Valid() bool {
+	switch e {
+	case EventTypeInputValidationOff:
+		return true
+	case EventTypeInputValidationReject:
+		return true
+	case EventTypeInputValidationWarn:
 		return true
 	default:
 		return false
@@ -746,26 +875,44 @@ type ApiKeyList struct {
 
 // Attempt defines model for Attempt.
 type Attempt struct {
-	Attempt    int       `json:"attempt"`
-	DurationMs int       `json:"duration_ms"`
-	Error      string    `json:"error"`
+	Attempt    int    `json:"attempt"`
+	DurationMs int    `json:"duration_ms"`
+	Error      string `json:"error"`
+
+	// Escaped Present (true) when a header, the URL or the error held bytes PostgreSQL cannot store as text (NUL, invalid UTF-8): they are written as `\xNN` and backslashes as `\\`.
+	Escaped    *bool     `json:"escaped,omitempty"`
 	ExecutedAt time.Time `json:"executed_at"`
 
 	// Request The request as sent; credential-like headers are masked
 	Request struct {
-		Body    string            `json:"body"`
-		Headers map[string]string `json:"headers"`
-		Method  string            `json:"method"`
-		Url     string            `json:"url"`
+		Body string `json:"body"`
+
+		// BodyEncoding Present when the body was not text (NUL bytes, invalid UTF-8): `body` is then the exact bytes in base64.
+		BodyEncoding *AttemptRequestBodyEncoding `json:"body_encoding,omitempty"`
+		Headers      map[string]string           `json:"headers"`
+		Method       string                      `json:"method"`
+		Url          string                      `json:"url"`
 	} `json:"request"`
 
-	// ResponseBody First 10 KB
-	ResponseBody    string            `json:"response_body"`
-	ResponseHeaders map[string]string `json:"response_headers"`
-	ResponseStatus  *int              `json:"response_status"`
-	Result          AttemptResult     `json:"result"`
-	Truncated       bool              `json:"truncated"`
+	// ResponseBody First 10 KB. When `response_body_encoding` is `base64`, the exact bytes in base64.
+	ResponseBody string `json:"response_body"`
+
+	// ResponseBodyEncoding Present when the response body was not text (a NUL byte, invalid UTF-8): `response_body` is then the exact bytes in base64.
+	ResponseBodyEncoding *AttemptResponseBodyEncoding `json:"response_body_encoding,omitempty"`
+	ResponseHeaders      map[string]string            `json:"response_headers"`
+	ResponseStatus       *int                         `json:"response_status"`
+	Result               AttemptResult                `json:"result"`
+	Truncated            bool                         `json:"truncated"`
+
+	// WorkflowId The Temporal workflow whose activity made the attempt (the group's, the delivery's own, or its ordered webhook's queue).
+	WorkflowId *string `json:"workflow_id,omitempty"`
 }
+
+// AttemptRequestBodyEncoding Present when the body was not text (NUL bytes, invalid UTF-8): `body` is then the exact bytes in base64.
+type AttemptRequestBodyEncoding string
+
+// AttemptResponseBodyEncoding Present when the response body was not text (a NUL byte, invalid UTF-8): `response_body` is then the exact bytes in base64.
+type AttemptResponseBodyEncoding string
 
 // AttemptResult defines model for Attempt.Result.
 type AttemptResult string
@@ -785,8 +932,10 @@ type BulkResponse struct {
 // Catalog defines model for Catalog.
 type Catalog struct {
 	ConditionOperators []string `json:"condition_operators"`
-	EventTypes         []string `json:"event_types"`
-	Objects            []struct {
+
+	// EventTypes Names of every event type, built-in and custom
+	EventTypes []string `json:"event_types"`
+	Objects    []struct {
 		Events []struct {
 			Label string `json:"label"`
 			Name  string `json:"name"`
@@ -800,6 +949,33 @@ type Catalog struct {
 	Timezones       []string `json:"timezones"`
 	TriggerActions  []string `json:"trigger_actions"`
 	TriggerTypes    []string `json:"trigger_types"`
+
+	// Types Every event type, built-in then custom, with description, schema, example, aliases and placeholder paths
+	Types *[]struct {
+		// Aliases Source systems' names for this type; a publish under an alias is stored under this type
+		Aliases *[]string `json:"aliases,omitempty"`
+
+		// Custom true for an admin's own type, false for a built-in (catalog) type
+		Custom      *bool   `json:"custom,omitempty"`
+		Description *string `json:"description,omitempty"`
+
+		// Event The rest: the trigger's event
+		Event *string `json:"event,omitempty"`
+
+		// Example An example of the event's data: used by test sends, flow test runs and the placeholder picker
+		Example *map[string]interface{} `json:"example,omitempty"`
+		Label   *string                 `json:"label,omitempty"`
+		Name    *string                 `json:"name,omitempty"`
+
+		// Object The part before the first dot: what On Event triggers choose as object
+		Object *string `json:"object,omitempty"`
+
+		// Placeholders Template paths the example offers (`lead.totalAttempts`, `event.id`)
+		Placeholders *[]string `json:"placeholders,omitempty"`
+
+		// Schema JSON Schema (draft 2020-12 unless $schema says otherwise) of the event's data; $refs outside it are refused
+		Schema *map[string]interface{} `json:"schema,omitempty"`
+	} `json:"types,omitempty"`
 }
 
 // Condition defines model for Condition.
@@ -872,6 +1048,9 @@ type Error struct {
 	Error struct {
 		Code ErrorErrorCode `json:"code"`
 
+		// Codes A stable code for each field in `fields` (400 only). For ipSCAPE's cases the message is ipSCAPE's wording: invalid_json → "Invalid JSON format: check that the parameters field is not empty"; actions_missing → "Actions object error: check that the action in the parameters is not empty"; invalid_action_parameters → "Invalid action parameters: check the parameters are not empty or incorrectly formatted"; invalid_action → "Error when saving trigger: check the action is valid, spelled correctly and formatted correctly". The others: event_not_allowed (an event not of its object), unknown_object, invalid_cron, invalid_timezone, invalid_code ([a-z0-9_]), invalid_url (http/https), invalid_expression (CEL), unknown_field, schema_mismatch (publish against a type whose validation is reject), flow_event_mismatch, invalid (anything else).
+		Codes *map[string]ErrorErrorCodes `json:"codes,omitempty"`
+
 		// Fields JSON path of each bad field → what is wrong
 		Fields  *map[string]string `json:"fields,omitempty"`
 		Message string             `json:"message"`
@@ -880,6 +1059,9 @@ type Error struct {
 
 // ErrorErrorCode defines model for Error.Error.Code.
 type ErrorErrorCode string
+
+// ErrorErrorCodes defines model for Error.Error.Codes.
+type ErrorErrorCodes string
 
 // EventBatch Up to 1,000 events, accepted or refused together
 type EventBatch struct {
@@ -894,8 +1076,14 @@ type EventDetail struct {
 	OccurredAt time.Time              `json:"occurred_at"`
 	ReceivedAt time.Time              `json:"received_at"`
 	Runs       []Run                  `json:"runs"`
-	Subject    string                 `json:"subject"`
-	Type       string                 `json:"type"`
+
+	// SourceType The type as the source sent it, when it was an alias
+	SourceType *string `json:"source_type,omitempty"`
+	Subject    string  `json:"subject"`
+	Type       string  `json:"type"`
+
+	// Warnings Schema warnings of a type whose validation is `warn`
+	Warnings *[]string `json:"warnings,omitempty"`
 }
 
 // EventInput defines model for EventInput.
@@ -905,17 +1093,85 @@ type EventInput struct {
 	// Id Idempotency key; generated when absent
 	Id         *string    `json:"id,omitempty"`
 	OccurredAt *time.Time `json:"occurred_at,omitempty"`
-	Subject    *string    `json:"subject,omitempty"`
-	Type       string     `json:"type"`
+
+	// Payload Another name for `data`, as ipSCAPE sends events ({"type", "payload"}); give one of them
+	Payload *map[string]interface{} `json:"payload,omitempty"`
+	Subject *string                 `json:"subject,omitempty"`
+
+	// Type A catalog or registered type, or an alias of one (ipSCAPE's `outbound.lead.outcome.preview` → `lead.outcome_preview`); an alias is stored under the type it names. A type whose validation is `reject` refuses data that does not match its schema (400, field `data`, nothing stored).
+	Type string `json:"type"`
+}
+
+// EventType defines model for EventType.
+type EventType struct {
+	// Aliases Source systems' names for this type; a publish under an alias is stored under this type
+	Aliases *[]string `json:"aliases,omitempty"`
+
+	// Custom true for an admin's own type, false for a built-in (catalog) type
+	Custom      *bool   `json:"custom,omitempty"`
+	Description *string `json:"description,omitempty"`
+
+	// Event The rest: the trigger's event
+	Event *string `json:"event,omitempty"`
+
+	// Example An example of the event's data: used by test sends, flow test runs and the placeholder picker
+	Example *map[string]interface{} `json:"example,omitempty"`
+	Label   *string                 `json:"label,omitempty"`
+	Name    *string                 `json:"name,omitempty"`
+
+	// Object The part before the first dot: what On Event triggers choose as object
+	Object *string `json:"object,omitempty"`
+
+	// Placeholders Template paths the example offers (`lead.totalAttempts`, `event.id`)
+	Placeholders *[]string `json:"placeholders,omitempty"`
+
+	// Schema JSON Schema (draft 2020-12 unless $schema says otherwise) of the event's data; $refs outside it are refused
+	Schema *map[string]interface{} `json:"schema,omitempty"`
+
+	// Validation What a publish whose data does not match the schema gets: nothing (off), a warning on the event (warn), 400 naming the schema error (reject)
+	Validation *EventTypeValidation `json:"validation,omitempty"`
+}
+
+// EventTypeValidation What a publish whose data does not match the schema gets: nothing (off), a warning on the event (warn), 400 naming the schema error (reject)
+type EventTypeValidation string
+
+// EventTypeInput Built-in types accept only `aliases` and `validation` in PATCH; `name` cannot change
+type EventTypeInput struct {
+	Aliases     *[]string `json:"aliases,omitempty"`
+	Description *string   `json:"description,omitempty"`
+
+	// Example Must match the schema
+	Example *map[string]interface{} `json:"example,omitempty"`
+
+	// Name `<object>.<event>` in lowercase snake_case, not a built-in type or an alias
+	Name   *string                 `json:"name,omitempty"`
+	Schema *map[string]interface{} `json:"schema,omitempty"`
+
+	// Validation warn and reject need a schema
+	Validation *EventTypeInputValidation `json:"validation,omitempty"`
+}
+
+// EventTypeInputValidation warn and reject need a schema
+type EventTypeInputValidation string
+
+// EventTypeList defines model for EventTypeList.
+type EventTypeList struct {
+	Items   *[]EventType `json:"items,omitempty"`
+	Page    *int         `json:"page,omitempty"`
+	PerPage *int         `json:"per_page,omitempty"`
+	Total   *int         `json:"total,omitempty"`
 }
 
 // Flow defines model for Flow.
 type Flow struct {
 	CreatedAt   time.Time `json:"created_at"`
 	Description string    `json:"description"`
-	Id          string    `json:"id"`
-	Name        string    `json:"name"`
-	Steps       []Step    `json:"steps"`
+
+	// EventTypes The event types the flow expects (exact or `<object>.*`); empty: any. A trigger or queue hook on another event (or an at_time trigger) is refused with a field error on `flow` (code flow_event_mismatch). A test run without an event uses the first exact type's example.
+	EventTypes *[]string `json:"event_types,omitempty"`
+	Id         string    `json:"id"`
+	Name       string    `json:"name"`
+	Steps      []Step    `json:"steps"`
 
 	// Type Only service flows may be used by triggers and queue hooks
 	Type             string    `json:"type"`
@@ -939,8 +1195,11 @@ type FlowCreate struct {
 // FlowInput defines model for FlowInput.
 type FlowInput struct {
 	Description *string `json:"description,omitempty"`
-	Name        *string `json:"name,omitempty"`
-	Steps       *[]Step `json:"steps,omitempty"`
+
+	// EventTypes The event types the flow expects (exact or `<object>.*`); empty: any. A trigger or queue hook on another event (or an at_time trigger) is refused with a field error on `flow` (code flow_event_mismatch). A test run without an event uses the first exact type's example.
+	EventTypes *[]string `json:"event_types,omitempty"`
+	Name       *string   `json:"name,omitempty"`
+	Steps      *[]Step   `json:"steps,omitempty"`
 
 	// Type Only service flows may be used by triggers and queue hooks
 	Type *string `json:"type,omitempty"`
@@ -1062,6 +1321,17 @@ type PublishResponse struct {
 	Ids []string `json:"ids"`
 }
 
+// Queue defines model for Queue.
+type Queue struct {
+	EnabledHooks *int `json:"enabled_hooks,omitempty"`
+
+	// Events The events hooked, sorted
+	Events        *[]string  `json:"events,omitempty"`
+	Hooks         *int       `json:"hooks,omitempty"`
+	LastChangedAt *time.Time `json:"last_changed_at,omitempty"`
+	QueueId       *string    `json:"queue_id,omitempty"`
+}
+
 // QueueHook defines model for QueueHook.
 type QueueHook struct {
 	CreatedAt time.Time      `json:"created_at"`
@@ -1110,6 +1380,14 @@ type QueueHookList struct {
 	Page    int         `json:"page"`
 	PerPage int         `json:"per_page"`
 	Total   int         `json:"total"`
+}
+
+// QueueList defines model for QueueList.
+type QueueList struct {
+	Items   *[]Queue `json:"items,omitempty"`
+	Page    *int     `json:"page,omitempty"`
+	PerPage *int     `json:"per_page,omitempty"`
+	Total   *int     `json:"total,omitempty"`
 }
 
 // Readiness defines model for Readiness.
@@ -1213,17 +1491,20 @@ type StepOutcomeStatus string
 // Trigger defines model for Trigger.
 type Trigger struct {
 	// Actions ipSCAPE style, instead of a flow
-	Actions     *[]TriggerAction `json:"actions,omitempty"`
-	Conditions  *[]Condition     `json:"conditions,omitempty"`
-	CreatedAt   time.Time        `json:"created_at"`
-	Description string           `json:"description"`
-	Enabled     bool             `json:"enabled"`
+	Actions *[]TriggerAction `json:"actions,omitempty"`
+
+	// ConditionExpression on_event: an optional CEL expression over `data` and `event` that must also be true, as webhooks' `expression` (MPIQ: attempts equals max attempts)
+	ConditionExpression *string      `json:"condition_expression,omitempty"`
+	Conditions          *[]Condition `json:"conditions,omitempty"`
+	CreatedAt           time.Time    `json:"created_at"`
+	Description         string       `json:"description"`
+	Enabled             bool         `json:"enabled"`
 
 	// Event on_event: an event of the object, e.g. created
 	Event     *string `json:"event,omitempty"`
 	EventType *string `json:"event_type,omitempty"`
 
-	// Expression at_time: cron with 5 fields, or 6 with leading seconds (0 */1 12 * * *)
+	// Expression at_time: standard cron with 5 fields, or 6 with leading seconds (0 */1 12 * * *); names (MON-FRI, JAN), ranges, lists, steps, ?, @daily-style macros, @every <duration>. When both day-of-month and day-of-week are restricted (neither starts with * or ?), a day matches when either does.
 	Expression *string `json:"expression,omitempty"`
 
 	// ExpressionText at_time: the expression in words
@@ -1238,7 +1519,7 @@ type Trigger struct {
 	// NextRuns at_time: the next 5 fire times with the zone's offset
 	NextRuns *[]time.Time `json:"next_runs,omitempty"`
 
-	// Object on_event: a catalog object, e.g. case
+	// Object on_event: a catalog object (e.g. case) or the object of a registered type; `linked_case` is accepted for `related_case` (Webitel's "Linked cases")
 	Object        *string               `json:"object,omitempty"`
 	OverlapPolicy *TriggerOverlapPolicy `json:"overlap_policy,omitempty"`
 	Paused        *bool                 `json:"paused,omitempty"`
@@ -1290,7 +1571,7 @@ type TriggerCreate struct {
 	// Event on_event: an event of the object, e.g. created
 	Event *string `json:"event,omitempty"`
 
-	// Expression at_time: cron with 5 fields, or 6 with leading seconds (0 */1 12 * * *)
+	// Expression at_time: standard cron with 5 fields, or 6 with leading seconds (0 */1 12 * * *); names (MON-FRI, JAN), ranges, lists, steps, ?, @daily-style macros, @every <duration>. When both day-of-month and day-of-week are restricted (neither starts with * or ?), a day matches when either does.
 	Expression *string `json:"expression,omitempty"`
 
 	// Flow Flow id or name (a service flow)
@@ -1318,22 +1599,25 @@ type TriggerCreateType string
 // TriggerInput defines model for TriggerInput.
 type TriggerInput struct {
 	// Actions ipSCAPE style, instead of a flow
-	Actions     *[]TriggerAction `json:"actions,omitempty"`
-	Conditions  *[]Condition     `json:"conditions,omitempty"`
-	Description *string          `json:"description,omitempty"`
-	Enabled     *bool            `json:"enabled,omitempty"`
+	Actions *[]TriggerAction `json:"actions,omitempty"`
+
+	// ConditionExpression on_event: an optional CEL expression over `data` and `event` that must also be true, as webhooks' `expression` (MPIQ: attempts equals max attempts)
+	ConditionExpression *string      `json:"condition_expression,omitempty"`
+	Conditions          *[]Condition `json:"conditions,omitempty"`
+	Description         *string      `json:"description,omitempty"`
+	Enabled             *bool        `json:"enabled,omitempty"`
 
 	// Event on_event: an event of the object, e.g. created
 	Event *string `json:"event,omitempty"`
 
-	// Expression at_time: cron with 5 fields, or 6 with leading seconds (0 */1 12 * * *)
+	// Expression at_time: standard cron with 5 fields, or 6 with leading seconds (0 */1 12 * * *); names (MON-FRI, JAN), ranges, lists, steps, ?, @daily-style macros, @every <duration>. When both day-of-month and day-of-week are restricted (neither starts with * or ?), a day matches when either does.
 	Expression *string `json:"expression,omitempty"`
 
 	// Flow Flow id or name (a service flow)
 	Flow *string `json:"flow,omitempty"`
 	Name *string `json:"name,omitempty"`
 
-	// Object on_event: a catalog object, e.g. case
+	// Object on_event: a catalog object (e.g. case) or the object of a registered type; `linked_case` is accepted for `related_case` (Webitel's "Linked cases")
 	Object        *string                    `json:"object,omitempty"`
 	OverlapPolicy *TriggerInputOverlapPolicy `json:"overlap_policy,omitempty"`
 
@@ -1395,12 +1679,18 @@ type Webhook struct {
 	// Secret whsec_…; whole only in the answers to create and rotate-secret, masked elsewhere
 	Secret string `json:"secret"`
 
+	// SuccessStatus Which answers count as SUCCESS: comma-separated codes and ranges within 200-299 (Cotalker: 200-209). Others are FAILED attempts, retried by the policy. null resets to 200-299.
+	SuccessStatus *string `json:"success_status,omitempty"`
+
 	// Timeout 1s–30s
 	Timeout   string    `json:"timeout"`
 	UpdatedAt time.Time `json:"updated_at"`
 
 	// Url http(s) URL; may hold placeholders such as {{ contact.id }}
 	Url string `json:"url"`
+
+	// UseCase The object the webhook is for (webhook scripts' use case), fixed at creation; every event type and filter must be of it (`contact.*`, `contact.created`; not `*`). PATCH refuses a different value.
+	UseCase *string `json:"use_case,omitempty"`
 }
 
 // WebhookMethod defines model for Webhook.Method.
@@ -1486,11 +1776,17 @@ type WebhookInput struct {
 	// Retry A preset, or custom fields. max_attempts counts the first try. Default every_10m_48h.
 	Retry *RetryPolicy `json:"retry,omitempty"`
 
+	// SuccessStatus Which answers count as SUCCESS: comma-separated codes and ranges within 200-299 (Cotalker: 200-209). Others are FAILED attempts, retried by the policy. null resets to 200-299.
+	SuccessStatus *string `json:"success_status,omitempty"`
+
 	// Timeout 1s–30s
 	Timeout *string `json:"timeout,omitempty"`
 
 	// Url http(s) URL; may hold placeholders such as {{ contact.id }}
 	Url *string `json:"url,omitempty"`
+
+	// UseCase The object the webhook is for (webhook scripts' use case), fixed at creation; every event type and filter must be of it (`contact.*`, `contact.created`; not `*`). PATCH refuses a different value.
+	UseCase *string `json:"use_case,omitempty"`
 }
 
 // WebhookInputMethod defines model for WebhookInput.Method.
@@ -1588,6 +1884,17 @@ type ListDeliveriesParams struct {
 	EventId *string `form:"event_id,omitempty" json:"event_id,omitempty"`
 }
 
+// ListEventTypesParams defines parameters for ListEventTypes.
+type ListEventTypesParams struct {
+	// Custom only custom (true) or built-in (false) types
+	Custom *bool `form:"custom,omitempty" json:"custom,omitempty"`
+
+	// Q text in the name or label
+	Q       *string `form:"q,omitempty" json:"q,omitempty"`
+	Page    *int    `form:"page,omitempty" json:"page,omitempty"`
+	PerPage *int    `form:"per_page,omitempty" json:"per_page,omitempty"`
+}
+
 // ListFlowsParams defines parameters for ListFlows.
 type ListFlowsParams struct {
 	// Page 1-based page
@@ -1649,6 +1956,12 @@ type ListNotificationsParams struct {
 
 	// RunId Only this run's
 	RunId *string `form:"run_id,omitempty" json:"run_id,omitempty"`
+}
+
+// ListQueuesParams defines parameters for ListQueues.
+type ListQueuesParams struct {
+	Page    *int `form:"page,omitempty" json:"page,omitempty"`
+	PerPage *int `form:"per_page,omitempty" json:"per_page,omitempty"`
 }
 
 // ListQueueHooksParams defines parameters for ListQueueHooks.
@@ -1797,6 +2110,12 @@ type EncodePayloadsJSONRequestBody = Payloads
 
 // CreateApiKeyJSONRequestBody defines body for CreateApiKey for application/json ContentType.
 type CreateApiKeyJSONRequestBody = ApiKeyCreate
+
+// CreateEventTypeJSONRequestBody defines body for CreateEventType for application/json ContentType.
+type CreateEventTypeJSONRequestBody = EventTypeInput
+
+// UpdateEventTypeJSONRequestBody defines body for UpdateEventType for application/json ContentType.
+type UpdateEventTypeJSONRequestBody = EventTypeInput
 
 // PublishEventsJSONRequestBody defines body for PublishEvents for application/json ContentType.
 type PublishEventsJSONRequestBody = PublishRequest
@@ -2126,9 +2445,52 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/deliveries/{id}/retry (the `RetryDelivery` operationId).
 	RetryDelivery(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListEventTypes List event types (built-in and custom), with their schema, example and aliases
+	//
+	// Corresponds with GET /v1/event-types (the `ListEventTypes` operationId).
+	ListEventTypes(ctx context.Context, params *ListEventTypesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateEventTypeWithBody Register an event type of your own
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/event-types (the `CreateEventType` operationId).
+	CreateEventTypeWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateEventType Register an event type of your own
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/event-types (the `CreateEventType` operationId).
+	CreateEventType(ctx context.Context, body CreateEventTypeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteEventType Delete a custom event type
+	//
+	// Corresponds with DELETE /v1/event-types/{name} (the `DeleteEventType` operationId).
+	DeleteEventType(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetEventType Get an event type
+	//
+	// Corresponds with GET /v1/event-types/{name} (the `GetEventType` operationId).
+	GetEventType(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateEventTypeWithBody Change an event type (built-in: aliases and validation only)
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /v1/event-types/{name} (the `UpdateEventType` operationId).
+	UpdateEventTypeWithBody(ctx context.Context, name string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateEventType Change an event type (built-in: aliases and validation only)
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /v1/event-types/{name} (the `UpdateEventType` operationId).
+	UpdateEventType(ctx context.Context, name string, body UpdateEventTypeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// PublishEventsWithBody Publish one event or a batch (up to 1,000)
 	//
-	// Answers once every event and the deliveries and runs it leads to are committed in PostgreSQL: from then on nothing is lost. The dispatcher hands them to Temporal right after; if it cannot (the process dies, Temporal is unreachable), the dispatcher sweep of the workers does within seconds. 503 when PostgreSQL cannot commit.
+	// Answers once every event and the deliveries and runs it leads to are committed in PostgreSQL: from then on nothing is lost. Publishing never waits for Temporal: the dispatcher hands the events over right after; if it cannot (the process dies, Temporal is unreachable), the workers' sweeps do once it is back. 503 with `Retry-After` when PostgreSQL cannot commit, or while more than `TRIGGERFLOW_MAX_UNDISPATCHED_BATCHES` published batches (default 10,000) wait for an unreachable Temporal.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2137,7 +2499,7 @@ type ClientInterface interface {
 
 	// PublishEvents Publish one event or a batch (up to 1,000)
 	//
-	// Answers once every event and the deliveries and runs it leads to are committed in PostgreSQL: from then on nothing is lost. The dispatcher hands them to Temporal right after; if it cannot (the process dies, Temporal is unreachable), the dispatcher sweep of the workers does within seconds. 503 when PostgreSQL cannot commit.
+	// Answers once every event and the deliveries and runs it leads to are committed in PostgreSQL: from then on nothing is lost. Publishing never waits for Temporal: the dispatcher hands the events over right after; if it cannot (the process dies, Temporal is unreachable), the workers' sweeps do once it is back. 503 with `Retry-After` when PostgreSQL cannot commit, or while more than `TRIGGERFLOW_MAX_UNDISPATCHED_BATCHES` published batches (default 10,000) wait for an unreachable Temporal.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2227,6 +2589,11 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/notifications (the `ListNotifications` operationId).
 	ListNotifications(ctx context.Context, params *ListNotificationsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListQueues The queues that have hooks, with their hook counts (a typo in a queue id shows as a queue of its own)
+	//
+	// Corresponds with GET /v1/queues (the `ListQueues` operationId).
+	ListQueues(ctx context.Context, params *ListQueuesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListQueueHooks A queue's hooks
 	//
@@ -2878,9 +3245,122 @@ func (c *Client) RetryDelivery(ctx context.Context, id string, reqEditors ...Req
 	return c.Client.Do(req)
 }
 
+// ListEventTypes List event types (built-in and custom), with their schema, example and aliases
+//
+// Corresponds with GET /v1/event-types (the `ListEventTypes` operationId).
+func (c *Client) ListEventTypes(ctx context.Context, params *ListEventTypesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListEventTypesRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateEventTypeWithBody Register an event type of your own
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/event-types (the `CreateEventType` operationId).
+func (c *Client) CreateEventTypeWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateEventTypeRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateEventType Register an event type of your own
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/event-types (the `CreateEventType` operationId).
+func (c *Client) CreateEventType(ctx context.Context, body CreateEventTypeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateEventTypeRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteEventType Delete a custom event type
+//
+// Corresponds with DELETE /v1/event-types/{name} (the `DeleteEventType` operationId).
+func (c *Client) DeleteEventType(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteEventTypeRequest(c.Server, name)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetEventType Get an event type
+//
+// Corresponds with GET /v1/event-types/{name} (the `GetEventType` operationId).
+func (c *Client) GetEventType(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetEventTypeRequest(c.Server, name)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateEventTypeWithBody Change an event type (built-in: aliases and validation only)
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /v1/event-types/{name} (the `UpdateEventType` operationId).
+func (c *Client) UpdateEventTypeWithBody(ctx context.Context, name string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateEventTypeRequestWithBody(c.Server, name, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateEventType Change an event type (built-in: aliases and validation only)
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /v1/event-types/{name} (the `UpdateEventType` operationId).
+func (c *Client) UpdateEventType(ctx context.Context, name string, body UpdateEventTypeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateEventTypeRequest(c.Server, name, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // PublishEventsWithBody Publish one event or a batch (up to 1,000)
 //
-// Answers once every event and the deliveries and runs it leads to are committed in PostgreSQL: from then on nothing is lost. The dispatcher hands them to Temporal right after; if it cannot (the process dies, Temporal is unreachable), the dispatcher sweep of the workers does within seconds. 503 when PostgreSQL cannot commit.
+// Answers once every event and the deliveries and runs it leads to are committed in PostgreSQL: from then on nothing is lost. Publishing never waits for Temporal: the dispatcher hands the events over right after; if it cannot (the process dies, Temporal is unreachable), the workers' sweeps do once it is back. 503 with `Retry-After` when PostgreSQL cannot commit, or while more than `TRIGGERFLOW_MAX_UNDISPATCHED_BATCHES` published batches (default 10,000) wait for an unreachable Temporal.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2899,7 +3379,7 @@ func (c *Client) PublishEventsWithBody(ctx context.Context, contentType string, 
 
 // PublishEvents Publish one event or a batch (up to 1,000)
 //
-// Answers once every event and the deliveries and runs it leads to are committed in PostgreSQL: from then on nothing is lost. The dispatcher hands them to Temporal right after; if it cannot (the process dies, Temporal is unreachable), the dispatcher sweep of the workers does within seconds. 503 when PostgreSQL cannot commit.
+// Answers once every event and the deliveries and runs it leads to are committed in PostgreSQL: from then on nothing is lost. Publishing never waits for Temporal: the dispatcher hands the events over right after; if it cannot (the process dies, Temporal is unreachable), the workers' sweeps do once it is back. 503 with `Retry-After` when PostgreSQL cannot commit, or while more than `TRIGGERFLOW_MAX_UNDISPATCHED_BATCHES` published batches (default 10,000) wait for an unreachable Temporal.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3130,6 +3610,21 @@ func (c *Client) ListFlowVersions(ctx context.Context, id string, params *ListFl
 // Corresponds with GET /v1/notifications (the `ListNotifications` operationId).
 func (c *Client) ListNotifications(ctx context.Context, params *ListNotificationsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListNotificationsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListQueues The queues that have hooks, with their hook counts (a typo in a queue id shows as a queue of its own)
+//
+// Corresponds with GET /v1/queues (the `ListQueues` operationId).
+func (c *Client) ListQueues(ctx context.Context, params *ListQueuesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListQueuesRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -4691,6 +5186,251 @@ func NewRetryDeliveryRequest(server string, id string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewListEventTypesRequest constructs an http.Request for the ListEventTypes method
+func NewListEventTypesRequest(server string, params *ListEventTypesParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/event-types")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Custom != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "custom", *params.Custom, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Q != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "q", *params.Q, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Page != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page", *params.Page, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PerPage != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "per_page", *params.PerPage, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateEventTypeRequest calls the generic CreateEventType builder with application/json body
+func NewCreateEventTypeRequest(server string, body CreateEventTypeJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateEventTypeRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateEventTypeRequestWithBody constructs an http.Request for the CreateEventType method, with any body, and a specified content type
+func NewCreateEventTypeRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/event-types")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteEventTypeRequest constructs an http.Request for the DeleteEventType method
+func NewDeleteEventTypeRequest(server string, name string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/event-types/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetEventTypeRequest constructs an http.Request for the GetEventType method
+func NewGetEventTypeRequest(server string, name string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/event-types/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateEventTypeRequest calls the generic UpdateEventType builder with application/json body
+func NewUpdateEventTypeRequest(server string, name string, body UpdateEventTypeJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateEventTypeRequestWithBody(server, name, "application/json", bodyReader)
+}
+
+// NewUpdateEventTypeRequestWithBody constructs an http.Request for the UpdateEventType method, with any body, and a specified content type
+func NewUpdateEventTypeRequestWithBody(server string, name string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/event-types/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewPublishEventsRequest calls the generic PublishEvents builder with application/json body
 func NewPublishEventsRequest(server string, body PublishEventsJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -5364,6 +6104,72 @@ func NewListNotificationsRequest(server string, params *ListNotificationsParams)
 		if params.RunId != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "run_id", *params.RunId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListQueuesRequest constructs an http.Request for the ListQueues method
+func NewListQueuesRequest(server string, params *ListQueuesParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/queues")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Page != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page", *params.Page, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PerPage != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "per_page", *params.PerPage, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -7354,9 +8160,58 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/deliveries/{id}/retry (the `RetryDelivery` operationId).
 	RetryDeliveryWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*RetryDeliveryResponse, error)
 
+	// ListEventTypesWithResponse List event types (built-in and custom), with their schema, example and aliases
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/event-types (the `ListEventTypes` operationId).
+	ListEventTypesWithResponse(ctx context.Context, params *ListEventTypesParams, reqEditors ...RequestEditorFn) (*ListEventTypesResponse, error)
+
+	// CreateEventTypeWithBodyWithResponse Register an event type of your own
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/event-types (the `CreateEventType` operationId).
+	CreateEventTypeWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateEventTypeResponse, error)
+
+	// CreateEventTypeWithResponse Register an event type of your own
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/event-types (the `CreateEventType` operationId).
+	CreateEventTypeWithResponse(ctx context.Context, body CreateEventTypeJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateEventTypeResponse, error)
+
+	// DeleteEventTypeWithResponse Delete a custom event type
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/event-types/{name} (the `DeleteEventType` operationId).
+	DeleteEventTypeWithResponse(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*DeleteEventTypeResponse, error)
+
+	// GetEventTypeWithResponse Get an event type
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/event-types/{name} (the `GetEventType` operationId).
+	GetEventTypeWithResponse(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*GetEventTypeResponse, error)
+
+	// UpdateEventTypeWithBodyWithResponse Change an event type (built-in: aliases and validation only)
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/event-types/{name} (the `UpdateEventType` operationId).
+	UpdateEventTypeWithBodyWithResponse(ctx context.Context, name string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateEventTypeResponse, error)
+
+	// UpdateEventTypeWithResponse Change an event type (built-in: aliases and validation only)
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/event-types/{name} (the `UpdateEventType` operationId).
+	UpdateEventTypeWithResponse(ctx context.Context, name string, body UpdateEventTypeJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateEventTypeResponse, error)
+
 	// PublishEventsWithBodyWithResponse Publish one event or a batch (up to 1,000)
 	//
-	// Answers once every event and the deliveries and runs it leads to are committed in PostgreSQL: from then on nothing is lost. The dispatcher hands them to Temporal right after; if it cannot (the process dies, Temporal is unreachable), the dispatcher sweep of the workers does within seconds. 503 when PostgreSQL cannot commit.
+	// Answers once every event and the deliveries and runs it leads to are committed in PostgreSQL: from then on nothing is lost. Publishing never waits for Temporal: the dispatcher hands the events over right after; if it cannot (the process dies, Temporal is unreachable), the workers' sweeps do once it is back. 503 with `Retry-After` when PostgreSQL cannot commit, or while more than `TRIGGERFLOW_MAX_UNDISPATCHED_BATCHES` published batches (default 10,000) wait for an unreachable Temporal.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -7365,7 +8220,7 @@ type ClientWithResponsesInterface interface {
 
 	// PublishEventsWithResponse Publish one event or a batch (up to 1,000)
 	//
-	// Answers once every event and the deliveries and runs it leads to are committed in PostgreSQL: from then on nothing is lost. The dispatcher hands them to Temporal right after; if it cannot (the process dies, Temporal is unreachable), the dispatcher sweep of the workers does within seconds. 503 when PostgreSQL cannot commit.
+	// Answers once every event and the deliveries and runs it leads to are committed in PostgreSQL: from then on nothing is lost. Publishing never waits for Temporal: the dispatcher hands the events over right after; if it cannot (the process dies, Temporal is unreachable), the workers' sweeps do once it is back. 503 with `Retry-After` when PostgreSQL cannot commit, or while more than `TRIGGERFLOW_MAX_UNDISPATCHED_BATCHES` published batches (default 10,000) wait for an unreachable Temporal.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -7471,6 +8326,13 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/notifications (the `ListNotifications` operationId).
 	ListNotificationsWithResponse(ctx context.Context, params *ListNotificationsParams, reqEditors ...RequestEditorFn) (*ListNotificationsResponse, error)
+
+	// ListQueuesWithResponse The queues that have hooks, with their hook counts (a typo in a queue id shows as a queue of its own)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/queues (the `ListQueues` operationId).
+	ListQueuesWithResponse(ctx context.Context, params *ListQueuesParams, reqEditors ...RequestEditorFn) (*ListQueuesResponse, error)
 
 	// ListQueueHooksWithResponse A queue's hooks
 	//
@@ -8917,6 +9779,379 @@ func (r RetryDeliveryResponse) ContentType() string {
 	return ""
 }
 
+type ListEventTypesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EventTypeList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListEventTypesResponse) GetJSON200() *EventTypeList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListEventTypesResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListEventTypesResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListEventTypesResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListEventTypesResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListEventTypesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListEventTypesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListEventTypesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListEventTypesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateEventTypeResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *EventType
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateEventTypeResponse) GetJSON201() *EventType {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateEventTypeResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateEventTypeResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateEventTypeResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CreateEventTypeResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateEventTypeResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r CreateEventTypeResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateEventTypeResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateEventTypeResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateEventTypeResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateEventTypeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteEventTypeResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteEventTypeResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteEventTypeResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteEventTypeResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r DeleteEventTypeResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r DeleteEventTypeResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteEventTypeResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteEventTypeResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteEventTypeResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteEventTypeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetEventTypeResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EventType
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetEventTypeResponse) GetJSON200() *EventType {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetEventTypeResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetEventTypeResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetEventTypeResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetEventTypeResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetEventTypeResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetEventTypeResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetEventTypeResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetEventTypeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateEventTypeResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EventType
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateEventTypeResponse) GetJSON200() *EventType {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateEventTypeResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateEventTypeResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpdateEventTypeResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateEventTypeResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r UpdateEventTypeResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r UpdateEventTypeResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateEventTypeResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateEventTypeResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateEventTypeResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateEventTypeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // PublishEventsResponse429Headers the declared response headers of an HTTP 429 response for PublishEvents
 type PublishEventsResponse429Headers struct {
 	RetryAfter *int
@@ -9865,6 +11100,75 @@ func (r ListNotificationsResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ListNotificationsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListQueuesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *QueueList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListQueuesResponse) GetJSON200() *QueueList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListQueuesResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListQueuesResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListQueuesResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListQueuesResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListQueuesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListQueuesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListQueuesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListQueuesResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -12658,9 +13962,100 @@ func (c *ClientWithResponses) RetryDeliveryWithResponse(ctx context.Context, id 
 	return ParseRetryDeliveryResponse(rsp)
 }
 
+// ListEventTypesWithResponse List event types (built-in and custom), with their schema, example and aliases
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/event-types (the `ListEventTypes` operationId).
+func (c *ClientWithResponses) ListEventTypesWithResponse(ctx context.Context, params *ListEventTypesParams, reqEditors ...RequestEditorFn) (*ListEventTypesResponse, error) {
+	rsp, err := c.ListEventTypes(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListEventTypesResponse(rsp)
+}
+
+// CreateEventTypeWithBodyWithResponse Register an event type of your own
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/event-types (the `CreateEventType` operationId).
+func (c *ClientWithResponses) CreateEventTypeWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateEventTypeResponse, error) {
+	rsp, err := c.CreateEventTypeWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateEventTypeResponse(rsp)
+}
+
+// CreateEventTypeWithResponse Register an event type of your own
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/event-types (the `CreateEventType` operationId).
+func (c *ClientWithResponses) CreateEventTypeWithResponse(ctx context.Context, body CreateEventTypeJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateEventTypeResponse, error) {
+	rsp, err := c.CreateEventType(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateEventTypeResponse(rsp)
+}
+
+// DeleteEventTypeWithResponse Delete a custom event type
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/event-types/{name} (the `DeleteEventType` operationId).
+func (c *ClientWithResponses) DeleteEventTypeWithResponse(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*DeleteEventTypeResponse, error) {
+	rsp, err := c.DeleteEventType(ctx, name, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteEventTypeResponse(rsp)
+}
+
+// GetEventTypeWithResponse Get an event type
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/event-types/{name} (the `GetEventType` operationId).
+func (c *ClientWithResponses) GetEventTypeWithResponse(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*GetEventTypeResponse, error) {
+	rsp, err := c.GetEventType(ctx, name, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetEventTypeResponse(rsp)
+}
+
+// UpdateEventTypeWithBodyWithResponse Change an event type (built-in: aliases and validation only)
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/event-types/{name} (the `UpdateEventType` operationId).
+func (c *ClientWithResponses) UpdateEventTypeWithBodyWithResponse(ctx context.Context, name string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateEventTypeResponse, error) {
+	rsp, err := c.UpdateEventTypeWithBody(ctx, name, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateEventTypeResponse(rsp)
+}
+
+// UpdateEventTypeWithResponse Change an event type (built-in: aliases and validation only)
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/event-types/{name} (the `UpdateEventType` operationId).
+func (c *ClientWithResponses) UpdateEventTypeWithResponse(ctx context.Context, name string, body UpdateEventTypeJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateEventTypeResponse, error) {
+	rsp, err := c.UpdateEventType(ctx, name, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateEventTypeResponse(rsp)
+}
+
 // PublishEventsWithBodyWithResponse Publish one event or a batch (up to 1,000)
 //
-// Answers once every event and the deliveries and runs it leads to are committed in PostgreSQL: from then on nothing is lost. The dispatcher hands them to Temporal right after; if it cannot (the process dies, Temporal is unreachable), the dispatcher sweep of the workers does within seconds. 503 when PostgreSQL cannot commit.
+// Answers once every event and the deliveries and runs it leads to are committed in PostgreSQL: from then on nothing is lost. Publishing never waits for Temporal: the dispatcher hands the events over right after; if it cannot (the process dies, Temporal is unreachable), the workers' sweeps do once it is back. 503 with `Retry-After` when PostgreSQL cannot commit, or while more than `TRIGGERFLOW_MAX_UNDISPATCHED_BATCHES` published batches (default 10,000) wait for an unreachable Temporal.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12675,7 +14070,7 @@ func (c *ClientWithResponses) PublishEventsWithBodyWithResponse(ctx context.Cont
 
 // PublishEventsWithResponse Publish one event or a batch (up to 1,000)
 //
-// Answers once every event and the deliveries and runs it leads to are committed in PostgreSQL: from then on nothing is lost. The dispatcher hands them to Temporal right after; if it cannot (the process dies, Temporal is unreachable), the dispatcher sweep of the workers does within seconds. 503 when PostgreSQL cannot commit.
+// Answers once every event and the deliveries and runs it leads to are committed in PostgreSQL: from then on nothing is lost. Publishing never waits for Temporal: the dispatcher hands the events over right after; if it cannot (the process dies, Temporal is unreachable), the workers' sweeps do once it is back. 503 with `Retry-After` when PostgreSQL cannot commit, or while more than `TRIGGERFLOW_MAX_UNDISPATCHED_BATCHES` published batches (default 10,000) wait for an unreachable Temporal.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12870,6 +14265,19 @@ func (c *ClientWithResponses) ListNotificationsWithResponse(ctx context.Context,
 		return nil, err
 	}
 	return ParseListNotificationsResponse(rsp)
+}
+
+// ListQueuesWithResponse The queues that have hooks, with their hook counts (a typo in a queue id shows as a queue of its own)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/queues (the `ListQueues` operationId).
+func (c *ClientWithResponses) ListQueuesWithResponse(ctx context.Context, params *ListQueuesParams, reqEditors ...RequestEditorFn) (*ListQueuesResponse, error) {
+	rsp, err := c.ListQueues(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListQueuesResponse(rsp)
 }
 
 // ListQueueHooksWithResponse A queue's hooks
@@ -14358,6 +15766,307 @@ func ParseRetryDeliveryResponse(rsp *http.Response) (*RetryDeliveryResponse, err
 	return response, nil
 }
 
+// ParseListEventTypesResponse parses an HTTP response from a ListEventTypesWithResponse call
+func ParseListEventTypesResponse(rsp *http.Response) (*ListEventTypesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListEventTypesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EventTypeList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateEventTypeResponse parses an HTTP response from a CreateEventTypeWithResponse call
+func ParseCreateEventTypeResponse(rsp *http.Response) (*CreateEventTypeResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateEventTypeResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest EventType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteEventTypeResponse parses an HTTP response from a DeleteEventTypeWithResponse call
+func ParseDeleteEventTypeResponse(rsp *http.Response) (*DeleteEventTypeResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteEventTypeResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetEventTypeResponse parses an HTTP response from a GetEventTypeWithResponse call
+func ParseGetEventTypeResponse(rsp *http.Response) (*GetEventTypeResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetEventTypeResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EventType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateEventTypeResponse parses an HTTP response from a UpdateEventTypeWithResponse call
+func ParseUpdateEventTypeResponse(rsp *http.Response) (*UpdateEventTypeResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateEventTypeResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EventType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParsePublishEventsResponse parses an HTTP response from a PublishEventsWithResponse call
 func ParsePublishEventsResponse(rsp *http.Response) (*PublishEventsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -15132,6 +16841,60 @@ func ParseListNotificationsResponse(rsp *http.Response) (*ListNotificationsRespo
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListQueuesResponse parses an HTTP response from a ListQueuesWithResponse call
+func ParseListQueuesResponse(rsp *http.Response) (*ListQueuesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListQueuesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest QueueList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

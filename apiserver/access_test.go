@@ -50,6 +50,8 @@ func requiredScope(method, path string) string {
 	switch {
 	case under("/v1/api-keys"), method == http.MethodDelete && path == "/v1/events/:id":
 		return ScopeAdmin
+	case method != http.MethodGet && under("/v1/event-types"):
+		return ScopeAdmin
 	case method == http.MethodGet:
 		return ScopeRead
 	case method == http.MethodPost && path == "/v1/events":

@@ -48,11 +48,18 @@ type attemptResponse struct {
 	ResponseStatus  *int              `json:"response_status"`
 	ResponseHeaders map[string]string `json:"response_headers"`
 	ResponseBody    string            `json:"response_body"`
-	Truncated       bool              `json:"truncated"`
-	DurationMS      int               `json:"duration_ms"`
-	Error           string            `json:"error"`
-	Result          string            `json:"result"`
-	ExecutedAt      time.Time         `json:"executed_at"`
+	// ResponseBodyEncoding is "base64" when the body held bytes that are
+	// not text (NUL, invalid UTF-8): ResponseBody is then their base64.
+	ResponseBodyEncoding string `json:"response_body_encoding,omitempty"`
+	// Escaped: a header, the URL or the error held such bytes, written
+	// as \xNN (and backslashes as \\).
+	Escaped    bool      `json:"escaped,omitempty"`
+	WorkflowID string    `json:"workflow_id,omitempty"`
+	Truncated  bool      `json:"truncated"`
+	DurationMS int       `json:"duration_ms"`
+	Error      string    `json:"error"`
+	Result     string    `json:"result"`
+	ExecutedAt time.Time `json:"executed_at"`
 }
 
 type attemptRequest struct {
@@ -60,6 +67,8 @@ type attemptRequest struct {
 	URL     string            `json:"url"`
 	Headers map[string]string `json:"headers"`
 	Body    string            `json:"body"`
+	// BodyEncoding is "base64" when the body was not text.
+	BodyEncoding string `json:"body_encoding,omitempty"`
 }
 
 func toDeliveryResponse(d *store.Delivery) deliveryResponse {
@@ -99,8 +108,10 @@ func toDeliveryResponse(d *store.Delivery) deliveryResponse {
 func toAttemptResponse(a store.Attempt) attemptResponse {
 	reqH, respH := a.Headers()
 	r := attemptResponse{
-		Attempt: a.Attempt, Request: attemptRequest{Method: a.RequestMethod, URL: a.RequestURL, Headers: reqH, Body: a.RequestBody},
-		ResponseHeaders: respH, ResponseBody: a.ResponseBody, Truncated: a.ResponseTruncated,
+		Attempt: a.Attempt, Request: attemptRequest{Method: a.RequestMethod, URL: a.RequestURL, Headers: reqH, Body: a.RequestBody,
+			BodyEncoding: a.RequestBodyEncoding},
+		ResponseHeaders: respH, ResponseBody: a.ResponseBody, ResponseBodyEncoding: a.ResponseBodyEncoding,
+		Escaped: a.Escaped, WorkflowID: a.WorkflowID, Truncated: a.ResponseTruncated,
 		DurationMS: a.DurationMS, Error: a.Error, Result: a.Result, ExecutedAt: a.ExecutedAt.UTC(),
 	}
 	if a.ResponseStatus.Valid {
@@ -202,30 +213,44 @@ func (s *Server) deliveryWithAttempts(ctx context.Context, id string) (deliveryR
 	return resp, nil
 }
 
-// retryDelivery reopens a failed or canceled delivery and starts its workflow
-// with a fresh retry window.
+// retryDelivery reopens a failed or canceled delivery with a fresh retry
+// window. Its carrier is its own workflow, or, for a delivery of an ordered
+// webhook, the webhook's queue (it goes back to its place in publish order,
+// so the queue never has two carriers working at once).
 func (s *Server) retryDelivery(c *gin.Context) {
-	d, err := s.deliveries.Get(c.Request.Context(), c.Param("id"))
+	ctx := c.Request.Context()
+	d, err := s.deliveries.Get(ctx, c.Param("id"))
 	if err != nil {
 		abortWithError(c, err)
 		return
 	}
-	if err := s.deliveries.Reopen(c.Request.Context(), d.ID); err != nil {
+	carrier := workflows.DeliveryWorkflowID(d.ID)
+	if d.Ordered {
+		carrier = workflows.WebhookQueueWorkflowID(d.WebhookCode, d.WebhookID)
+	}
+	if err := s.deliveries.Reopen(ctx, d.ID, carrier); err != nil {
 		abortWithError(c, err)
 		return
 	}
-	run, err := workflows.StartDelivery(c.Request.Context(), s.opts.Temporal, workflows.DeliveryInput{
-		DeliveryID: d.ID, WebhookID: d.WebhookID, WebhookCode: d.WebhookCode, EventID: d.EventID, EventType: d.EventType,
-	})
-	if err != nil {
-		abortWithError(c, fmt.Errorf("%w: %v", domain.ErrUnavailable, err))
-		return
+	if d.Ordered {
+		if _, err := workflows.WakeWebhookQueue(ctx, s.opts.Temporal, d.WebhookID, d.WebhookCode); err != nil {
+			abortWithError(c, fmt.Errorf("%w: %v", domain.ErrUnavailable, err))
+			return
+		}
+	} else {
+		run, err := workflows.StartDelivery(ctx, s.opts.Temporal, workflows.DeliveryInput{
+			DeliveryID: d.ID, WebhookID: d.WebhookID, WebhookCode: d.WebhookCode, EventID: d.EventID, EventType: d.EventType,
+		})
+		if err != nil {
+			abortWithError(c, fmt.Errorf("%w: %v", domain.ErrUnavailable, err))
+			return
+		}
+		if err := s.deliveries.SetWorkflow(ctx, []string{d.ID}, run.GetID(), run.GetRunID()); err != nil {
+			abortWithError(c, err)
+			return
+		}
 	}
-	if err := s.deliveries.SetWorkflow(c.Request.Context(), []string{d.ID}, run.GetID(), run.GetRunID()); err != nil {
-		abortWithError(c, err)
-		return
-	}
-	resp, err := s.deliveryWithAttempts(c.Request.Context(), d.ID)
+	resp, err := s.deliveryWithAttempts(ctx, d.ID)
 	if err != nil {
 		abortWithError(c, err)
 		return
@@ -266,6 +291,9 @@ func (s *Server) testWebhook(c *gin.Context) {
 		return
 	}
 	data := req.Data
+	if len(data) == 0 {
+		data = s.exampleData(c.Request.Context(), evType) // the type's example payload
+	}
 	if len(data) == 0 {
 		data = json.RawMessage(`{"test":true,"message":"This is a test event from TriggerFlow."}`)
 	} else if data[0] != '{' {

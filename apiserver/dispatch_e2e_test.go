@@ -170,7 +170,8 @@ func TestSweepHandsOverBatchesTheDispatcherCouldNot(t *testing.T) {
 	}
 
 	r.tc.down.Store(false)
-	n, err := workflows.SweepUndispatched(context.Background(), r.s.Temporal, r.events, 0, testkit.Logger())
+	expireDispatchLeases(t, r.s)
+	n, _, err := workflows.SweepUndispatched(context.Background(), r.s.Temporal, r.events, 0, false, testkit.Logger())
 	if err != nil || n != 3 {
 		t.Fatalf("sweep handed over %d batches (%v), want 3", n, err)
 	}
@@ -183,11 +184,22 @@ func TestSweepHandsOverBatchesTheDispatcherCouldNot(t *testing.T) {
 	if workflowExists(t, r.s, workflows.BatchWorkflowID(grouped[1])) {
 		t.Fatal("the sweep started a second workflow for a grouped batch")
 	}
-	if n, _ := workflows.SweepUndispatched(context.Background(), r.s.Temporal, r.events, 0, testkit.Logger()); n != 0 {
+	expireDispatchLeases(t, r.s)
+	if n, _, _ := workflows.SweepUndispatched(context.Background(), r.s.Temporal, r.events, 0, false, testkit.Logger()); n != 0 {
 		t.Fatalf("a second sweep handed over %d batches", n)
 	}
 	time.Sleep(time.Second)
 	if n := len(r.rc.Requests()); n != 3 {
 		t.Fatalf("receiver got %d requests, want 3 (each event once)", n)
+	}
+}
+
+// expireDispatchLeases ends the claims dispatchers and sweepers hold on
+// undispatched batches, as the passing of their lease (30 s) would.
+func expireDispatchLeases(t *testing.T, s *teststack.Stack) {
+	t.Helper()
+	if _, err := s.DB.Exec(`UPDATE publish_batches SET claimed_until = now() - interval '1 second'
+		WHERE dispatched_at IS NULL`); err != nil {
+		t.Fatal(err)
 	}
 }

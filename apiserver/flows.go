@@ -38,6 +38,9 @@ type flowRequest struct {
 	Type        string            `json:"type"`
 	Description string            `json:"description"`
 	Steps       []json.RawMessage `json:"steps"`
+	// EventTypes are the event types the flow expects (Webitel: a trigger's
+	// flow must match its event); empty: any.
+	EventTypes []string `json:"event_types"`
 }
 
 // flowPatch is the body of PATCH /v1/flows/{id}: only present fields change.
@@ -46,6 +49,7 @@ type flowPatch struct {
 	Type        opt[string]            `json:"type"`
 	Description opt[string]            `json:"description"`
 	Steps       opt[[]json.RawMessage] `json:"steps"`
+	EventTypes  opt[[]string]          `json:"event_types"`
 }
 
 // stepRequest is one step as clients send it. Timeout and retry stay raw so
@@ -69,9 +73,11 @@ type flowResponse struct {
 	Steps       []domain.Step `json:"steps"`
 	// UsableByTriggers is true for service flows, the only ones triggers
 	// and queue hooks may run.
-	UsableByTriggers bool      `json:"usable_by_triggers"`
-	CreatedAt        time.Time `json:"created_at"`
-	UpdatedAt        time.Time `json:"updated_at"`
+	UsableByTriggers bool `json:"usable_by_triggers"`
+	// EventTypes are the event types the flow expects; empty: any.
+	EventTypes []string  `json:"event_types"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
 }
 
 func toFlowResponse(f *domain.Flow) flowResponse {
@@ -81,7 +87,8 @@ func toFlowResponse(f *domain.Flow) flowResponse {
 	}
 	return flowResponse{
 		ID: f.ID, Name: f.Name, Type: f.Type, Description: f.Description, Version: f.Version, Steps: steps,
-		UsableByTriggers: domain.FlowUsableByTriggers(f.Type), CreatedAt: f.CreatedAt, UpdatedAt: f.UpdatedAt,
+		UsableByTriggers: domain.FlowUsableByTriggers(f.Type), EventTypes: f.EventTypes,
+		CreatedAt: f.CreatedAt, UpdatedAt: f.UpdatedAt,
 	}
 }
 
@@ -159,13 +166,17 @@ func mergeDecodeError(errs domain.FieldErrors, prefix string, err error, whole s
 
 // validateFlow normalizes and validates f; stepErrs are problems found while
 // decoding steps, reported with the rest.
-func validateFlow(f *domain.Flow, stepErrs domain.FieldErrors) error {
+func (s *Server) validateFlow(c *gin.Context, f *domain.Flow, stepErrs domain.FieldErrors) error {
 	f.Normalize()
 	errs := domain.FieldErrors{}
 	for p, m := range stepErrs {
 		errs.Add(p, m)
 	}
-	if err := f.Validate(activities.ActionCatalog()); err != nil {
+	reg, err := s.registry(c.Request.Context())
+	if err != nil {
+		return err
+	}
+	if err := f.ValidateWith(activities.ActionCatalog(), reg.Set()); err != nil {
 		var ve *domain.ValidationError
 		if !errors.As(err, &ve) {
 			return err
@@ -199,8 +210,8 @@ func (s *Server) createFlow(c *gin.Context) {
 		return
 	}
 	steps, stepErrs := decodeSteps(req.Steps)
-	f := &domain.Flow{Name: req.Name, Type: req.Type, Description: req.Description, Steps: steps}
-	if err := validateFlow(f, stepErrs); err != nil {
+	f := &domain.Flow{Name: req.Name, Type: req.Type, Description: req.Description, Steps: steps, EventTypes: req.EventTypes}
+	if err := s.validateFlow(c, f, stepErrs); err != nil {
 		abortWithError(c, err)
 		return
 	}
@@ -255,6 +266,9 @@ func (s *Server) patchFlow(c *gin.Context) {
 	if req.Description.Set {
 		f.Description = req.Description.V
 	}
+	if req.EventTypes.Set {
+		f.EventTypes = req.EventTypes.V // null: any
+	}
 	var stepErrs domain.FieldErrors
 	if req.Steps.Set {
 		if req.Steps.Null {
@@ -263,7 +277,7 @@ func (s *Server) patchFlow(c *gin.Context) {
 		}
 		f.Steps, stepErrs = decodeSteps(req.Steps.V)
 	}
-	if err := validateFlow(f, stepErrs); err != nil {
+	if err := s.validateFlow(c, f, stepErrs); err != nil {
 		abortWithError(c, err)
 		return
 	}
@@ -343,6 +357,20 @@ func (s *Server) runFlow(c *gin.Context) {
 	}
 	runID := store.NewID(store.PrefixRun)
 	in := workflows.FlowRunInput{FlowID: f.ID}
+	if req.Event == nil {
+		// A flow that declares the events it expects is tried on the
+		// first one's example.
+		for _, t := range f.EventTypes {
+			if !strings.HasSuffix(t, ".*") {
+				req.Event = &eventRequest{Type: t}
+				break
+			}
+		}
+	}
+	if req.Event != nil && len(req.Event.Data) == 0 && len(req.Event.Payload) == 0 {
+		// An event given only by its type sees the type's example payload.
+		req.Event.Data = s.exampleData(c.Request.Context(), req.Event.Type)
+	}
 	if req.Event != nil {
 		ev, fields := toEvent(*req.Event, time.Now().UTC())
 		errs := domain.FieldErrors{}

@@ -67,6 +67,9 @@ type Server struct {
 	deliveries *store.Deliveries
 	runs       *store.Runs
 
+	eventTypeStore *store.EventTypes
+	eventTypes     *eventTypeRegistry
+
 	keys         *keyAuthenticator
 	apiKeys      *store.APIKeys
 	publishLimit *publishLimiter
@@ -96,6 +99,8 @@ func New(opts Options) *Server {
 	s.events = &store.Events{DB: opts.DB}
 	s.deliveries = &store.Deliveries{DB: opts.DB}
 	s.runs = &store.Runs{DB: opts.DB}
+	s.eventTypeStore = &store.EventTypes{DB: opts.DB}
+	s.eventTypes = &eventTypeRegistry{store: s.eventTypeStore}
 	s.metrics = newHTTPMetrics(opts.Metrics)
 	s.engine.HandleMethodNotAllowed = true
 	s.engine.ContextWithFallback = true

@@ -148,3 +148,40 @@ func PermanentStatus(code int) bool {
 
 // SuccessStatus reports whether an HTTP status counts as SUCCESS (2xx).
 func SuccessStatus(code int) bool { return code >= 200 && code <= 299 }
+
+// MaxRetryAfter bounds how long one receiver answer (its Retry-After header)
+// may hold a delivery — or an ordered webhook's whole queue — before the
+// next try.
+const MaxRetryAfter = time.Hour
+
+// Interval is the wait after try number try (1 for the first) of a retry
+// window of the resolved policy p: the initial interval grown by the backoff
+// coefficient for each try after the first, capped at the maximum interval —
+// the schedule Temporal's retry policy follows.
+func (p RetryPolicy) Interval(try int) time.Duration {
+	d := float64(p.InitialInterval)
+	for i := 1; i < try && d < float64(p.MaxInterval); i++ {
+		d *= max(p.Backoff, 1)
+	}
+	if p.MaxInterval > 0 && d > float64(p.MaxInterval) {
+		d = float64(p.MaxInterval)
+	}
+	return time.Duration(d)
+}
+
+// BoundRetryAfter bounds a receiver's Retry-After: at most MaxRetryAfter,
+// and never past the end of the retry window (windowLeft; 0 or less when
+// the policy has no expiry). ok is false when no time is left for another
+// try inside the window.
+func BoundRetryAfter(retryAfter, windowLeft time.Duration, hasExpiry bool) (time.Duration, bool) {
+	d := min(max(retryAfter, 0), MaxRetryAfter)
+	if hasExpiry {
+		// Leave a moment for the try itself to start inside the window.
+		left := windowLeft - time.Second
+		if left <= 0 {
+			return 0, false
+		}
+		d = min(d, left)
+	}
+	return d, true
+}

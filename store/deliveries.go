@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -46,14 +48,20 @@ type Delivery struct {
 	UpdatedAt      time.Time     `db:"updated_at" json:"updated_at"`
 	CompletedAt    sql.NullTime  `db:"completed_at" json:"-"`
 	BatchID        string        `db:"batch_id" json:"-"`
+	// ParkedAt is when the delivery was left waiting, with no workflow, for
+	// its disabled webhook to be enabled again.
+	ParkedAt sql.NullTime `db:"parked_at" json:"-"`
 	// DispatchGroup is the batch group whose workflow made the first try
 	// ('' when the batch was handed over alone).
-	DispatchGroup  sql.NullString `db:"dispatch_group" json:"-"`
-	Ordered        bool           `db:"ordered" json:"-"`
-	EventData      []byte         `db:"event_data" json:"-"`
-	EventSubject   string         `db:"event_subject" json:"-"`
-	EventTime      time.Time      `db:"event_occurred_at" json:"-"`
-	WebhookEnabled bool           `db:"webhook_enabled" json:"-"`
+	DispatchGroup sql.NullString `db:"dispatch_group" json:"-"`
+	// Ordered is fixed when the delivery is planned: an ordered delivery
+	// belongs to its webhook's queue workflow, whatever the webhook's
+	// setting is now.
+	Ordered        bool      `db:"ordered" json:"-"`
+	EventData      []byte    `db:"event_data" json:"-"`
+	EventSubject   string    `db:"event_subject" json:"-"`
+	EventTime      time.Time `db:"event_occurred_at" json:"-"`
+	WebhookEnabled bool      `db:"webhook_enabled" json:"-"`
 }
 
 // Event rebuilds the delivery's event.
@@ -63,7 +71,7 @@ func (d *Delivery) Event() domain.Event {
 
 const deliverySelect = `SELECT d.id, d.seq, d.webhook_id, w.code AS webhook_code, d.event_id, e.type AS event_type,
 	d.status, d.attempts, d.window_start, d.window_attempts, d.last_status_code, d.last_error, d.next_attempt_at, d.workflow_id, d.run_id,
-	d.created_at, d.updated_at, d.completed_at, d.batch_id, w.ordered, w.enabled AS webhook_enabled,
+	d.created_at, d.updated_at, d.completed_at, d.batch_id, d.parked_at, d.ordered, w.enabled AS webhook_enabled,
 	(SELECT dispatch_group FROM publish_batches b WHERE b.id = d.batch_id) AS dispatch_group,
 	e.data AS event_data, e.subject AS event_subject, e.occurred_at AS event_occurred_at
 	FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id JOIN events e ON e.id = d.event_id`
@@ -77,22 +85,23 @@ func (s *Deliveries) Get(ctx context.Context, id string) (*Delivery, error) {
 	return &d, nil
 }
 
-// PendingInBatches lists the pending deliveries of publish batches to
-// unordered webhooks: the work of the batches' first attempts. Calling it
-// again after a crash returns only what is left.
+// PendingInBatches lists the pending unordered deliveries of publish batches
+// that the batches' group workflow still carries: not handed to a workflow
+// of their own, not parked. Calling it again after a crash returns only what
+// is left: deliveries not yet tried, and tried ones not yet handed over.
 func (s *Deliveries) PendingInBatches(ctx context.Context, batchIDs []string) ([]*Delivery, error) {
 	var out []*Delivery
-	err := s.DB.SelectContext(ctx, &out, deliverySelect+` WHERE d.batch_id = ANY($1) AND NOT w.ordered
-		AND d.status = 'pending' ORDER BY d.seq`, pq.StringArray(batchIDs))
+	err := s.DB.SelectContext(ctx, &out, deliverySelect+` WHERE d.batch_id = ANY($1) AND NOT d.ordered
+		AND d.status = 'pending' AND d.workflow_id = '' AND d.parked_at IS NULL ORDER BY d.seq`, pq.StringArray(batchIDs))
 	return out, translate(err, "batch deliveries")
 }
 
-// PendingOrdered lists up to limit pending deliveries of an ordered webhook in
-// publish order.
+// PendingOrdered lists up to limit pending deliveries of an ordered webhook's
+// queue in publish order.
 func (s *Deliveries) PendingOrdered(ctx context.Context, webhookID string, limit int) ([]*Delivery, error) {
 	var out []*Delivery
 	err := s.DB.SelectContext(ctx, &out, deliverySelect+` WHERE d.webhook_id = $1 AND d.status = 'pending'
-		ORDER BY d.seq LIMIT $2`, webhookID, limit)
+		AND d.ordered ORDER BY d.seq LIMIT $2`, webhookID, limit)
 	return out, translate(err, "ordered deliveries")
 }
 
@@ -127,50 +136,85 @@ func (s *Deliveries) List(ctx context.Context, f DeliveryFilter, p domain.Page) 
 	return out, err
 }
 
-// Attempt is one HTTP try of a delivery.
+// Attempt is one HTTP try of a delivery. Bodies, headers, URL and error
+// hold what was sent and received; when written, texts PostgreSQL cannot
+// store are kept in a storable form (see storableBody and storableText) and
+// the encoding fields and Escaped say so when read back.
 type Attempt struct {
-	ID                int64            `db:"id" json:"id"`
-	DeliveryID        string           `db:"delivery_id" json:"delivery_id"`
-	Attempt           int              `db:"attempt" json:"attempt"`
-	RequestMethod     string           `db:"request_method" json:"-"`
-	RequestURL        string           `db:"request_url" json:"-"`
-	RequestHeaders    jsonb[headerMap] `db:"request_headers" json:"-"`
-	RequestBody       string           `db:"request_body" json:"-"`
-	ResponseStatus    sql.NullInt64    `db:"response_status" json:"-"`
-	ResponseHeaders   jsonb[headerMap] `db:"response_headers" json:"-"`
-	ResponseBody      string           `db:"response_body" json:"-"`
-	ResponseTruncated bool             `db:"response_truncated" json:"-"`
-	DurationMS        int              `db:"duration_ms" json:"duration_ms"`
-	Error             string           `db:"error" json:"error"`
-	Result            string           `db:"result" json:"result"`
-	ExecutedAt        time.Time        `db:"executed_at" json:"executed_at"`
+	ID                   int64            `db:"id" json:"id"`
+	DeliveryID           string           `db:"delivery_id" json:"delivery_id"`
+	Attempt              int              `db:"attempt" json:"attempt"`
+	RequestMethod        string           `db:"request_method" json:"-"`
+	RequestURL           string           `db:"request_url" json:"-"`
+	RequestHeaders       jsonb[headerMap] `db:"request_headers" json:"-"`
+	RequestBody          string           `db:"request_body" json:"-"`
+	RequestBodyEncoding  string           `db:"request_body_encoding" json:"-"`
+	ResponseStatus       sql.NullInt64    `db:"response_status" json:"-"`
+	ResponseHeaders      jsonb[headerMap] `db:"response_headers" json:"-"`
+	ResponseBody         string           `db:"response_body" json:"-"`
+	ResponseBodyEncoding string           `db:"response_body_encoding" json:"-"`
+	ResponseTruncated    bool             `db:"response_truncated" json:"-"`
+	// Escaped: a header, the URL or the error held bytes PostgreSQL cannot
+	// store, written as \xNN.
+	Escaped    bool      `db:"escaped" json:"-"`
+	DurationMS int       `db:"duration_ms" json:"duration_ms"`
+	Error      string    `db:"error" json:"error"`
+	Result     string    `db:"result" json:"result"`
+	ExecutedAt time.Time `db:"executed_at" json:"executed_at"`
+	// WorkflowID is the workflow whose activity made the attempt.
+	WorkflowID string `db:"workflow_id" json:"-"`
 }
 
 // headerMap is a header map as stored; repeated headers are joined with ", ".
 type headerMap = map[string]string
 
-// NewAttempt builds an Attempt row from plain values.
-func NewAttempt(deliveryID string, n int, method, url string, reqHeaders map[string]string, reqBody string,
+// Attempt results.
+const (
+	AttemptSucceeded = "SUCCESS"
+	AttemptFailed    = "FAILED"
+)
+
+// NewAttempt builds an Attempt row from plain values; success says whether
+// the answer counts as SUCCESS. Bodies may hold any bytes.
+func NewAttempt(deliveryID string, method, url string, reqHeaders map[string]string, reqBody string,
 	status int, respHeaders map[string]string, respBody string, truncated bool, dur time.Duration, errText string,
-	executedAt time.Time) Attempt {
+	executedAt time.Time, success bool) Attempt {
 	a := Attempt{
-		DeliveryID: deliveryID, Attempt: n, RequestMethod: method, RequestURL: url,
+		DeliveryID: deliveryID, RequestMethod: method, RequestURL: url,
 		RequestHeaders: jsonb[headerMap]{reqHeaders}, RequestBody: reqBody,
 		ResponseHeaders: jsonb[headerMap]{respHeaders}, ResponseBody: respBody, ResponseTruncated: truncated,
 		DurationMS: int(dur.Milliseconds()), Error: errText, ExecutedAt: executedAt.UTC(),
 	}
+	if status > 0 {
+		a.ResponseStatus = sql.NullInt64{Int64: int64(status), Valid: true}
+	}
+	a.Result = AttemptFailed
+	if success && errText == "" {
+		a.Result = AttemptSucceeded
+	}
+	return a
+}
+
+// storable returns the attempt as PostgreSQL can store it.
+func (a Attempt) storable() Attempt {
+	var esc [5]bool
+	if a.RequestBodyEncoding == "" {
+		a.RequestBody, a.RequestBodyEncoding = storableBody(a.RequestBody)
+	}
+	if a.ResponseBodyEncoding == "" {
+		a.ResponseBody, a.ResponseBodyEncoding = storableBody(a.ResponseBody)
+	}
+	a.RequestHeaders.V, esc[0] = storableHeaders(a.RequestHeaders.V)
+	a.ResponseHeaders.V, esc[1] = storableHeaders(a.ResponseHeaders.V)
+	a.RequestURL, esc[2] = storableText(a.RequestURL)
+	a.Error, esc[3] = storableText(truncateText(a.Error, 2000))
+	a.RequestMethod, esc[4] = storableText(a.RequestMethod)
+	a.Escaped = a.Escaped || esc[0] || esc[1] || esc[2] || esc[3] || esc[4]
 	if a.RequestHeaders.V == nil {
 		a.RequestHeaders.V = map[string]string{}
 	}
 	if a.ResponseHeaders.V == nil {
 		a.ResponseHeaders.V = map[string]string{}
-	}
-	if status > 0 {
-		a.ResponseStatus = sql.NullInt64{Int64: int64(status), Valid: true}
-	}
-	a.Result = "FAILED"
-	if domain.SuccessStatus(status) && errText == "" {
-		a.Result = "SUCCESS"
 	}
 	return a
 }
@@ -183,72 +227,208 @@ func (a *Attempt) Headers() (request, response map[string]string) {
 // Status is the response status, 0 when there was no response.
 func (a *Attempt) Status() int { return int(a.ResponseStatus.Int64) }
 
-// Outcome is the state a delivery moves to after attempts.
+// Outcome is the state a delivery moves to.
 type Outcome struct {
 	DeliveryID    string
 	Status        string // pending (to retry), succeeded, failed, canceled
-	Attempts      int    // the attempt number just made
 	LastCode      int
 	LastError     string
 	NextAttemptAt *time.Time
-	WorkflowID    string
-	RunID         string
+	// WorkflowID and RunID, when set, name the workflow that carries the
+	// delivery from now on.
+	WorkflowID string
+	RunID      string
+	// Carrier, when set, is the workflow recording: the delivery's state
+	// changes only while it carries the delivery (the try is logged anyway).
+	Carrier string
 }
 
-const (
-	insertAttempts = `INSERT INTO delivery_attempts (delivery_id, attempt, request_method, request_url,
-		request_headers, request_body, response_status, response_headers, response_body, response_truncated,
-		duration_ms, error, result, executed_at)
-		VALUES (:delivery_id, :attempt, :request_method, :request_url, :request_headers, :request_body,
-		:response_status, :response_headers, :response_body, :response_truncated, :duration_ms, :error,
-		:result, :executed_at)
-		ON CONFLICT (delivery_id, attempt) DO NOTHING`
-	applyOutcomes = `UPDATE deliveries d SET
-		status = o.status,
-		attempts = GREATEST(d.attempts, o.attempts),
-		last_status_code = NULLIF(o.code, 0),
-		last_error = o.error,
-		next_attempt_at = o.next_at,
-		workflow_id = CASE WHEN o.workflow_id <> '' THEN o.workflow_id ELSE d.workflow_id END,
-		run_id = CASE WHEN o.run_id <> '' THEN o.run_id ELSE d.run_id END,
-		updated_at = now(),
-		completed_at = CASE WHEN o.status IN ('succeeded', 'failed', 'canceled') THEN now() ELSE NULL END
-		FROM unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::text[], $6::timestamptz[], $7::text[], $8::text[])
-			AS o(id, status, attempts, code, error, next_at, workflow_id, run_id)
-		WHERE d.id = o.id AND d.status NOT IN ('succeeded', 'canceled')`
-)
+// Record is one thing that happened to a delivery: a try (Attempt) and the
+// state it leads to, or a state change alone (Attempt nil: given up,
+// canceled).
+type Record struct {
+	Attempt *Attempt
+	Outcome Outcome
+}
 
-// RecordAttempts stores attempt rows and the deliveries' new states in one
-// transaction. Attempt numbers make it idempotent: a retried activity that
-// records the same attempt again changes nothing. A delivery that already
-// succeeded or was canceled keeps its state.
-func (s *Deliveries) RecordAttempts(ctx context.Context, attempts []Attempt, outcomes []Outcome) error {
-	return withTx(ctx, s.DB, func(tx *sqlx.Tx) error {
-		for start := 0; start < len(attempts); start += 500 {
-			end := min(start+500, len(attempts))
-			if _, err := tx.NamedExecContext(ctx, insertAttempts, attempts[start:end]); err != nil {
-				return translate(err, "store attempts")
+// recordSQL applies records in one statement. Each try takes the next
+// attempt number of its delivery under the row's lock, so attempt numbers
+// never collide, whoever records. Only a pending delivery changes state,
+// and only when the recording workflow (o.carrier) still carries it: a
+// succeeded, failed or canceled delivery keeps its state (a late or
+// duplicate try is still logged), so nothing but an explicit retry turns a
+// finished delivery back to pending.
+var recordSQL = strings.ReplaceAll(`WITH o AS (
+		SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::timestamptz[], $6::text[], $7::text[], $8::int[], $26::text[])
+			AS o(id, status, code, error, next_at, workflow_id, run_id, tried, carrier)
+	), upd AS (
+		UPDATE deliveries d SET
+			attempts = d.attempts + o.tried,
+			status = CASE WHEN {ok} THEN o.status ELSE d.status END,
+			last_status_code = CASE WHEN {ok} AND (o.tried = 1 OR o.code <> 0) THEN NULLIF(o.code, 0) ELSE d.last_status_code END,
+			last_error = CASE WHEN {ok} THEN o.error ELSE d.last_error END,
+			next_attempt_at = CASE WHEN {ok} THEN o.next_at ELSE d.next_attempt_at END,
+			workflow_id = CASE WHEN {ok} AND o.workflow_id <> '' THEN o.workflow_id ELSE d.workflow_id END,
+			run_id = CASE WHEN {ok} AND o.run_id <> '' THEN o.run_id ELSE d.run_id END,
+			parked_at = CASE WHEN {ok} AND o.status <> 'pending' THEN NULL ELSE d.parked_at END,
+			updated_at = now(),
+			completed_at = CASE WHEN {ok} AND o.status IN ('succeeded', 'failed', 'canceled') THEN now() ELSE d.completed_at END
+		FROM o WHERE d.id = o.id
+		RETURNING d.id, d.attempts, o.tried
+	)
+	INSERT INTO delivery_attempts (delivery_id, attempt, request_method, request_url, request_headers,
+		request_body, request_body_encoding, response_status, response_headers, response_body, response_body_encoding,
+		response_truncated, escaped, duration_ms, error, result, executed_at, workflow_id)
+	SELECT a.id, upd.attempts, a.method, a.url, a.req_headers::jsonb, a.req_body, a.req_enc, NULLIF(a.status, 0),
+		a.resp_headers::jsonb, a.resp_body, a.resp_enc, a.truncated, a.escaped, a.duration, a.error, a.result, a.executed_at, a.workflow_id
+	FROM upd JOIN unnest($9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::int[],
+		$16::text[], $17::text[], $18::text[], $19::bool[], $20::bool[], $21::int[], $22::text[], $23::text[],
+		$24::timestamptz[], $25::text[])
+		AS a(id, method, url, req_headers, req_body, req_enc, status, resp_headers, resp_body, resp_enc,
+			truncated, escaped, duration, error, result, executed_at, workflow_id) ON a.id = upd.id
+	WHERE upd.tried = 1`,
+	"{ok}", "(d.status = 'pending' AND (o.carrier = '' OR d.workflow_id IN ('', o.carrier)))")
+
+// Record stores what happened to deliveries — tries and the states they lead
+// to — in one statement. A delivery may appear once per call. Every text is
+// stored in a form PostgreSQL takes, whatever bytes it held. Unknown
+// deliveries (deleted meanwhile) are skipped.
+func (s *Deliveries) Record(ctx context.Context, recs []Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	n := len(recs)
+	ids, statuses, errs, wfs, runs, carriers := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	codes, tried := make([]int64, n), make([]int64, n)
+	nexts := make([]sql.NullString, n)
+	var at attemptColumns
+	for i, r := range recs {
+		o := r.Outcome
+		ids[i], statuses[i], wfs[i], runs[i], carriers[i] = o.DeliveryID, o.Status, o.WorkflowID, o.RunID, o.Carrier
+		errs[i], _ = storableText(truncateText(o.LastError, 2000))
+		codes[i] = int64(o.LastCode)
+		if o.NextAttemptAt != nil {
+			nexts[i] = sql.NullString{String: o.NextAttemptAt.UTC().Format(time.RFC3339Nano), Valid: true}
+		}
+		if r.Attempt != nil {
+			tried[i] = 1
+			a := *r.Attempt
+			a.DeliveryID = o.DeliveryID
+			if err := at.add(a.storable()); err != nil {
+				return fmt.Errorf("record attempt of %s: %w", o.DeliveryID, err)
 			}
 		}
-		if len(outcomes) == 0 {
-			return nil
-		}
-		n := len(outcomes)
-		ids, statuses, errs, wfs, runs := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		attemptsN, codes := make([]int64, n), make([]int64, n)
-		nexts := make([]sql.NullString, n)
-		for i, o := range outcomes {
-			ids[i], statuses[i], errs[i], wfs[i], runs[i] = o.DeliveryID, o.Status, truncateText(o.LastError, 2000), o.WorkflowID, o.RunID
-			attemptsN[i], codes[i] = int64(o.Attempts), int64(o.LastCode)
-			if o.NextAttemptAt != nil {
-				nexts[i] = sql.NullString{String: o.NextAttemptAt.UTC().Format(time.RFC3339Nano), Valid: true}
-			}
-		}
-		_, err := tx.ExecContext(ctx, applyOutcomes, pq.StringArray(ids), pq.StringArray(statuses),
-			pq.Int64Array(attemptsN), pq.Int64Array(codes), pq.StringArray(errs), pq.Array(nexts),
-			pq.StringArray(wfs), pq.StringArray(runs))
-		return translate(err, "update deliveries")
-	})
+	}
+	args := []any{pq.StringArray(ids), pq.StringArray(statuses), pq.Int64Array(codes), pq.StringArray(errs),
+		pq.Array(nexts), pq.StringArray(wfs), pq.StringArray(runs), pq.Int64Array(tried)}
+	args = append(args, at.args()...)
+	args = append(args, pq.StringArray(carriers))
+	_, err := s.DB.ExecContext(ctx, recordSQL, args...)
+	return translate(err, "record deliveries")
+}
+
+// attemptColumns are attempt rows as the column arrays recordSQL unnests.
+type attemptColumns struct {
+	id, method, url, reqHeaders, reqBody, reqEnc, respHeaders, respBody, respEnc, errText, result, executedAt, workflowID []string
+	status, duration                                                                                                      []int64
+	truncated, escaped                                                                                                    []bool
+}
+
+func (c *attemptColumns) add(a Attempt) error {
+	reqH, err := json.Marshal(a.RequestHeaders.V)
+	if err != nil {
+		return err
+	}
+	respH, err := json.Marshal(a.ResponseHeaders.V)
+	if err != nil {
+		return err
+	}
+	c.id = append(c.id, a.DeliveryID)
+	c.method = append(c.method, a.RequestMethod)
+	c.url = append(c.url, a.RequestURL)
+	c.reqHeaders = append(c.reqHeaders, string(reqH))
+	c.reqBody = append(c.reqBody, a.RequestBody)
+	c.reqEnc = append(c.reqEnc, a.RequestBodyEncoding)
+	c.status = append(c.status, a.ResponseStatus.Int64)
+	c.respHeaders = append(c.respHeaders, string(respH))
+	c.respBody = append(c.respBody, a.ResponseBody)
+	c.respEnc = append(c.respEnc, a.ResponseBodyEncoding)
+	c.truncated = append(c.truncated, a.ResponseTruncated)
+	c.escaped = append(c.escaped, a.Escaped)
+	c.duration = append(c.duration, int64(a.DurationMS))
+	c.errText = append(c.errText, a.Error)
+	c.result = append(c.result, a.Result)
+	c.executedAt = append(c.executedAt, a.ExecutedAt.UTC().Format(time.RFC3339Nano))
+	c.workflowID = append(c.workflowID, a.WorkflowID)
+	return nil
+}
+
+func (c *attemptColumns) args() []any {
+	return []any{pq.StringArray(c.id), pq.StringArray(c.method), pq.StringArray(c.url), pq.StringArray(c.reqHeaders),
+		pq.StringArray(c.reqBody), pq.StringArray(c.reqEnc), pq.Int64Array(c.status), pq.StringArray(c.respHeaders),
+		pq.StringArray(c.respBody), pq.StringArray(c.respEnc), pq.BoolArray(c.truncated), pq.BoolArray(c.escaped),
+		pq.Int64Array(c.duration), pq.StringArray(c.errText), pq.StringArray(c.result), pq.StringArray(c.executedAt),
+		pq.StringArray(c.workflowID)}
+}
+
+// ClaimInBatches claims for workflow carrier the pending unordered
+// deliveries of publish batches that no other workflow carries (nor parked),
+// and returns them in publish order. Claiming first makes a batch's
+// deliveries belong to one group workflow even if a group is ever handed
+// over twice under different names; calling it again from the same workflow
+// (a retried activity) returns what it still carries.
+func (s *Deliveries) ClaimInBatches(ctx context.Context, batchIDs []string, carrier string) ([]*Delivery, error) {
+	var ids []string
+	if err := s.DB.SelectContext(ctx, &ids, `UPDATE deliveries SET workflow_id = $2, updated_at = now()
+		WHERE batch_id = ANY($1) AND NOT ordered AND status = 'pending' AND parked_at IS NULL
+			AND workflow_id IN ('', $2)
+		RETURNING id`, pq.StringArray(batchIDs), carrier); err != nil {
+		return nil, translate(err, "claim batch deliveries")
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var out []*Delivery
+	err := s.DB.SelectContext(ctx, &out, deliverySelect+` WHERE d.id = ANY($1) ORDER BY d.seq`, pq.StringArray(ids))
+	return out, translate(err, "batch deliveries")
+}
+
+// OwnDelivery is a delivery given a workflow of its own at hand-over.
+type OwnDelivery struct {
+	ID          string `db:"id"`
+	WebhookID   string `db:"webhook_id"`
+	WebhookCode string `db:"webhook_code"`
+	EventID     string `db:"event_id"`
+	EventType   string `db:"event_type"`
+}
+
+// ClaimEachInBatches claims every pending unordered delivery of publish
+// batches for a workflow of its own, named prefix + its id (unless another
+// workflow carries it), and returns them, claimed now or before.
+func (s *Deliveries) ClaimEachInBatches(ctx context.Context, batchIDs []string, prefix string) ([]OwnDelivery, error) {
+	var out []OwnDelivery
+	err := s.DB.SelectContext(ctx, &out, `WITH own AS (
+			UPDATE deliveries SET workflow_id = $2 || id, updated_at = now()
+			WHERE batch_id = ANY($1) AND NOT ordered AND status = 'pending' AND parked_at IS NULL
+				AND workflow_id IN ('', $2 || id)
+			RETURNING id, webhook_id, event_id, seq)
+		SELECT own.id, own.webhook_id, w.code AS webhook_code, own.event_id, e.type AS event_type
+		FROM own JOIN webhooks w ON w.id = own.webhook_id JOIN events e ON e.id = own.event_id
+		ORDER BY own.seq`, pq.StringArray(batchIDs), prefix)
+	return out, translate(err, "claim deliveries one by one")
+}
+
+// HandOver records that workflow to carries a pending delivery from now on,
+// if from (the workflow that carried it, or ” for none) still does. It
+// reports whether the delivery is now carried by to.
+func (s *Deliveries) HandOver(ctx context.Context, id, from, to string) (bool, error) {
+	res, err := s.DB.ExecContext(ctx, `UPDATE deliveries SET workflow_id = $3, run_id = '', parked_at = NULL, updated_at = now()
+		WHERE id = $1 AND status = 'pending' AND workflow_id IN ($2, $3)`, id, from, to)
+	if err != nil {
+		return false, translate(err, "hand delivery over")
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
 }
 
 // SetWorkflow records which workflow carries a delivery now.
@@ -256,6 +436,61 @@ func (s *Deliveries) SetWorkflow(ctx context.Context, ids []string, workflowID, 
 	_, err := s.DB.ExecContext(ctx, `UPDATE deliveries SET workflow_id = $2, run_id = $3, updated_at = now()
 		WHERE id = ANY($1)`, pq.StringArray(ids), workflowID, runID)
 	return translate(err, "set delivery workflow")
+}
+
+// Park leaves a pending delivery of a disabled webhook waiting with no
+// workflow: enabling the webhook hands it over again (ResumeParked). It
+// reports false when the delivery is no longer pending or its webhook was
+// enabled meanwhile (then the caller goes on delivering).
+func (s *Deliveries) Park(ctx context.Context, id string) (bool, error) {
+	res, err := s.DB.ExecContext(ctx, `UPDATE deliveries d SET parked_at = now(), workflow_id = '', run_id = '', updated_at = now()
+		FROM webhooks w WHERE d.id = $1 AND w.id = d.webhook_id AND d.status = 'pending' AND NOT w.enabled`, id)
+	if err != nil {
+		return false, translate(err, "park delivery")
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// ParkedBatchSize is how many parked deliveries one resumed batch holds.
+const ParkedBatchSize = 2000
+
+// ResumeParked hands the parked deliveries of enabled webhooks (or of the
+// given webhooks only) over again: they are put, in publish order, into new
+// publish batches of up to ParkedBatchSize that wait for a hand-over like
+// freshly published ones (undispatched: the caller dispatches them, or the
+// sweep does after the lease), so no hand-over is lost if the caller dies.
+// It returns the new batches' ids.
+func (s *Deliveries) ResumeParked(ctx context.Context, webhookIDs []string, limit int) ([]string, error) {
+	var batches []string
+	err := withTx(ctx, s.DB, func(tx *sqlx.Tx) error {
+		var ids []string
+		q := `SELECT d.id FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
+			WHERE d.parked_at IS NOT NULL AND d.status = 'pending' AND w.enabled`
+		args := []any{limit}
+		if webhookIDs != nil {
+			q += ` AND d.webhook_id = ANY($2)`
+			args = append(args, pq.StringArray(webhookIDs))
+		}
+		q += ` ORDER BY d.seq LIMIT $1 FOR UPDATE OF d SKIP LOCKED`
+		if err := tx.SelectContext(ctx, &ids, q, args...); err != nil {
+			return translate(err, "parked deliveries")
+		}
+		for start := 0; start < len(ids); start += ParkedBatchSize {
+			end := min(start+ParkedBatchSize, len(ids))
+			batch := NewID(PrefixBatch)
+			if _, err := tx.ExecContext(ctx, insertBatch, batch, dispatchLease.Milliseconds()); err != nil {
+				return translate(err, "publish batch")
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET parked_at = NULL, batch_id = $2, updated_at = now()
+				WHERE id = ANY($1)`, pq.StringArray(ids[start:end]), batch); err != nil {
+				return translate(err, "resume parked deliveries")
+			}
+			batches = append(batches, batch)
+		}
+		return nil
+	})
+	return batches, err
 }
 
 // Attempts lists a delivery's attempts, newest first.
@@ -267,11 +502,13 @@ func (s *Deliveries) Attempts(ctx context.Context, deliveryID string) ([]Attempt
 }
 
 // Reopen sets a finished (failed or canceled) delivery back to pending for a
-// manual retry. A pending or succeeded one is ErrUnprocessable.
-func (s *Deliveries) Reopen(ctx context.Context, id string) error {
+// manual retry, carried from now on by workflowID. A pending or succeeded
+// one is ErrUnprocessable.
+func (s *Deliveries) Reopen(ctx context.Context, id, workflowID string) error {
 	res, err := s.DB.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', completed_at = NULL,
-		next_attempt_at = NULL, window_start = now(), window_attempts = attempts, updated_at = now()
-		WHERE id = $1 AND status IN ('failed', 'canceled')`, id)
+		next_attempt_at = NULL, window_start = now(), window_attempts = attempts, parked_at = NULL,
+		workflow_id = $2, run_id = '', updated_at = now()
+		WHERE id = $1 AND status IN ('failed', 'canceled')`, id, workflowID)
 	if err != nil {
 		return translate(err, "reopen delivery")
 	}

@@ -60,18 +60,26 @@ type StoredBatch struct {
 }
 
 const (
-	insertBatch  = `INSERT INTO publish_batches (id) VALUES ($1)`
+	// A batch starts claimed by the process that commits it (as a group of
+	// its own): its dispatcher hands it over within the lease, or a sweep
+	// takes it over after.
+	insertBatch = `INSERT INTO publish_batches (id, dispatch_group, claimed_until)
+		VALUES ($1, $1, now() + $2 * interval '1 millisecond')`
 	insertEvents = `INSERT INTO events (id, type, occurred_at, subject, data, batch_id)
 		SELECT e.id, e.type, e.occurred_at, e.subject, e.data, $6
 		FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::jsonb[])
 			AS e(id, type, occurred_at, subject, data)
 		ON CONFLICT (id) DO NOTHING
 		RETURNING id`
-	insertDeliveries = `INSERT INTO deliveries (id, webhook_id, event_id, batch_id)
-		SELECT d.id, d.webhook_id, d.event_id, $4
-		FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS d(id, webhook_id, event_id, ord)
+	insertDeliveries = `INSERT INTO deliveries (id, webhook_id, event_id, batch_id, ordered)
+		SELECT d.id, d.webhook_id, d.event_id, $5, d.ordered
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::bool[]) WITH ORDINALITY AS d(id, webhook_id, event_id, ordered, ord)
 		ORDER BY d.ord`
-	insertPlannedRuns = `INSERT INTO trigger_runs (id, trigger_id, queue_hook_id, event_id, flow_id, workflow_id, batch_id, status)
+	// lockPlannedWebhooks keeps the webhooks a batch delivers to from being
+	// deleted until it commits, and tells which still exist: one deleted
+	// while the publish was matching loses its deliveries, not the publish.
+	lockPlannedWebhooks = `SELECT id FROM webhooks WHERE id = ANY($1) ORDER BY id FOR KEY SHARE`
+	insertPlannedRuns   = `INSERT INTO trigger_runs (id, trigger_id, queue_hook_id, event_id, flow_id, workflow_id, batch_id, status)
 		SELECT r.id, NULLIF(r.trigger_id, ''), NULLIF(r.queue_hook_id, ''), r.event_id, NULLIF(r.flow_id, ''), r.workflow_id, $7, 'pending'
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
 			AS r(id, trigger_id, queue_hook_id, event_id, flow_id, workflow_id)
@@ -102,7 +110,7 @@ func (s *Events) StoreBatch(ctx context.Context, events []domain.Event, plan Pla
 		datas[i] = string(e.Data)
 	}
 	err := withTx(ctx, s.DB, func(tx *sqlx.Tx) error {
-		if _, err := tx.ExecContext(ctx, insertBatch, out.BatchID); err != nil {
+		if _, err := tx.ExecContext(ctx, insertBatch, out.BatchID, dispatchLease.Milliseconds()); err != nil {
 			return translate(err, "publish batch")
 		}
 		var inserted []string
@@ -124,16 +132,20 @@ func (s *Events) StoreBatch(ctx context.Context, events []domain.Event, plan Pla
 			return nil
 		}
 		out.Plan = plan(out.NewEvents)
+		var err error
+		if out.Plan.Deliveries, err = keepExistingWebhooks(ctx, tx, out.Plan.Deliveries); err != nil {
+			return err
+		}
 		if err := lockOrderedWebhooks(ctx, tx, out.Plan.Deliveries); err != nil {
 			return err
 		}
 		if n := len(out.Plan.Deliveries); n > 0 {
-			dIDs, whIDs, evIDs := make([]string, n), make([]string, n), make([]string, n)
+			dIDs, whIDs, evIDs, ordered := make([]string, n), make([]string, n), make([]string, n), make([]bool, n)
 			for i, d := range out.Plan.Deliveries {
-				dIDs[i], whIDs[i], evIDs[i] = d.ID, d.WebhookID, d.EventID
+				dIDs[i], whIDs[i], evIDs[i], ordered[i] = d.ID, d.WebhookID, d.EventID, d.Ordered
 			}
 			if _, err := tx.ExecContext(ctx, insertDeliveries, pq.StringArray(dIDs), pq.StringArray(whIDs),
-				pq.StringArray(evIDs), out.BatchID); err != nil {
+				pq.StringArray(evIDs), pq.BoolArray(ordered), out.BatchID); err != nil {
 				return translate(err, "store deliveries")
 			}
 		}
@@ -155,6 +167,40 @@ func (s *Events) StoreBatch(ctx context.Context, events []domain.Event, plan Pla
 		return nil
 	})
 	return out, err
+}
+
+// keepExistingWebhooks drops the deliveries to webhooks deleted since the
+// publish was matched, and locks the others against deletion until commit.
+func keepExistingWebhooks(ctx context.Context, tx *sqlx.Tx, deliveries []PlannedDelivery) ([]PlannedDelivery, error) {
+	if len(deliveries) == 0 {
+		return deliveries, nil
+	}
+	seen := map[string]bool{}
+	var ids []string
+	for _, d := range deliveries {
+		if !seen[d.WebhookID] {
+			seen[d.WebhookID] = true
+			ids = append(ids, d.WebhookID)
+		}
+	}
+	var existing []string
+	if err := tx.SelectContext(ctx, &existing, lockPlannedWebhooks, pq.StringArray(ids)); err != nil {
+		return nil, translate(err, "lock webhooks")
+	}
+	if len(existing) == len(ids) {
+		return deliveries, nil
+	}
+	exists := make(map[string]bool, len(existing))
+	for _, id := range existing {
+		exists[id] = true
+	}
+	kept := deliveries[:0:0]
+	for _, d := range deliveries {
+		if exists[d.WebhookID] {
+			kept = append(kept, d)
+		}
+	}
+	return kept, nil
 }
 
 // lockOrderedWebhooks makes concurrent batches with deliveries to the same
@@ -189,13 +235,39 @@ func (s *Events) MarkDispatched(ctx context.Context, batchIDs ...string) error {
 	return translate(err, "mark batches dispatched")
 }
 
-// AssignGroup records that batches are handed to Temporal together under
-// group (the id of their first batch), before the hand-over begins: a sweep
-// finishing an interrupted hand-over then uses the same workflow ids.
-func (s *Events) AssignGroup(ctx context.Context, group string, batchIDs []string) error {
-	_, err := s.DB.ExecContext(ctx, `UPDATE publish_batches SET dispatch_group = $1 WHERE id = ANY($2)`,
-		group, pq.StringArray(batchIDs))
-	return translate(err, "assign dispatch group")
+// dispatchLease is how long a dispatcher or sweeper holds the batches it
+// committed or claimed before a sweeper may take them over. A dispatcher's
+// hand-over is bounded well below it.
+const dispatchLease = 30 * time.Second
+
+// AssignGroup records that batches are handed to Temporal together, before
+// the hand-over begins, and claims them for a while: a sweep finishing an
+// interrupted hand-over then uses the same workflow ids. Only batches not
+// dispatched and not in a group of several before are taken, so a batch
+// never lands in two groups. The group is named by the smallest id taken;
+// it returns that name and the batches taken (none when all were taken
+// elsewhere meanwhile).
+func (s *Events) AssignGroup(ctx context.Context, batchIDs []string) (string, []string, error) {
+	var rows []struct {
+		ID    string `db:"id"`
+		Group string `db:"dispatch_group"`
+	}
+	err := s.DB.SelectContext(ctx, &rows, `WITH cand AS (
+			SELECT id FROM publish_batches WHERE id = ANY($1) AND (dispatch_group = '' OR dispatch_group = id)
+				AND dispatched_at IS NULL ORDER BY id FOR UPDATE),
+		leader AS (SELECT min(id) AS g FROM cand)
+		UPDATE publish_batches b SET dispatch_group = leader.g, claimed_until = now() + $2 * interval '1 millisecond'
+		FROM cand, leader WHERE b.id = cand.id RETURNING b.id, b.dispatch_group`,
+		pq.StringArray(batchIDs), dispatchLease.Milliseconds())
+	if err != nil || len(rows) == 0 {
+		return "", nil, translate(err, "assign dispatch group")
+	}
+	taken := make([]string, len(rows))
+	for i, r := range rows {
+		taken[i] = r.ID
+	}
+	sort.Strings(taken)
+	return rows[0].Group, taken, nil
 }
 
 // GroupOf returns the dispatch group of a batch and the batches in it; a
@@ -213,12 +285,49 @@ func (s *Events) GroupOf(ctx context.Context, batchID string) (string, []string,
 	return group, members, translate(err, "dispatch group "+group)
 }
 
+// StaleBatch is an undispatched batch a sweeper claimed, with its group
+// (” when it was never grouped) and how much work it holds (deliveries
+// and runs).
+type StaleBatch struct {
+	ID    string `db:"id"`
+	Group string `db:"dispatch_group"`
+	Work  int    `db:"work"`
+}
+
+// ClaimStaleBatches claims up to limit batches stored before olderThan and
+// never dispatched — their publisher died or lost Temporal before handing
+// them over — oldest first. Claimed batches are skipped by other sweepers for
+// a lease, so several sweepers share a backlog instead of all starting on the
+// same oldest batches.
+func (s *Events) ClaimStaleBatches(ctx context.Context, olderThan time.Time, limit int) ([]StaleBatch, error) {
+	var out []StaleBatch
+	err := s.DB.SelectContext(ctx, &out, `WITH claimed AS (
+			UPDATE publish_batches b SET claimed_until = now() + $3 * interval '1 millisecond'
+			WHERE b.id IN (SELECT id FROM publish_batches WHERE dispatched_at IS NULL AND created_at < $1
+				AND (claimed_until IS NULL OR claimed_until < now())
+				ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+			RETURNING b.id, b.dispatch_group, b.created_at)
+		SELECT c.id, c.dispatch_group,
+			(SELECT count(*) FROM deliveries d WHERE d.batch_id = c.id) +
+			(SELECT count(*) FROM trigger_runs r WHERE r.batch_id = c.id) AS work
+		FROM claimed c ORDER BY c.created_at, c.id`, olderThan, limit, dispatchLease.Milliseconds())
+	return out, translate(err, "claim stale batches")
+}
+
 // StaleBatches lists batches stored before olderThan that were never
 // dispatched: their publisher died between commit and hand-over.
 func (s *Events) StaleBatches(ctx context.Context, olderThan time.Time, limit int) ([]string, error) {
 	var ids []string
 	err := s.DB.SelectContext(ctx, &ids, selectStaleBatches, olderThan, limit)
 	return ids, translate(err, "stale batches")
+}
+
+// CountUndispatched counts the batches committed but not yet handed to
+// Temporal.
+func (s *Events) CountUndispatched(ctx context.Context) (int, error) {
+	var n int
+	err := s.DB.GetContext(ctx, &n, `SELECT count(*) FROM publish_batches WHERE dispatched_at IS NULL`)
+	return n, translate(err, "count undispatched batches")
 }
 
 // BatchTargets is what stored batches must be handed to in Temporal.
@@ -228,6 +337,12 @@ type BatchTargets struct {
 	// RunGroups are the triggers and queue hooks with planned runs; each
 	// group's runs make their first try in one workflow.
 	RunGroups []RunGroup
+	// UnorderedCodes and UnorderedEventTypes name the webhooks and event
+	// types of the unordered deliveries; RunEventTypes the event types of
+	// each run group's runs (for search attributes).
+	UnorderedCodes      []string
+	UnorderedEventTypes []string
+	RunEventTypes       map[RunGroup][]string
 }
 
 // HasRuns reports planned runs.
@@ -260,18 +375,44 @@ func (s *Events) BatchTargets(ctx context.Context, batchIDs []string) (BatchTarg
 	var t BatchTargets
 	ids := pq.StringArray(batchIDs)
 	if err := s.DB.SelectContext(ctx, &t.OrderedWebhooks, `SELECT DISTINCT w.id, w.code FROM deliveries d
-		JOIN webhooks w ON w.id = d.webhook_id WHERE d.batch_id = ANY($1) AND w.ordered ORDER BY w.id`, ids); err != nil {
+		JOIN webhooks w ON w.id = d.webhook_id WHERE d.batch_id = ANY($1) AND d.ordered ORDER BY w.id`, ids); err != nil {
 		return t, translate(err, "batch targets")
 	}
 	if err := s.DB.GetContext(ctx, &t.HasUnordered, `SELECT EXISTS (SELECT 1 FROM deliveries d
-		JOIN webhooks w ON w.id = d.webhook_id WHERE d.batch_id = ANY($1) AND NOT w.ordered)`, ids); err != nil {
+		WHERE d.batch_id = ANY($1) AND NOT d.ordered)`, ids); err != nil {
 		return t, translate(err, "batch targets")
 	}
-	if err := s.DB.SelectContext(ctx, &t.RunGroups, `SELECT DISTINCT COALESCE(r.trigger_id, '') AS trigger_id,
-		COALESCE(r.queue_hook_id, '') AS queue_hook_id, COALESCE(q.queue_id, '') AS queue_id
-		FROM trigger_runs r LEFT JOIN queue_hooks q ON q.id = r.queue_hook_id WHERE r.batch_id = ANY($1)
-		ORDER BY 1, 2`, ids); err != nil {
+	var runs []struct {
+		RunGroup
+		Type string `db:"type"`
+	}
+	if err := s.DB.SelectContext(ctx, &runs, `SELECT DISTINCT COALESCE(r.trigger_id, '') AS trigger_id,
+		COALESCE(r.queue_hook_id, '') AS queue_hook_id, COALESCE(q.queue_id, '') AS queue_id, COALESCE(e.type, '') AS type
+		FROM trigger_runs r LEFT JOIN queue_hooks q ON q.id = r.queue_hook_id LEFT JOIN events e ON e.id = r.event_id
+		WHERE r.batch_id = ANY($1) ORDER BY 1, 2, 4`, ids); err != nil {
 		return t, translate(err, "batch targets")
+	}
+	t.RunEventTypes = map[RunGroup][]string{}
+	for _, r := range runs {
+		if _, ok := t.RunEventTypes[r.RunGroup]; !ok {
+			t.RunGroups = append(t.RunGroups, r.RunGroup)
+		}
+		t.RunEventTypes[r.RunGroup] = append(t.RunEventTypes[r.RunGroup], r.Type)
+	}
+	if t.HasUnordered {
+		var rows []struct {
+			Code string `db:"code"`
+			Type string `db:"type"`
+		}
+		if err := s.DB.SelectContext(ctx, &rows, `SELECT DISTINCT w.code, e.type FROM deliveries d
+			JOIN webhooks w ON w.id = d.webhook_id JOIN events e ON e.id = d.event_id
+			WHERE d.batch_id = ANY($1) AND NOT d.ordered`, ids); err != nil {
+			return t, translate(err, "batch targets")
+		}
+		for _, r := range rows {
+			t.UnorderedCodes = append(t.UnorderedCodes, r.Code)
+			t.UnorderedEventTypes = append(t.UnorderedEventTypes, r.Type)
+		}
 	}
 	return t, nil
 }

@@ -17,20 +17,21 @@ type Stats struct {
 	DB *sqlx.DB
 }
 
-// WebhookBacklog is one webhook's pending deliveries.
+// WebhookBacklog is one webhook's pending deliveries: all of them, and
+// those its ordered queue carries.
 type WebhookBacklog struct {
-	Code    string        `db:"code"`
-	Ordered bool          `db:"ordered"`
-	Pending int           `db:"pending"`
-	Oldest  time.Duration `db:"-"`
-	oldest  sql.NullFloat64
+	Code    string
+	Pending int
+	Ordered int
+	Oldest  time.Duration
 }
 
 // Backlogs lists every webhook that has pending deliveries.
 func (s *Stats) Backlogs(ctx context.Context) ([]WebhookBacklog, error) {
 	rows, err := s.DB.QueryxContext(ctx, `
-		SELECT w.code, w.ordered, p.pending, EXTRACT(EPOCH FROM now() - p.oldest)::float8
-		FROM (SELECT webhook_id, count(*) AS pending, min(created_at) AS oldest
+		SELECT w.code, p.pending, p.ordered, EXTRACT(EPOCH FROM now() - p.oldest)::float8
+		FROM (SELECT webhook_id, count(*) AS pending, count(*) FILTER (WHERE ordered) AS ordered,
+		             min(created_at) AS oldest
 		      FROM deliveries WHERE status = 'pending' GROUP BY webhook_id) p
 		JOIN webhooks w ON w.id = p.webhook_id`)
 	if err != nil {
@@ -40,10 +41,11 @@ func (s *Stats) Backlogs(ctx context.Context) ([]WebhookBacklog, error) {
 	var out []WebhookBacklog
 	for rows.Next() {
 		var b WebhookBacklog
-		if err := rows.Scan(&b.Code, &b.Ordered, &b.Pending, &b.oldest); err != nil {
+		var oldest sql.NullFloat64
+		if err := rows.Scan(&b.Code, &b.Pending, &b.Ordered, &oldest); err != nil {
 			return nil, err
 		}
-		b.Oldest = time.Duration(b.oldest.Float64 * float64(time.Second))
+		b.Oldest = time.Duration(oldest.Float64 * float64(time.Second))
 		out = append(out, b)
 	}
 	return out, rows.Err()

@@ -82,8 +82,12 @@ type Options struct {
 	Logger   *slog.Logger
 	// HTTP is the outbound client for user URLs (egress checks included).
 	HTTP *http.Client
-	// Concurrency bounds parallel requests within one delivery batch.
+	// Concurrency bounds parallel requests to one webhook within one
+	// delivery group (each webhook has its own lane).
 	Concurrency int
+	// DeliveryBudget is how long one delivery-group activity starts new
+	// requests (default 60s); the rest go in the next call.
+	DeliveryBudget time.Duration
 	// Actions configures flow actions that reach outside systems (SMTP for
 	// email.send, the lead API for lead.update.list).
 	Actions activities.ActionSettings
@@ -116,30 +120,92 @@ func New(opts Options) sdkworker.Worker {
 		Temporal:    opts.Temporal,
 		Starter:     workflows.Starter{},
 		Concurrency: opts.Concurrency,
+		Budget:      opts.DeliveryBudget,
 	})
 	registerFlows(w, opts)
 	registerRetention(w, opts.DB)
 	return w
 }
 
-// RunDispatcherSweep periodically dispatches publish batches whose publisher
-// stored them but could not hand them to Temporal, until ctx ends.
-func RunDispatcherSweep(ctx context.Context, c client.Client, db *sqlx.DB, log *slog.Logger) {
+// RunDispatcherSweep hands over publish batches whose publisher stored them
+// but could not hand them to Temporal, until ctx ends: every few seconds, and
+// without pause while a backlog lasts (after a Temporal outage, say). Sweeps
+// in several workers share a backlog: each claims its own batches.
+// separate hands each first try over as its own workflow (see
+// workflows.Group.Separate).
+func RunDispatcherSweep(ctx context.Context, c client.Client, db *sqlx.DB, separate bool, log *slog.Logger) {
 	events := &store.Events{DB: db}
-	t := time.NewTicker(10 * time.Second)
+	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			n, err := workflows.SweepUndispatched(ctx, c, events, 15*time.Second, log)
+		}
+		for ctx.Err() == nil {
+			n, more, err := workflows.SweepUndispatched(ctx, c, events, 5*time.Second, separate, log)
 			if err != nil {
 				log.Warn("dispatcher sweep failed", "error", err)
-			} else if n > 0 {
+				break
+			}
+			if n > 0 {
 				log.Info("dispatcher sweep handed stored batches to Temporal", "batches", n)
 			}
+			if !more || n == 0 {
+				break
+			}
 		}
+	}
+}
+
+// reconcilerLock is the advisory lock that lets one reconciler run at a time
+// across all workers.
+const reconcilerLock = 0x7466_7265_636f // "tfreco"
+
+// RunReconciler runs rec's passes every interval until ctx ends, one
+// process at a time (an advisory lock on PostgreSQL); see
+// workflows.Reconciler.
+func RunReconciler(ctx context.Context, db *sqlx.DB, rec *workflows.Reconciler, interval time.Duration, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := reconcileOnce(ctx, db, rec, log); err != nil && ctx.Err() == nil {
+			log.Warn("reconciler pass failed", "error", err)
+		}
+	}
+}
+
+func reconcileOnce(ctx context.Context, db *sqlx.DB, rec *workflows.Reconciler, log *slog.Logger) error {
+	conn, err := db.Connx(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	var locked bool
+	if err := conn.GetContext(ctx, &locked, `SELECT pg_try_advisory_lock($1)`, reconcilerLock); err != nil || !locked {
+		return err
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, reconcilerLock) //nolint:errcheck
+	rep, err := rec.Reconcile(ctx)
+	if rep != (workflows.ReconcileReport{}) {
+		log.Info("reconciler pass", "resumed", rep.Resumed, "queues", rep.Queues, "handed_over", rep.HandedOver,
+			"canceled", rep.Canceled, "runs_started", rep.RunsStarted, "runs_ended", rep.RunsEnded)
+	}
+	return err
+}
+
+// NewReconciler is the reconciler of a worker process.
+func NewReconciler(c client.Client, db *sqlx.DB, log *slog.Logger) *workflows.Reconciler {
+	runs := &store.Runs{DB: db}
+	return &workflows.Reconciler{
+		Temporal: c, Deliveries: &store.Deliveries{DB: db}, Events: &store.Events{DB: db}, Runs: runs,
+		Planner: &activities.FlowRunPlanner{Runs: runs}, Log: log,
 	}
 }
 

@@ -23,9 +23,31 @@ var bookkeeping = workflow.ActivityOptions{
 	},
 }
 
-// pausedRecheck is how often a delivery of a disabled webhook looks again on
-// its own; enabling a webhook also wakes it by signal.
+// pausedRecheck is how often, in workflows started before deliveries were
+// parked, a delivery of a disabled webhook looked again on its own.
 const pausedRecheck = time.Minute
+
+// pausedWait is how long an ordered webhook's queue, while the webhook is
+// disabled, waits for the wake signal that enabling sends before it looks
+// again on its own: a month of pause costs a few events a day.
+const pausedWait = 24 * time.Hour
+
+// batchRound bounds one DeliverBatch call: its budget for starting requests
+// (activities.Webhooks.Budget, 60 s) plus the longest webhook timeout (30 s)
+// plus time to record and hand over.
+const batchRound = 3 * time.Minute
+
+// Statuses a delivery workflow may end with besides the delivery's own.
+const (
+	// StatusParked: the webhook is disabled; the delivery waits in
+	// PostgreSQL with no workflow until it is enabled.
+	StatusParked = "parked"
+	// StatusCarriedElsewhere: another workflow carries the delivery.
+	StatusCarriedElsewhere = "carried_elsewhere"
+	// StatusPaused: (inside a queue workflow) the webhook is disabled; the
+	// queue waits for it to be enabled.
+	StatusPaused = "paused"
+)
 
 // DeliverBatchInput names the publish batches to deliver together: a
 // dispatched group, named by its first batch (BatchID), with all its
@@ -46,7 +68,11 @@ type DeliverBatchResult struct {
 	Succeeded int
 	Failed    int
 	HandedOff int
+	Parked    int
 	Runs      int
+	// Rounds counts the extra DeliverBatch calls made for deliveries a
+	// call's budget left over.
+	Rounds int
 }
 
 // DeliverBatchWorkflow makes the first try of every delivery in a publish
@@ -56,7 +82,10 @@ func DeliverBatchWorkflow(ctx workflow.Context, in DeliverBatchInput) (DeliverBa
 	var out DeliverBatchResult
 	var a *activities.Webhooks
 	if in.HasUnordered {
-		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		// Version 1: each call is bounded by its budget, and the workflow
+		// calls again while deliveries are left (a slow receiver's).
+		rounds := workflow.GetVersion(ctx, "delivery-batch-rounds", workflow.DefaultVersion, 1)
+		opts := workflow.ActivityOptions{
 			StartToCloseTimeout: 10 * time.Minute,
 			// A killed worker's activity is retried elsewhere within seconds;
 			// the activity heartbeats every 2 s while it runs.
@@ -67,12 +96,25 @@ func DeliverBatchWorkflow(ctx workflow.Context, in DeliverBatchInput) (DeliverBa
 				BackoffCoefficient: 2,
 				MaximumInterval:    time.Minute,
 			},
-		})
-		var res activities.DeliverBatchResult
-		if err := workflow.ExecuteActivity(actx, a.DeliverBatch, activities.DeliverBatchInput{BatchID: in.BatchID, BatchIDs: in.BatchIDs}).Get(ctx, &res); err != nil {
-			return out, err
 		}
-		out.Succeeded, out.Failed, out.HandedOff = res.Succeeded, res.Failed, res.HandedOff
+		if rounds >= 1 {
+			opts.StartToCloseTimeout = batchRound
+		}
+		actx := workflow.WithActivityOptions(ctx, opts)
+		for {
+			var res activities.DeliverBatchResult
+			if err := workflow.ExecuteActivity(actx, a.DeliverBatch, activities.DeliverBatchInput{BatchID: in.BatchID, BatchIDs: in.BatchIDs}).Get(ctx, &res); err != nil {
+				return out, err
+			}
+			out.Succeeded += res.Succeeded
+			out.Failed += res.Failed
+			out.HandedOff += res.HandedOff
+			out.Parked += res.Parked
+			if rounds < 1 || res.Left == 0 {
+				break
+			}
+			out.Rounds++
+		}
 	}
 	if in.HasRuns {
 		n, err := startPlannedRuns(ctx, in.BatchID)
@@ -104,22 +146,56 @@ type DeliveryResult struct {
 }
 
 // DeliveryWorkflow carries one delivery after its first try: it retries it
-// under the webhook's retry policy, pauses while the webhook is disabled, and
-// marks it failed when the policy gives up.
-func DeliveryWorkflow(ctx workflow.Context, in DeliveryInput) (DeliveryResult, error) {
+// under the webhook's retry policy, parks it while the webhook is disabled,
+// and marks it failed when the policy gives up — or canceled when an
+// operator cancels the workflow (in Temporal UI, say).
+func DeliveryWorkflow(ctx workflow.Context, in DeliveryInput) (res DeliveryResult, err error) {
+	defer func() {
+		if temporal.IsCanceledError(err) || errors.Is(ctx.Err(), workflow.ErrCanceled) {
+			err = cancelDelivery(ctx, in.DeliveryID, err)
+		}
+	}()
 	if in.FirstDelay > 0 {
 		if err := workflow.Sleep(ctx, in.FirstDelay); err != nil {
 			return DeliveryResult{}, err
 		}
 	}
 	wake := workflow.GetSignalChannel(ctx, SignalWake)
-	return retryDelivery(ctx, in.DeliveryID, wake, in.SingleTry)
+	return retryDelivery(ctx, in.DeliveryID, wake, retryOptions{singleTry: in.SingleTry, park: true})
+}
+
+// cancelDelivery records a delivery canceled because its workflow was (an
+// operator's cancel), then returns the cancellation so the workflow ends
+// canceled. Workflows started before this existed end without recording.
+func cancelDelivery(ctx workflow.Context, deliveryID string, cause error) error {
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	if workflow.GetVersion(dctx, "delivery-record-cancel", workflow.DefaultVersion, 1) < 1 {
+		return cause
+	}
+	var a *activities.Webhooks
+	bctx := workflow.WithActivityOptions(dctx, bookkeeping)
+	if err := workflow.ExecuteActivity(bctx, a.FinishDelivery, activities.FinishDeliveryInput{
+		DeliveryID: deliveryID, Status: store.DeliveryCanceled, Error: "its workflow was canceled (in Temporal)",
+	}).Get(dctx, nil); err != nil {
+		return errors.Join(cause, err)
+	}
+	return cause
+}
+
+// retryOptions shape retryDelivery.
+type retryOptions struct {
+	// singleTry makes exactly one try, whatever the policy (test sends).
+	singleTry bool
+	// park leaves the delivery in PostgreSQL when its webhook is disabled
+	// (a delivery's own workflow); otherwise the caller is told the webhook
+	// is paused (an ordered queue holds its head itself).
+	park bool
 }
 
 // retryDelivery tries a delivery until it succeeds, its policy gives up, or it
-// is gone; while its webhook is disabled it waits for a wake signal (or
-// rechecks every minute).
-func retryDelivery(ctx workflow.Context, deliveryID string, wake workflow.ReceiveChannel, singleTry bool) (DeliveryResult, error) {
+// is gone; while its webhook is disabled it is parked (or, for a queue, the
+// queue is told to pause).
+func retryDelivery(ctx workflow.Context, deliveryID string, wake workflow.ReceiveChannel, o retryOptions) (DeliveryResult, error) {
 	var a *activities.Webhooks
 	bctx := workflow.WithActivityOptions(ctx, bookkeeping)
 	for {
@@ -133,12 +209,28 @@ func retryDelivery(ctx workflow.Context, deliveryID string, wake workflow.Receiv
 		if p.Status != store.DeliveryPending {
 			return DeliveryResult{Status: p.Status, Attempt: p.Attempts}, nil
 		}
+		if p.CarriedBy != "" {
+			return DeliveryResult{Status: StatusCarriedElsewhere, Attempt: p.Attempts}, nil
+		}
 		if !p.Enabled {
-			waitForWake(ctx, wake, pausedRecheck)
-			continue
+			if workflow.GetVersion(ctx, "delivery-park-when-disabled", workflow.DefaultVersion, 1) < 1 {
+				waitForWake(ctx, wake, pausedRecheck)
+				continue
+			}
+			if !o.park {
+				return DeliveryResult{Status: StatusPaused, Attempt: p.Attempts}, nil
+			}
+			var parked activities.ParkDeliveryResult
+			if err := workflow.ExecuteActivity(bctx, a.ParkDelivery, activities.ParkDeliveryInput{DeliveryID: deliveryID}).Get(ctx, &parked); err != nil {
+				return DeliveryResult{}, err
+			}
+			if parked.Parked {
+				return DeliveryResult{Status: StatusParked, Attempt: p.Attempts}, nil
+			}
+			continue // enabled again meanwhile
 		}
 		opts, ok := attemptOptions(workflow.Now(ctx), p)
-		if ok && singleTry {
+		if ok && o.singleTry {
 			opts.RetryPolicy.MaximumAttempts = 1
 		}
 		if !ok {
@@ -154,7 +246,7 @@ func retryDelivery(ctx workflow.Context, deliveryID string, wake workflow.Receiv
 		if errors.As(err, &appErr) {
 			switch appErr.Type() {
 			case activities.ErrTypePaused:
-				continue // PrepareDelivery sees it disabled and waits
+				continue // PrepareDelivery sees it disabled
 			case activities.ErrTypeGone:
 				return DeliveryResult{Status: store.DeliveryCanceled}, nil
 			}

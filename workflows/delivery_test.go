@@ -112,37 +112,82 @@ func TestRetryStopsAtFirstSuccess(t *testing.T) {
 	}
 }
 
-func TestPausedDeliveryWaitsForWake(t *testing.T) {
+// A delivery of a disabled webhook is parked in PostgreSQL and its workflow
+// ends: no polling loop, no history growing while the webhook is off.
+// (Enabling hands parked deliveries over again; see the API's e2e tests.)
+func TestDisabledWebhooksDeliveryIsParkedNotPolled(t *testing.T) {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
 	var a *activities.Webhooks
 	env.RegisterActivity(a)
-	enabled := false
-	tries := 0
+	prepared, parked, tries := 0, 0, 0
 	env.OnActivity(a.PrepareDelivery, mock.Anything, mock.Anything).Return(
 		func(context.Context, activities.PrepareDeliveryInput) (activities.PrepareDeliveryResult, error) {
-			return activities.PrepareDeliveryResult{Exists: true, Status: store.DeliveryPending, Enabled: enabled,
+			prepared++
+			return activities.PrepareDeliveryResult{Exists: true, Status: store.DeliveryPending, Enabled: false,
 				FirstAttemptAt: env.Now(), Policy: domain.RetryPolicy{Preset: domain.Retry30sX3}.Resolved(), Timeout: time.Second}, nil
+		})
+	env.OnActivity(a.ParkDelivery, mock.Anything, mock.Anything).Return(
+		func(context.Context, activities.ParkDeliveryInput) (activities.ParkDeliveryResult, error) {
+			parked++
+			return activities.ParkDeliveryResult{Parked: true}, nil
 		})
 	env.OnActivity(a.AttemptDelivery, mock.Anything, mock.Anything).Return(
 		func(context.Context, activities.AttemptDeliveryInput) (activities.AttemptDeliveryResult, error) {
 			tries++
 			return activities.AttemptDeliveryResult{Status: store.DeliverySucceeded}, nil
 		})
-	env.RegisterDelayedCallback(func() {
-		if tries != 0 {
-			t.Errorf("tried %d times while disabled", tries)
-		}
-		enabled = true
-		env.SignalWorkflow(SignalWake, nil)
-	}, 10*time.Second)
-	env.ExecuteWorkflow(DeliveryWorkflow, DeliveryInput{DeliveryID: "msg_1"})
+	env.ExecuteWorkflow(DeliveryWorkflow, DeliveryInput{DeliveryID: "msg_1", FirstDelay: 10 * time.Minute})
 	var res DeliveryResult
 	if err := env.GetWorkflowResult(&res); err != nil {
 		t.Fatal(err)
 	}
-	if tries != 1 || res.Status != store.DeliverySucceeded {
-		t.Fatalf("tries %d result %+v", tries, res)
+	if res.Status != StatusParked || parked != 1 || prepared != 1 || tries != 0 {
+		t.Fatalf("result %+v: prepared %d, parked %d, tried %d; want parked once, never tried", res, prepared, parked, tries)
+	}
+}
+
+// An ordered webhook disabled for 30 days: its queue waits for the wake
+// signal with a long timer — a few history events a day, not ten a minute —
+// and when the webhook is enabled it goes on with the whole backlog.
+func TestQueuePausedForThirtyDaysThenDrainsItsBacklog(t *testing.T) {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	var a *activities.Webhooks
+	env.RegisterActivity(a)
+	enabled := false
+	calls, delivered := 0, 0
+	backlog := 500
+	env.OnActivity(a.DeliverOrdered, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.DeliverOrderedInput) (activities.DeliverOrderedResult, error) {
+			calls++
+			switch {
+			case !enabled:
+				return activities.DeliverOrderedResult{Paused: true}, nil
+			case backlog == 0:
+				return activities.DeliverOrderedResult{Empty: true}, nil
+			}
+			n := min(in.Max, backlog)
+			backlog -= n
+			delivered += n
+			return activities.DeliverOrderedResult{Delivered: n, More: backlog > 0}, nil
+		})
+	start := env.Now()
+	env.RegisterDelayedCallback(func() {
+		if delivered != 0 {
+			t.Errorf("delivered %d while disabled", delivered)
+		}
+		enabled = true
+		env.SignalWorkflow(SignalWake, nil)
+	}, 30*24*time.Hour)
+	env.RegisterDelayedCallback(func() { env.CancelWorkflow() }, 30*24*time.Hour+time.Hour)
+	env.ExecuteWorkflow(WebhookQueueWorkflow, WebhookQueueInput{WebhookID: "wh_1", WebhookCode: "orders"})
+	if delivered != 500 || backlog != 0 {
+		t.Fatalf("delivered %d of the 500-event backlog", delivered)
+	}
+	// Paused: one look a day (plus the one after the wake), not one a minute.
+	if calls > 45 {
+		t.Fatalf("%d activity calls over %s of pause; the queue polled", calls, env.Now().Sub(start))
 	}
 }
 

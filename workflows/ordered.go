@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"errors"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -75,15 +76,21 @@ func WebhookQueueWorkflow(ctx workflow.Context, in WebhookQueueInput) error {
 		case res.Gone:
 			return nil
 		case res.Paused:
-			waitForWake(ctx, wake, pausedRecheck)
+			// Enabling the webhook sends a wake signal; a long timer covers
+			// a lost one without growing the history while paused.
+			wait := pausedRecheck
+			if workflow.GetVersion(ctx, "queue-long-pause", workflow.DefaultVersion, 1) >= 1 {
+				wait = pausedWait
+			}
+			waitForWake(ctx, wake, wait)
 		case res.Blocked != nil:
 			if res.Blocked.FirstDelay > 0 {
 				if err := workflow.Sleep(ctx, res.Blocked.FirstDelay); err != nil {
-					return err
+					return cancelHead(ctx, res.Blocked.DeliveryID, err)
 				}
 			}
-			if _, err := retryDelivery(ctx, res.Blocked.DeliveryID, wake, false); err != nil {
-				return err
+			if _, err := retryDelivery(ctx, res.Blocked.DeliveryID, wake, retryOptions{}); err != nil {
+				return cancelHead(ctx, res.Blocked.DeliveryID, err)
 			}
 		case res.Empty:
 			// Idle: wait for the next publish. A long idle wait costs no
@@ -91,4 +98,15 @@ func WebhookQueueWorkflow(ctx workflow.Context, in WebhookQueueInput) error {
 			waitForWake(ctx, wake, 10*time.Minute)
 		}
 	}
+}
+
+// cancelHead ends the delivery a queue was holding at as canceled when an
+// operator cancels the queue's workflow (in Temporal UI, say); the events
+// behind it stay pending, and the next publish or the reconciler starts the
+// queue again. Other errors pass through.
+func cancelHead(ctx workflow.Context, deliveryID string, err error) error {
+	if temporal.IsCanceledError(err) || errors.Is(ctx.Err(), workflow.ErrCanceled) {
+		return cancelDelivery(ctx, deliveryID, err)
+	}
+	return err
 }

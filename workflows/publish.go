@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/triggerflow/triggerflow/activities"
 	"github.com/triggerflow/triggerflow/domain"
 	"github.com/triggerflow/triggerflow/store"
 )
@@ -58,10 +60,69 @@ type Publisher struct {
 	// with 64 single-event clients (triggerflow bench --scenarios unordered),
 	// 1 committer delivered 1,720/s, 4 delivered 2,410/s, 8 delivered 2,070/s.
 	Committers int
+	// MaxUndispatched bounds the batches committed but not yet handed to
+	// Temporal (TRIGGERFLOW_MAX_UNDISPATCHED_BATCHES, default 10,000): past
+	// it, Publish refuses with a BacklogError (503 with Retry-After) rather
+	// than let a Temporal outage grow the backlog without end. 0 means the
+	// default; a negative value turns the bound off.
+	MaxUndispatched int
+	// Separate hands each first try over as its own workflow (see
+	// Group.Separate; TRIGGERFLOW_DELIVERY_GROUPING=off).
+	Separate bool
+	// DispatchTimeout bounds one hand-over of a group to Temporal
+	// (default 5s): an unreachable Temporal costs the dispatcher this long,
+	// then the group waits for the sweep.
+	DispatchTimeout time.Duration
 
 	once     sync.Once
 	queue    chan *publishRequest
 	dispatch chan dispatchItem
+	// undispatched is the last count of batches waiting for Temporal,
+	// refreshed every second while Run runs.
+	undispatched atomic.Int64
+	// breaker keeps the dispatcher from waiting on a Temporal that is down.
+	breaker dispatchBreaker
+}
+
+// BacklogError is Publish's refusal while too many committed batches wait
+// for Temporal; it matches domain.ErrUnavailable.
+type BacklogError struct {
+	Waiting    int
+	RetryAfter time.Duration
+}
+
+func (e *BacklogError) Error() string {
+	return fmt.Sprintf("%d published batches are waiting for Temporal (the bound is reached); publish again in %s",
+		e.Waiting, e.RetryAfter)
+}
+
+// Is makes a BacklogError match domain.ErrUnavailable.
+func (e *BacklogError) Is(target error) bool { return target == domain.ErrUnavailable }
+
+// dispatchBreaker opens after a failed hand-over: for a cool-down the
+// dispatcher leaves groups to the sweep instead of waiting on Temporal
+// again, then tries one group to see whether Temporal is back.
+type dispatchBreaker struct {
+	mu        sync.Mutex
+	openUntil time.Time
+	cooldown  time.Duration
+}
+
+func (b *dispatchBreaker) allow(now time.Time) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return !now.Before(b.openUntil)
+}
+
+func (b *dispatchBreaker) record(now time.Time, ok bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if ok {
+		b.cooldown, b.openUntil = 0, time.Time{}
+		return
+	}
+	b.cooldown = min(max(2*b.cooldown, time.Second), 30*time.Second)
+	b.openUntil = now.Add(b.cooldown)
 }
 
 type publishRequest struct {
@@ -96,6 +157,12 @@ func (p *Publisher) init() {
 		if p.Committers <= 0 {
 			p.Committers = 4
 		}
+		if p.MaxUndispatched == 0 {
+			p.MaxUndispatched = 10000
+		}
+		if p.DispatchTimeout <= 0 {
+			p.DispatchTimeout = 5 * time.Second
+		}
 		if p.Log == nil {
 			p.Log = slog.Default()
 		}
@@ -119,12 +186,36 @@ func (p *Publisher) Run(ctx context.Context) {
 			p.commitLoop(ctx)
 		}()
 	}
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		p.dispatchLoop(ctx)
 	}()
+	go func() {
+		defer wg.Done()
+		p.watchBacklog(ctx)
+	}()
 	wg.Wait()
+}
+
+// watchBacklog keeps the count of undispatched batches fresh for Publish's
+// bound: one cheap count a second (a partial index holds exactly them).
+func (p *Publisher) watchBacklog(ctx context.Context) {
+	if p.MaxUndispatched < 0 {
+		return
+	}
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		if n, err := p.Events.CountUndispatched(ctx); err == nil {
+			p.undispatched.Store(int64(n))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // Publish makes events durable; Temporal gets them right after. Events
@@ -132,6 +223,9 @@ func (p *Publisher) Run(ctx context.Context) {
 // delivery or run.
 func (p *Publisher) Publish(ctx context.Context, events []domain.Event) error {
 	p.init()
+	if n := p.undispatched.Load(); p.MaxUndispatched > 0 && n >= int64(p.MaxUndispatched) {
+		return &BacklogError{Waiting: int(n), RetryAfter: 5 * time.Second}
+	}
 	req := &publishRequest{ctx: ctx, events: events, done: make(chan error, 1)}
 	select {
 	case p.queue <- req:
@@ -174,10 +268,13 @@ func (p *Publisher) commitLoop(ctx context.Context) {
 			r.done <- err
 		}
 		if err == nil {
+			// Never wait for the dispatcher: when Temporal is slow or
+			// down, committed batches are left to the sweep, and publishing
+			// goes on answering.
 			select {
 			case p.dispatch <- item:
-			case <-ctx.Done():
-				return // committed: the sweep hands it over
+			default:
+				p.Log.Debug("dispatcher busy; the sweep will hand the batch over", "batch", item.batch.BatchID)
 			}
 		}
 	}
@@ -252,29 +349,53 @@ func (p *Publisher) dispatchLoop(ctx context.Context) {
 }
 
 // dispatchGroup hands one group over, retrying briefly; what still fails is
-// left, recorded, to the dispatcher sweep.
+// left, recorded, to the dispatcher sweep. While Temporal is failing, the
+// breaker leaves groups to the sweep at once.
 func (p *Publisher) dispatchGroup(ctx context.Context, items []dispatchItem) {
 	g := Group{ID: items[0].batch.BatchID}
 	for _, it := range items {
 		g.BatchIDs = append(g.BatchIDs, it.batch.BatchID)
-		g.Events = append(g.Events, it.events...)
-		g.Plan.Deliveries = append(g.Plan.Deliveries, it.batch.Plan.Deliveries...)
-		g.Plan.Runs = append(g.Plan.Runs, it.batch.Plan.Runs...)
 	}
-	g.Targets = targetsOf(g.Plan)
 	if len(g.BatchIDs) > 1 {
-		if err := p.Events.AssignGroup(ctx, g.ID, g.BatchIDs); err != nil {
+		var err error
+		if g.ID, g.BatchIDs, err = p.Events.AssignGroup(ctx, g.BatchIDs); err != nil {
 			p.Log.Warn("batches stored but not grouped; the dispatcher sweep will hand them over", "batches", g.BatchIDs, "error", err)
 			return
 		}
 	}
+	in := map[string]bool{}
+	for _, id := range g.BatchIDs {
+		in[id] = true
+	}
+	for _, it := range items {
+		if !in[it.batch.BatchID] {
+			continue // a sweep took it over meanwhile
+		}
+		g.Events = append(g.Events, it.events...)
+		g.Plan.Deliveries = append(g.Plan.Deliveries, it.batch.Plan.Deliveries...)
+		g.Plan.Runs = append(g.Plan.Runs, it.batch.Plan.Runs...)
+	}
+	if len(g.BatchIDs) == 0 {
+		return
+	}
+	g.Targets = targetsOf(g.Plan, g.Events)
+	g.Separate = p.Separate
+	if !p.breaker.allow(time.Now()) {
+		return // committed, grouped and claimed: the sweep hands it over
+	}
 	var err error
 	for attempt := range 3 {
-		if err = Dispatch(ctx, p.Temporal, p.Events, g); err == nil || ctx.Err() != nil {
+		dctx, cancel := context.WithTimeout(ctx, p.DispatchTimeout)
+		err = Dispatch(dctx, p.Temporal, p.Events, g)
+		cancel()
+		if err == nil || ctx.Err() != nil {
 			break
 		}
-		time.Sleep(time.Duration(200<<attempt) * time.Millisecond)
+		if attempt < 2 {
+			time.Sleep(time.Duration(200<<attempt) * time.Millisecond)
+		}
 	}
+	p.breaker.record(time.Now(), err == nil)
 	if err != nil {
 		p.Log.Warn("batches stored but not dispatched; the dispatcher sweep will finish them", "group", g.ID, "batches", len(g.BatchIDs), "error", err)
 	}
@@ -305,14 +426,20 @@ func plan(events []domain.Event, matches map[string]store.Matches) store.Plan {
 	return pl
 }
 
-// targetsOf derives a group's dispatch targets from its plan, sparing the
-// database round trips the sweeper needs.
-func targetsOf(pl store.Plan) store.BatchTargets {
+// targetsOf derives a group's dispatch targets from its plan and events,
+// sparing the database round trips the sweeper needs.
+func targetsOf(pl store.Plan, events []domain.Event) store.BatchTargets {
 	var t store.BatchTargets
+	typeOf := make(map[string]string, len(events))
+	for _, e := range events {
+		typeOf[e.ID] = e.Type
+	}
 	seen := map[string]bool{}
 	for _, d := range pl.Deliveries {
 		if !d.Ordered {
 			t.HasUnordered = true
+			t.UnorderedCodes = append(t.UnorderedCodes, d.WebhookCode)
+			t.UnorderedEventTypes = append(t.UnorderedEventTypes, typeOf[d.EventID])
 			continue
 		}
 		if !seen[d.WebhookID] {
@@ -320,16 +447,16 @@ func targetsOf(pl store.Plan) store.BatchTargets {
 			t.OrderedWebhooks = append(t.OrderedWebhooks, store.WebhookRef{ID: d.WebhookID, Code: d.WebhookCode})
 		}
 	}
-	groups := map[store.RunGroup]bool{}
+	t.RunEventTypes = map[store.RunGroup][]string{}
 	for _, r := range pl.Runs {
 		g := store.RunGroup{TriggerID: r.TriggerID}
 		if r.QueueHookID != "" {
 			g = store.RunGroup{QueueHookID: r.QueueHookID, QueueID: r.QueueID}
 		}
-		if !groups[g] {
-			groups[g] = true
+		if _, ok := t.RunEventTypes[g]; !ok {
 			t.RunGroups = append(t.RunGroups, g)
 		}
+		t.RunEventTypes[g] = append(t.RunEventTypes[g], typeOf[r.EventID])
 	}
 	return t
 }
@@ -340,6 +467,11 @@ type Group struct {
 	ID       string
 	BatchIDs []string
 	Targets  store.BatchTargets
+	// Separate makes each first try its own workflow with exact search
+	// attributes — a delivery-<id> DeliveryWorkflow per unordered delivery,
+	// a FlowRunWorkflow per run — instead of one workflow for the group's
+	// deliveries and one per trigger (TRIGGERFLOW_DELIVERY_GROUPING=off).
+	Separate bool
 	// Events and Plan, when known (not in a sweep), give the workflows
 	// their search attributes.
 	Events []domain.Event
@@ -352,20 +484,81 @@ type Group struct {
 // dispatched. It is idempotent (workflow ids are deterministic), so the
 // sweeper may repeat it.
 func Dispatch(ctx context.Context, c client.Client, events *store.Events, g Group) error {
+	if g.Separate {
+		return dispatchSeparately(ctx, c, events, g)
+	}
 	var errs []error
 	if g.Targets.HasUnordered {
 		in := DeliverBatchInput{BatchID: g.ID, HasUnordered: true}
 		if len(g.BatchIDs) > 1 {
 			in.BatchIDs = g.BatchIDs
 		}
-		if _, err := StartBatch(ctx, c, in, sharedAttributes(g.Events)); err != nil {
+		sa := sharedAttributes(g.Events, g.Targets.UnorderedEventTypes)
+		sa.Webhooks, sa.EventTypes = g.Targets.UnorderedCodes, g.Targets.UnorderedEventTypes
+		if _, err := StartBatch(ctx, c, in, sa); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	for _, rg := range g.Targets.RunGroups {
 		in := RunBatchInput{BatchIDs: g.BatchIDs, TriggerID: rg.TriggerID, QueueHookID: rg.QueueHookID, QueueID: rg.QueueID}
-		if err := StartRunBatch(ctx, c, g.ID, in, sharedAttributes(g.runEvents(rg))); err != nil {
+		types := g.Targets.RunEventTypes[rg]
+		sa := sharedAttributes(g.runEvents(rg), types)
+		sa.Triggers, sa.EventTypes = []string{rg.Source()}, types
+		if err := StartRunBatch(ctx, c, g.ID, in, sa); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	for _, w := range g.Targets.OrderedWebhooks {
+		if _, err := WakeWebhookQueue(ctx, c, w.ID, w.Code); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return events.MarkDispatched(ctx, g.BatchIDs...)
+}
+
+// dispatchSeparately hands a group over with a workflow per first try:
+// each unordered delivery is claimed for its own DeliveryWorkflow (first, so
+// no group workflow can ever take it) and that workflow started; each run
+// starts its own FlowRunWorkflow; ordered webhooks' queues are woken as
+// usual. Repeating it is harmless: starts find the running workflows.
+func dispatchSeparately(ctx context.Context, c client.Client, events *store.Events, g Group) error {
+	deliveries := &store.Deliveries{DB: events.DB}
+	var errs []error
+	if g.Targets.HasUnordered {
+		own, err := deliveries.ClaimEachInBatches(ctx, g.BatchIDs, DeliveryWorkflowID(""))
+		if err != nil {
+			return err
+		}
+		sem := make(chan struct{}, 16)
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for _, d := range own {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				_, err := StartDelivery(ctx, c, DeliveryInput{DeliveryID: d.ID, WebhookID: d.WebhookID,
+					WebhookCode: d.WebhookCode, EventID: d.EventID, EventType: d.EventType})
+				if err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	if g.Targets.HasRuns() {
+		runs := &store.Runs{DB: events.DB}
+		starter := &activities.Runs{Runs: runs, Temporal: c, Starter: Starter{}, Planner: &activities.FlowRunPlanner{Runs: runs}}
+		for _, b := range g.BatchIDs {
+			if _, err := starter.StartPlannedRuns(ctx, activities.StartPlannedRunsInput{BatchID: b}); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	for _, w := range g.Targets.OrderedWebhooks {
@@ -399,56 +592,112 @@ func (g Group) runEvents(rg store.RunGroup) []domain.Event {
 	return out
 }
 
-// sharedAttributes are the event attributes a workflow for events can carry:
-// the id when there is one event, the type when all share it.
-func sharedAttributes(events []domain.Event) SearchAttributeValues {
+// sharedAttributes are the single-valued event attributes a workflow for
+// events can carry: the id when there is one event (when the events are
+// known), the type when all share it (types, when the events are not known).
+func sharedAttributes(events []domain.Event, types []string) SearchAttributeValues {
 	var sa SearchAttributeValues
-	if len(events) == 0 {
-		return sa
-	}
 	if len(events) == 1 {
 		sa.EventID = events[0].ID
 	}
-	sa.EventType = events[0].Type
-	for _, e := range events[1:] {
-		if e.Type != sa.EventType {
-			sa.EventType = ""
-			break
+	if len(events) > 0 {
+		types = nil
+		for _, e := range events {
+			types = append(types, e.Type)
 		}
+	}
+	if d := distinctCapped(types, 2); len(d) == 1 {
+		sa.EventType = d[0]
 	}
 	return sa
 }
 
-// SweepUndispatched dispatches batches whose publisher stored them but died
-// (or lost Temporal) before handing them over, as the groups they were
-// assigned to. Safe to run in many processes.
-func SweepUndispatched(ctx context.Context, c client.Client, events *store.Events, olderThan time.Duration, log *slog.Logger) (int, error) {
-	ids, err := events.StaleBatches(ctx, time.Now().Add(-olderThan), 100)
+// SweepUndispatched hands over batches whose publisher stored them but died
+// (or lost Temporal) before handing them over. It claims stale batches (so
+// sweepers in several processes share a backlog), dispatches the ones
+// already assigned to a group as that group, and groups the others — up to
+// maxGroup deliveries and runs per group, so a backlog drains in few
+// workflows. It returns how many batches it handed over and whether it
+// claimed a full page (more may be waiting).
+func SweepUndispatched(ctx context.Context, c client.Client, events *store.Events, olderThan time.Duration, separate bool, log *slog.Logger) (int, bool, error) {
+	const page, maxGroup = 200, 2000
+	stale, err := events.ClaimStaleBatches(ctx, time.Now().Add(-olderThan), page)
+	if err != nil {
+		return 0, false, err
+	}
+	n := 0
+	dispatch := func(g Group) {
+		g.Separate = separate
+		var err error
+		if g.Targets, err = events.BatchTargets(ctx, g.BatchIDs); err == nil {
+			err = Dispatch(ctx, c, events, g)
+		}
+		if err != nil {
+			log.Warn("sweep: batches still not dispatched", "group", g.ID, "batches", len(g.BatchIDs), "error", err)
+			return
+		}
+		n += len(g.BatchIDs)
+	}
+	done := map[string]bool{}
+	var loose []store.StaleBatch
+	for _, b := range stale {
+		if done[b.Group] {
+			continue
+		}
+		if b.Group == "" || b.Group == b.ID {
+			loose = append(loose, b)
+			continue
+		}
+		done[b.Group] = true
+		var g Group
+		if g.ID, g.BatchIDs, err = events.GroupOf(ctx, b.ID); err != nil {
+			log.Warn("sweep: batch group unreadable", "batch", b.ID, "error", err)
+			continue
+		}
+		dispatch(g)
+	}
+	// Batches never handed over with others are grouped anew.
+	for len(loose) > 0 {
+		var ids []string
+		work := 0
+		for len(loose) > 0 && (len(ids) == 0 || work+loose[0].Work <= maxGroup) {
+			ids = append(ids, loose[0].ID)
+			work += loose[0].Work
+			loose = loose[1:]
+		}
+		g := Group{ID: ids[0], BatchIDs: ids}
+		if len(ids) > 1 {
+			if g.ID, g.BatchIDs, err = events.AssignGroup(ctx, ids); err != nil {
+				log.Warn("sweep: batches not grouped", "batches", len(ids), "error", err)
+				continue
+			}
+			if len(g.BatchIDs) == 0 {
+				continue
+			}
+		}
+		dispatch(g)
+	}
+	return n, len(stale) == page, nil
+}
+
+// ResumeParked hands over the parked deliveries of enabled webhooks (those
+// of webhookIDs only, when given): up to limit of them are moved, in publish
+// order, into new batches, which are then dispatched like published ones.
+// A batch not dispatched here is left, recorded, to the sweep. It returns
+// how many deliveries were resumed.
+func ResumeParked(ctx context.Context, c client.Client, deliveries *store.Deliveries, events *store.Events,
+	webhookIDs []string, limit int, log *slog.Logger) (int, error) {
+	batches, err := deliveries.ResumeParked(ctx, webhookIDs, limit)
 	if err != nil {
 		return 0, err
 	}
 	n := 0
-	done := map[string]bool{}
-	for _, id := range ids {
-		if done[id] {
-			continue
+	for _, b := range batches {
+		g := Group{ID: b, BatchIDs: []string{b}, Targets: store.BatchTargets{HasUnordered: true}}
+		if err := Dispatch(ctx, c, events, g); err != nil {
+			log.Warn("resumed deliveries not dispatched; the sweep will hand them over", "batch", b, "error", err)
 		}
-		var g Group
-		g.ID, g.BatchIDs, err = events.GroupOf(ctx, id)
-		if err == nil {
-			g.Targets, err = events.BatchTargets(ctx, g.BatchIDs)
-		}
-		if err == nil {
-			err = Dispatch(ctx, c, events, g)
-		}
-		if err != nil {
-			log.Warn("sweep: batch still not dispatched", "batch", id, "error", err)
-			continue
-		}
-		for _, b := range g.BatchIDs {
-			done[b] = true
-		}
-		n += len(g.BatchIDs)
+		n++
 	}
 	return n, nil
 }

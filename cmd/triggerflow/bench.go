@@ -92,7 +92,7 @@ func runBench(ctx context.Context, cfg Config, args []string) error {
 	fs.StringVar(&o.Out, "out", "", "JSON output path (default bench/results/<date>.json)")
 	fs.IntVar(&o.Clients, "clients", 64, "concurrent single-event publishers")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the unordered scenario to this file (dev stack only)")
-	fs.StringVar(&o.Scenarios, "scenarios", "plain,unordered,fanout,ordered,latency,batch,flow,backlog", "comma list of scenarios to run")
+	fs.StringVar(&o.Scenarios, "scenarios", "plain,unordered,noisy,fanout,ordered,latency,batch,flow,backlog,ungrouped", "comma list of scenarios to run")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -145,6 +145,11 @@ func runBench(ctx context.Context, cfg Config, args []string) error {
 			}
 			res, err = b.deliveryScenario(ctx, "unordered: 1 webhook", "task.created", 1, false, n(20000, 2000), false)
 			stopProfile()
+		case "noisy":
+			var pair [2]benchResult
+			pair, err = b.noisyScenario(ctx, n(10000, 2000))
+			report.Results = append(report.Results, pair[0])
+			res = pair[1]
 		case "fanout":
 			res, err = b.deliveryScenario(ctx, "fan-out: 10 webhooks", "user.created", 10, false, n(3000, 500), false)
 		case "ordered":
@@ -155,6 +160,12 @@ func runBench(ctx context.Context, cfg Config, args []string) error {
 			res, err = b.flowScenario(ctx, n(3000, 500))
 		case "latency":
 			res, err = b.latencyScenario(ctx, 100, time.Duration(n(30, 10))*time.Second)
+		case "ungrouped":
+			if o.API != "" {
+				res = benchResult{Scenario: "unordered, TRIGGERFLOW_DELIVERY_GROUPING=off", Skipped: "needs its own dev stack (no --api)"}
+				break
+			}
+			res, err = ungroupedScenario(ctx, cfg, log, o, n(5000, 1000))
 		case "backlog":
 			res, err = b.backlogScenario(ctx, n(100000, 10000), time.Duration(n(10, 5))*time.Second)
 		default:
@@ -595,6 +606,41 @@ type benchReceiver struct {
 	groups     map[string]*benchGroup // by event id prefix
 	failing    string                 // event id prefix answered 503; "" for none
 	notify     chan struct{}
+	// Requests the noisy neighbours answered (see noisyScenario).
+	noiseNUL, noiseSlow int
+}
+
+// noiseCounts is how many requests the NUL and the slow neighbour answered.
+func (rc *benchReceiver) noiseCounts() (nul, slow int) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return rc.noiseNUL, rc.noiseSlow
+}
+
+// serveNoise answers the noisy neighbours' requests: a NUL byte at once, or
+// 200 after noisySlowDelay. It reports whether the request was one of theirs.
+func (rc *benchReceiver) serveNoise(w http.ResponseWriter, r *http.Request) bool {
+	switch {
+	case strings.HasPrefix(r.URL.Path, "/noise_nul_"):
+		rc.mu.Lock()
+		rc.noiseNUL++
+		rc.mu.Unlock()
+		w.WriteHeader(http.StatusOK)
+		w.Write([]byte{0})
+	case strings.HasPrefix(r.URL.Path, "/noise_slow_"):
+		select {
+		case <-time.After(noisySlowDelay):
+		case <-r.Context().Done():
+			return true
+		}
+		rc.mu.Lock()
+		rc.noiseSlow++
+		rc.mu.Unlock()
+		w.WriteHeader(http.StatusOK)
+	default:
+		return false
+	}
+	return true
 }
 
 // benchGroup is what the receiver saw of one scenario's events.
@@ -686,6 +732,9 @@ func (rc *benchReceiver) inversions(prefix string) int {
 
 func (rc *benchReceiver) serve(w http.ResponseWriter, r *http.Request) {
 	io.Copy(io.Discard, r.Body)
+	if rc.serveNoise(w, r) {
+		return
+	}
 	now := time.Now()
 	id := r.Header.Get("X-Event-Id")
 	code := strings.TrimPrefix(r.URL.Path, "/")

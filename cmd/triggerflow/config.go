@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/contrib/envconfig"
 
 	"github.com/triggerflow/triggerflow/activities"
+	"github.com/triggerflow/triggerflow/internal/devstack"
 	"github.com/triggerflow/triggerflow/internal/secretbox"
 )
 
@@ -53,6 +54,13 @@ type Config struct {
 	// and generated secrets (TRIGGERFLOW_DATA_DIR, flag --data-dir), default
 	// ./.triggerflow.
 	DataDir string
+	// PostgresRoot is where dev keeps its private PostgreSQL cluster when
+	// running as root and the postgres system user (which the server must run
+	// as) cannot reach the data dir, e.g. a clone in root's 0700 home
+	// (TRIGGERFLOW_PG_ROOT), default /var/lib/triggerflow. The cluster then
+	// lives in PostgresRoot/<hash of the data dir> and <data dir>/postgres
+	// links to it.
+	PostgresRoot string
 	// TemporalPort is the embedded Temporal frontend port in dev
 	// (TRIGGERFLOW_TEMPORAL_PORT, flag --temporal-port), default 7233.
 	TemporalPort int
@@ -97,6 +105,21 @@ type Config struct {
 	// PublishBurst is how many events a key may publish at once above the
 	// rate (TRIGGERFLOW_PUBLISH_BURST), default 10000.
 	PublishBurst int
+	// MaxUndispatched bounds the published batches committed but not yet
+	// handed to Temporal (TRIGGERFLOW_MAX_UNDISPATCHED_BATCHES), default
+	// 10000: past it, POST /v1/events answers 503 with Retry-After until the
+	// backlog shrinks (Temporal unreachable for long). 0 turns the bound off.
+	MaxUndispatched int
+	// DeliveryGrouping hands a publish group's first tries to Temporal as one
+	// workflow for its deliveries and one per trigger (on, the default), or
+	// each as its own workflow with exact search attributes (off): slower,
+	// for installations that search Temporal UI by event more than they
+	// publish (TRIGGERFLOW_DELIVERY_GROUPING=on|off). api and worker must agree.
+	DeliveryGrouping bool
+	// ReconcileEvery is how often a worker's reconciler looks for pending
+	// deliveries, ordered queues and runs whose workflow is gone
+	// (TRIGGERFLOW_RECONCILE_EVERY, a duration), default 1m.
+	ReconcileEvery time.Duration
 	// RetentionPayloads is how long events are kept with their deliveries
 	// and runs (TRIGGERFLOW_RETENTION_PAYLOADS, default 30d; "0" keeps them
 	// forever). Events something still works on are never purged.
@@ -116,6 +139,7 @@ func defaultConfig() Config {
 		HTTPAddr:          "127.0.0.1:8080",
 		WorkerHTTPAddr:    "127.0.0.1:9090",
 		DataDir:           "./.triggerflow",
+		PostgresRoot:      devstack.DefaultReachableRoot,
 		TemporalPort:      7233,
 		UIPort:            8233,
 		LogLevel:          "info",
@@ -123,6 +147,9 @@ func defaultConfig() Config {
 		MaxBodyBytes:      4 << 20,
 		PublishRate:       5000,
 		PublishBurst:      10000,
+		MaxUndispatched:   10000,
+		ReconcileEvery:    time.Minute,
+		DeliveryGrouping:  true,
 		RetentionPayloads: defaultRetention,
 		RetentionLogs:     defaultRetention,
 	}
@@ -172,6 +199,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	str("TRIGGERFLOW_WORKER_HTTP_ADDR", &c.WorkerHTTPAddr)
 	str("TRIGGERFLOW_ADMIN_TOKEN", &c.AdminToken)
 	str("TRIGGERFLOW_DATA_DIR", &c.DataDir)
+	str("TRIGGERFLOW_PG_ROOT", &c.PostgresRoot)
 	num("TRIGGERFLOW_TEMPORAL_PORT", &c.TemporalPort)
 	num("TRIGGERFLOW_UI_PORT", &c.UIPort)
 	str("TRIGGERFLOW_LOG_LEVEL", &c.LogLevel)
@@ -181,6 +209,25 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	str("TRIGGERFLOW_LEAD_API_TOKEN", &c.LeadAPIToken)
 	str("TRIGGERFLOW_SECRET_KEY", &c.SecretKey)
 	num("TRIGGERFLOW_PUBLISH_BURST", &c.PublishBurst)
+	num("TRIGGERFLOW_MAX_UNDISPATCHED_BATCHES", &c.MaxUndispatched)
+	if c.MaxUndispatched < 0 {
+		errs = append(errs, fmt.Sprintf("TRIGGERFLOW_MAX_UNDISPATCHED_BATCHES=%d must be 0 (no bound) or more", c.MaxUndispatched))
+	}
+	switch v := strings.ToLower(strings.TrimSpace(getenv("TRIGGERFLOW_DELIVERY_GROUPING"))); v {
+	case "", "on", "true", "1":
+	case "off", "false", "0":
+		c.DeliveryGrouping = false
+	default:
+		errs = append(errs, fmt.Sprintf("TRIGGERFLOW_DELIVERY_GROUPING=%q must be on or off", v))
+	}
+	if v := strings.TrimSpace(getenv("TRIGGERFLOW_RECONCILE_EVERY")); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second {
+			errs = append(errs, fmt.Sprintf("TRIGGERFLOW_RECONCILE_EVERY=%q must be a duration of 1s or more, e.g. 1m", v))
+		} else {
+			c.ReconcileEvery = d
+		}
+	}
 	if v := strings.TrimSpace(getenv("TRIGGERFLOW_PUBLISH_RATE")); v != "" {
 		n, err := strconv.ParseFloat(v, 64)
 		if err != nil || n < 0 || math.IsInf(n, 0) || math.IsNaN(n) {

@@ -45,7 +45,7 @@ func exportedMetricNames(t *testing.T) map[string]bool {
 		VALUES ('wh_1', 'hook', 'Hook', 'http://x', '{case.created}', '{}', 's', true);
 		INSERT INTO publish_batches (id) VALUES ('bat_1');
 		INSERT INTO events (id, type, occurred_at, data, batch_id) VALUES ('e1', 'case.created', now(), '{}', 'bat_1');
-		INSERT INTO deliveries (id, webhook_id, event_id, batch_id) VALUES ('msg_1', 'wh_1', 'e1', 'bat_1');
+		INSERT INTO deliveries (id, webhook_id, event_id, batch_id, ordered) VALUES ('msg_1', 'wh_1', 'e1', 'bat_1', true);
 		INSERT INTO trigger_runs (id, trigger_id, workflow_id) VALUES ('run_1', 'trg_1', 'wf_1')`); err != nil {
 		t.Fatal(err)
 	}

@@ -107,8 +107,13 @@ func startAPI(ctx context.Context, cfg Config, db *sqlx.DB, tc client.Client, lo
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	index := store.NewIndex(db, log)
+	maxUndispatched := cfg.MaxUndispatched
+	if maxUndispatched == 0 {
+		maxUndispatched = -1 // no bound
+	}
 	codec := &payloadcodec.Codec{Box: box}
-	publisher := &workflows.Publisher{Events: &store.Events{DB: db}, Index: index, Temporal: tc, Log: log}
+	publisher := &workflows.Publisher{Events: &store.Events{DB: db}, Index: index, Temporal: tc, Log: log,
+		MaxUndispatched: maxUndispatched, Separate: !cfg.DeliveryGrouping}
 	srv := apiserver.New(apiserver.Options{
 		DB: db, Temporal: tc, Namespace: cfg.TemporalNamespace, AdminToken: cfg.AdminToken, Logger: log,
 		Metrics: reg, MaxBodyBytes: cfg.MaxBodyBytes, Version: version, Publisher: publisher, Index: index,
@@ -176,8 +181,12 @@ func startWorker(ctx context.Context, cfg Config, db *sqlx.DB, tc client.Client,
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	p := &workerProcess{stop: cancel, w: w}
-	p.wg.Add(2)
-	go func() { defer p.wg.Done(); worker.RunDispatcherSweep(ctx, tc, db, log) }()
+	p.wg.Add(3)
+	go func() { defer p.wg.Done(); worker.RunDispatcherSweep(ctx, tc, db, !cfg.DeliveryGrouping, log) }()
+	go func() {
+		defer p.wg.Done()
+		worker.RunReconciler(ctx, db, worker.NewReconciler(tc, db, log), cfg.ReconcileEvery, log)
+	}()
 	go func() {
 		defer p.wg.Done()
 		if err := worker.RestoreSchedules(ctx, tc, db, log); err != nil && ctx.Err() == nil {

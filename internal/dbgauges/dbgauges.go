@@ -95,8 +95,8 @@ func (c *Collector) compute() []prometheus.Metric {
 	for _, b := range backlogs {
 		gauge(pendingDesc, float64(b.Pending), b.Code)
 		gauge(oldestDesc, b.Oldest.Seconds(), b.Code)
-		if b.Ordered {
-			gauge(orderedDesc, float64(b.Pending), b.Code)
+		if b.Ordered > 0 {
+			gauge(orderedDesc, float64(b.Ordered), b.Code)
 		}
 	}
 	n, age, err := c.Stats.Undispatched(ctx)

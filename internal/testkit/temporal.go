@@ -54,3 +54,25 @@ func TemporalNamespace(t testing.TB) string {
 	Temporal(t)
 	return ts.GetDefaultNamespace()
 }
+
+// FreshTemporal starts a Temporal server of the test's own, with
+// TriggerFlow's search attributes and nothing else — a cluster whose data
+// was lost, for instance — stopped when the test ends, and returns a client
+// of it.
+func FreshTemporal(t testing.TB) client.Client {
+	t.Helper()
+	srv := temporaltest.NewServer()
+	t.Cleanup(func() {
+		defer func() { _ = recover() }()
+		srv.Stop()
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := srv.GetDefaultClient().OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+		Namespace:        srv.GetDefaultNamespace(),
+		SearchAttributes: workflows.SearchAttributes(),
+	}); err != nil {
+		t.Fatalf("fresh temporal: %v", err)
+	}
+	return srv.GetDefaultClient()
+}

@@ -61,6 +61,21 @@ type Options struct {
 	PublishBurst int
 	// Metrics is the API's registry (nil: a private one).
 	Metrics *prometheus.Registry
+	// Temporal is the server to use (default: the test binary's shared one).
+	Temporal client.Client
+	// PublishTemporal is the client the publisher hands groups to (default
+	// Temporal): a test can make it fail or hang while the worker works.
+	PublishTemporal client.Client
+	// Concurrency and DeliveryBudget tune the worker's delivery lanes (see
+	// worker.Options); zero means the defaults.
+	Concurrency    int
+	DeliveryBudget time.Duration
+	// MaxUndispatched bounds the publisher's backlog (see
+	// workflows.Publisher); 0 means the default.
+	MaxUndispatched int
+	// Separate hands each first try over as its own workflow
+	// (TRIGGERFLOW_DELIVERY_GROUPING=off).
+	Separate bool
 }
 
 // Start brings up a stack that stops when the test ends.
@@ -74,7 +89,10 @@ func Start(t testing.TB, opts Options) *Stack {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	tc := testkit.Temporal(t)
+	tc := opts.Temporal
+	if tc == nil {
+		tc = testkit.Temporal(t)
+	}
 	log := testkit.Logger()
 	s := &Stack{DB: db, DBURL: dbURL, Temporal: tc, t: t}
 	box, err := secretbox.New(SecretKey)
@@ -84,7 +102,12 @@ func Start(t testing.TB, opts Options) *Stack {
 
 	runCtx, stop := context.WithCancel(context.Background())
 	s.Index = store.NewIndex(db, log)
-	pub := &workflows.Publisher{Events: &store.Events{DB: db}, Index: s.Index, Temporal: tc, Log: log}
+	pubTemporal := opts.PublishTemporal
+	if pubTemporal == nil {
+		pubTemporal = tc
+	}
+	pub := &workflows.Publisher{Events: &store.Events{DB: db}, Index: s.Index, Temporal: pubTemporal, Log: log, MaxUndispatched: opts.MaxUndispatched,
+		Separate: opts.Separate}
 	go pub.Run(runCtx)
 	go s.Index.Listen(runCtx, dbURL)
 	srv := apiserver.New(apiserver.Options{
@@ -106,7 +129,8 @@ func Start(t testing.TB, opts Options) *Stack {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.Worker = worker.New(worker.Options{DB: db, Temporal: tc, Logger: log, HTTP: activities.NewHTTPClient(policy), Actions: opts.Actions, Cipher: box})
+		s.Worker = worker.New(worker.Options{DB: db, Temporal: tc, Logger: log, HTTP: activities.NewHTTPClient(policy), Actions: opts.Actions, Cipher: box,
+			Concurrency: opts.Concurrency, DeliveryBudget: opts.DeliveryBudget})
 		if err := s.Worker.Start(); err != nil {
 			t.Fatal(err)
 		}

@@ -1,0 +1,273 @@
+package activities_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/triggerflow/triggerflow/activities"
+	"github.com/triggerflow/triggerflow/domain"
+	"github.com/triggerflow/triggerflow/internal/testkit"
+	"github.com/triggerflow/triggerflow/store"
+)
+
+// recordingStarter stands in for Temporal when DeliverBatch hands a
+// delivery to its own workflow: it records the hand-overs.
+type recordingStarter struct {
+	mu    sync.Mutex
+	items []activities.RetryItem
+}
+
+func (s *recordingStarter) StartDeliveryRetry(_ context.Context, _ client.Client, item activities.RetryItem) (string, string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.items = append(s.items, item)
+	return "delivery-" + item.DeliveryID, "run", nil
+}
+
+func (s *recordingStarter) DeliveryWorkflowID(id string) string { return "delivery-" + id }
+
+func (s *recordingStarter) handedOver() []activities.RetryItem {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]activities.RetryItem(nil), s.items...)
+}
+
+// batchFixture is a database with webhooks to real receivers and one
+// publish batch holding a delivery per (webhook, event).
+type batchFixture struct {
+	db      *sqlx.DB
+	acts    *activities.Webhooks
+	starter *recordingStarter
+	batch   string
+	hooks   map[string]*domain.Webhook
+}
+
+type hookSpec struct {
+	code    string
+	url     string
+	timeout time.Duration
+	retry   domain.RetryPolicy
+}
+
+func newBatchFixture(t *testing.T, events int, specs ...hookSpec) *batchFixture {
+	t.Helper()
+	db := testkit.DB(t)
+	ctx := context.Background()
+	fx := &batchFixture{db: db, starter: &recordingStarter{}, hooks: map[string]*domain.Webhook{}}
+	policy, err := activities.NewEgressPolicy([]string{"127.0.0.0/8"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx.acts = &activities.Webhooks{Deliveries: &store.Deliveries{DB: db}, Webhooks: &store.Webhooks{DB: db},
+		HTTP: activities.NewHTTPClient(policy), Starter: fx.starter}
+	for _, sp := range specs {
+		w := &domain.Webhook{Name: sp.code, Code: sp.code, URL: sp.url, EventTypes: []string{"case.created"}, Enabled: true,
+			Secret: activities.NewSigningSecret(), Timeout: sp.timeout, Retry: sp.retry}
+		w.Normalize()
+		if err := fx.acts.Webhooks.Create(ctx, w); err != nil {
+			t.Fatal(err)
+		}
+		fx.hooks[sp.code] = w
+	}
+	evs := make([]domain.Event, events)
+	for i := range evs {
+		evs[i] = domain.Event{ID: fmt.Sprintf("evt-%03d", i), Type: "case.created", OccurredAt: time.Now().UTC(), Data: json.RawMessage(`{}`)}
+	}
+	stored, err := (&store.Events{DB: db}).StoreBatch(ctx, evs, func(fresh []domain.Event) store.Plan {
+		var pl store.Plan
+		for _, e := range fresh {
+			for _, sp := range specs {
+				w := fx.hooks[sp.code]
+				pl.Deliveries = append(pl.Deliveries, store.PlannedDelivery{ID: store.NewID(store.PrefixDelivery),
+					WebhookID: w.ID, EventID: e.ID, WebhookCode: w.Code})
+			}
+		}
+		return pl
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx.batch = stored.BatchID
+	return fx
+}
+
+// deliver runs one DeliverBatch call whose activity context derives from ctx.
+func (fx *batchFixture) deliver(ctx context.Context) (activities.DeliverBatchResult, error) {
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestActivityEnvironment()
+	env.SetWorkerOptions(worker.Options{BackgroundActivityContext: ctx})
+	env.RegisterActivity(fx.acts)
+	val, err := env.ExecuteActivity(fx.acts.DeliverBatch, activities.DeliverBatchInput{BatchID: fx.batch})
+	var res activities.DeliverBatchResult
+	if err == nil {
+		err = val.Get(&res)
+	}
+	return res, err
+}
+
+// statuses counts a webhook's deliveries by status.
+func (fx *batchFixture) statuses(t *testing.T, code string) map[string]int {
+	t.Helper()
+	out, err := (&store.Deliveries{DB: fx.db}).CountByStatus(context.Background(), fx.hooks[code].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func (fx *batchFixture) attempts(t *testing.T, code string) []store.Attempt {
+	t.Helper()
+	var out []store.Attempt
+	if err := fx.db.Select(&out, `SELECT a.* FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id
+		WHERE d.webhook_id = $1 ORDER BY a.id`, fx.hooks[code].ID); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// A slow receiver fills only its own lane: the healthy webhook's deliveries
+// in the same group all go out at once and are recorded while the slow
+// ones are still waiting; a call starts requests only within its budget and
+// leaves the rest for the next call; timeouts are FAILED attempts with their
+// duration, handed to their own workflows to be retried by policy.
+func TestDeliverBatchKeepsAHealthyWebhookClearOfASlowOne(t *testing.T) {
+	healthy, slow := testkit.NewReceiver(t), testkit.NewReceiver(t)
+	slow.Script(func(int, testkit.Received) testkit.Response {
+		return testkit.Response{Status: 200, Delay: 3 * time.Second}
+	})
+	retry := domain.RetryPolicy{InitialInterval: domain.Duration(time.Minute), MaxAttempts: 3}
+	fx := newBatchFixture(t, 20,
+		hookSpec{code: "slow", url: slow.URL + "/s", timeout: time.Second, retry: retry},
+		hookSpec{code: "healthy", url: healthy.URL + "/h", timeout: 5 * time.Second, retry: retry})
+	fx.acts.Concurrency, fx.acts.Budget = 2, 2*time.Second
+
+	start := time.Now()
+	done := make(chan struct{})
+	var res activities.DeliverBatchResult
+	var err error
+	go func() { defer close(done); res, err = fx.deliver(context.Background()) }()
+	// Healthy deliveries are recorded while the call still runs.
+	testkit.Eventually(t, 10*time.Second, "healthy deliveries recorded during the call", func() bool {
+		return fx.statuses(t, "healthy")[store.DeliverySucceeded] == 20
+	})
+	select {
+	case <-done:
+		t.Fatal("the call ended before the slow lane's budget; the healthy records were not early")
+	default:
+	}
+	recordedBy := time.Since(start)
+	<-done
+	took := time.Since(start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if recordedBy > 2*time.Second {
+		t.Fatalf("healthy deliveries recorded after %s: they waited behind the slow lane", recordedBy)
+	}
+	if took > fx.acts.Budget+time.Second+time.Second {
+		t.Fatalf("the call took %s; its budget (%s) plus one timeout (1s) bounds it", took, fx.acts.Budget)
+	}
+	if n := len(healthy.Requests()); n != 20 {
+		t.Fatalf("healthy receiver got %d requests, want 20", n)
+	}
+	tried := fx.statuses(t, "slow")[store.DeliveryPending]
+	if res.Left == 0 || res.Left >= 20 || res.Succeeded != 20 {
+		t.Fatalf("result %+v: want the 20 healthy ones done, some slow ones left for the next call", res)
+	}
+	atts := fx.attempts(t, "slow")
+	if len(atts) != 20-res.Left || tried != 20 {
+		t.Fatalf("%d slow attempts recorded, %d left, %d pending", len(atts), res.Left, tried)
+	}
+	for _, a := range atts {
+		if a.Result != store.AttemptFailed || !strings.Contains(a.Error, "timed out") || a.DurationMS < 900 || a.DurationMS > 2500 {
+			t.Fatalf("slow attempt: result %s error %q duration %d ms; want a FAILED timeout of ~1s", a.Result, a.Error, a.DurationMS)
+		}
+	}
+	if n := len(fx.starter.handedOver()); n != len(atts) {
+		t.Fatalf("%d timed-out deliveries handed to their own workflows, want %d", n, len(atts))
+	}
+	for _, item := range fx.starter.handedOver() {
+		if item.FirstDelay < 50*time.Second || item.FirstDelay > time.Minute {
+			t.Fatalf("retry after %s, want the policy's 1m", item.FirstDelay)
+		}
+	}
+	// The next call goes on with what was left, and sends nothing twice.
+	res2, err := fx.deliver(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(fx.attempts(t, "slow")); got != len(atts)+(res.Left-res2.Left) || len(healthy.Requests()) != 20 {
+		t.Fatalf("after the second call: %d slow attempts, healthy got %d", got, len(healthy.Requests()))
+	}
+}
+
+// A call stopped midway (a worker killed, say) is retried and sends only
+// what was never recorded: deliveries whose attempts were recorded are not
+// sent again.
+func TestARetriedDeliverBatchSendsOnlyWhatWasNotRecorded(t *testing.T) {
+	rc := testkit.NewReceiver(t)
+	rc.Script(func(n int, r testkit.Received) testkit.Response {
+		if strings.HasSuffix(r.Path, "/slow") {
+			return testkit.Response{Status: 200, Delay: 4 * time.Second}
+		}
+		return testkit.Response{Status: 200}
+	})
+	fx := newBatchFixture(t, 10,
+		hookSpec{code: "fast", url: rc.URL + "/fast", timeout: 10 * time.Second},
+		hookSpec{code: "slowpoke", url: rc.URL + "/slow", timeout: 10 * time.Second})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { _, err := fx.deliver(ctx); done <- err }()
+	testkit.Eventually(t, 10*time.Second, "fast deliveries recorded", func() bool {
+		return fx.statuses(t, "fast")[store.DeliverySucceeded] == 10
+	})
+	cancel() // the worker dies; the slow requests are in flight
+	<-done
+	if _, err := fx.deliver(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, r := range rc.Requests() {
+		count[r.Path+" "+r.Header.Get("Webhook-Id")]++
+	}
+	for k, n := range count {
+		if strings.HasPrefix(k, "/fast") && n != 1 {
+			t.Fatalf("%s sent %d times; a recorded delivery was sent again", k, n)
+		}
+	}
+	if fx.statuses(t, "slowpoke")[store.DeliverySucceeded] != 10 || fx.statuses(t, "fast")[store.DeliverySucceeded] != 10 {
+		t.Fatalf("after the retried call: fast %v slow %v", fx.statuses(t, "fast"), fx.statuses(t, "slowpoke"))
+	}
+}
+
+// A delivery of a disabled webhook is parked in the group's first call:
+// no request, no workflow, waiting for the webhook to be enabled.
+func TestDeliverBatchParksDeliveriesOfADisabledWebhook(t *testing.T) {
+	rc := testkit.NewReceiver(t)
+	fx := newBatchFixture(t, 5, hookSpec{code: "off", url: rc.URL + "/off", timeout: time.Second})
+	if _, err := fx.acts.Webhooks.SetEnabled(context.Background(), []string{"off"}, false); err != nil {
+		t.Fatal(err)
+	}
+	res, err := fx.deliver(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parked int
+	if err := fx.db.Get(&parked, `SELECT count(*) FROM deliveries WHERE parked_at IS NOT NULL AND status = 'pending' AND workflow_id = ''`); err != nil {
+		t.Fatal(err)
+	}
+	if res.Parked != 5 || parked != 5 || rc.Count() != 0 || len(fx.starter.handedOver()) != 0 {
+		t.Fatalf("result %+v, %d parked rows, %d requests, %d hand-overs", res, parked, rc.Count(), len(fx.starter.handedOver()))
+	}
+}

@@ -1,0 +1,33 @@
+package activities
+
+import (
+	"context"
+
+	"github.com/triggerflow/triggerflow/domain"
+	"github.com/triggerflow/triggerflow/store"
+)
+
+// Hooks for the external tests into unexported parts.
+
+// ParseRetryAfter is parseRetryAfter.
+var ParseRetryAfter = parseRetryAfter
+
+// AttemptOf is (*Webhooks).attempt (a function: every exported method of
+// Webhooks would be registered as an activity).
+func AttemptOf(a *Webhooks, ctx context.Context, w *domain.Webhook, d *store.Delivery, n int) store.Record {
+	return a.attempt(ctx, w, d, n)
+}
+
+// Recorder wraps the recorder for tests.
+type Recorder struct{ r *recorder }
+
+// NewRecorder is newRecorder.
+func NewRecorder(ctx context.Context, d *store.Deliveries, onRecorded func(store.Record), onUnrecorded func(store.Record, error)) Recorder {
+	return Recorder{newRecorder(ctx, d, onRecorded, onUnrecorded)}
+}
+
+// Add queues a record.
+func (r Recorder) Add(rec store.Record) { r.r.add(rec) }
+
+// Close writes what is waiting.
+func (r Recorder) Close() error { return r.r.close() }

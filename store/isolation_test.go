@@ -1,0 +1,350 @@
+package store_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/triggerflow/triggerflow/domain"
+	"github.com/triggerflow/triggerflow/internal/testkit"
+	"github.com/triggerflow/triggerflow/store"
+)
+
+// deliveryRig is a database with one webhook and a helper to publish
+// events with one delivery each.
+type deliveryRig struct {
+	db         *sqlx.DB
+	webhook    *domain.Webhook
+	events     *store.Events
+	deliveries *store.Deliveries
+}
+
+func newDeliveryRig(t *testing.T, mod func(*domain.Webhook)) *deliveryRig {
+	t.Helper()
+	db := testkit.DB(t)
+	w := newWebhook("isolated", []string{"case.created"}, mod)
+	if err := (&store.Webhooks{DB: db}).Create(context.Background(), w); err != nil {
+		t.Fatal(err)
+	}
+	return &deliveryRig{db: db, webhook: w, events: &store.Events{DB: db}, deliveries: &store.Deliveries{DB: db}}
+}
+
+// publish stores events with one delivery each to the rig's webhook and
+// returns the batch and the delivery ids.
+func (r *deliveryRig) publish(t *testing.T, ids ...string) (string, []string) {
+	t.Helper()
+	evs := make([]domain.Event, len(ids))
+	for i, id := range ids {
+		evs[i] = domain.Event{ID: id, Type: "case.created", OccurredAt: time.Now().UTC(), Data: json.RawMessage(`{}`)}
+	}
+	stored, err := r.events.StoreBatch(context.Background(), evs, func(fresh []domain.Event) store.Plan {
+		var pl store.Plan
+		for _, e := range fresh {
+			pl.Deliveries = append(pl.Deliveries, store.PlannedDelivery{ID: store.NewID(store.PrefixDelivery),
+				WebhookID: r.webhook.ID, EventID: e.ID, WebhookCode: r.webhook.Code, Ordered: r.webhook.Ordered})
+		}
+		return pl
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, d := range stored.Plan.Deliveries {
+		out = append(out, d.ID)
+	}
+	return stored.BatchID, out
+}
+
+func (r *deliveryRig) get(t *testing.T, id string) *store.Delivery {
+	t.Helper()
+	d, err := r.deliveries.Get(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func try(id string, status string, body string, at time.Time) store.Record {
+	a := store.NewAttempt(id, "POST", "https://example.com/x", map[string]string{"Content-Type": "application/json"}, `{}`,
+		200, map[string]string{"Server": "t"}, body, false, 5*time.Millisecond, "", at, status == store.DeliverySucceeded)
+	return store.Record{Attempt: &a, Outcome: store.Outcome{DeliveryID: id, Status: status, LastCode: 200}}
+}
+
+// Whatever bytes a receiver answers — NUL, invalid UTF-8, in the body, a
+// header, the error — the attempt is recorded, exactly: bodies in base64
+// with their encoding, other texts escaped with a flag.
+func TestRecordStoresAnyBytesAReceiverAnswers(t *testing.T) {
+	r := newDeliveryRig(t, nil)
+	_, ids := r.publish(t, "evt-bytes")
+	ctx := context.Background()
+	body := "\x00\xff\xfe binary \x00"
+	a := store.NewAttempt(ids[0], "POST", "https://example.com/p\x00th", map[string]string{"X-Sent": "ok"}, "req\x00body",
+		200, map[string]string{"X-Bin\x00": "v\xffal\\ue", "Server": "fine"}, body, false, 7*time.Millisecond,
+		"odd \x00 error", time.Now(), true)
+	if err := r.deliveries.Record(ctx, []store.Record{{Attempt: &a, Outcome: store.Outcome{DeliveryID: ids[0],
+		Status: store.DeliverySucceeded, LastCode: 200, LastError: "last \x00 error"}}}); err != nil {
+		t.Fatalf("recording a NUL-laden answer failed: %v", err)
+	}
+	atts, err := r.deliveries.Attempts(ctx, ids[0])
+	if err != nil || len(atts) != 1 {
+		t.Fatalf("attempts %v %v", atts, err)
+	}
+	got := atts[0]
+	raw, err := base64.StdEncoding.DecodeString(got.ResponseBody)
+	if got.ResponseBodyEncoding != store.BodyBase64 || err != nil || string(raw) != body {
+		t.Fatalf("response body %q (%s), want the exact bytes in base64", got.ResponseBody, got.ResponseBodyEncoding)
+	}
+	if raw, _ := base64.StdEncoding.DecodeString(got.RequestBody); got.RequestBodyEncoding != store.BodyBase64 || string(raw) != "req\x00body" {
+		t.Fatalf("request body %q (%s)", got.RequestBody, got.RequestBodyEncoding)
+	}
+	_, resp := got.Headers()
+	if !got.Escaped || resp[`X-Bin\x00`] != `v\xffal\\ue` || resp["Server"] != "fine" ||
+		got.RequestURL != `https://example.com/p\x00th` || got.Error != `odd \x00 error` {
+		t.Fatalf("escaped=%v headers=%q url=%q error=%q", got.Escaped, resp, got.RequestURL, got.Error)
+	}
+	if d := r.get(t, ids[0]); d.Status != store.DeliverySucceeded || d.Attempts != 1 || d.LastError != `last \x00 error` {
+		t.Fatalf("delivery %+v", d)
+	}
+	// Plain text stays as it was, unflagged.
+	_, more := r.publish(t, "evt-plain")
+	if err := r.deliveries.Record(ctx, []store.Record{try(more[0], store.DeliverySucceeded, `{"ok":true} \ backslash`, time.Now())}); err != nil {
+		t.Fatal(err)
+	}
+	atts, _ = r.deliveries.Attempts(ctx, more[0])
+	if atts[0].Escaped || atts[0].ResponseBodyEncoding != "" || atts[0].ResponseBody != `{"ok":true} \ backslash` {
+		t.Fatalf("plain attempt changed: %+v", atts[0])
+	}
+}
+
+// Two workflows recording tries of one delivery at once (which the carrier
+// rules prevent, but the log must survive) get distinct attempt numbers;
+// none is lost.
+func TestAttemptNumbersNeverCollide(t *testing.T) {
+	r := newDeliveryRig(t, nil)
+	_, ids := r.publish(t, "evt-race")
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 10 {
+				rec := try(ids[0], store.DeliveryPending, fmt.Sprint("from ", g), time.Now())
+				rec.Outcome.LastCode = 503
+				if err := r.deliveries.Record(context.Background(), []store.Record{rec}); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	atts, err := r.deliveries.Attempts(context.Background(), ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nums []int
+	for _, a := range atts {
+		nums = append(nums, a.Attempt)
+	}
+	sort.Ints(nums)
+	for i, n := range nums {
+		if n != i+1 {
+			t.Fatalf("attempt numbers %v, want 1..40 with none missing or repeated", nums)
+		}
+	}
+	if len(nums) != 40 || r.get(t, ids[0]).Attempts != 40 {
+		t.Fatalf("%d attempts logged, delivery counts %d; want 40", len(nums), r.get(t, ids[0]).Attempts)
+	}
+}
+
+// A finished delivery keeps its state: a late try from a stale workflow is
+// logged, but only an explicit retry (Reopen) makes it pending again.
+func TestAFinishedDeliveryNeverTurnsBackToPending(t *testing.T) {
+	r := newDeliveryRig(t, nil)
+	_, ids := r.publish(t, "evt-done")
+	ctx := context.Background()
+	failed := try(ids[0], store.DeliveryFailed, "no", time.Now())
+	if err := r.deliveries.Record(ctx, []store.Record{failed}); err != nil {
+		t.Fatal(err)
+	}
+	late := try(ids[0], store.DeliveryPending, "late", time.Now())
+	next := time.Now().Add(time.Minute)
+	late.Outcome.NextAttemptAt = &next
+	if err := r.deliveries.Record(ctx, []store.Record{late}); err != nil {
+		t.Fatal(err)
+	}
+	d := r.get(t, ids[0])
+	if d.Status != store.DeliveryFailed || d.Attempts != 2 || d.NextAttemptAt.Valid {
+		t.Fatalf("after a late try: status %s attempts %d next %v; want failed, 2 attempts logged", d.Status, d.Attempts, d.NextAttemptAt)
+	}
+	if err := r.deliveries.Reopen(ctx, ids[0], "delivery-"+ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	if d := r.get(t, ids[0]); d.Status != store.DeliveryPending || d.WorkflowID != "delivery-"+ids[0] {
+		t.Fatalf("after a manual retry: %+v", d)
+	}
+}
+
+// Only the workflow carrying a delivery changes its state; another
+// workflow's try is logged and changes nothing else.
+func TestOnlyTheCarrierChangesADeliverysState(t *testing.T) {
+	r := newDeliveryRig(t, nil)
+	_, ids := r.publish(t, "evt-carrier")
+	ctx := context.Background()
+	if ok, err := r.deliveries.HandOver(ctx, ids[0], "", "delivery-a"); err != nil || !ok {
+		t.Fatalf("hand over: %v %v", ok, err)
+	}
+	if ok, _ := r.deliveries.HandOver(ctx, ids[0], "delivery-stale", "delivery-b"); ok {
+		t.Fatal("a workflow that does not carry the delivery handed it over")
+	}
+	stale := try(ids[0], store.DeliverySucceeded, "stale", time.Now())
+	stale.Outcome.Carrier = "delivery-stale"
+	if err := r.deliveries.Record(ctx, []store.Record{stale}); err != nil {
+		t.Fatal(err)
+	}
+	if d := r.get(t, ids[0]); d.Status != store.DeliveryPending || d.Attempts != 1 || d.WorkflowID != "delivery-a" {
+		t.Fatalf("a stale carrier's try changed the delivery: %+v", d)
+	}
+	mine := try(ids[0], store.DeliverySucceeded, "mine", time.Now())
+	mine.Outcome.Carrier = "delivery-a"
+	if err := r.deliveries.Record(ctx, []store.Record{mine}); err != nil {
+		t.Fatal(err)
+	}
+	if d := r.get(t, ids[0]); d.Status != store.DeliverySucceeded || d.Attempts != 2 {
+		t.Fatalf("the carrier's try did not settle the delivery: %+v", d)
+	}
+}
+
+// A webhook deleted while a publish was matching costs the publish only
+// that webhook's delivery, never the publish itself.
+func TestAPublishSurvivesAWebhookDeletedWhileMatching(t *testing.T) {
+	r := newDeliveryRig(t, nil)
+	ctx := context.Background()
+	gone := newWebhook("gone", []string{"case.created"}, nil)
+	if err := (&store.Webhooks{DB: r.db}).Create(ctx, gone); err != nil {
+		t.Fatal(err)
+	}
+	stored, err := r.events.StoreBatch(ctx, []domain.Event{{ID: "evt-race-delete", Type: "case.created",
+		OccurredAt: time.Now().UTC(), Data: json.RawMessage(`{}`)}}, func(fresh []domain.Event) store.Plan {
+		// Matched before the delete; the delete commits before the insert.
+		if err := (&store.Webhooks{DB: r.db}).Delete(ctx, gone.ID); err != nil {
+			t.Error(err)
+		}
+		var pl store.Plan
+		for _, w := range []*domain.Webhook{r.webhook, gone} {
+			pl.Deliveries = append(pl.Deliveries, store.PlannedDelivery{ID: store.NewID(store.PrefixDelivery),
+				WebhookID: w.ID, EventID: fresh[0].ID, WebhookCode: w.Code})
+		}
+		return pl
+	})
+	if err != nil {
+		t.Fatalf("publish failed because a webhook was deleted meanwhile: %v", err)
+	}
+	if len(stored.Plan.Deliveries) != 1 || stored.Plan.Deliveries[0].WebhookID != r.webhook.ID {
+		t.Fatalf("planned deliveries %+v, want only the live webhook's", stored.Plan.Deliveries)
+	}
+	var n int
+	if err := r.db.Get(&n, `SELECT count(*) FROM deliveries WHERE event_id = 'evt-race-delete'`); err != nil || n != 1 {
+		t.Fatalf("%d deliveries stored (%v), want 1", n, err)
+	}
+}
+
+// Sweepers in several processes share a backlog of undispatched batches:
+// each claims its own, none starts on another's.
+func TestSweepersClaimDisjointBatches(t *testing.T) {
+	r := newDeliveryRig(t, nil)
+	ctx := context.Background()
+	var all []string
+	for i := range 30 {
+		b, _ := r.publish(t, fmt.Sprintf("evt-backlog-%d", i))
+		all = append(all, b)
+	}
+	// The publishers' own claims (a lease) have passed.
+	if _, err := r.db.Exec(`UPDATE publish_batches SET claimed_until = now() - interval '1 second'`); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got, err := r.events.ClaimStaleBatches(ctx, time.Now().Add(time.Second), 10)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, b := range got {
+				seen[b.ID]++
+				if b.Work != 1 {
+					t.Errorf("batch %s has work %d, want 1", b.ID, b.Work)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if len(seen) != 30 {
+		t.Fatalf("three sweepers claimed %d distinct batches of 30", len(seen))
+	}
+	for b, n := range seen {
+		if n != 1 {
+			t.Fatalf("batch %s claimed %d times", b, n)
+		}
+	}
+	if again, _ := r.events.ClaimStaleBatches(ctx, time.Now().Add(time.Second), 10); len(again) != 0 {
+		t.Fatalf("batches under a live claim were claimed again: %v", again)
+	}
+	_ = all
+}
+
+// A delivery of a disabled webhook is parked with no carrier; enabling the
+// webhook puts parked deliveries, in publish order, into new undispatched
+// batches; a parked delivery of a webhook still disabled stays parked.
+func TestParkedDeliveriesResumeInNewBatchesWhenEnabled(t *testing.T) {
+	r := newDeliveryRig(t, nil)
+	ctx := context.Background()
+	_, ids := r.publish(t, "evt-p1", "evt-p2", "evt-p3")
+	hooks := &store.Webhooks{DB: r.db}
+	if ok, _ := r.deliveries.Park(ctx, ids[0]); ok {
+		t.Fatal("parked a delivery of an enabled webhook")
+	}
+	if _, err := hooks.SetEnabled(ctx, []string{r.webhook.ID}, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		if ok, err := r.deliveries.Park(ctx, id); err != nil || !ok {
+			t.Fatalf("park %s: %v %v", id, ok, err)
+		}
+	}
+	if got, _ := r.deliveries.ResumeParked(ctx, nil, 100); len(got) != 0 {
+		t.Fatalf("resumed deliveries of a disabled webhook: %v", got)
+	}
+	if _, err := hooks.SetEnabled(ctx, []string{r.webhook.ID}, true); err != nil {
+		t.Fatal(err)
+	}
+	batches, err := r.deliveries.ResumeParked(ctx, []string{r.webhook.ID}, 100)
+	if err != nil || len(batches) != 1 {
+		t.Fatalf("resume: %v %v", batches, err)
+	}
+	pending, err := r.deliveries.ClaimInBatches(ctx, batches, "delivery-batch-"+batches[0])
+	if err != nil || len(pending) != 3 {
+		t.Fatalf("the resumed batch holds %d deliveries (%v), want 3", len(pending), err)
+	}
+	for i, d := range pending {
+		if d.ID != ids[i] || d.ParkedAt.Valid {
+			t.Fatalf("resumed delivery %d is %s (parked %v), want %s in publish order", i, d.ID, d.ParkedAt, ids[i])
+		}
+	}
+	if n, _ := r.events.CountUndispatched(ctx); n < 1 {
+		t.Fatal("the resumed batch is not waiting for a hand-over")
+	}
+}
