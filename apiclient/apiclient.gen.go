@@ -2325,7 +2325,7 @@ type ClientInterface interface {
 
 	// DecodePayloadsWithBody Decrypt payloads (Temporal UI, temporal CLI)
 	//
-	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials. `triggerflow dev` also serves its own embedded Temporal UI's origin without a key.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2334,7 +2334,7 @@ type ClientInterface interface {
 
 	// DecodePayloads Decrypt payloads (Temporal UI, temporal CLI)
 	//
-	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials. `triggerflow dev` also serves its own embedded Temporal UI's origin without a key.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2350,7 +2350,7 @@ type ClientInterface interface {
 
 	// EncodePayloadsWithBody Encrypt payloads
 	//
-	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials. `triggerflow dev` also serves its own embedded Temporal UI's origin without a key.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2359,7 +2359,7 @@ type ClientInterface interface {
 
 	// EncodePayloads Encrypt payloads
 	//
-	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials. `triggerflow dev` also serves its own embedded Temporal UI's origin without a key.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2925,7 +2925,7 @@ func (c *Client) PreflightCodecDecode(ctx context.Context, reqEditors ...Request
 
 // DecodePayloadsWithBody Decrypt payloads (Temporal UI, temporal CLI)
 //
-// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials. `triggerflow dev` also serves its own embedded Temporal UI's origin without a key.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2944,7 +2944,7 @@ func (c *Client) DecodePayloadsWithBody(ctx context.Context, contentType string,
 
 // DecodePayloads Decrypt payloads (Temporal UI, temporal CLI)
 //
-// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials. `triggerflow dev` also serves its own embedded Temporal UI's origin without a key.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -2980,7 +2980,7 @@ func (c *Client) PreflightCodecEncode(ctx context.Context, reqEditors ...Request
 
 // EncodePayloadsWithBody Encrypt payloads
 //
-// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials. `triggerflow dev` also serves its own embedded Temporal UI's origin without a key.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2999,7 +2999,7 @@ func (c *Client) EncodePayloadsWithBody(ctx context.Context, contentType string,
 
 // EncodePayloads Encrypt payloads
 //
-// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials. `triggerflow dev` also serves its own embedded Temporal UI's origin without a key.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -8012,7 +8012,7 @@ type ClientWithResponsesInterface interface {
 
 	// DecodePayloadsWithBodyWithResponse Decrypt payloads (Temporal UI, temporal CLI)
 	//
-	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials. `triggerflow dev` also serves its own embedded Temporal UI's origin without a key.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8021,7 +8021,7 @@ type ClientWithResponsesInterface interface {
 
 	// DecodePayloadsWithResponse Decrypt payloads (Temporal UI, temporal CLI)
 	//
-	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials. `triggerflow dev` also serves its own embedded Temporal UI's origin without a key.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8039,7 +8039,7 @@ type ClientWithResponsesInterface interface {
 
 	// EncodePayloadsWithBodyWithResponse Encrypt payloads
 	//
-	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials. `triggerflow dev` also serves its own embedded Temporal UI's origin without a key.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8048,7 +8048,7 @@ type ClientWithResponsesInterface interface {
 
 	// EncodePayloadsWithResponse Encrypt payloads
 	//
-	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials. `triggerflow dev` also serves its own embedded Temporal UI's origin without a key.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13694,7 +13694,7 @@ func (c *ClientWithResponses) PreflightCodecDecodeWithResponse(ctx context.Conte
 
 // DecodePayloadsWithBodyWithResponse Decrypt payloads (Temporal UI, temporal CLI)
 //
-// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials. `triggerflow dev` also serves its own embedded Temporal UI's origin without a key.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13709,7 +13709,7 @@ func (c *ClientWithResponses) DecodePayloadsWithBodyWithResponse(ctx context.Con
 
 // DecodePayloadsWithResponse Decrypt payloads (Temporal UI, temporal CLI)
 //
-// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials. `triggerflow dev` also serves its own embedded Temporal UI's origin without a key.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13739,7 +13739,7 @@ func (c *ClientWithResponses) PreflightCodecEncodeWithResponse(ctx context.Conte
 
 // EncodePayloadsWithBodyWithResponse Encrypt payloads
 //
-// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials. `triggerflow dev` also serves its own embedded Temporal UI's origin without a key.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13754,7 +13754,7 @@ func (c *ClientWithResponses) EncodePayloadsWithBodyWithResponse(ctx context.Con
 
 // EncodePayloadsWithResponse Encrypt payloads
 //
-// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials. `triggerflow dev` also serves its own embedded Temporal UI's origin without a key.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

@@ -99,6 +99,9 @@ type Config struct {
 	// call the codec endpoint /codec/decode and /codec/encode
 	// (TRIGGERFLOW_CODEC_CORS_ORIGINS, comma-separated). dev adds its own UI.
 	CodecCORSOrigins []string
+	// codecKeylessOrigins may use the codec endpoint without a key: dev sets
+	// its embedded UI here (no environment variable sets it).
+	codecKeylessOrigins []string
 	// PublishRate is how many events per second each API key may publish
 	// (TRIGGERFLOW_PUBLISH_RATE), default 5000; 0 turns the limit off.
 	PublishRate float64

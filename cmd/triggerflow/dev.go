@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -152,6 +153,7 @@ func (s *devStack) start(ctx context.Context) error {
 		Namespace:        s.cfg.TemporalNamespace,
 		Port:             s.cfg.TemporalPort,
 		UIPort:           s.cfg.UIPort,
+		UICodecEndpoint:  devCodecEndpoint(s.cfg.HTTPAddr),
 		SearchAttributes: workflows.SearchAttributes(),
 		// Each step of a sequential chain (flow steps, ordered retries) waits
 		// for the transfer queue's poll; the default 20/s adds ~45 ms a step.
@@ -166,6 +168,13 @@ func (s *devStack) start(ctx context.Context) error {
 	// from TEMPORAL_* applies to it.
 	s.cfg.TemporalConnection = envconfig.ClientConfigProfile{}
 	s.TemporalURL, s.UIURL = s.temporal.Address(), s.temporal.UIURL()
+	if s.UIURL != "" && devCodecEndpoint(s.cfg.HTTPAddr) != "" {
+		// The embedded UI decodes payloads through the API's codec
+		// endpoint without a key: it needs no login itself and both listen
+		// on this machine only.
+		s.cfg.CodecCORSOrigins = append(s.cfg.CodecCORSOrigins, s.UIURL)
+		s.cfg.codecKeylessOrigins = []string{s.UIURL}
+	}
 	// One registry for the process: the API's /metrics shows the worker's
 	// and the SDK's metrics too.
 	reg := newRegistry()
@@ -317,3 +326,17 @@ func ensureDatabase(ctx context.Context, adminURL, name string) error {
 }
 
 func pqQuoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// devCodecEndpoint is the codec endpoint dev's Temporal UI calls from the
+// browser: the API's /codec on a loopback address. An address whose port is
+// picked at start (":0") or that is not loopback gives none.
+func devCodecEndpoint(httpAddr string) string {
+	host, port, err := net.SplitHostPort(httpAddr)
+	if err != nil || port == "0" || port == "" {
+		return ""
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return ""
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/codec"
+}
