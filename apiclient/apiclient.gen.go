@@ -374,6 +374,33 @@ func (e HealthStatus) Valid() bool {
 	}
 }
 
+// Defines values for MeScopes.
+const (
+	MeScopesAdmin         MeScopes = "admin"
+	MeScopesPublish       MeScopes = "publish"
+	MeScopesRead          MeScopes = "read"
+	MeScopesTriggersWrite MeScopes = "triggers:write"
+	MeScopesWebhooksWrite MeScopes = "webhooks:write"
+)
+
+// Valid indicates whether the value is a known member of the MeScopes enum.
+func (e MeScopes) Valid() bool {
+	switch e {
+	case MeScopesAdmin:
+		return true
+	case MeScopesPublish:
+		return true
+	case MeScopesRead:
+		return true
+	case MeScopesTriggersWrite:
+		return true
+	case MeScopesWebhooksWrite:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for QueueHookEvent.
 const (
 	QueueHookEventActive     QueueHookEvent = "active"
@@ -800,6 +827,24 @@ func (e WebhookInputMethod) Valid() bool {
 	}
 }
 
+// Defines values for ListEventsParamsSort.
+const (
+	MinusReceivedAt ListEventsParamsSort = "-received_at"
+	ReceivedAt      ListEventsParamsSort = "received_at"
+)
+
+// Valid indicates whether the value is a known member of the ListEventsParamsSort enum.
+func (e ListEventsParamsSort) Valid() bool {
+	switch e {
+	case MinusReceivedAt:
+		return true
+	case ReceivedAt:
+		return true
+	default:
+		return false
+	}
+}
+
 // Action defines model for Action.
 type Action struct {
 	Description string `json:"description"`
@@ -978,6 +1023,15 @@ type Catalog struct {
 	} `json:"types,omitempty"`
 }
 
+// CodeSuggestion defines model for CodeSuggestion.
+type CodeSuggestion struct {
+	// Available The code is free; false only when code is "".
+	Available bool `json:"available"`
+
+	// Code A free code derived from the name ("case_updates", or "case_updates_2" when that is taken); "" when the name has nothing usable.
+	Code string `json:"code"`
+}
+
 // Condition defines model for Condition.
 type Condition struct {
 	Operator ConditionOperator `json:"operator"`
@@ -991,6 +1045,31 @@ type Condition struct {
 
 // ConditionOperator defines model for Condition.Operator.
 type ConditionOperator string
+
+// CronPreview defines model for CronPreview.
+type CronPreview struct {
+	Expression string `json:"expression"`
+
+	// ExpressionText The expression in words, as a saved trigger's expression_text.
+	ExpressionText string `json:"expression_text"`
+
+	// NextRuns The next 5 fire times, RFC 3339 with the zone's offset.
+	NextRuns []time.Time `json:"next_runs"`
+	Timezone string      `json:"timezone"`
+}
+
+// CronPreviewRequest defines model for CronPreviewRequest.
+type CronPreviewRequest struct {
+	// Expression A cron expression as an At Time trigger takes it: 5 fields, or 6 with a leading seconds field.
+	//
+	// Examples: 0 */1 12 * * *
+	Expression string `json:"expression"`
+
+	// Timezone IANA time zone; default UTC.
+	//
+	// Examples: Europe/Kyiv
+	Timezone *string `json:"timezone,omitempty"`
+}
 
 // Delivery defines model for Delivery.
 type Delivery struct {
@@ -1010,9 +1089,12 @@ type Delivery struct {
 	NextAttemptAt  *time.Time     `json:"next_attempt_at"`
 	RunId          string         `json:"run_id"`
 	Status         DeliveryStatus `json:"status"`
-	UpdatedAt      time.Time      `json:"updated_at"`
-	WebhookCode    string         `json:"webhook_code"`
-	WebhookId      string         `json:"webhook_id"`
+
+	// TemporalUiUrl A link to the workflow that carried it in Temporal UI: <TRIGGERFLOW_TEMPORAL_UI_URL>/namespaces/<namespace>/workflows/<workflow_id>[/<run_id>]. Absent when no Temporal UI URL is configured.
+	TemporalUiUrl *string   `json:"temporal_ui_url,omitempty"`
+	UpdatedAt     time.Time `json:"updated_at"`
+	WebhookCode   string    `json:"webhook_code"`
+	WebhookId     string    `json:"webhook_id"`
 
 	// WorkflowId The workflow carrying the delivery: its own delivery-<id> once retried, else the batch workflow of its dispatch group (delivery-batch-<group>) or the ordered webhook's queue workflow.
 	WorkflowId string `json:"workflow_id"`
@@ -1020,6 +1102,13 @@ type Delivery struct {
 
 // DeliveryStatus defines model for Delivery.Status.
 type DeliveryStatus string
+
+// DeliveryCounts defines model for DeliveryCounts.
+type DeliveryCounts struct {
+	Failed    int `json:"failed"`
+	Pending   int `json:"pending"`
+	Succeeded int `json:"succeeded"`
+}
 
 // DeliveryList defines model for DeliveryList.
 type DeliveryList struct {
@@ -1100,6 +1189,27 @@ type EventInput struct {
 
 	// Type A catalog or registered type, or an alias of one (ipSCAPE's `outbound.lead.outcome.preview` → `lead.outcome_preview`); an alias is stored under the type it names. A type whose validation is `reject` refuses data that does not match its schema (400, field `data`, nothing stored).
 	Type string `json:"type"`
+}
+
+// EventSummary defines model for EventSummary.
+type EventSummary struct {
+	Deliveries *DeliveryCounts `json:"deliveries,omitempty"`
+	Id         *string         `json:"id,omitempty"`
+	OccurredAt *time.Time      `json:"occurred_at,omitempty"`
+	ReceivedAt *time.Time      `json:"received_at,omitempty"`
+
+	// Runs Trigger and queue-hook runs the event led to.
+	Runs    *int    `json:"runs,omitempty"`
+	Subject *string `json:"subject,omitempty"`
+	Type    *string `json:"type,omitempty"`
+}
+
+// EventSummaryList defines model for EventSummaryList.
+type EventSummaryList struct {
+	Items   *[]EventSummary `json:"items,omitempty"`
+	Page    *int            `json:"page,omitempty"`
+	PerPage *int            `json:"per_page,omitempty"`
+	Total   *int            `json:"total,omitempty"`
 }
 
 // EventType defines model for EventType.
@@ -1229,7 +1339,10 @@ type FlowRun struct {
 	StartedAt time.Time     `json:"started_at"`
 	Status    FlowRunStatus `json:"status"`
 	Steps     []StepOutcome `json:"steps"`
-	TriggerId *string       `json:"trigger_id,omitempty"`
+
+	// TemporalUiUrl A link to the workflow that carried it in Temporal UI: <TRIGGERFLOW_TEMPORAL_UI_URL>/namespaces/<namespace>/workflows/<workflow_id>[/<run_id>]. Absent when no Temporal UI URL is configured.
+	TemporalUiUrl *string `json:"temporal_ui_url,omitempty"`
+	TriggerId     *string `json:"trigger_id,omitempty"`
 
 	// WorkflowId The workflow executing the run: a published event's run makes its first try in its trigger's batch run workflow (trigger-batch-<group>-<trigger>) and moves to its own trigger-<trigger>-<event> when it needs retries or a delay; other runs have their own from the start.
 	WorkflowId string `json:"workflow_id"`
@@ -1269,6 +1382,22 @@ type Health struct {
 
 // HealthStatus defines model for Health.Status.
 type HealthStatus string
+
+// Me defines model for Me.
+type Me struct {
+	// Admin The key holds the admin scope, which implies every other.
+	Admin bool `json:"admin"`
+
+	// KeyId The stored key's id; absent for the bootstrap key (TRIGGERFLOW_ADMIN_TOKEN).
+	KeyId *string `json:"key_id,omitempty"`
+
+	// Name The key's name; "bootstrap admin token" for TRIGGERFLOW_ADMIN_TOKEN.
+	Name   string     `json:"name"`
+	Scopes []MeScopes `json:"scopes"`
+}
+
+// MeScopes defines model for Me.Scopes.
+type MeScopes string
 
 // Notification defines model for Notification.
 type Notification struct {
@@ -1431,7 +1560,10 @@ type Run struct {
 	RunId     string    `json:"run_id"`
 	StartedAt time.Time `json:"started_at"`
 	Status    RunStatus `json:"status"`
-	TriggerId *string   `json:"trigger_id,omitempty"`
+
+	// TemporalUiUrl A link to the workflow that carried it in Temporal UI: <TRIGGERFLOW_TEMPORAL_UI_URL>/namespaces/<namespace>/workflows/<workflow_id>[/<run_id>]. Absent when no Temporal UI URL is configured.
+	TemporalUiUrl *string `json:"temporal_ui_url,omitempty"`
+	TriggerId     *string `json:"trigger_id,omitempty"`
 
 	// WorkflowId The workflow executing the run: a published event's run makes its first try in its trigger's batch run workflow (trigger-batch-<group>-<trigger>) and moves to its own trigger-<trigger>-<event> when it needs retries or a delay; other runs have their own from the start.
 	WorkflowId string `json:"workflow_id"`
@@ -1454,6 +1586,37 @@ type RunRequest struct {
 
 	// Timeout flows only
 	Timeout *string `json:"timeout,omitempty"`
+}
+
+// Stats defines model for Stats.
+type Stats struct {
+	// Deliveries Deliveries made in the last hour and day, by where they stand now.
+	Deliveries *struct {
+		LastDay  *DeliveryCounts `json:"last_day,omitempty"`
+		LastHour *DeliveryCounts `json:"last_hour,omitempty"`
+	} `json:"deliveries,omitempty"`
+
+	// FailingWebhooks Up to 10 webhooks with failed deliveries made in the last day, most failures first.
+	FailingWebhooks *[]struct {
+		Code         *string         `json:"code,omitempty"`
+		Enabled      *bool           `json:"enabled,omitempty"`
+		Id           *string         `json:"id,omitempty"`
+		LastDay      *DeliveryCounts `json:"last_day,omitempty"`
+		LastFailedAt *time.Time      `json:"last_failed_at,omitempty"`
+		LastHour     *DeliveryCounts `json:"last_hour,omitempty"`
+		Name         *string         `json:"name,omitempty"`
+	} `json:"failing_webhooks,omitempty"`
+	Flows       *int       `json:"flows,omitempty"`
+	GeneratedAt *time.Time `json:"generated_at,omitempty"`
+	QueueHooks  *int       `json:"queue_hooks,omitempty"`
+	Triggers    *struct {
+		Enabled *int `json:"enabled,omitempty"`
+		Total   *int `json:"total,omitempty"`
+	} `json:"triggers,omitempty"`
+	Webhooks *struct {
+		Enabled *int `json:"enabled,omitempty"`
+		Total   *int `json:"total,omitempty"`
+	} `json:"webhooks,omitempty"`
 }
 
 // Step defines model for Step.
@@ -1895,6 +2058,18 @@ type ListEventTypesParams struct {
 	PerPage *int    `form:"per_page,omitempty" json:"per_page,omitempty"`
 }
 
+// ListEventsParams defines parameters for ListEvents.
+type ListEventsParams struct {
+	Type    *string               `form:"type,omitempty" json:"type,omitempty"`
+	Q       *string               `form:"q,omitempty" json:"q,omitempty"`
+	Page    *int                  `form:"page,omitempty" json:"page,omitempty"`
+	PerPage *int                  `form:"per_page,omitempty" json:"per_page,omitempty"`
+	Sort    *ListEventsParamsSort `form:"sort,omitempty" json:"sort,omitempty"`
+}
+
+// ListEventsParamsSort defines parameters for ListEvents.
+type ListEventsParamsSort string
+
 // ListFlowsParams defines parameters for ListFlows.
 type ListFlowsParams struct {
 	// Page 1-based page
@@ -2063,6 +2238,11 @@ type ListWebhooksParams struct {
 	Q *string `form:"q,omitempty" json:"q,omitempty"`
 }
 
+// SuggestWebhookCodeParams defines parameters for SuggestWebhookCode.
+type SuggestWebhookCodeParams struct {
+	Name string `form:"name" json:"name"`
+}
+
 // ListWebhookDeliveriesParams defines parameters for ListWebhookDeliveries.
 type ListWebhookDeliveriesParams struct {
 	// Page 1-based page
@@ -2110,6 +2290,9 @@ type EncodePayloadsJSONRequestBody = Payloads
 
 // CreateApiKeyJSONRequestBody defines body for CreateApiKey for application/json ContentType.
 type CreateApiKeyJSONRequestBody = ApiKeyCreate
+
+// PreviewCronJSONRequestBody defines body for PreviewCron for application/json ContentType.
+type PreviewCronJSONRequestBody = CronPreviewRequest
 
 // CreateEventTypeJSONRequestBody defines body for CreateEventType for application/json ContentType.
 type CreateEventTypeJSONRequestBody = EventTypeInput
@@ -2316,6 +2499,11 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 // The interface specification for the client above.
 type ClientInterface interface {
 
+	// OpenConsole Redirect to the admin console
+	//
+	// Corresponds with GET / (the `OpenConsole` operationId).
+	OpenConsole(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// PreflightCodecDecode CORS preflight of the codec endpoint
 	//
 	// Answers 204; an Origin listed in TRIGGERFLOW_CODEC_CORS_ORIGINS gets Access-Control-Allow-* headers, other origins none.
@@ -2386,6 +2574,23 @@ type ClientInterface interface {
 	// Corresponds with GET /readyz (the `GetReadiness` operationId).
 	GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// RedirectToConsole Redirect to /ui/
+	//
+	// Corresponds with GET /ui (the `RedirectToConsole` operationId).
+	RedirectToConsole(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetConsoleFile The admin console
+	//
+	// Serves the console's embedded files; any other path (a deep link such as /ui/webhooks/case_updates) answers index.html, whose router shows the screen. No key is needed to load it: the console asks for one and sends it with every /v1 call.
+	//
+	// Corresponds with GET /ui/{path} (the `GetConsoleFile` operationId).
+	GetConsoleFile(ctx context.Context, path string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// HeadConsoleFile The admin console (headers only)
+	//
+	// Corresponds with HEAD /ui/{path} (the `HeadConsoleFile` operationId).
+	HeadConsoleFile(ctx context.Context, path string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListActions Registered actions with their parameter schemas
 	//
 	// Corresponds with GET /v1/actions (the `ListActions` operationId).
@@ -2429,6 +2634,24 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/catalog (the `GetCatalog` operationId).
 	GetCatalog(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PreviewCronWithBody Check a cron expression and zone; the words and next 5 runs
+	//
+	// Uses the same parsing and next-run computation as an At Time trigger's save and reads, so a form can validate while the expression is typed. Saves nothing.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/cron/preview (the `PreviewCron` operationId).
+	PreviewCronWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PreviewCron Check a cron expression and zone; the words and next 5 runs
+	//
+	// Uses the same parsing and next-run computation as an At Time trigger's save and reads, so a form can validate while the expression is typed. Saves nothing.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/cron/preview (the `PreviewCron` operationId).
+	PreviewCron(ctx context.Context, body PreviewCronJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListDeliveries All deliveries, newest first
 	//
@@ -2487,6 +2710,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with PATCH /v1/event-types/{name} (the `UpdateEventType` operationId).
 	UpdateEventType(ctx context.Context, name string, body UpdateEventTypeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListEvents Recent events, latest received first
+	//
+	// Each event with how its deliveries stand and how many runs it led to. Filters: type (exact), q (part of the id). sort=received_at for oldest first.
+	//
+	// Corresponds with GET /v1/events (the `ListEvents` operationId).
+	ListEvents(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PublishEventsWithBody Publish one event or a batch (up to 1,000)
 	//
@@ -2584,6 +2814,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/flows/{id}/versions (the `ListFlowVersions` operationId).
 	ListFlowVersions(ctx context.Context, id string, params *ListFlowVersionsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetMe The calling key: its name and scopes
+	//
+	// Answers any valid key, so a client (the console) can show only the controls the key's scopes allow.
+	//
+	// Corresponds with GET /v1/me (the `GetMe` operationId).
+	GetMe(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListNotifications Notifications of the notify action, newest first
 	//
@@ -2684,6 +2921,11 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/queues/{queue_id}/hooks/{id}/runs (the `ListQueueHookRuns` operationId).
 	ListQueueHookRuns(ctx context.Context, queueId string, id string, params *ListQueueHookRunsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetStats Overview: counts, recent deliveries, failing webhooks
+	//
+	// Corresponds with GET /v1/stats (the `GetStats` operationId).
+	GetStats(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListTriggers List triggers
 	//
@@ -2860,6 +3102,13 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/webhooks/bulk-enable (the `BulkEnableWebhooks` operationId).
 	BulkEnableWebhooks(ctx context.Context, body BulkEnableWebhooksJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// SuggestWebhookCode Suggest a free webhook code from a name
+	//
+	// The code the webhook form fills in while the name is typed: lowercase ASCII, digits and underscores (accents dropped, Cyrillic transliterated); when it is taken, the first free numbered variant (case_updates_2, …).
+	//
+	// Corresponds with GET /v1/webhooks/suggest-code (the `SuggestWebhookCode` operationId).
+	SuggestWebhookCode(ctx context.Context, params *SuggestWebhookCodeParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// DeleteWebhook Delete a webhook and cancel its deliveries
 	//
 	// Corresponds with DELETE /v1/webhooks/{id} (the `DeleteWebhook` operationId).
@@ -2904,6 +3153,21 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/webhooks/{id}/test (the `TestWebhook` operationId).
 	TestWebhook(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+}
+
+// OpenConsole Redirect to the admin console
+//
+// Corresponds with GET / (the `OpenConsole` operationId).
+func (c *Client) OpenConsole(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOpenConsoleRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
 }
 
 // PreflightCodecDecode CORS preflight of the codec endpoint
@@ -3076,6 +3340,53 @@ func (c *Client) GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn
 	return c.Client.Do(req)
 }
 
+// RedirectToConsole Redirect to /ui/
+//
+// Corresponds with GET /ui (the `RedirectToConsole` operationId).
+func (c *Client) RedirectToConsole(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRedirectToConsoleRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetConsoleFile The admin console
+//
+// Serves the console's embedded files; any other path (a deep link such as /ui/webhooks/case_updates) answers index.html, whose router shows the screen. No key is needed to load it: the console asks for one and sends it with every /v1 call.
+//
+// Corresponds with GET /ui/{path} (the `GetConsoleFile` operationId).
+func (c *Client) GetConsoleFile(ctx context.Context, path string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetConsoleFileRequest(c.Server, path)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// HeadConsoleFile The admin console (headers only)
+//
+// Corresponds with HEAD /ui/{path} (the `HeadConsoleFile` operationId).
+func (c *Client) HeadConsoleFile(ctx context.Context, path string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewHeadConsoleFileRequest(c.Server, path)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListActions Registered actions with their parameter schemas
 //
 // Corresponds with GET /v1/actions (the `ListActions` operationId).
@@ -3190,6 +3501,44 @@ func (c *Client) GetApiKey(ctx context.Context, id string, reqEditors ...Request
 // Corresponds with GET /v1/catalog (the `GetCatalog` operationId).
 func (c *Client) GetCatalog(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetCatalogRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PreviewCronWithBody Check a cron expression and zone; the words and next 5 runs
+//
+// Uses the same parsing and next-run computation as an At Time trigger's save and reads, so a form can validate while the expression is typed. Saves nothing.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/cron/preview (the `PreviewCron` operationId).
+func (c *Client) PreviewCronWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPreviewCronRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PreviewCron Check a cron expression and zone; the words and next 5 runs
+//
+// Uses the same parsing and next-run computation as an At Time trigger's save and reads, so a form can validate while the expression is typed. Saves nothing.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/cron/preview (the `PreviewCron` operationId).
+func (c *Client) PreviewCron(ctx context.Context, body PreviewCronJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPreviewCronRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3348,6 +3697,23 @@ func (c *Client) UpdateEventTypeWithBody(ctx context.Context, name string, conte
 // Corresponds with PATCH /v1/event-types/{name} (the `UpdateEventType` operationId).
 func (c *Client) UpdateEventType(ctx context.Context, name string, body UpdateEventTypeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateEventTypeRequest(c.Server, name, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListEvents Recent events, latest received first
+//
+// Each event with how its deliveries stand and how many runs it led to. Filters: type (exact), q (part of the id). sort=received_at for oldest first.
+//
+// Corresponds with GET /v1/events (the `ListEvents` operationId).
+func (c *Client) ListEvents(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListEventsRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -3595,6 +3961,23 @@ func (c *Client) ListFlowRuns(ctx context.Context, id string, params *ListFlowRu
 // Corresponds with GET /v1/flows/{id}/versions (the `ListFlowVersions` operationId).
 func (c *Client) ListFlowVersions(ctx context.Context, id string, params *ListFlowVersionsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListFlowVersionsRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetMe The calling key: its name and scopes
+//
+// Answers any valid key, so a client (the console) can show only the controls the key's scopes allow.
+//
+// Corresponds with GET /v1/me (the `GetMe` operationId).
+func (c *Client) GetMe(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetMeRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -3855,6 +4238,21 @@ func (c *Client) UpdateQueueHook(ctx context.Context, queueId string, id string,
 // Corresponds with GET /v1/queues/{queue_id}/hooks/{id}/runs (the `ListQueueHookRuns` operationId).
 func (c *Client) ListQueueHookRuns(ctx context.Context, queueId string, id string, params *ListQueueHookRunsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListQueueHookRunsRequest(c.Server, queueId, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetStats Overview: counts, recent deliveries, failing webhooks
+//
+// Corresponds with GET /v1/stats (the `GetStats` operationId).
+func (c *Client) GetStats(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetStatsRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -4310,6 +4708,23 @@ func (c *Client) BulkEnableWebhooks(ctx context.Context, body BulkEnableWebhooks
 	return c.Client.Do(req)
 }
 
+// SuggestWebhookCode Suggest a free webhook code from a name
+//
+// The code the webhook form fills in while the name is typed: lowercase ASCII, digits and underscores (accents dropped, Cyrillic transliterated); when it is taken, the first free numbered variant (case_updates_2, …).
+//
+// Corresponds with GET /v1/webhooks/suggest-code (the `SuggestWebhookCode` operationId).
+func (c *Client) SuggestWebhookCode(ctx context.Context, params *SuggestWebhookCodeParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSuggestWebhookCodeRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // DeleteWebhook Delete a webhook and cancel its deliveries
 //
 // Corresponds with DELETE /v1/webhooks/{id} (the `DeleteWebhook` operationId).
@@ -4423,6 +4838,33 @@ func (c *Client) TestWebhook(ctx context.Context, id string, reqEditors ...Reque
 		return nil, err
 	}
 	return c.Client.Do(req)
+}
+
+// NewOpenConsoleRequest constructs an http.Request for the OpenConsole method
+func NewOpenConsoleRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
 }
 
 // NewPreflightCodecDecodeRequest constructs an http.Request for the PreflightCodecDecode method
@@ -4660,6 +5102,101 @@ func NewGetReadinessRequest(server string) (*http.Request, error) {
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRedirectToConsoleRequest constructs an http.Request for the RedirectToConsole method
+func NewRedirectToConsoleRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/ui")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetConsoleFileRequest constructs an http.Request for the GetConsoleFile method
+func NewGetConsoleFileRequest(server string, path string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "path", path, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/ui/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewHeadConsoleFileRequest constructs an http.Request for the HeadConsoleFile method
+func NewHeadConsoleFileRequest(server string, path string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "path", path, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/ui/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodHead, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -4976,6 +5513,46 @@ func NewGetCatalogRequest(server string) (*http.Request, error) {
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewPreviewCronRequest calls the generic PreviewCron builder with application/json body
+func NewPreviewCronRequest(server string, body PreviewCronJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPreviewCronRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewPreviewCronRequestWithBody constructs an http.Request for the PreviewCron method, with any body, and a specified content type
+func NewPreviewCronRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/cron/preview")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -5427,6 +6004,108 @@ func NewUpdateEventTypeRequestWithBody(server string, name string, contentType s
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListEventsRequest constructs an http.Request for the ListEvents method
+func NewListEventsRequest(server string, params *ListEventsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/events")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Type != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "type", *params.Type, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Q != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "q", *params.Q, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Page != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page", *params.Page, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PerPage != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "per_page", *params.PerPage, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Sort != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sort", *params.Sort, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -6015,6 +6694,33 @@ func NewListFlowVersionsRequest(server string, id string, params *ListFlowVersio
 			rawQueryFragments = append(rawQueryFragments, encoded)
 		}
 		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetMeRequest constructs an http.Request for the GetMe method
+func NewGetMeRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/me")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -6720,6 +7426,33 @@ func NewListQueueHookRunsRequest(server string, queueId string, id string, param
 			rawQueryFragments = append(rawQueryFragments, encoded)
 		}
 		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetStatsRequest constructs an http.Request for the GetStats method
+func NewGetStatsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/stats")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -7641,6 +8374,56 @@ func NewBulkEnableWebhooksRequestWithBody(server string, contentType string, bod
 	return req, nil
 }
 
+// NewSuggestWebhookCodeRequest constructs an http.Request for the SuggestWebhookCode method
+func NewSuggestWebhookCodeRequest(server string, params *SuggestWebhookCodeParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhooks/suggest-code")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "name", params.Name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewDeleteWebhookRequest constructs an http.Request for the DeleteWebhook method
 func NewDeleteWebhookRequest(server string, id string) (*http.Request, error) {
 	var err error
@@ -8001,6 +8784,13 @@ func WithBaseURL(baseURL string) ClientOption {
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
 
+	// OpenConsoleWithResponse Redirect to the admin console
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET / (the `OpenConsole` operationId).
+	OpenConsoleWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*OpenConsoleResponse, error)
+
 	// PreflightCodecDecodeWithResponse CORS preflight of the codec endpoint
 	//
 	// Answers 204; an Origin listed in TRIGGERFLOW_CODEC_CORS_ORIGINS gets Access-Control-Allow-* headers, other origins none.
@@ -8083,6 +8873,29 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /readyz (the `GetReadiness` operationId).
 	GetReadinessWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetReadinessResponse, error)
 
+	// RedirectToConsoleWithResponse Redirect to /ui/
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /ui (the `RedirectToConsole` operationId).
+	RedirectToConsoleWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*RedirectToConsoleResponse, error)
+
+	// GetConsoleFileWithResponse The admin console
+	//
+	// Serves the console's embedded files; any other path (a deep link such as /ui/webhooks/case_updates) answers index.html, whose router shows the screen. No key is needed to load it: the console asks for one and sends it with every /v1 call.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /ui/{path} (the `GetConsoleFile` operationId).
+	GetConsoleFileWithResponse(ctx context.Context, path string, reqEditors ...RequestEditorFn) (*GetConsoleFileResponse, error)
+
+	// HeadConsoleFileWithResponse The admin console (headers only)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with HEAD /ui/{path} (the `HeadConsoleFile` operationId).
+	HeadConsoleFileWithResponse(ctx context.Context, path string, reqEditors ...RequestEditorFn) (*HeadConsoleFileResponse, error)
+
 	// ListActionsWithResponse Registered actions with their parameter schemas
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -8138,6 +8951,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/catalog (the `GetCatalog` operationId).
 	GetCatalogWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetCatalogResponse, error)
+
+	// PreviewCronWithBodyWithResponse Check a cron expression and zone; the words and next 5 runs
+	//
+	// Uses the same parsing and next-run computation as an At Time trigger's save and reads, so a form can validate while the expression is typed. Saves nothing.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/cron/preview (the `PreviewCron` operationId).
+	PreviewCronWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PreviewCronResponse, error)
+
+	// PreviewCronWithResponse Check a cron expression and zone; the words and next 5 runs
+	//
+	// Uses the same parsing and next-run computation as an At Time trigger's save and reads, so a form can validate while the expression is typed. Saves nothing.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/cron/preview (the `PreviewCron` operationId).
+	PreviewCronWithResponse(ctx context.Context, body PreviewCronJSONRequestBody, reqEditors ...RequestEditorFn) (*PreviewCronResponse, error)
 
 	// ListDeliveriesWithResponse All deliveries, newest first
 	//
@@ -8208,6 +9039,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PATCH /v1/event-types/{name} (the `UpdateEventType` operationId).
 	UpdateEventTypeWithResponse(ctx context.Context, name string, body UpdateEventTypeJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateEventTypeResponse, error)
+
+	// ListEventsWithResponse Recent events, latest received first
+	//
+	// Each event with how its deliveries stand and how many runs it led to. Filters: type (exact), q (part of the id). sort=received_at for oldest first.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/events (the `ListEvents` operationId).
+	ListEventsWithResponse(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*ListEventsResponse, error)
 
 	// PublishEventsWithBodyWithResponse Publish one event or a batch (up to 1,000)
 	//
@@ -8320,6 +9160,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1/flows/{id}/versions (the `ListFlowVersions` operationId).
 	ListFlowVersionsWithResponse(ctx context.Context, id string, params *ListFlowVersionsParams, reqEditors ...RequestEditorFn) (*ListFlowVersionsResponse, error)
 
+	// GetMeWithResponse The calling key: its name and scopes
+	//
+	// Answers any valid key, so a client (the console) can show only the controls the key's scopes allow.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/me (the `GetMe` operationId).
+	GetMeWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetMeResponse, error)
+
 	// ListNotificationsWithResponse Notifications of the notify action, newest first
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -8431,6 +9280,13 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/queues/{queue_id}/hooks/{id}/runs (the `ListQueueHookRuns` operationId).
 	ListQueueHookRunsWithResponse(ctx context.Context, queueId string, id string, params *ListQueueHookRunsParams, reqEditors ...RequestEditorFn) (*ListQueueHookRunsResponse, error)
+
+	// GetStatsWithResponse Overview: counts, recent deliveries, failing webhooks
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/stats (the `GetStats` operationId).
+	GetStatsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetStatsResponse, error)
 
 	// ListTriggersWithResponse List triggers
 	//
@@ -8621,6 +9477,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/webhooks/bulk-enable (the `BulkEnableWebhooks` operationId).
 	BulkEnableWebhooksWithResponse(ctx context.Context, body BulkEnableWebhooksJSONRequestBody, reqEditors ...RequestEditorFn) (*BulkEnableWebhooksResponse, error)
 
+	// SuggestWebhookCodeWithResponse Suggest a free webhook code from a name
+	//
+	// The code the webhook form fills in while the name is typed: lowercase ASCII, digits and underscores (accents dropped, Cyrillic transliterated); when it is taken, the first free numbered variant (case_updates_2, …).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/webhooks/suggest-code (the `SuggestWebhookCode` operationId).
+	SuggestWebhookCodeWithResponse(ctx context.Context, params *SuggestWebhookCodeParams, reqEditors ...RequestEditorFn) (*SuggestWebhookCodeResponse, error)
+
 	// DeleteWebhookWithResponse Delete a webhook and cancel its deliveries
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -8675,6 +9540,40 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/webhooks/{id}/test (the `TestWebhook` operationId).
 	TestWebhookWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*TestWebhookResponse, error)
+}
+
+type OpenConsoleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+}
+
+// GetBody returns the raw response body bytes
+func (r OpenConsoleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r OpenConsoleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r OpenConsoleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r OpenConsoleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
 }
 
 // PreflightCodecDecodeResponse204Headers the declared response headers of an HTTP 204 response for PreflightCodecDecode
@@ -9069,6 +9968,108 @@ func (r GetReadinessResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetReadinessResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type RedirectToConsoleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+}
+
+// GetBody returns the raw response body bytes
+func (r RedirectToConsoleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RedirectToConsoleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RedirectToConsoleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RedirectToConsoleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetConsoleFileResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+}
+
+// GetBody returns the raw response body bytes
+func (r GetConsoleFileResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetConsoleFileResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetConsoleFileResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetConsoleFileResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type HeadConsoleFileResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+}
+
+// GetBody returns the raw response body bytes
+func (r HeadConsoleFileResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r HeadConsoleFileResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r HeadConsoleFileResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r HeadConsoleFileResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -9538,6 +10539,68 @@ func (r GetCatalogResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetCatalogResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PreviewCronResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CronPreview
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PreviewCronResponse) GetJSON200() *CronPreview {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PreviewCronResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PreviewCronResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PreviewCronResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetBody returns the raw response body bytes
+func (r PreviewCronResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PreviewCronResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PreviewCronResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PreviewCronResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -10146,6 +11209,68 @@ func (r UpdateEventTypeResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r UpdateEventTypeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListEventsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EventSummaryList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListEventsResponse) GetJSON200() *EventSummaryList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListEventsResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListEventsResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListEventsResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetBody returns the raw response body bytes
+func (r ListEventsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListEventsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListEventsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListEventsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -11037,6 +12162,54 @@ func (r ListFlowVersionsResponse) ContentType() string {
 	return ""
 }
 
+type GetMeResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Me
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetMeResponse) GetJSON200() *Me {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetMeResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetBody returns the raw response body bytes
+func (r GetMeResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetMeResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetMeResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetMeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ListNotificationsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11867,6 +13040,61 @@ func (r ListQueueHookRunsResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ListQueueHookRunsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetStatsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Stats
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetStatsResponse) GetJSON200() *Stats {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetStatsResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetStatsResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetBody returns the raw response body bytes
+func (r GetStatsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetStatsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetStatsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetStatsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -13228,6 +14456,68 @@ func (r BulkEnableWebhooksResponse) ContentType() string {
 	return ""
 }
 
+type SuggestWebhookCodeResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CodeSuggestion
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SuggestWebhookCodeResponse) GetJSON200() *CodeSuggestion {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SuggestWebhookCodeResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r SuggestWebhookCodeResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r SuggestWebhookCodeResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetBody returns the raw response body bytes
+func (r SuggestWebhookCodeResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SuggestWebhookCodeResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SuggestWebhookCodeResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SuggestWebhookCodeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type DeleteWebhookResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -13677,6 +14967,19 @@ func (r TestWebhookResponse) ContentType() string {
 	return ""
 }
 
+// OpenConsoleWithResponse Redirect to the admin console
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET / (the `OpenConsole` operationId).
+func (c *ClientWithResponses) OpenConsoleWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*OpenConsoleResponse, error) {
+	rsp, err := c.OpenConsole(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseOpenConsoleResponse(rsp)
+}
+
 // PreflightCodecDecodeWithResponse CORS preflight of the codec endpoint
 //
 // Answers 204; an Origin listed in TRIGGERFLOW_CODEC_CORS_ORIGINS gets Access-Control-Allow-* headers, other origins none.
@@ -13819,6 +15122,47 @@ func (c *ClientWithResponses) GetReadinessWithResponse(ctx context.Context, reqE
 	return ParseGetReadinessResponse(rsp)
 }
 
+// RedirectToConsoleWithResponse Redirect to /ui/
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /ui (the `RedirectToConsole` operationId).
+func (c *ClientWithResponses) RedirectToConsoleWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*RedirectToConsoleResponse, error) {
+	rsp, err := c.RedirectToConsole(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRedirectToConsoleResponse(rsp)
+}
+
+// GetConsoleFileWithResponse The admin console
+//
+// Serves the console's embedded files; any other path (a deep link such as /ui/webhooks/case_updates) answers index.html, whose router shows the screen. No key is needed to load it: the console asks for one and sends it with every /v1 call.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /ui/{path} (the `GetConsoleFile` operationId).
+func (c *ClientWithResponses) GetConsoleFileWithResponse(ctx context.Context, path string, reqEditors ...RequestEditorFn) (*GetConsoleFileResponse, error) {
+	rsp, err := c.GetConsoleFile(ctx, path, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetConsoleFileResponse(rsp)
+}
+
+// HeadConsoleFileWithResponse The admin console (headers only)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with HEAD /ui/{path} (the `HeadConsoleFile` operationId).
+func (c *ClientWithResponses) HeadConsoleFileWithResponse(ctx context.Context, path string, reqEditors ...RequestEditorFn) (*HeadConsoleFileResponse, error) {
+	rsp, err := c.HeadConsoleFile(ctx, path, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseHeadConsoleFileResponse(rsp)
+}
+
 // ListActionsWithResponse Registered actions with their parameter schemas
 //
 // Returns a wrapper object for the known response body format(s).
@@ -13921,6 +15265,36 @@ func (c *ClientWithResponses) GetCatalogWithResponse(ctx context.Context, reqEdi
 		return nil, err
 	}
 	return ParseGetCatalogResponse(rsp)
+}
+
+// PreviewCronWithBodyWithResponse Check a cron expression and zone; the words and next 5 runs
+//
+// Uses the same parsing and next-run computation as an At Time trigger's save and reads, so a form can validate while the expression is typed. Saves nothing.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/cron/preview (the `PreviewCron` operationId).
+func (c *ClientWithResponses) PreviewCronWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PreviewCronResponse, error) {
+	rsp, err := c.PreviewCronWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePreviewCronResponse(rsp)
+}
+
+// PreviewCronWithResponse Check a cron expression and zone; the words and next 5 runs
+//
+// Uses the same parsing and next-run computation as an At Time trigger's save and reads, so a form can validate while the expression is typed. Saves nothing.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/cron/preview (the `PreviewCron` operationId).
+func (c *ClientWithResponses) PreviewCronWithResponse(ctx context.Context, body PreviewCronJSONRequestBody, reqEditors ...RequestEditorFn) (*PreviewCronResponse, error) {
+	rsp, err := c.PreviewCron(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePreviewCronResponse(rsp)
 }
 
 // ListDeliveriesWithResponse All deliveries, newest first
@@ -14051,6 +15425,21 @@ func (c *ClientWithResponses) UpdateEventTypeWithResponse(ctx context.Context, n
 		return nil, err
 	}
 	return ParseUpdateEventTypeResponse(rsp)
+}
+
+// ListEventsWithResponse Recent events, latest received first
+//
+// Each event with how its deliveries stand and how many runs it led to. Filters: type (exact), q (part of the id). sort=received_at for oldest first.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/events (the `ListEvents` operationId).
+func (c *ClientWithResponses) ListEventsWithResponse(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*ListEventsResponse, error) {
+	rsp, err := c.ListEvents(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListEventsResponse(rsp)
 }
 
 // PublishEventsWithBodyWithResponse Publish one event or a batch (up to 1,000)
@@ -14252,6 +15641,21 @@ func (c *ClientWithResponses) ListFlowVersionsWithResponse(ctx context.Context, 
 		return nil, err
 	}
 	return ParseListFlowVersionsResponse(rsp)
+}
+
+// GetMeWithResponse The calling key: its name and scopes
+//
+// Answers any valid key, so a client (the console) can show only the controls the key's scopes allow.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/me (the `GetMe` operationId).
+func (c *ClientWithResponses) GetMeWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetMeResponse, error) {
+	rsp, err := c.GetMe(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetMeResponse(rsp)
 }
 
 // ListNotificationsWithResponse Notifications of the notify action, newest first
@@ -14460,6 +15864,19 @@ func (c *ClientWithResponses) ListQueueHookRunsWithResponse(ctx context.Context,
 		return nil, err
 	}
 	return ParseListQueueHookRunsResponse(rsp)
+}
+
+// GetStatsWithResponse Overview: counts, recent deliveries, failing webhooks
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/stats (the `GetStats` operationId).
+func (c *ClientWithResponses) GetStatsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetStatsResponse, error) {
+	rsp, err := c.GetStats(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetStatsResponse(rsp)
 }
 
 // ListTriggersWithResponse List triggers
@@ -14813,6 +16230,21 @@ func (c *ClientWithResponses) BulkEnableWebhooksWithResponse(ctx context.Context
 	return ParseBulkEnableWebhooksResponse(rsp)
 }
 
+// SuggestWebhookCodeWithResponse Suggest a free webhook code from a name
+//
+// The code the webhook form fills in while the name is typed: lowercase ASCII, digits and underscores (accents dropped, Cyrillic transliterated); when it is taken, the first free numbered variant (case_updates_2, …).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/webhooks/suggest-code (the `SuggestWebhookCode` operationId).
+func (c *ClientWithResponses) SuggestWebhookCodeWithResponse(ctx context.Context, params *SuggestWebhookCodeParams, reqEditors ...RequestEditorFn) (*SuggestWebhookCodeResponse, error) {
+	rsp, err := c.SuggestWebhookCode(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSuggestWebhookCodeResponse(rsp)
+}
+
 // DeleteWebhookWithResponse Delete a webhook and cancel its deliveries
 //
 // Returns a wrapper object for the known response body format(s).
@@ -14908,6 +16340,22 @@ func (c *ClientWithResponses) TestWebhookWithResponse(ctx context.Context, id st
 		return nil, err
 	}
 	return ParseTestWebhookResponse(rsp)
+}
+
+// ParseOpenConsoleResponse parses an HTTP response from a OpenConsoleWithResponse call
+func ParseOpenConsoleResponse(rsp *http.Response) (*OpenConsoleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &OpenConsoleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	return response, nil
 }
 
 // ParsePreflightCodecDecodeResponse parses an HTTP response from a PreflightCodecDecodeWithResponse call
@@ -15198,6 +16646,54 @@ func ParseGetReadinessResponse(rsp *http.Response) (*GetReadinessResponse, error
 		}
 		response.JSON503 = &dest
 
+	}
+
+	return response, nil
+}
+
+// ParseRedirectToConsoleResponse parses an HTTP response from a RedirectToConsoleWithResponse call
+func ParseRedirectToConsoleResponse(rsp *http.Response) (*RedirectToConsoleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RedirectToConsoleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	return response, nil
+}
+
+// ParseGetConsoleFileResponse parses an HTTP response from a GetConsoleFileWithResponse call
+func ParseGetConsoleFileResponse(rsp *http.Response) (*GetConsoleFileResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetConsoleFileResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	return response, nil
+}
+
+// ParseHeadConsoleFileResponse parses an HTTP response from a HeadConsoleFileWithResponse call
+func ParseHeadConsoleFileResponse(rsp *http.Response) (*HeadConsoleFileResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &HeadConsoleFileResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
 	}
 
 	return response, nil
@@ -15564,6 +17060,53 @@ func ParseGetCatalogResponse(rsp *http.Response) (*GetCatalogResponse, error) {
 			return nil, err
 		}
 		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePreviewCronResponse parses an HTTP response from a PreviewCronWithResponse call
+func ParsePreviewCronResponse(rsp *http.Response) (*PreviewCronResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PreviewCronResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CronPreview
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
 
 	}
 
@@ -16061,6 +17604,53 @@ func ParseUpdateEventTypeResponse(rsp *http.Response) (*UpdateEventTypeResponse,
 			return nil, err
 		}
 		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListEventsResponse parses an HTTP response from a ListEventsWithResponse call
+func ParseListEventsResponse(rsp *http.Response) (*ListEventsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListEventsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EventSummaryList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
 
 	}
 
@@ -16811,6 +18401,39 @@ func ParseListFlowVersionsResponse(rsp *http.Response) (*ListFlowVersionsRespons
 	return response, nil
 }
 
+// ParseGetMeResponse parses an HTTP response from a GetMeWithResponse call
+func ParseGetMeResponse(rsp *http.Response) (*GetMeResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetMeResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Me
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseListNotificationsResponse parses an HTTP response from a ListNotificationsWithResponse call
 func ParseListNotificationsResponse(rsp *http.Response) (*ListNotificationsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -17479,6 +19102,46 @@ func ParseListQueueHookRunsResponse(rsp *http.Response) (*ListQueueHookRunsRespo
 			return nil, err
 		}
 		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetStatsResponse parses an HTTP response from a GetStatsWithResponse call
+func ParseGetStatsResponse(rsp *http.Response) (*GetStatsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetStatsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Stats
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
 
 	}
 
@@ -18618,6 +20281,53 @@ func ParseBulkEnableWebhooksResponse(rsp *http.Response) (*BulkEnableWebhooksRes
 			return nil, err
 		}
 		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseSuggestWebhookCodeResponse parses an HTTP response from a SuggestWebhookCodeWithResponse call
+func ParseSuggestWebhookCodeResponse(rsp *http.Response) (*SuggestWebhookCodeResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SuggestWebhookCodeResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CodeSuggestion
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
 
 	}
 

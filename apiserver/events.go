@@ -207,10 +207,10 @@ func (s *Server) getEvent(c *gin.Context) {
 	resp := eventResponse{ID: ev.ID, Type: ev.Type, OccurredAt: ev.OccurredAt, ReceivedAt: ev.ReceivedAt,
 		Subject: ev.Subject, Data: ev.Data, Deliveries: []deliveryResponse{}, Runs: []runResponse{}}
 	for _, d := range ds.Items {
-		resp.Deliveries = append(resp.Deliveries, toDeliveryResponse(d))
+		resp.Deliveries = append(resp.Deliveries, s.linkedDelivery(d))
 	}
 	for _, r := range runs {
-		resp.Runs = append(resp.Runs, toRunResponse(r))
+		resp.Runs = append(resp.Runs, s.linkedRun(r))
 	}
 	if err := s.eventNotes(c.Request.Context(), &resp); err != nil {
 		abortWithError(c, err)

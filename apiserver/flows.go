@@ -410,7 +410,7 @@ func (s *Server) runFlow(c *gin.Context) {
 	if fresh, err := s.runs.Find(c.Request.Context(), run.ID); err == nil {
 		run = fresh
 	}
-	c.JSON(http.StatusAccepted, flowRunResponse{runResponse: toRunResponse(run), Steps: []domain.StepOutcome{}})
+	c.JSON(http.StatusAccepted, flowRunResponse{runResponse: s.linkedRun(run), Steps: []domain.StepOutcome{}})
 }
 
 func (s *Server) listFlowRuns(c *gin.Context) {
@@ -452,6 +452,6 @@ func (s *Server) listFlowRuns(c *gin.Context) {
 		if st == nil {
 			st = []domain.StepOutcome{}
 		}
-		return flowRunResponse{runResponse: toRunResponse(r), Steps: st}
+		return flowRunResponse{runResponse: s.linkedRun(r), Steps: st}
 	})
 }

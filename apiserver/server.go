@@ -46,6 +46,9 @@ type Options struct {
 	// (TRIGGERFLOW_PUBLISH_BURST); a rate of 0 turns the limit off.
 	PublishRate  float64
 	PublishBurst int
+	// TemporalUIURL is Temporal UI's base URL (TRIGGERFLOW_TEMPORAL_UI_URL);
+	// when set, answers about deliveries and runs link to their workflow.
+	TemporalUIURL string
 	// PayloadCodec, when set, is served as Temporal's codec server on
 	// /codec/encode and /codec/decode (admin keys only), so Temporal UI and
 	// the temporal CLI can show the payloads the workers encrypt.
@@ -126,6 +129,7 @@ func (s *Server) routes() {
 	r.GET("/readyz", s.readyz)
 	r.GET("/metrics", s.serveMetrics)
 	r.GET("/openapi.json", s.openAPI)
+	s.mountConsole(r)
 	s.codecRoutes(r)
 
 	v1 := r.Group("/v1", s.authenticate)

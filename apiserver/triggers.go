@@ -618,7 +618,7 @@ func (s *Server) runScheduledTrigger(c *gin.Context, t *domain.Trigger) {
 		abortWithError(c, err)
 		return
 	}
-	c.JSON(http.StatusAccepted, toRunResponse(run))
+	c.JSON(http.StatusAccepted, s.linkedRun(run))
 }
 
 // sampleEventData is the data of the sample event a manual On Event run
@@ -672,7 +672,7 @@ func (s *Server) runEventTrigger(c *gin.Context, t *domain.Trigger, in *eventReq
 	}
 	if run.Status != store.RunPending || run.RunID != "" {
 		// A repeated event id is one run: answer with the one there is.
-		c.JSON(http.StatusOK, toRunResponse(run))
+		c.JSON(http.StatusOK, s.linkedRun(run))
 		return
 	}
 	if s.opts.Temporal == nil {
@@ -695,7 +695,7 @@ func (s *Server) runEventTrigger(c *gin.Context, t *domain.Trigger, in *eventReq
 		return
 	}
 	run.WorkflowID, run.RunID, run.Status = wfID, runID, store.RunRunning
-	c.JSON(http.StatusAccepted, toRunResponse(run))
+	c.JSON(http.StatusAccepted, s.linkedRun(run))
 }
 
 // temporalCause marks a failed start as Temporal's trouble.
@@ -746,7 +746,7 @@ func (s *Server) listRuns(c *gin.Context, f store.RunFilter) {
 		abortWithError(c, err)
 		return
 	}
-	respondList(c, p, list, toRunResponse)
+	respondList(c, p, list, s.linkedRun)
 }
 
 // triggerBulkRequest names triggers (or queue hooks) by id.

@@ -256,3 +256,19 @@ func (s *Webhooks) DeleteMany(ctx context.Context, idsOrCodes []string) ([]strin
 	})
 	return ids, err
 }
+
+// CodesLike returns the codes in use that start with base (its first
+// MaxCodeLength-5 characters for a long base, which numbered variants up to
+// _1000 shorten) — the candidates a suggested code must avoid.
+func (s *Webhooks) CodesLike(ctx context.Context, base string) (map[string]bool, error) {
+	var codes []string
+	if err := s.DB.SelectContext(ctx, &codes, `SELECT code FROM webhooks WHERE code LIKE $1`,
+		escapeLike(base[:min(len(base), domain.MaxCodeLength-5)])+`%`); err != nil {
+		return nil, translate(err, "webhook codes")
+	}
+	out := make(map[string]bool, len(codes))
+	for _, c := range codes {
+		out[c] = true
+	}
+	return out, nil
+}

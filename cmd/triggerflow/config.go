@@ -108,6 +108,11 @@ type Config struct {
 	// PublishBurst is how many events a key may publish at once above the
 	// rate (TRIGGERFLOW_PUBLISH_BURST), default 10000.
 	PublishBurst int
+	// TemporalUIURL is Temporal UI's base URL (TRIGGERFLOW_TEMPORAL_UI_URL),
+	// e.g. http://temporal-ui:8233; API answers about deliveries and runs then
+	// carry temporal_ui_url, a link to the workflow that carried them. dev sets
+	// it to its embedded UI unless given.
+	TemporalUIURL string
 	// MaxUndispatched bounds the published batches committed but not yet
 	// handed to Temporal (TRIGGERFLOW_MAX_UNDISPATCHED_BATCHES), default
 	// 10000: past it, POST /v1/events answers 503 with Retry-After until the
@@ -211,6 +216,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	str("TRIGGERFLOW_LEAD_API_URL", &c.LeadAPIURL)
 	str("TRIGGERFLOW_LEAD_API_TOKEN", &c.LeadAPIToken)
 	str("TRIGGERFLOW_SECRET_KEY", &c.SecretKey)
+	str("TRIGGERFLOW_TEMPORAL_UI_URL", &c.TemporalUIURL)
 	num("TRIGGERFLOW_PUBLISH_BURST", &c.PublishBurst)
 	num("TRIGGERFLOW_MAX_UNDISPATCHED_BATCHES", &c.MaxUndispatched)
 	if c.MaxUndispatched < 0 {
@@ -280,6 +286,11 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	if c.SMTPURL != "" {
 		if _, err := activities.ParseSMTPURL(c.SMTPURL); err != nil {
 			errs = append(errs, fmt.Sprintf("TRIGGERFLOW_SMTP_URL: %v", err))
+		}
+	}
+	if c.TemporalUIURL != "" {
+		if u, err := url.Parse(c.TemporalUIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, "TRIGGERFLOW_TEMPORAL_UI_URL must be an http(s) URL such as http://127.0.0.1:8233")
 		}
 	}
 	if c.LeadAPIURL != "" {

@@ -29,7 +29,7 @@ func TestConfigEnvironmentOverrides(t *testing.T) {
 		"TRIGGERFLOW_HTTP_ADDR": ":9", "TRIGGERFLOW_ADMIN_TOKEN": "tok", "TRIGGERFLOW_DATA_DIR": "/d",
 		"TRIGGERFLOW_TEMPORAL_PORT": "1234", "TRIGGERFLOW_UI_PORT": "0", "TRIGGERFLOW_LOG_LEVEL": "debug",
 		"TRIGGERFLOW_LOG_FORMAT": "json", "TRIGGERFLOW_EGRESS_ALLOW": "10.0.0.0/8, 192.168.1.1",
-		"TRIGGERFLOW_MAX_BODY_BYTES": "2048",
+		"TRIGGERFLOW_MAX_BODY_BYTES": "2048", "TRIGGERFLOW_TEMPORAL_UI_URL": "http://ui:8233",
 	}
 	c, err := loadConfig(func(k string) string { return env[k] })
 	if err != nil {
@@ -37,14 +37,16 @@ func TestConfigEnvironmentOverrides(t *testing.T) {
 	}
 	if c.DatabaseURL != "postgres://x" || c.TemporalAddress != "t:1" || c.TemporalNamespace != "ns" || c.HTTPAddr != ":9" ||
 		c.AdminToken != "tok" || c.DataDir != "/d" || c.TemporalPort != 1234 || c.UIPort != 0 || c.LogLevel != "debug" ||
-		c.LogFormat != "json" || len(c.EgressAllow) != 2 || c.EgressAllow[1] != "192.168.1.1" || c.MaxBodyBytes != 2048 {
+		c.LogFormat != "json" || len(c.EgressAllow) != 2 || c.EgressAllow[1] != "192.168.1.1" || c.MaxBodyBytes != 2048 ||
+		c.TemporalUIURL != "http://ui:8233" {
 		t.Fatalf("%+v", c)
 	}
 	d, _ := loadConfig(func(string) string { return "" })
 	if d.HTTPAddr != "127.0.0.1:8080" || d.TemporalPort != 7233 || d.UIPort != 8233 || d.DataDir != "./.triggerflow" {
 		t.Fatalf("defaults: %+v", d)
 	}
-	for k, v := range map[string]string{"TRIGGERFLOW_UI_PORT": "x", "TRIGGERFLOW_LOG_LEVEL": "loud", "TRIGGERFLOW_LOG_FORMAT": "xml", "TRIGGERFLOW_MAX_BODY_BYTES": "1"} {
+	for k, v := range map[string]string{"TRIGGERFLOW_UI_PORT": "x", "TRIGGERFLOW_LOG_LEVEL": "loud", "TRIGGERFLOW_LOG_FORMAT": "xml", "TRIGGERFLOW_MAX_BODY_BYTES": "1",
+		"TRIGGERFLOW_TEMPORAL_UI_URL": "ui:8233"} {
 		if _, err := loadConfig(func(name string) string {
 			if name == k {
 				return v

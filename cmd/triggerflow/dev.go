@@ -168,6 +168,10 @@ func (s *devStack) start(ctx context.Context) error {
 	// from TEMPORAL_* applies to it.
 	s.cfg.TemporalConnection = envconfig.ClientConfigProfile{}
 	s.TemporalURL, s.UIURL = s.temporal.Address(), s.temporal.UIURL()
+	if s.cfg.TemporalUIURL == "" {
+		// Link runs to the UI this stack serves.
+		s.cfg.TemporalUIURL = s.UIURL
+	}
 	if s.UIURL != "" && devCodecEndpoint(s.cfg.HTTPAddr) != "" {
 		// The embedded UI decodes payloads through the API's codec
 		// endpoint without a key: it needs no login itself and both listen
@@ -269,12 +273,15 @@ func printBanner(w io.Writer, s *devStack) {
 	fmt.Fprintf(w, `
 TriggerFlow dev stack is up.
 
+  Console      %s/ui/#token=%s
   API          %s   (OpenAPI: %s/openapi.json)
   Temporal UI  %s
   Temporal     %s   (namespace %q)
   PostgreSQL   %s%s
   Data dir     %s
 
+  The console link signs in with the admin token; it travels in the URL fragment,
+  which the browser never sends to the server.
   Authenticate with:  Authorization: Bearer %s
   Try:  curl -H "Authorization: Bearer %s" %s/v1/webhooks
 
@@ -282,7 +289,7 @@ TriggerFlow dev stack is up.
   private addresses unless TRIGGERFLOW_EGRESS_ALLOW lists them.
   Ctrl-C stops everything; the next start reuses the data.
 
-`, s.APIURL, s.APIURL, ui, s.TemporalURL, s.cfg.TemporalNamespace, db, cluster, s.cfg.DataDir,
+`, s.APIURL, s.cfg.AdminToken, s.APIURL, s.APIURL, ui, s.TemporalURL, s.cfg.TemporalNamespace, db, cluster, s.cfg.DataDir,
 		s.cfg.AdminToken, s.cfg.AdminToken, s.APIURL)
 }
 

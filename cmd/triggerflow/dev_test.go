@@ -90,7 +90,7 @@ func TestDevStackEndToEnd(t *testing.T) {
 	}
 	var banner strings.Builder
 	printBanner(&banner, stack)
-	for _, want := range []string{stack.APIURL, stack.UIURL, stack.TemporalURL, token} {
+	for _, want := range []string{stack.APIURL, stack.UIURL, stack.TemporalURL, token, stack.APIURL + "/ui/#token=" + token} {
 		if !strings.Contains(banner.String(), want) {
 			t.Fatalf("banner lacks %q:\n%s", want, banner.String())
 		}
@@ -139,6 +139,15 @@ func TestDevStackEndToEnd(t *testing.T) {
 			t.Fatalf("delivery not recorded as succeeded: %s", body)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	// dev links deliveries to its own Temporal UI.
+	if _, body := get(t, stack.APIURL+"/v1/events/dev-1", token); !strings.Contains(string(body),
+		`"temporal_ui_url":"`+stack.UIURL+`/namespaces/default/workflows/`) {
+		t.Fatalf("delivery lacks a link into %s: %s", stack.UIURL, body)
+	}
+	// The console is served without a key, and / leads to it.
+	if code, body := get(t, stack.APIURL+"/", ""); code != 200 || !strings.Contains(string(body), `<base href="/ui/">`) {
+		t.Fatalf("GET / (following the redirect to the console): %d %.200s", code, body)
 	}
 
 	apiAddr := strings.TrimPrefix(stack.APIURL, "http://")

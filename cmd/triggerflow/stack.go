@@ -117,7 +117,7 @@ func startAPI(ctx context.Context, cfg Config, db *sqlx.DB, tc client.Client, lo
 	srv := apiserver.New(apiserver.Options{
 		DB: db, Temporal: tc, Namespace: cfg.TemporalNamespace, AdminToken: cfg.AdminToken, Logger: log,
 		Metrics: reg, MaxBodyBytes: cfg.MaxBodyBytes, Version: version, Publisher: publisher, Index: index,
-		Cipher: box, PublishRate: cfg.PublishRate, PublishBurst: cfg.PublishBurst,
+		Cipher: box, PublishRate: cfg.PublishRate, PublishBurst: cfg.PublishBurst, TemporalUIURL: cfg.TemporalUIURL,
 		PayloadCodec: codec, CodecCORSOrigins: cfg.CodecCORSOrigins, CodecKeylessOrigins: cfg.codecKeylessOrigins,
 	})
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)

@@ -61,6 +61,9 @@ type Options struct {
 	PublishBurst int
 	// Metrics is the API's registry (nil: a private one).
 	Metrics *prometheus.Registry
+	// TemporalUIURL, when set, makes answers about deliveries and runs link
+	// to their workflow there (TRIGGERFLOW_TEMPORAL_UI_URL).
+	TemporalUIURL string
 	// Temporal is the server to use (default: the test binary's shared one).
 	Temporal client.Client
 	// PublishTemporal is the client the publisher hands groups to (default
@@ -113,7 +116,8 @@ func Start(t testing.TB, opts Options) *Stack {
 	srv := apiserver.New(apiserver.Options{
 		DB: db, Temporal: tc, Namespace: testkit.TemporalNamespace(t), AdminToken: Token, Logger: log,
 		Publisher: pub, Index: s.Index, Cipher: box, PublishRate: opts.PublishRate, PublishBurst: opts.PublishBurst,
-		Metrics: opts.Metrics,
+		Metrics:       opts.Metrics,
+		TemporalUIURL: opts.TemporalUIURL,
 	})
 	// Every answer a test receives is checked against schemas/openapi.json.
 	hs := httptest.NewServer(openapicheck.Handler(t, srv.Handler()))
