@@ -1332,7 +1332,10 @@ type FlowRun struct {
 	FlowId      *string    `json:"flow_id,omitempty"`
 	FlowVersion *int       `json:"flow_version,omitempty"`
 	Id          string     `json:"id"`
-	QueueHookId *string    `json:"queue_hook_id,omitempty"`
+
+	// Outputs On a single read (GET /v1/flows/{id}/runs/{run_id}) of a run with a workflow of its own: what each step returned, by step name, asked of the run's workflow (outputs are kept in its Temporal history, not in PostgreSQL). Absent when Temporal cannot answer (its history is gone, or the run was tried inline). An output over 64 KB is replaced by {"truncated": true, "bytes": n}.
+	Outputs     *map[string]interface{} `json:"outputs,omitempty"`
+	QueueHookId *string                 `json:"queue_hook_id,omitempty"`
 
 	// RunId The Temporal run id of workflow_id.
 	RunId     string        `json:"run_id"`
@@ -2810,6 +2813,13 @@ type ClientInterface interface {
 	// Corresponds with GET /v1/flows/{id}/runs (the `ListFlowRuns` operationId).
 	ListFlowRuns(ctx context.Context, id string, params *ListFlowRunsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetFlowRun One run of a flow, with each step's outcome and what it returned
+	//
+	// Step outputs come from the run's workflow (a Temporal query), so a test run shows what each step did.
+	//
+	// Corresponds with GET /v1/flows/{id}/runs/{run_id} (the `GetFlowRun` operationId).
+	GetFlowRun(ctx context.Context, id string, runId string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListFlowVersions A flow's saved versions, newest first
 	//
 	// Corresponds with GET /v1/flows/{id}/versions (the `ListFlowVersions` operationId).
@@ -3946,6 +3956,23 @@ func (c *Client) RunFlow(ctx context.Context, id string, body RunFlowJSONRequest
 // Corresponds with GET /v1/flows/{id}/runs (the `ListFlowRuns` operationId).
 func (c *Client) ListFlowRuns(ctx context.Context, id string, params *ListFlowRunsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListFlowRunsRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetFlowRun One run of a flow, with each step's outcome and what it returned
+//
+// Step outputs come from the run's workflow (a Temporal query), so a test run shows what each step did.
+//
+// Corresponds with GET /v1/flows/{id}/runs/{run_id} (the `GetFlowRun` operationId).
+func (c *Client) GetFlowRun(ctx context.Context, id string, runId string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetFlowRunRequest(c.Server, id, runId)
 	if err != nil {
 		return nil, err
 	}
@@ -6619,6 +6646,47 @@ func NewListFlowRunsRequest(server string, id string, params *ListFlowRunsParams
 	return req, nil
 }
 
+// NewGetFlowRunRequest constructs an http.Request for the GetFlowRun method
+func NewGetFlowRunRequest(server string, id string, runId string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "run_id", runId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/flows/%s/runs/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListFlowVersionsRequest constructs an http.Request for the ListFlowVersions method
 func NewListFlowVersionsRequest(server string, id string, params *ListFlowVersionsParams) (*http.Request, error) {
 	var err error
@@ -9152,6 +9220,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/flows/{id}/runs (the `ListFlowRuns` operationId).
 	ListFlowRunsWithResponse(ctx context.Context, id string, params *ListFlowRunsParams, reqEditors ...RequestEditorFn) (*ListFlowRunsResponse, error)
+
+	// GetFlowRunWithResponse One run of a flow, with each step's outcome and what it returned
+	//
+	// Step outputs come from the run's workflow (a Temporal query), so a test run shows what each step did.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/flows/{id}/runs/{run_id} (the `GetFlowRun` operationId).
+	GetFlowRunWithResponse(ctx context.Context, id string, runId string, reqEditors ...RequestEditorFn) (*GetFlowRunResponse, error)
 
 	// ListFlowVersionsWithResponse A flow's saved versions, newest first
 	//
@@ -12087,6 +12164,75 @@ func (r ListFlowRunsResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ListFlowRunsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetFlowRunResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *FlowRun
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetFlowRunResponse) GetJSON200() *FlowRun {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetFlowRunResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetFlowRunResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetFlowRunResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetFlowRunResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetFlowRunResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetFlowRunResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetFlowRunResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetFlowRunResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -15630,6 +15776,21 @@ func (c *ClientWithResponses) ListFlowRunsWithResponse(ctx context.Context, id s
 	return ParseListFlowRunsResponse(rsp)
 }
 
+// GetFlowRunWithResponse One run of a flow, with each step's outcome and what it returned
+//
+// Step outputs come from the run's workflow (a Temporal query), so a test run shows what each step did.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/flows/{id}/runs/{run_id} (the `GetFlowRun` operationId).
+func (c *ClientWithResponses) GetFlowRunWithResponse(ctx context.Context, id string, runId string, reqEditors ...RequestEditorFn) (*GetFlowRunResponse, error) {
+	rsp, err := c.GetFlowRun(ctx, id, runId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetFlowRunResponse(rsp)
+}
+
 // ListFlowVersionsWithResponse A flow's saved versions, newest first
 //
 // Returns a wrapper object for the known response body format(s).
@@ -18313,6 +18474,60 @@ func ParseListFlowRunsResponse(rsp *http.Response) (*ListFlowRunsResponse, error
 			return nil, err
 		}
 		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetFlowRunResponse parses an HTTP response from a GetFlowRunWithResponse call
+func ParseGetFlowRunResponse(rsp *http.Response) (*GetFlowRunResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetFlowRunResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest FlowRun
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized

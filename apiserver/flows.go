@@ -29,6 +29,7 @@ var _ = registerRoutes(func(s *Server, v1 *gin.RouterGroup) {
 	v1.GET("/flows/:id/versions", read, s.listFlowVersions)
 	v1.POST("/flows/:id/run", write, s.runFlow)
 	v1.GET("/flows/:id/runs", read, s.listFlowRuns)
+	v1.GET("/flows/:id/runs/:run_id", read, s.getFlowRun)
 })
 
 // flowRequest is the body of POST /v1/flows. Steps stay raw until each is
@@ -103,7 +104,14 @@ type flowVersionResponse struct {
 type flowRunResponse struct {
 	runResponse
 	Steps []domain.StepOutcome `json:"steps"`
+	// Outputs are what each step returned, by step name, asked of the
+	// run's workflow (single reads of runs with a workflow of their own;
+	// absent when Temporal cannot answer, e.g. its history is gone).
+	Outputs map[string]json.RawMessage `json:"outputs,omitempty"`
 }
+
+// outputsQueryTimeout bounds asking a run's workflow for its step outputs.
+const outputsQueryTimeout = 5 * time.Second
 
 // flowRunStartTimeout bounds starting a run's workflow, so a slow Temporal
 // answers 503 instead of holding the request.
@@ -411,6 +419,47 @@ func (s *Server) runFlow(c *gin.Context) {
 		run = fresh
 	}
 	c.JSON(http.StatusAccepted, flowRunResponse{runResponse: s.linkedRun(run), Steps: []domain.StepOutcome{}})
+}
+
+// getFlowRun answers one run of a flow with its steps and, when its
+// workflow can say, each step's output.
+func (s *Server) getFlowRun(c *gin.Context) {
+	ctx := c.Request.Context()
+	f, err := s.flowStore().Get(ctx, c.Param("id"))
+	if err != nil {
+		abortWithError(c, err)
+		return
+	}
+	r, err := s.runs.Find(ctx, c.Param("run_id"))
+	if err == nil && r.FlowID.String != f.ID {
+		err = fmt.Errorf("run %s of flow %s: %w", c.Param("run_id"), f.Name, domain.ErrNotFound)
+	}
+	if err != nil {
+		abortWithError(c, err)
+		return
+	}
+	if fresh, err := workflows.ReconcileRunStatus(ctx, s.opts.Temporal, s.runs, r); err == nil {
+		r = fresh
+	}
+	steps, err := s.runs.StepsOf(ctx, r.ID)
+	if err != nil {
+		abortWithError(c, err)
+		return
+	}
+	if steps == nil {
+		steps = []domain.StepOutcome{}
+	}
+	resp := flowRunResponse{runResponse: s.linkedRun(r), Steps: steps}
+	if r.InlineWorkflowID == "" && r.RunID != "" && s.opts.Temporal != nil {
+		qctx, cancel := context.WithTimeout(ctx, outputsQueryTimeout)
+		defer cancel()
+		if v, err := s.opts.Temporal.QueryWorkflow(qctx, r.WorkflowID, r.RunID, workflows.QueryStepOutputs); err == nil {
+			_ = v.Get(&resp.Outputs)
+		} else {
+			loggerFrom(c).Debug("step outputs unavailable", "run", r.ID, "error", err)
+		}
+	}
+	c.JSON(http.StatusOK, resp)
 }
 
 func (s *Server) listFlowRuns(c *gin.Context) {

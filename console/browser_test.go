@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -290,14 +291,24 @@ func (c *console) escape() { c.t.Helper(); c.press(kb.Escape) }
 // screenshot writes the viewport to $TRIGGERFLOW_SCREENSHOTS/<name>.png.
 func (c *console) screenshot(name string) {
 	c.t.Helper()
+	c.screenshotShowing(name, "")
+}
+
+// screenshotShowing is screenshot with the element sel scrolled into view
+// ("" shows a dialog from its top).
+func (c *console) screenshotShowing(name, sel string) {
+	c.t.Helper()
 	dir := os.Getenv(envScreenshots)
 	if dir == "" {
 		return
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, 20*time.Second)
 	defer cancel()
-	// Documentation shows a dialog from its top.
-	eval[bool](c, `(() => { const b = document.querySelector('dialog[open] .dlg-body'); if (b) b.scrollTop = 0; return true; })()`)
+	if sel == "" {
+		eval[bool](c, `(() => { const b = document.querySelector('dialog[open] .dlg-body'); if (b) b.scrollTop = 0; return true; })()`)
+	} else {
+		eval[bool](c, `(() => { const e = document.querySelector(`+strconv.Quote(sel)+`); if (e) e.scrollIntoView({block: 'end'}); return true; })()`)
+	}
 	time.Sleep(150 * time.Millisecond) // let transitions and fonts settle
 	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 	if err != nil {

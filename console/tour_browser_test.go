@@ -50,7 +50,9 @@ func TestConsoleFlowBuiltFromActionSchemasAndTestRun(t *testing.T) {
 	c.click("button", "Run")
 	c.waitFor("the run's result", `(document.querySelector('dialog[open] h3 .badge') || {}).textContent === 'SUCCESS'`)
 	c.waitText("tell_agents")
-	c.screenshot("flow-test-run")
+	// What the step returned, asked of the run's workflow.
+	c.waitFor("the step's output", `((document.querySelector('dialog[open] pre[aria-label="Output of tell_agents"]') || {}).textContent || '').includes('"notified": 2')`)
+	c.screenshotShowing("flow-test-run", `dialog[open] pre[aria-label="Output of tell_agents"]`)
 	notes := c.api(http.StatusOK, "GET", "/v1/notifications?user_id=101", nil)["items"].([]any)
 	if len(notes) != 1 || !strings.Contains(fmt.Sprint(notes[0]), "New case C-7") {
 		t.Fatalf("the test run's notification: %v", notes)

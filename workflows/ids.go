@@ -34,6 +34,10 @@ func RunBatchWorkflowID(source, group string) string {
 	return fmt.Sprintf("trigger-batch-%s-%s", group, source)
 }
 
+// QueryStepOutputs asks a FlowRunWorkflow for what each of its steps
+// returned so far, by step name.
+const QueryStepOutputs = "step-outputs"
+
 // Signal names.
 const (
 	// SignalWake tells a waiting workflow to look at the database again: new

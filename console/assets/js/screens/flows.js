@@ -225,6 +225,16 @@ async function flowPage(ctx, ref) {
   versions.reload();
 }
 
+// stepResults lists each step's outcome with its output (when the run
+// could say what its steps returned).
+function stepResults(run) {
+  const outputs = run.outputs || {};
+  if (!run.steps || !run.steps.length) return h('span', { class: 'muted' }, '—');
+  return h('ol', { class: 'plain outcomes', 'aria-label': 'Step outputs' }, run.steps.map((s) => h('li', {},
+    h('div', {}, statusBadge(s.status), ' ', h('strong', {}, s.name), ' ', h('code', {}, s.action), s.error ? h('span', { class: 'alert' }, ': ' + s.error) : null),
+    s.name in outputs ? h('pre', { class: 'code', 'aria-label': `Output of ${s.name}` }, JSON.stringify(outputs[s.name], null, 2)) : null)));
+}
+
 function stepOutcomes(steps) {
   if (!steps || !steps.length) return h('span', { class: 'muted' }, '—');
   return h('ul', { class: 'plain outcomes' }, steps.map((s) => h('li', {}, statusBadge(s.status), ' ', s.name, s.error ? h('span', { class: 'alert' }, ': ' + s.error) : null)));
@@ -260,10 +270,13 @@ async function testRun(ctx, f, runs) {
         const page = await api('GET', `/flows/${encodeURIComponent(f.id)}/runs`, null, { per_page: 20 });
         const r = page.items.find((x) => x.id === started.id);
         if (r) {
-          replace(result, h('h3', {}, 'Result ', statusBadge(r.status)), stepOutcomes(r.steps),
-            r.error ? h('p', { class: 'alert' }, r.error) : null,
-            r.temporal_ui_url ? h('p', {}, 'Each step’s output is in the run’s history: ', h('a', { href: r.temporal_ui_url, target: '_blank', rel: 'noopener noreferrer', class: 'external' }, 'Open in Temporal UI')) : null);
-          if (!['pending', 'running'].includes(r.status)) break;
+          const done = !['pending', 'running'].includes(r.status);
+          // Once it ended, ask the run for what each step returned.
+          const full = done ? await api('GET', `/flows/${encodeURIComponent(f.id)}/runs/${encodeURIComponent(r.id)}`).catch(() => r) : r;
+          replace(result, h('h3', {}, 'Result ', statusBadge(full.status)), stepResults(full),
+            full.error ? h('p', { class: 'alert' }, full.error) : null,
+            full.temporal_ui_url ? h('p', {}, 'The whole history: ', h('a', { href: full.temporal_ui_url, target: '_blank', rel: 'noopener noreferrer', class: 'external' }, 'Open in Temporal UI')) : null);
+          if (done) break;
         }
         await new Promise((res) => setTimeout(res, 500));
       }
