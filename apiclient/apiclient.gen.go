@@ -2516,7 +2516,7 @@ type ClientInterface interface {
 
 	// DecodePayloadsWithBody Decrypt payloads (Temporal UI, temporal CLI)
 	//
-	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials. `triggerflow dev` also serves its own embedded Temporal UI's origin without a key.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2525,7 +2525,7 @@ type ClientInterface interface {
 
 	// DecodePayloads Decrypt payloads (Temporal UI, temporal CLI)
 	//
-	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials. `triggerflow dev` also serves its own embedded Temporal UI's origin without a key.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2541,7 +2541,7 @@ type ClientInterface interface {
 
 	// EncodePayloadsWithBody Encrypt payloads
 	//
-	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials. `triggerflow dev` also serves its own embedded Temporal UI's origin without a key.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2550,7 +2550,7 @@ type ClientInterface interface {
 
 	// EncodePayloads Encrypt payloads
 	//
-	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials. `triggerflow dev` also serves its own embedded Temporal UI's origin without a key.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3199,7 +3199,7 @@ func (c *Client) PreflightCodecDecode(ctx context.Context, reqEditors ...Request
 
 // DecodePayloadsWithBody Decrypt payloads (Temporal UI, temporal CLI)
 //
-// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials. `triggerflow dev` also serves its own embedded Temporal UI's origin without a key.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3218,7 +3218,7 @@ func (c *Client) DecodePayloadsWithBody(ctx context.Context, contentType string,
 
 // DecodePayloads Decrypt payloads (Temporal UI, temporal CLI)
 //
-// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials. `triggerflow dev` also serves its own embedded Temporal UI's origin without a key.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3254,7 +3254,7 @@ func (c *Client) PreflightCodecEncode(ctx context.Context, reqEditors ...Request
 
 // EncodePayloadsWithBody Encrypt payloads
 //
-// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials. `triggerflow dev` also serves its own embedded Temporal UI's origin without a key.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3273,7 +3273,7 @@ func (c *Client) EncodePayloadsWithBody(ctx context.Context, contentType string,
 
 // EncodePayloads Encrypt payloads
 //
-// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials. `triggerflow dev` also serves its own embedded Temporal UI's origin without a key.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -8870,7 +8870,7 @@ type ClientWithResponsesInterface interface {
 
 	// DecodePayloadsWithBodyWithResponse Decrypt payloads (Temporal UI, temporal CLI)
 	//
-	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials. `triggerflow dev` also serves its own embedded Temporal UI's origin without a key.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8879,7 +8879,7 @@ type ClientWithResponsesInterface interface {
 
 	// DecodePayloadsWithResponse Decrypt payloads (Temporal UI, temporal CLI)
 	//
-	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials. `triggerflow dev` also serves its own embedded Temporal UI's origin without a key.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8897,7 +8897,7 @@ type ClientWithResponsesInterface interface {
 
 	// EncodePayloadsWithBodyWithResponse Encrypt payloads
 	//
-	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials. `triggerflow dev` also serves its own embedded Temporal UI's origin without a key.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8906,7 +8906,7 @@ type ClientWithResponsesInterface interface {
 
 	// EncodePayloadsWithResponse Encrypt payloads
 	//
-	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials. `triggerflow dev` also serves its own embedded Temporal UI's origin without a key.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10929,7 +10929,9 @@ type ListEventTypesResponse struct {
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Error
 	// JSON403 the response for an HTTP 403 `application/json` response
-	JSON403 *Error
+	JSON403 *Forbidden
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -10948,8 +10950,13 @@ func (r ListEventTypesResponse) GetJSON401() *Error {
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r ListEventTypesResponse) GetJSON403() *Error {
+func (r ListEventTypesResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListEventTypesResponse) GetJSON500() *Internal {
+	return r.JSON500
 }
 
 // GetBody returns the raw response body bytes
@@ -10994,6 +11001,10 @@ type CreateEventTypeResponse struct {
 	JSON403 *Error
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -11019,6 +11030,16 @@ func (r CreateEventTypeResponse) GetJSON403() *Error {
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
 func (r CreateEventTypeResponse) GetJSON409() *Error {
 	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateEventTypeResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r CreateEventTypeResponse) GetJSON500() *Internal {
+	return r.JSON500
 }
 
 // GetBody returns the raw response body bytes
@@ -11061,6 +11082,8 @@ type DeleteEventTypeResponse struct {
 	JSON404 *Error
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
@@ -11081,6 +11104,11 @@ func (r DeleteEventTypeResponse) GetJSON404() *Error {
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
 func (r DeleteEventTypeResponse) GetJSON409() *Error {
 	return r.JSON409
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r DeleteEventTypeResponse) GetJSON500() *Internal {
+	return r.JSON500
 }
 
 // GetBody returns the raw response body bytes
@@ -11120,9 +11148,11 @@ type GetEventTypeResponse struct {
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Error
 	// JSON403 the response for an HTTP 403 `application/json` response
-	JSON403 *Error
+	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -11136,13 +11166,18 @@ func (r GetEventTypeResponse) GetJSON401() *Error {
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r GetEventTypeResponse) GetJSON403() *Error {
+func (r GetEventTypeResponse) GetJSON403() *Forbidden {
 	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetEventTypeResponse) GetJSON404() *Error {
 	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetEventTypeResponse) GetJSON500() *Internal {
+	return r.JSON500
 }
 
 // GetBody returns the raw response body bytes
@@ -11187,6 +11222,10 @@ type UpdateEventTypeResponse struct {
 	JSON403 *Error
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -11212,6 +11251,16 @@ func (r UpdateEventTypeResponse) GetJSON403() *Error {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r UpdateEventTypeResponse) GetJSON404() *Error {
 	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r UpdateEventTypeResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r UpdateEventTypeResponse) GetJSON500() *Internal {
+	return r.JSON500
 }
 
 // GetBody returns the raw response body bytes
@@ -12386,7 +12435,9 @@ type ListQueuesResponse struct {
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Error
 	// JSON403 the response for an HTTP 403 `application/json` response
-	JSON403 *Error
+	JSON403 *Forbidden
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -12405,8 +12456,13 @@ func (r ListQueuesResponse) GetJSON401() *Error {
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r ListQueuesResponse) GetJSON403() *Error {
+func (r ListQueuesResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListQueuesResponse) GetJSON500() *Internal {
+	return r.JSON500
 }
 
 // GetBody returns the raw response body bytes
@@ -15087,7 +15143,7 @@ func (c *ClientWithResponses) PreflightCodecDecodeWithResponse(ctx context.Conte
 
 // DecodePayloadsWithBodyWithResponse Decrypt payloads (Temporal UI, temporal CLI)
 //
-// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials. `triggerflow dev` also serves its own embedded Temporal UI's origin without a key.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -15102,7 +15158,7 @@ func (c *ClientWithResponses) DecodePayloadsWithBodyWithResponse(ctx context.Con
 
 // DecodePayloadsWithResponse Decrypt payloads (Temporal UI, temporal CLI)
 //
-// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials. `triggerflow dev` also serves its own embedded Temporal UI's origin without a key.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -15132,7 +15188,7 @@ func (c *ClientWithResponses) PreflightCodecEncodeWithResponse(ctx context.Conte
 
 // EncodePayloadsWithBodyWithResponse Encrypt payloads
 //
-// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials. `triggerflow dev` also serves its own embedded Temporal UI's origin without a key.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -15147,7 +15203,7 @@ func (c *ClientWithResponses) EncodePayloadsWithBodyWithResponse(ctx context.Con
 
 // EncodePayloadsWithResponse Encrypt payloads
 //
-// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials. `triggerflow dev` also serves its own embedded Temporal UI's origin without a key.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -17450,11 +17506,18 @@ func ParseListEventTypesResponse(rsp *http.Response) (*ListEventTypesResponse, e
 		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
-		var dest Error
+		var dest Forbidden
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
 
 	}
 
@@ -17510,6 +17573,20 @@ func ParseCreateEventTypeResponse(rsp *http.Response) (*CreateEventTypeResponse,
 		}
 		response.JSON409 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
 	}
 
 	return response, nil
@@ -17560,6 +17637,13 @@ func ParseDeleteEventTypeResponse(rsp *http.Response) (*DeleteEventTypeResponse,
 		}
 		response.JSON409 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
 	}
 
 	return response, nil
@@ -17594,7 +17678,7 @@ func ParseGetEventTypeResponse(rsp *http.Response) (*GetEventTypeResponse, error
 		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
-		var dest Error
+		var dest Forbidden
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -17606,6 +17690,13 @@ func ParseGetEventTypeResponse(rsp *http.Response) (*GetEventTypeResponse, error
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
 
 	}
 
@@ -17660,6 +17751,20 @@ func ParseUpdateEventTypeResponse(rsp *http.Response) (*UpdateEventTypeResponse,
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
 
 	}
 
@@ -18634,11 +18739,18 @@ func ParseListQueuesResponse(rsp *http.Response) (*ListQueuesResponse, error) {
 		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
-		var dest Error
+		var dest Forbidden
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
 
 	}
 

@@ -56,6 +56,10 @@ type Options struct {
 	// CodecCORSOrigins are the browser origins (Temporal UI) allowed to call
 	// the codec endpoints.
 	CodecCORSOrigins []string
+	// CodecKeylessOrigins may call the codec endpoints without a key: dev
+	// lists its own embedded Temporal UI, which needs no login and runs on
+	// loopback beside the API. Never set it for a reachable UI.
+	CodecKeylessOrigins []string
 }
 
 // Server is the API's HTTP handler with its dependencies.

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/sdk/contrib/envconfig"
+
 	"github.com/triggerflow/triggerflow/activities"
 	"github.com/triggerflow/triggerflow/internal/devstack"
 	"github.com/triggerflow/triggerflow/internal/secretbox"
@@ -28,6 +30,19 @@ type Config struct {
 	// TemporalNamespace is the namespace runs live in (TEMPORAL_NAMESPACE),
 	// default "default".
 	TemporalNamespace string
+	// TemporalConnection is how to reach a real cluster, read by Temporal's
+	// own envconfig from the standard variables and profile file:
+	// TEMPORAL_API_KEY (Temporal Cloud; implies TLS), TEMPORAL_TLS,
+	// TEMPORAL_TLS_CLIENT_CERT_PATH / _DATA and TEMPORAL_TLS_CLIENT_KEY_PATH /
+	// _DATA (mTLS), TEMPORAL_TLS_SERVER_CA_CERT_PATH / _DATA,
+	// TEMPORAL_TLS_SERVER_NAME, TEMPORAL_TLS_DISABLE_HOST_VERIFICATION,
+	// TEMPORAL_GRPC_META_*, TEMPORAL_CONFIG_FILE and TEMPORAL_PROFILE. dev
+	// ignores it (its embedded server is plain gRPC on loopback).
+	TemporalConnection envconfig.ClientConfigProfile
+	// WorkerHTTPAddr is where the worker serves /healthz, /readyz and
+	// /metrics (TRIGGERFLOW_WORKER_HTTP_ADDR), default 127.0.0.1:9090;
+	// "off" serves nothing.
+	WorkerHTTPAddr string
 	// HTTPAddr is where the API listens (TRIGGERFLOW_HTTP_ADDR, flag
 	// --http-addr), default 127.0.0.1:8080.
 	HTTPAddr string
@@ -84,6 +99,9 @@ type Config struct {
 	// call the codec endpoint /codec/decode and /codec/encode
 	// (TRIGGERFLOW_CODEC_CORS_ORIGINS, comma-separated). dev adds its own UI.
 	CodecCORSOrigins []string
+	// codecKeylessOrigins may use the codec endpoint without a key: dev sets
+	// its embedded UI here (no environment variable sets it).
+	codecKeylessOrigins []string
 	// PublishRate is how many events per second each API key may publish
 	// (TRIGGERFLOW_PUBLISH_RATE), default 5000; 0 turns the limit off.
 	PublishRate float64
@@ -127,6 +145,7 @@ func defaultConfig() Config {
 		TemporalAddress:   "127.0.0.1:7233",
 		TemporalNamespace: "default",
 		HTTPAddr:          "127.0.0.1:8080",
+		WorkerHTTPAddr:    "127.0.0.1:9090",
 		DataDir:           "./.triggerflow",
 		PostgresRoot:      devstack.DefaultReachableRoot,
 		TemporalPort:      7233,
@@ -185,6 +204,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	str("TEMPORAL_ADDRESS", &c.TemporalAddress)
 	str("TEMPORAL_NAMESPACE", &c.TemporalNamespace)
 	str("TRIGGERFLOW_HTTP_ADDR", &c.HTTPAddr)
+	str("TRIGGERFLOW_WORKER_HTTP_ADDR", &c.WorkerHTTPAddr)
 	str("TRIGGERFLOW_ADMIN_TOKEN", &c.AdminToken)
 	str("TRIGGERFLOW_DATA_DIR", &c.DataDir)
 	str("TRIGGERFLOW_PG_ROOT", &c.PostgresRoot)
@@ -284,10 +304,42 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Sprintf("TRIGGERFLOW_LOG_FORMAT=%q must be text or json", c.LogFormat))
 	}
+	prof, err := envconfig.LoadClientConfigProfile(envconfig.LoadClientConfigProfileOptions{EnvLookup: envLookup(getenv)})
+	if err != nil {
+		errs = append(errs, fmt.Sprintf("Temporal connection (TEMPORAL_*): %v", err))
+	} else {
+		c.TemporalConnection = prof
+		if _, err := prof.ToClientOptions(envconfig.ToClientOptionsRequest{}); err != nil {
+			errs = append(errs, fmt.Sprintf("Temporal connection (TEMPORAL_*): %v", err))
+		}
+	}
 	if len(errs) > 0 {
 		return c, fmt.Errorf("configuration: %s", strings.Join(errs, "; "))
 	}
 	return c, nil
+}
+
+// envLookup lets Temporal's envconfig read the same environment as the rest
+// of the configuration (tests pass a map). Environ lists the process's
+// variables as getenv sees them, for TEMPORAL_GRPC_META_*.
+type envLookup func(string) string
+
+// LookupEnv implements envconfig.EnvLookup.
+func (e envLookup) LookupEnv(k string) (string, bool) {
+	v := e(k)
+	return v, v != ""
+}
+
+// Environ implements envconfig.EnvLookup.
+func (e envLookup) Environ() []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if v := e(k); v != "" {
+			out = append(out, k+"="+v)
+		}
+	}
+	return out
 }
 
 func parseLevel(s string) (slog.Level, error) {

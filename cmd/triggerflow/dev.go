@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -17,7 +18,9 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/envconfig"
 
+	"github.com/triggerflow/triggerflow/internal/dbgauges"
 	"github.com/triggerflow/triggerflow/internal/devstack"
 	"github.com/triggerflow/triggerflow/store"
 	"github.com/triggerflow/triggerflow/workflows"
@@ -150,6 +153,7 @@ func (s *devStack) start(ctx context.Context) error {
 		Namespace:        s.cfg.TemporalNamespace,
 		Port:             s.cfg.TemporalPort,
 		UIPort:           s.cfg.UIPort,
+		UICodecEndpoint:  devCodecEndpoint(s.cfg.HTTPAddr),
 		SearchAttributes: workflows.SearchAttributes(),
 		// Each step of a sequential chain (flow steps, ordered retries) waits
 		// for the transfer queue's poll; the default 20/s adds ~45 ms a step.
@@ -160,19 +164,33 @@ func (s *devStack) start(ctx context.Context) error {
 		return &startupError{"start the embedded Temporal server", err, temporalHint}
 	}
 	s.cfg.TemporalAddress = s.temporal.Address()
+	// The embedded server speaks plain gRPC on loopback: no TLS or API key
+	// from TEMPORAL_* applies to it.
+	s.cfg.TemporalConnection = envconfig.ClientConfigProfile{}
 	s.TemporalURL, s.UIURL = s.temporal.Address(), s.temporal.UIURL()
 	if s.cfg.TemporalUIURL == "" {
 		// Link runs to the UI this stack serves.
 		s.cfg.TemporalUIURL = s.UIURL
 	}
-	if s.client, err = dialTemporal(ctx, s.cfg, s.log); err != nil {
+	if s.UIURL != "" && devCodecEndpoint(s.cfg.HTTPAddr) != "" {
+		// The embedded UI decodes payloads through the API's codec
+		// endpoint without a key: it needs no login itself and both listen
+		// on this machine only.
+		s.cfg.CodecCORSOrigins = append(s.cfg.CodecCORSOrigins, s.UIURL)
+		s.cfg.codecKeylessOrigins = []string{s.UIURL}
+	}
+	// One registry for the process: the API's /metrics shows the worker's
+	// and the SDK's metrics too.
+	reg := newRegistry()
+	reg.MustRegister(dbgauges.New(&store.Stats{DB: s.db}, s.log))
+	if s.client, err = dialTemporal(ctx, s.cfg, s.log, reg); err != nil {
 		return &startupError{"connect to the embedded Temporal server", err, temporalHint}
 	}
 	if s.worker, err = startWorker(ctx, s.cfg, s.db, s.client, s.log.With("process", "worker")); err != nil {
 		return &startupError{"start the worker", err, "the worker registers search attributes and polls " +
 			s.cfg.TemporalAddress + "; TRIGGERFLOW_LOG_LEVEL=debug shows what it was doing"}
 	}
-	if s.api, err = startAPI(ctx, s.cfg, s.db, s.client, s.log.With("process", "api"), newRegistry()); err != nil {
+	if s.api, err = startAPI(ctx, s.cfg, s.db, s.client, s.log.With("process", "api"), reg); err != nil {
 		return &startupError{"start the API", err, "is another TriggerFlow (or anything else) listening on " +
 			s.cfg.HTTPAddr + "? choose another address with --http-addr or TRIGGERFLOW_HTTP_ADDR (127.0.0.1:0 picks a free port)"}
 	}
@@ -315,3 +333,17 @@ func ensureDatabase(ctx context.Context, adminURL, name string) error {
 }
 
 func pqQuoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// devCodecEndpoint is the codec endpoint dev's Temporal UI calls from the
+// browser: the API's /codec on a loopback address. An address whose port is
+// picked at start (":0") or that is not loopback gives none.
+func devCodecEndpoint(httpAddr string) string {
+	host, port, err := net.SplitHostPort(httpAddr)
+	if err != nil || port == "0" || port == "" {
+		return ""
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return ""
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/codec"
+}

@@ -13,6 +13,11 @@ import (
 	"testing"
 	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/triggerflow/triggerflow/internal/payloadcodec"
 	"github.com/triggerflow/triggerflow/internal/testkit"
 )
 
@@ -175,6 +180,43 @@ func TestDevStackEndToEnd(t *testing.T) {
 	}
 	if _, err := stack.client.DescribeWorkflowExecution(ctx, ev.Deliveries[0].WorkflowID, ""); err != nil {
 		t.Fatalf("the delivery's workflow is gone after restart: %v", err)
+	}
+	// The delivery's workflow input is encrypted in Temporal; the embedded
+	// UI decodes it through the API's codec endpoint, keyless from its own
+	// origin only.
+	if code, body := get(t, stack.UIURL+"/api/v1/settings", ""); code != 200 || !strings.Contains(string(body), "http://"+apiAddr+"/codec") {
+		t.Fatalf("Temporal UI's codec setting: %d %s", code, body)
+	}
+	hist, err := stack.client.WorkflowService().GetWorkflowExecutionHistory(ctx, &workflowservice.GetWorkflowExecutionHistoryRequest{
+		Namespace: cfg.TemporalNamespace, Execution: &commonpb.WorkflowExecution{WorkflowId: ev.Deliveries[0].WorkflowID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	input := hist.GetHistory().GetEvents()[0].GetWorkflowExecutionStartedEventAttributes().GetInput()
+	if len(input.GetPayloads()) == 0 || string(input.GetPayloads()[0].GetMetadata()["encoding"]) != payloadcodec.EncodingEncrypted {
+		t.Fatalf("workflow input is not encrypted: %v", input)
+	}
+	encoded, _ := protojson.Marshal(input)
+	decode := func(origin string) (int, []byte) {
+		req, _ := http.NewRequest("POST", stack.APIURL+"/codec/decode", strings.NewReader(string(encoded)))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Origin", origin)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	code, body = decode(stack.UIURL)
+	var decoded commonpb.Payloads
+	if code != 200 || protojson.Unmarshal(body, &decoded) != nil || len(decoded.Payloads) == 0 ||
+		string(decoded.Payloads[0].GetMetadata()["encoding"]) == payloadcodec.EncodingEncrypted {
+		t.Fatalf("decode from the UI's origin: %d %s", code, body)
+	}
+	if code, _ := decode("http://evil.example"); code != http.StatusUnauthorized {
+		t.Fatalf("decode from another origin without a key: %d", code)
 	}
 	// A publish after the restart is delivered too.
 	if code, body := post(t, stack.APIURL+"/v1/events", token, `{"id":"dev-2","type":"case.created"}`); code != 202 {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/interceptor"
 	sdkworker "go.temporal.io/sdk/worker"
@@ -60,6 +61,8 @@ type Options struct {
 	// second, bucket size); 0 means no limit.
 	PublishRate  float64
 	PublishBurst int
+	// Metrics is the API's registry (nil: a private one).
+	Metrics *prometheus.Registry
 	// TemporalUIURL, when set, makes answers about deliveries and runs link
 	// to their workflow there (TRIGGERFLOW_TEMPORAL_UI_URL).
 	TemporalUIURL string
@@ -129,6 +132,7 @@ func Start(t testing.TB, opts Options) *Stack {
 	srv := apiserver.New(apiserver.Options{
 		DB: db, Temporal: tc, Namespace: testkit.TemporalNamespace(t), AdminToken: Token, Logger: log,
 		Publisher: pub, Index: s.Index, Cipher: box, PublishRate: opts.PublishRate, PublishBurst: opts.PublishBurst,
+		Metrics:       opts.Metrics,
 		TemporalUIURL: opts.TemporalUIURL,
 	})
 	// Every answer a test receives is checked against schemas/openapi.json.
