@@ -98,3 +98,36 @@ func TestReadyzHidesErrorsFromCallersWithoutAKey(t *testing.T) {
 		t.Fatalf("with the admin key: %v", c)
 	}
 }
+
+// The delivery path's metrics, read from /metrics by name after real
+// deliveries: attempts by webhook and result, their durations, the
+// publish→first-attempt latency and the deliveries that ended.
+func TestDeliveryMetricsAfterRealDeliveries(t *testing.T) {
+	s := teststack.Start(t, teststack.Options{Metrics: prometheus.NewRegistry()})
+	rc := testkit.NewReceiver(t)
+	rc.FailFirst(1, 503)
+	createWebhook(t, s, map[string]any{"name": "Measured", "url": rc.URL, "event_types": []string{"task.created"},
+		"retry": map[string]any{"initial_interval": "1s", "max_attempts": 3}})
+	publish(t, s, "measured-1", "task.created", nil)
+	publish(t, s, "measured-2", "task.created", nil)
+	deliveryOf(t, s, "measured-1", "succeeded")
+	deliveryOf(t, s, "measured-2", "succeeded")
+	resp, err := http.Get(s.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	text := string(raw)
+	for _, want := range []string{
+		`triggerflow_delivery_attempts_total{result="failure",webhook="measured"} 1`,
+		`triggerflow_delivery_attempts_total{result="success",webhook="measured"} 2`,
+		`triggerflow_deliveries_total{result="succeeded",webhook="measured"} 2`,
+		`triggerflow_delivery_attempt_duration_seconds_count{webhook="measured"} 3`,
+		`triggerflow_delivery_first_attempt_latency_seconds_count{webhook="measured"} 2`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}

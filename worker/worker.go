@@ -11,12 +11,14 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/prometheus/client_golang/prometheus"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/triggerflow/triggerflow/activities"
+	"github.com/triggerflow/triggerflow/internal/deliverymetrics"
 	"github.com/triggerflow/triggerflow/store"
 	"github.com/triggerflow/triggerflow/workflows"
 )
@@ -88,6 +90,9 @@ type Options struct {
 	// DeliveryBudget is how long one delivery-group activity starts new
 	// requests (default 60s); the rest go in the next call.
 	DeliveryBudget time.Duration
+	// Metrics, when set, receives the delivery metrics
+	// (internal/deliverymetrics).
+	Metrics prometheus.Registerer
 	// Actions configures flow actions that reach outside systems (SMTP for
 	// email.send, the lead API for lead.update.list).
 	Actions activities.ActionSettings
@@ -121,6 +126,7 @@ func New(opts Options) sdkworker.Worker {
 		Starter:     workflows.Starter{},
 		Concurrency: opts.Concurrency,
 		Budget:      opts.DeliveryBudget,
+		Observer:    deliveryObserver(opts.Metrics),
 	})
 	registerFlows(w, opts)
 	registerRetention(w, opts.DB)
@@ -222,4 +228,14 @@ func RestoreSchedules(ctx context.Context, c client.Client, db *sqlx.DB, log *sl
 		log.Info("schedules checked", "triggers", len(triggers), "saved", n)
 	}
 	return err
+}
+
+var _ activities.DeliveryObserver = (*deliverymetrics.Metrics)(nil)
+
+// deliveryObserver is the delivery metrics registered on reg (none when nil).
+func deliveryObserver(reg prometheus.Registerer) activities.DeliveryObserver {
+	if reg == nil {
+		return nil
+	}
+	return deliverymetrics.New(reg)
 }

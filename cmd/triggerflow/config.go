@@ -15,6 +15,7 @@ import (
 	"github.com/triggerflow/triggerflow/activities"
 	"github.com/triggerflow/triggerflow/internal/devstack"
 	"github.com/triggerflow/triggerflow/internal/secretbox"
+	"github.com/triggerflow/triggerflow/internal/tracing"
 )
 
 // Config is every setting of every subcommand. Defaults are set in
@@ -124,6 +125,12 @@ type Config struct {
 	// for installations that search Temporal UI by event more than they
 	// publish (TRIGGERFLOW_DELIVERY_GROUPING=on|off). api and worker must agree.
 	DeliveryGrouping bool
+	// Tracing is on when the standard OpenTelemetry variables ask for traces
+	// (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or
+	// OTEL_TRACES_EXPORTER=otlp; OTEL_SDK_DISABLED=true turns it off): spans
+	// go over OTLP/HTTP, with OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES,
+	// OTEL_TRACES_SAMPLER and the exporter's own OTEL_EXPORTER_OTLP_*.
+	Tracing bool
 	// ReconcileEvery is how often a worker's reconciler looks for pending
 	// deliveries, ordered queues and runs whose workflow is gone
 	// (TRIGGERFLOW_RECONCILE_EVERY, a duration), default 1m.
@@ -222,6 +229,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	if c.MaxUndispatched < 0 {
 		errs = append(errs, fmt.Sprintf("TRIGGERFLOW_MAX_UNDISPATCHED_BATCHES=%d must be 0 (no bound) or more", c.MaxUndispatched))
 	}
+	c.Tracing = tracing.Enabled(getenv)
 	switch v := strings.ToLower(strings.TrimSpace(getenv("TRIGGERFLOW_DELIVERY_GROUPING"))); v {
 	case "", "on", "true", "1":
 	case "off", "false", "0":
@@ -355,7 +363,7 @@ func newLogger(c Config) *slog.Logger {
 	level, _ := parseLevel(c.LogLevel)
 	opts := &slog.HandlerOptions{Level: level}
 	if c.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+		return slog.New(tracing.LogHandler(slog.NewJSONHandler(os.Stderr, opts)))
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	return slog.New(tracing.LogHandler(slog.NewTextHandler(os.Stderr, opts)))
 }

@@ -186,7 +186,7 @@ func (s *devStack) start(ctx context.Context) error {
 	if s.client, err = dialTemporal(ctx, s.cfg, s.log, reg); err != nil {
 		return &startupError{"connect to the embedded Temporal server", err, temporalHint}
 	}
-	if s.worker, err = startWorker(ctx, s.cfg, s.db, s.client, s.log.With("process", "worker")); err != nil {
+	if s.worker, err = startWorker(ctx, s.cfg, s.db, s.client, s.log.With("process", "worker"), reg); err != nil {
 		return &startupError{"start the worker", err, "the worker registers search attributes and polls " +
 			s.cfg.TemporalAddress + "; TRIGGERFLOW_LOG_LEVEL=debug shows what it was doing"}
 	}

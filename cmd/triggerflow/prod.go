@@ -82,7 +82,7 @@ func runWorker(ctx context.Context, cfg Config, args []string) error {
 		return err
 	}
 	defer tc.Close()
-	p, err := startWorker(ctx, cfg, db, tc, log)
+	p, err := startWorker(ctx, cfg, db, tc, log, reg)
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/triggerflow/triggerflow/internal/payloadcodec"
 	"github.com/triggerflow/triggerflow/internal/secretbox"
 	"github.com/triggerflow/triggerflow/internal/temporalmetrics"
+	"github.com/triggerflow/triggerflow/internal/tracing"
 	"github.com/triggerflow/triggerflow/store"
 	"github.com/triggerflow/triggerflow/worker"
 	"github.com/triggerflow/triggerflow/workflows"
@@ -51,6 +52,13 @@ func temporalClientOptions(cfg Config, log *slog.Logger, reg prometheus.Register
 	opts.DataConverter = codec.DataConverter()
 	if reg != nil {
 		opts.MetricsHandler = temporalmetrics.New(reg)
+	}
+	if cfg.Tracing {
+		icpt, err := tracing.TemporalInterceptor()
+		if err != nil {
+			return client.Options{}, fmt.Errorf("tracing: %w", err)
+		}
+		opts.Interceptors = append(opts.Interceptors, icpt)
 	}
 	return opts, nil
 }
@@ -161,7 +169,7 @@ type workerProcess struct {
 
 // startWorker registers search attributes (when missing), then runs the
 // worker and the dispatcher sweep until Stop.
-func startWorker(ctx context.Context, cfg Config, db *sqlx.DB, tc client.Client, log *slog.Logger) (*workerProcess, error) {
+func startWorker(ctx context.Context, cfg Config, db *sqlx.DB, tc client.Client, log *slog.Logger, reg prometheus.Registerer) (*workerProcess, error) {
 	box, err := secretbox.New(cfg.SecretKey)
 	if err != nil {
 		return nil, err
@@ -173,9 +181,13 @@ func startWorker(ctx context.Context, cfg Config, db *sqlx.DB, tc client.Client,
 	if err != nil {
 		return nil, err
 	}
-	w := worker.New(worker.Options{DB: db, Temporal: tc, Logger: log, HTTP: activities.NewHTTPClient(policy),
+	httpClient := activities.NewHTTPClient(policy)
+	if cfg.Tracing {
+		httpClient = tracing.HTTPClient(httpClient)
+	}
+	w := worker.New(worker.Options{DB: db, Temporal: tc, Logger: log, HTTP: httpClient,
 		Actions: activities.ActionSettings{SMTPURL: cfg.SMTPURL, LeadAPIURL: cfg.LeadAPIURL, LeadAPIToken: cfg.LeadAPIToken},
-		Cipher:  box})
+		Cipher:  box, Metrics: reg})
 	if err := w.Start(); err != nil {
 		return nil, fmt.Errorf("start worker: %w", err)
 	}

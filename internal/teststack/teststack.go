@@ -61,7 +61,8 @@ type Options struct {
 	// second, bucket size); 0 means no limit.
 	PublishRate  float64
 	PublishBurst int
-	// Metrics is the API's registry (nil: a private one).
+	// Metrics is the API's registry (nil: a private one); the worker's
+	// delivery metrics are registered on it too.
 	Metrics *prometheus.Registry
 	// TemporalUIURL, when set, makes answers about deliveries and runs link
 	// to their workflow there (TRIGGERFLOW_TEMPORAL_UI_URL).
@@ -153,8 +154,12 @@ func Start(t testing.TB, opts Options) *Stack {
 		if opts.Traced {
 			httpClient = tracing.HTTPClient(httpClient)
 		}
-		s.Worker = worker.New(worker.Options{DB: db, Temporal: tc, Logger: log, HTTP: httpClient, Actions: opts.Actions, Cipher: box,
-			Concurrency: opts.Concurrency, DeliveryBudget: opts.DeliveryBudget})
+		wopts := worker.Options{DB: db, Temporal: tc, Logger: log, HTTP: httpClient, Actions: opts.Actions, Cipher: box,
+			Concurrency: opts.Concurrency, DeliveryBudget: opts.DeliveryBudget}
+		if opts.Metrics != nil {
+			wopts.Metrics = opts.Metrics
+		}
+		s.Worker = worker.New(wopts)
 		if err := s.Worker.Start(); err != nil {
 			t.Fatal(err)
 		}
