@@ -210,7 +210,11 @@ func (c *console) pageText() string {
 // click clicks the element with role and name, with a real mouse event.
 func (c *console) click(role, name string) {
 	c.t.Helper()
-	c.do(chromedp.Click(chromedp.CSS(c.find(role, name))))
+	sel := c.find(role, name)
+	// Centred first, as a person scrolls to it: at a dialog's bottom edge
+	// the sticky Save bar would take the click.
+	eval[bool](c, fmt.Sprintf(`(document.querySelector(%q).scrollIntoView({block: 'center'}), true)`, sel))
+	c.do(chromedp.Click(chromedp.CSS(sel)))
 }
 
 // fill types text into the labelled textbox, replacing what it holds.
@@ -218,6 +222,11 @@ func (c *console) fill(label, text string) {
 	c.t.Helper()
 	sel := c.find("textbox", label)
 	eval[bool](c, fmt.Sprintf(`(() => { const el = document.querySelector(%q); el.value = ''; el.focus(); return true; })()`, sel))
+	if text == "" {
+		// Emptied as by select-all and Delete: the page hears the input.
+		eval[bool](c, fmt.Sprintf(`document.querySelector(%q).dispatchEvent(new Event('input', {bubbles: true}))`, sel))
+		return
+	}
 	c.do(chromedp.SendKeys(chromedp.CSS(sel), text))
 }
 
@@ -307,7 +316,7 @@ func (c *console) screenshotShowing(name, sel string) {
 	if sel == "" {
 		eval[bool](c, `(() => { const b = document.querySelector('dialog[open] .dlg-body'); if (b) b.scrollTop = 0; return true; })()`)
 	} else {
-		eval[bool](c, `(() => { const e = document.querySelector(`+strconv.Quote(sel)+`); if (e) e.scrollIntoView({block: 'end'}); return true; })()`)
+		eval[bool](c, `(() => { const e = document.querySelector(`+strconv.Quote(sel)+`); if (e) e.scrollIntoView({block: 'center'}); return true; })()`)
 	}
 	time.Sleep(150 * time.Millisecond) // let transitions and fonts settle
 	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())

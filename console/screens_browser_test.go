@@ -232,5 +232,13 @@ func TestConsoleReadOnlyKeySeesNoEditControls(t *testing.T) {
 	c.click("link", "Events")
 	c.find("heading", "Events")
 	noEdits("Publish test event")
+	c.click("link", "Event types")
+	c.waitRow("case.created", "Built-in")
+	noEdits("New event type")
+	c.click("link", "case.created")
+	c.find("heading", "case.created")
+	noEdits()
+	c.click("link", "Events")
+	c.find("heading", "Events")
 	c.screenshot("read-only")
 }

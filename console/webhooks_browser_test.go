@@ -22,7 +22,7 @@ func TestConsoleSignInTakesTheTokenFromTheFragment(t *testing.T) {
 	if hash := eval[string](c, "location.hash"); hash != "" {
 		t.Errorf("the token stays in the address bar: %q", hash)
 	}
-	for _, name := range []string{"Overview", "Webhooks", "Triggers", "Flows", "Queue hooks", "Events", "API keys"} {
+	for _, name := range []string{"Overview", "Webhooks", "Triggers", "Flows", "Queue hooks", "Events", "Event types", "API keys"} {
 		c.find("link", name)
 	}
 	c.find("heading", "Overview")

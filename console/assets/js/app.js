@@ -8,6 +8,7 @@ import * as triggers from './screens/triggers.js';
 import * as flows from './screens/flows.js';
 import * as queuehooks from './screens/queuehooks.js';
 import * as events from './screens/events.js';
+import * as eventtypes from './screens/eventtypes.js';
 import * as apikeys from './screens/apikeys.js';
 
 const BASE = '/ui/';
@@ -20,6 +21,7 @@ const screens = [
   { seg: 'flows', name: 'Flows', mod: flows },
   { seg: 'queues', name: 'Queue hooks', mod: queuehooks },
   { seg: 'events', name: 'Events', mod: events },
+  { seg: 'event-types', name: 'Event types', mod: eventtypes },
   { seg: 'api-keys', name: 'API keys', mod: apikeys, scope: Scope.admin },
 ];
 
@@ -36,6 +38,9 @@ const shared = {
   navigate,
   /** catalog is GET /v1/catalog, asked once. */
   catalog: () => (cache.catalog ||= api('GET', '/catalog').catch((e) => { delete cache.catalog; throw e; })),
+  /** catalogChanged drops the cached catalog after an event type was
+   * added, changed or removed, so the next form offers what is there now. */
+  catalogChanged: () => { delete cache.catalog; },
   /** actions is every registered flow action with its parameters. */
   actions: () => (cache.actions ||= api('GET', '/actions', null, { per_page: 500 }).then((r) => r.items)
     .catch((e) => { delete cache.actions; throw e; })),

@@ -28,6 +28,41 @@ export function kvEditor(label, initial, { keyLabel = 'Name', valueLabel = 'Valu
   return el;
 }
 
+/** listEditor edits a list of short texts (an event type's aliases) as one
+ * input per row, "<label> 1", "<label> 2"…; each row carries the JSON path
+ * of its item (aliases[1]) so an API error lands on the row it names. */
+export function listEditor(itemLabel, initial, { path, placeholder } = {}) {
+  const rows = h('div', { class: 'rows' });
+  function renumber() {
+    [...rows.children].forEach((row, i) => {
+      row.dataset.path = `${path}[${i}]`;
+      row.control.setAttribute('aria-label', `${itemLabel} ${i + 1}`);
+      row.querySelector('button').setAttribute('aria-label', `Remove ${itemLabel.toLowerCase()} ${i + 1}`);
+    });
+  }
+  function addRow(v = '') {
+    const input = h('input', { type: 'text', value: v, placeholder: placeholder || '', spellcheck: 'false', autocomplete: 'off', class: 'grow mono' });
+    const row = h('div', { class: 'field list-item' },
+      h('div', { class: 'row' }, input, h('button', { type: 'button', class: 'icon', onclick: () => { row.remove(); renumber(); } }, '×')),
+      h('p', { class: 'field-error', hidden: true }));
+    row.control = input;
+    rows.append(row);
+    renumber();
+    return input;
+  }
+  for (const v of initial || []) addRow(v);
+  const add = h('button', { type: 'button', class: 'btn small', onclick: () => addRow().focus() }, `Add ${itemLabel.toLowerCase()}`);
+  const el = h('div', { class: 'list-editor' }, rows, add);
+  // Blank rows are dropped as the list is read, so the rows left keep the
+  // indexes the API's errors will name.
+  el.value = () => {
+    for (const row of [...rows.children]) if (!row.control.value.trim()) row.remove();
+    renumber();
+    return [...rows.children].map((row) => row.control.value.trim());
+  };
+  return el;
+}
+
 /** conditionsEditor edits [{reference, operator, value}] rows. */
 export function conditionsEditor(initial, operators, label = 'Condition') {
   const ops = operators && operators.length ? operators : ['=', '!=', '>', '<', '>=', '<=', 'in', 'not_in', 'exists', 'contains'];
