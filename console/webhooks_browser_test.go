@@ -3,6 +3,7 @@
 package console_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -240,4 +241,115 @@ func TestConsoleCotalkerBulkDisable(t *testing.T) {
 	testkit.Eventually(t, 10*time.Second, "the switch disables", func() bool {
 		return c.api(http.StatusOK, "GET", "/v1/webhooks/cotalker_users", nil)["enabled"] == false
 	})
+}
+
+// TestConsoleWebhookSeedFields sets every seed field of a webhook from the
+// form: a use case (Webhook scripts) that narrows the Event types list and
+// is locked once saved, Cotalker's success status 200-209, a per-type
+// filter and a CEL filter expression (its API error shown next to it) —
+// then shows they work: a 210 answer is FAILED, and an event the filter
+// refuses is not delivered.
+func TestConsoleWebhookSeedFields(t *testing.T) {
+	c := startConsole(t)
+	rc := testkit.NewReceiver(t)
+	rc.FailFirst(1000, 210)
+	c.open("webhooks")
+	c.click("button", "New webhook")
+	c.fill("Name", "Cotalker tasks")
+	c.fill("URL", rc.URL+"/cotalker")
+	c.click("checkbox", "case.created")
+	c.choose("Use case", "task")
+	// Only the task's types are offered now, and case.created is dropped.
+	visible := eval[string](c, `[...document.querySelectorAll('dialog[open] label.type')].filter((l) => l.getClientRects().length).map((l) => l.dataset.type).join(',')`)
+	if visible != "task.*,task.created,task.updated,task.deleted" {
+		t.Errorf("event types offered for the task use case: %s", visible)
+	}
+	c.click("checkbox", "task.created")
+	c.fill("Success status", "200-209")
+	c.choose("Retry", "none")
+	c.click("button", "Add filter")
+	c.choose("Filter 1 event type", "task.created")
+	c.click("button", "Add condition to filter 1")
+	c.fill("Filter 1 condition 1 reference", "task.priority")
+	c.choose("Filter 1 condition 1 operator", ">=")
+	c.fill("Filter 1 condition 1 value", "2")
+	c.fill("Filter expression (CEL)", "data.task.status ==")
+	c.click("button", "Save")
+	expr := c.find("textbox", "Filter expression (CEL)")
+	c.waitFor("the expression marked", `document.querySelector('`+expr+`').getAttribute('aria-invalid') === 'true'`)
+	if msg := c.errorOf(expr); msg == "" {
+		t.Error("no message next to the filter expression")
+	}
+	if n := c.total("/v1/webhooks"); n != 0 {
+		t.Fatalf("saved with a bad expression: %d", n)
+	}
+	c.screenshotShowing("webhook-form-filters", `dialog[open] .filters-editor`)
+	c.fill("Filter expression (CEL)", `data.task.status != "draft"`)
+	c.click("button", "Save")
+	c.find("dialog", "Webhook created")
+	c.click("button", "Done")
+	w := c.api(http.StatusOK, "GET", "/v1/webhooks/cotalker_tasks", nil)
+	if w["use_case"] != "task" || w["success_status"] != "200-209" || fmt.Sprint(w["event_types"]) != "[task.created]" ||
+		fmt.Sprint(w["filters"]) != "map[task.created:[map[operator:>= reference:task.priority value:2]]]" ||
+		w["expression"] != `data.task.status != "draft"` {
+		t.Fatalf("saved webhook: %v", w)
+	}
+	// They work: priority 1 is filtered out; the 210 answer is FAILED.
+	for i, p := range []int{1, 3} {
+		c.api(http.StatusAccepted, "POST", "/v1/events", map[string]any{"id": fmt.Sprintf("task-%d", i), "type": "task.created",
+			"data": map[string]any{"task": map[string]any{"priority": p, "status": "open"}}})
+	}
+	testkit.Eventually(t, 30*time.Second, "the delivery fails on 210", func() bool {
+		return c.total("/v1/webhooks/cotalker_tasks/deliveries?status=failed") == 1
+	})
+	c.open("webhooks/cotalker_tasks")
+	c.waitRow("task-1", "FAILED", "210")
+	if n := c.total("/v1/webhooks/cotalker_tasks/deliveries"); n != 1 || rc.Count() != 1 {
+		t.Errorf("deliveries %d, requests %d: the filter let priority 1 through", n, rc.Count())
+	}
+	c.waitText("200-209")
+	// The use case is locked once saved, and still narrows the list.
+	c.click("button", "Edit")
+	if !eval[bool](c, `document.querySelector('`+c.find("combobox", "Use case")+`').disabled`) {
+		t.Error("the use case can be changed after saving")
+	}
+	c.absent("checkbox", "case.created")
+	c.find("checkbox", "task.updated")
+}
+
+// TestConsoleWebhookEditKeepsEveryField: a webhook made through the API
+// with every field set comes back unchanged but for its name after an edit
+// in the console that changes only the name.
+func TestConsoleWebhookEditKeepsEveryField(t *testing.T) {
+	c := startConsole(t)
+	c.api(http.StatusCreated, "POST", "/v1/webhooks", map[string]any{
+		"name": "Contact sync", "description": "To the CRM", "url": "https://example.com/c/{{ contact.id }}", "method": "PUT",
+		"headers": map[string]string{"X-Contact": "{{ contact.id }}"}, "params": map[string]string{"src": "tf"},
+		"body":        `{"id": {{ contact.id }}}`,
+		"event_types": []string{"contact.created", "contact.updated"}, "use_case": "contact",
+		"conditions": []map[string]string{{"reference": "contact.name", "operator": "exists"}},
+		"filters":    map[string]any{"contact.updated": []map[string]string{{"reference": "contact.vip", "operator": "=", "value": "true"}}},
+		"expression": "has(data.contact.id)", "success_status": "200,202-204",
+		"retry":   map[string]any{"initial_interval": "15s", "backoff": 2, "expire_after": "1h", "retry_all": true},
+		"timeout": "5s", "ordered": true, "enabled": false,
+	})
+	before := c.api(http.StatusOK, "GET", "/v1/webhooks/contact_sync", nil)
+	c.open("webhooks/contact_sync")
+	c.find("heading", "Contact sync")
+	c.waitText("has(data.contact.id)")
+	c.click("button", "Edit")
+	c.find("dialog", "Edit webhook Contact sync")
+	c.fill("Name", "Contact sync (CRM)")
+	c.click("button", "Save")
+	c.find("heading", "Contact sync (CRM)")
+	after := c.api(http.StatusOK, "GET", "/v1/webhooks/contact_sync", nil)
+	for k, v := range before {
+		if k == "name" || k == "updated_at" {
+			continue
+		}
+		if fmt.Sprint(after[k]) != fmt.Sprint(v) {
+			t.Errorf("%s changed by an edit of the name: %v → %v", k, v, after[k])
+		}
+	}
+	c.screenshot("webhook")
 }

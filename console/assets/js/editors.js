@@ -63,23 +63,41 @@ export function listEditor(itemLabel, initial, { path, placeholder } = {}) {
   return el;
 }
 
-/** conditionsEditor edits [{reference, operator, value}] rows. */
+/** conditionsEditor edits [{reference, operator, value}] rows, named
+ * "<label> 1 reference"…; relabel(label, addName) renames them when the
+ * editor is one of several (a webhook's filters). */
 export function conditionsEditor(initial, operators, label = 'Condition') {
   const ops = operators && operators.length ? operators : ['=', '!=', '>', '<', '>=', '<=', 'in', 'not_in', 'exists', 'contains'];
   const rows = h('div', { class: 'rows' });
+  let name = label;
+  const add = h('button', { type: 'button', class: 'btn small', onclick: () => addRow().focus() }, `Add ${label.toLowerCase()}`);
+  // Rows are numbered by place, so removing one renumbers the rest.
+  function renumber() {
+    [...rows.children].forEach((row, i) => {
+      const [ref, val] = row.querySelectorAll('input');
+      ref.setAttribute('aria-label', `${name} ${i + 1} reference`);
+      row.querySelector('select').setAttribute('aria-label', `${name} ${i + 1} operator`);
+      val.setAttribute('aria-label', `${name} ${i + 1} value`);
+      row.querySelector('button').setAttribute('aria-label', `Remove ${name.toLowerCase()} ${i + 1}`);
+    });
+  }
   function addRow(c = { reference: '', operator: '=', value: '' }) {
-    const n = rows.children.length + 1;
-    const ref = h('input', { type: 'text', 'aria-label': `${label} ${n} reference`, placeholder: 'Reference, e.g. lead.totalAttempts', value: c.reference || '', class: 'grow' });
-    const op = select(ops, c.operator || '=', { 'aria-label': `${label} ${n} operator` });
-    const val = h('input', { type: 'text', 'aria-label': `${label} ${n} value`, placeholder: 'Value', value: c.value === undefined ? '' : String(c.value) });
+    const ref = h('input', { type: 'text', placeholder: 'Reference, e.g. lead.totalAttempts', value: c.reference || '', class: 'grow' });
+    const op = select(ops, c.operator || '=');
+    const val = h('input', { type: 'text', placeholder: 'Value', value: c.value === undefined ? '' : String(c.value) });
     const row = h('div', { class: 'row' }, ref, op, val,
-      h('button', { type: 'button', class: 'icon', 'aria-label': `Remove ${label.toLowerCase()} ${n}`, onclick: () => row.remove() }, '×'));
+      h('button', { type: 'button', class: 'icon', onclick: () => { row.remove(); renumber(); } }, '×'));
     rows.append(row);
+    renumber();
     return ref;
   }
   for (const c of initial || []) addRow(c);
-  const add = h('button', { type: 'button', class: 'btn small', onclick: () => addRow().focus() }, `Add ${label.toLowerCase()}`);
   const el = h('div', { class: 'conditions' }, rows, add);
+  el.relabel = (label2, addName) => {
+    name = label2;
+    if (addName) add.setAttribute('aria-label', addName);
+    renumber();
+  };
   el.value = () => [...rows.children].map((row) => {
     const [ref, val] = row.querySelectorAll('input');
     return { reference: ref.value.trim(), operator: row.querySelector('select').value, value: val.value };
@@ -163,3 +181,102 @@ export function placeholderPicker(target, paths) {
 
 /** durationOrUndefined is "" → undefined, so an empty field keeps the default. */
 export function durationOrUndefined(v) { return v.trim() === '' ? undefined : v.trim(); }
+
+/** objectChoices lists the objects a form may offer as [name, label]: the
+ * catalog's, then the objects of an admin's own event types ("invoice" of
+ * invoice.paid), which triggers and webhooks accept like built-in ones. */
+export function objectChoices(catalog) {
+  const out = (catalog.objects || []).map((o) => [o.name, o.label]);
+  const seen = new Set(out.map(([n]) => n));
+  for (const t of (catalog.types || [])) {
+    if (t.custom && t.object && !seen.has(t.object)) { seen.add(t.object); out.push([t.object, t.object]); }
+  }
+  return out;
+}
+
+/** objectEvents lists an object's events as {name, label, type}: the
+ * catalog's, then those of custom types of that object. */
+export function objectEvents(catalog, object) {
+  const o = (catalog.objects || []).find((x) => x.name === object);
+  const out = o ? o.events.slice() : [];
+  for (const t of (catalog.types || [])) {
+    if (t.custom && t.object === object && !out.some((e) => e.type === t.name)) out.push({ name: t.event, label: t.event, type: t.name });
+  }
+  return out;
+}
+
+/** objectOf is the object of an event type or pattern ("task" of task.*). */
+function objectOf(type) { return type.split('.')[0]; }
+
+/**
+ * eventTypePicker is a filterable checkbox list of the event types, built-in
+ * and custom, grouped by object with "object.*" for every event of one;
+ * types it does not list (saved before, or typed) show as chips. selected
+ * is a Set it keeps current; onchange() is told after every change.
+ * restrict(object) offers only that object's types and drops the others
+ * from the selection (a webhook's use case); restrict('') offers all again.
+ */
+export function eventTypePicker(catalog, selected, { onchange } = {}) {
+  const changed = () => { if (onchange) onchange(); };
+  const filter = h('input', { type: 'search', 'aria-label': 'Filter event types', placeholder: 'Filter event types' });
+  const listEl = h('div', { class: 'type-list' });
+  const known = new Set();
+  let only = '';
+  for (const [name, label] of objectChoices(catalog)) {
+    const box = h('div', { class: 'type-group', dataset: { object: name } }, h('div', { class: 'type-group-name' }, label));
+    const entries = [[name + '.*', `${name}.* (every event)`], ...objectEvents(catalog, name).map((ev) => [ev.type, ev.type])];
+    for (const [t, text] of entries) {
+      known.add(t);
+      const cb = h('input', { type: 'checkbox', value: t, checked: selected.has(t) });
+      cb.addEventListener('change', () => { if (cb.checked) selected.add(t); else selected.delete(t); changed(); });
+      box.append(h('label', { class: 'type', dataset: { type: t } }, cb, ' ', text));
+    }
+    listEl.append(box);
+  }
+  // Patterns saved before that the list does not hold ("*").
+  const extra = [...selected].filter((t) => !known.has(t));
+  const custom = h('input', { type: 'text', 'aria-label': 'Other event type', placeholder: 'Other type or pattern, e.g. *' });
+  const addCustom = h('button', { type: 'button', class: 'btn small' }, 'Add type');
+  const chips = h('div', { class: 'chips' });
+  function addChip(t) {
+    const chip = h('span', { class: 'chip', dataset: { type: t } }, t, h('button', { type: 'button', class: 'icon', 'aria-label': 'Remove ' + t,
+      onclick: () => { selected.delete(t); chip.remove(); changed(); } }, '×'));
+    chips.append(chip);
+  }
+  extra.forEach(addChip);
+  addCustom.addEventListener('click', () => {
+    const t = custom.value.trim();
+    if (!t || selected.has(t)) return;
+    selected.add(t);
+    const box = listEl.querySelector(`label[data-type="${CSS.escape(t)}"] input`);
+    if (box) box.checked = true; else addChip(t);
+    custom.value = '';
+    changed();
+  });
+  function show() {
+    const q = filter.value.trim().toLowerCase();
+    for (const l of listEl.querySelectorAll('label.type')) l.hidden = q !== '' && !l.textContent.toLowerCase().includes(q);
+    for (const g of listEl.querySelectorAll('.type-group')) {
+      g.hidden = (only !== '' && g.dataset.object !== only) || ![...g.querySelectorAll('label.type')].some((l) => !l.hidden);
+    }
+  }
+  filter.addEventListener('input', show);
+  const el = h('div', { class: 'type-picker' }, filter, listEl, h('div', { class: 'row' }, custom, addCustom), chips);
+  el.restrict = (object) => {
+    only = object || '';
+    if (only) {
+      for (const t of [...selected]) {
+        if (objectOf(t) === only && t !== '*') continue;
+        selected.delete(t);
+        const box = listEl.querySelector(`label[data-type="${CSS.escape(t)}"] input`);
+        if (box) box.checked = false;
+        const chip = chips.querySelector(`.chip[data-type="${CSS.escape(t)}"]`);
+        if (chip) chip.remove();
+      }
+    }
+    custom.placeholder = only ? `Other type of ${only}, e.g. ${only}.*` : 'Other type or pattern, e.g. *';
+    show();
+    changed();
+  };
+  return el;
+}

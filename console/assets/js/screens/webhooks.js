@@ -4,7 +4,8 @@ import { h, replace, field, group, openDialog, showFieldErrors, clearFieldErrors
   announce, time, copyButton, select, debounce, statusBadge } from '../dom.js';
 import { api, Scope } from '../api.js';
 import { registry, searchBox } from '../list.js';
-import { kvEditor, conditionsEditor, placeholderPicker, examplePaths, typeExamples, envelopePaths, durationOrUndefined } from '../editors.js';
+import { kvEditor, conditionsEditor, placeholderPicker, examplePaths, typeExamples, envelopePaths, durationOrUndefined,
+  eventTypePicker, objectChoices } from '../editors.js';
 import { deliveryLog } from './deliveries.js';
 
 const methods = ['POST', 'PUT', 'PATCH', 'GET', 'DELETE'];
@@ -66,7 +67,65 @@ function enabledCell(ctx, w, write) {
   });
 }
 
-/** webhookForm opens the create (w = null) or edit dialog. */
+/** filtersEditor edits a webhook's per-type filters ({"task.created":
+ * [conditions]}): rows of an event type (one the webhook subscribes to) and
+ * its conditions. Each row carries the path filters["<type>"], so the API's
+ * errors land on it. types() says what the webhook subscribes to now. */
+function filtersEditor(initial, operators, types) {
+  const rows = h('div', { class: 'rows filter-rows' });
+  function renumber() {
+    [...rows.children].forEach((row, i) => {
+      const n = i + 1;
+      row.typeSelect.setAttribute('aria-label', `Filter ${n} event type`);
+      row.querySelector('.remove-filter').setAttribute('aria-label', `Remove filter ${n}`);
+      row.conditions.relabel(`Filter ${n} condition`, `Add condition to filter ${n}`);
+      row.dataset.path = row.typeSelect.value ? `filters[${JSON.stringify(row.typeSelect.value)}]` : '';
+    });
+  }
+  function fillTypes(sel) {
+    const keep = sel.value;
+    const list = [...new Set([...types(), ...(keep ? [keep] : [])])];
+    sel.replaceChildren(h('option', { value: '' }, '— choose an event type —'), ...list.map((t) => h('option', { value: t }, t)));
+    sel.value = keep;
+  }
+  function addRow(type = '', conds = []) {
+    const sel = h('select', {});
+    sel.append(h('option', { value: type }, type));
+    sel.value = type;
+    fillTypes(sel);
+    // The choices follow the event types picked above, at the moment the
+    // list is opened.
+    sel.addEventListener('focus', () => fillTypes(sel));
+    sel.addEventListener('mousedown', () => fillTypes(sel));
+    sel.addEventListener('change', renumber);
+    const conditions = conditionsEditor(conds, operators, 'Condition');
+    const row = h('div', { class: 'filter-row' },
+      h('div', { class: 'row' }, h('span', { class: 'label' }, 'When the event is'), sel,
+        h('button', { type: 'button', class: 'icon remove-filter', onclick: () => { row.remove(); renumber(); } }, '×')),
+      conditions, h('p', { class: 'field-error', hidden: true }));
+    row.typeSelect = sel;
+    row.conditions = conditions;
+    rows.append(row);
+    renumber();
+    return sel;
+  }
+  for (const [type, conds] of Object.entries(initial || {})) addRow(type, conds);
+  const add = h('button', { type: 'button', class: 'btn small', onclick: () => addRow().focus() }, 'Add filter');
+  const el = h('div', { class: 'filters-editor' }, rows, add);
+  el.value = () => {
+    const out = {};
+    for (const row of rows.children) {
+      const type = row.typeSelect.value;
+      if (type) out[type] = [...(out[type] || []), ...row.conditions.value()];
+    }
+    return out;
+  };
+  return el;
+}
+
+/** webhookForm opens the create (w = null) or edit dialog. Every field of
+ * the API is here; an edit sends only what the form holds, so what the
+ * server keeps beyond it is left as it is. */
 export async function webhookForm(ctx, w, saved) {
   const catalog = await ctx.catalog().catch(() => ({ objects: [], event_types: [], condition_operators: [] }));
   const editing = !!w;
@@ -78,6 +137,10 @@ export async function webhookForm(ctx, w, saved) {
   const headers = kvEditor('Headers', w ? w.headers : {}, { keyLabel: 'Header', valueLabel: 'Value' });
   const params = kvEditor('Params', w ? w.params : {}, { keyLabel: 'Param', valueLabel: 'Value' });
   const body = h('textarea', { rows: 5, class: 'mono', placeholder: 'Empty: the event as JSON' }, w && w.body != null ? w.body : '');
+  // Webhook scripts: the use case is chosen once, at creation.
+  const useCase = select([['', '— any object —'], ...objectChoices(catalog)], w ? w.use_case || '' : '', { disabled: editing });
+  const successStatus = h('input', { type: 'text', value: w && w.success_status ? w.success_status : '', placeholder: '200-299', spellcheck: 'false', class: 'mono' });
+  const expression = h('textarea', { rows: 2, class: 'mono', spellcheck: 'false', placeholder: 'data.attempts == data.max_attempts' }, w ? w.expression || '' : '');
   const selectedTypes = new Set(w ? w.event_types : []);
   const typesBox = eventTypePicker(catalog, selectedTypes);
   const examples = typeExamples(catalog);
@@ -91,25 +154,32 @@ export async function webhookForm(ctx, w, saved) {
     return groups;
   });
   const conditions = conditionsEditor(w ? w.conditions : [], catalog.condition_operators);
+  const filters = filtersEditor(w ? w.filters : {}, catalog.condition_operators, () => [...selectedTypes]);
   const retry = w ? w.retry || {} : {};
   const preset = select(retryPresets, retry.preset || (w && !retry.preset ? 'custom' : 'every_10m_48h'));
+  // A saved custom policy shows as it is (an empty field is a field not
+  // set, e.g. no attempt limit); a new one starts from a sensible policy.
+  const customStart = w && !retry.preset ? retry : { initial_interval: '30s', backoff: 1, max_interval: '10m', max_attempts: 3, expire_after: '48h' };
   const custom = {
-    initial_interval: h('input', { type: 'text', value: retry.initial_interval || '30s' }),
-    backoff: h('input', { type: 'number', step: '0.1', min: '1', value: retry.backoff || 1 }),
-    max_interval: h('input', { type: 'text', value: retry.max_interval || '10m' }),
-    max_attempts: h('input', { type: 'number', min: '1', value: retry.max_attempts || 3 }),
-    expire_after: h('input', { type: 'text', value: retry.expire_after || '48h' }),
+    initial_interval: h('input', { type: 'text', value: customStart.initial_interval || '' }),
+    backoff: h('input', { type: 'number', step: '0.1', min: '1', value: customStart.backoff || '' }),
+    max_interval: h('input', { type: 'text', value: customStart.max_interval || '' }),
+    max_attempts: h('input', { type: 'number', min: '1', value: customStart.max_attempts || '' }),
+    expire_after: h('input', { type: 'text', value: customStart.expire_after || '' }),
   };
+  const retryAll = h('input', { type: 'checkbox', checked: !!retry.retry_all });
   const customBox = h('div', { class: 'grid-fields', hidden: preset.value !== 'custom' },
     field('Initial interval', custom.initial_interval, { path: 'retry.initial_interval' }),
     field('Backoff', custom.backoff, { path: 'retry.backoff' }),
     field('Max interval', custom.max_interval, { path: 'retry.max_interval' }),
-    field('Max attempts', custom.max_attempts, { path: 'retry.max_attempts' }),
+    field('Max attempts', custom.max_attempts, { path: 'retry.max_attempts', hint: 'Counts the first try; empty: until Expire after.' }),
     field('Expire after', custom.expire_after, { path: 'retry.expire_after' }));
   preset.addEventListener('change', () => { customBox.hidden = preset.value !== 'custom'; });
   const timeout = h('input', { type: 'text', value: w ? w.timeout : '10s', placeholder: '10s' });
   const ordered = h('input', { type: 'checkbox', checked: w ? w.ordered : false });
   const enabled = switchButton({ checked: w ? w.enabled : true, label: 'Enabled' });
+  typesBox.restrict(useCase.value);
+  useCase.addEventListener('change', () => typesBox.restrict(useCase.value));
 
   // The code follows the name until it is typed by hand (Cotalker).
   let codeTouched = editing;
@@ -133,6 +203,9 @@ export async function webhookForm(ctx, w, saved) {
       field('URL', url, { path: 'url', wide: true, hint: 'Placeholders such as {{ case.id }} are filled from the event.' }),
       field('Method', method, { path: 'method' }),
       field('Timeout', timeout, { path: 'timeout', hint: '1s–30s' }),
+      field('Use case', useCase, { path: 'use_case', hint: editing ? 'Fixed when the webhook was created.'
+        : 'Optional: the object this webhook is for. Fixed once saved; its event types must then be that object’s.' }),
+      field('Success status', successStatus, { path: 'success_status', hint: 'Answers that count as SUCCESS: codes and ranges within 200–299, e.g. 200-209 (Cotalker). Empty: 200-299.' }),
       field('Description', description, { path: 'description', wide: true })),
     group('Event types', typesBox, { path: 'event_types', wide: true }),
     group('Headers', headers, { path: 'headers', wide: true }),
@@ -140,9 +213,12 @@ export async function webhookForm(ctx, w, saved) {
     h('div', { class: 'field wide', dataset: { path: 'body' } }, h('div', { class: 'label-row' }, h('label', { for: 'wh-body' }, 'Body template'), picker),
       Object.assign(body, { id: 'wh-body' }), h('p', { class: 'field-error', hidden: true })),
     group('Conditions', conditions, { path: 'conditions', wide: true, hint: 'All must hold; none means always.' }),
+    group('Filters by event type', filters, { path: 'filters', wide: true, hint: 'Conditions that apply only to events of one type (or pattern) the webhook subscribes to, on top of the ones above.' }),
+    field('Filter expression (CEL)', expression, { path: 'expression', wide: true, hint: 'Optional: a CEL expression over data and event that must also be true, e.g. data.attempts == data.max_attempts.' }),
     h('div', { class: 'grid-fields' }, field('Retry', preset, { path: 'retry' }),
       h('div', { class: 'field checkbox' }, h('label', {}, ordered, ' Ordered (send one at a time, in publish order)'))),
     customBox,
+    h('div', { class: 'field checkbox', dataset: { path: 'retry.retry_all' } }, h('label', {}, retryAll, ' Also retry 400, 401, 403, 404, 410 and 422 (normally final)')),
     h('div', { class: 'field switch-field' }, h('span', { class: 'label', id: 'wh-enabled' }, 'Enabled'), enabled));
   enabled.setAttribute('aria-labelledby', 'wh-enabled');
   enabled.removeAttribute('aria-label');
@@ -156,14 +232,23 @@ export async function webhookForm(ctx, w, saved) {
     const payload = {
       name: name.value, description: description.value, url: url.value.trim(), method: method.value,
       headers: headers.value(), params: params.value(), body: body.value === '' ? null : body.value,
-      event_types: [...selectedTypes], conditions: conditions.value(), timeout: durationOrUndefined(timeout.value) ?? null,
+      event_types: [...selectedTypes], conditions: conditions.value(), filters: filters.value(),
+      expression: expression.value.trim(), timeout: durationOrUndefined(timeout.value) ?? null,
+      success_status: successStatus.value.trim() || null,
       ordered: ordered.checked, enabled: enabled.getAttribute('aria-checked') === 'true',
     };
     if (preset.value === 'custom') {
-      payload.retry = { initial_interval: custom.initial_interval.value, backoff: +custom.backoff.value, max_interval: custom.max_interval.value,
-        max_attempts: +custom.max_attempts.value, expire_after: custom.expire_after.value };
+      const r = {};
+      for (const k of ['initial_interval', 'max_interval', 'expire_after']) if (custom[k].value.trim()) r[k] = custom[k].value.trim();
+      for (const k of ['backoff', 'max_attempts']) if (custom[k].value.trim()) r[k] = +custom[k].value;
+      payload.retry = r;
     } else payload.retry = { preset: preset.value };
-    if (!editing) payload.code = code.value.trim() || undefined;
+    if (retryAll.checked) payload.retry.retry_all = true;
+    if (!editing) {
+      payload.code = code.value.trim() || undefined;
+      payload.use_case = useCase.value || undefined;
+      if (!payload.success_status) delete payload.success_status;
+    }
     save.disabled = true;
     try {
       const r = editing ? await api('PATCH', '/webhooks/' + encodeURIComponent(w.id), payload) : await api('POST', '/webhooks', payload);
@@ -175,50 +260,6 @@ export async function webhookForm(ctx, w, saved) {
       showFieldErrors(form, err);
     } finally { save.disabled = false; }
   });
-}
-
-/** eventTypePicker is a filterable checkbox list of catalog types, with
- * "object.*" for every event of an object. */
-function eventTypePicker(catalog, selected) {
-  const filter = h('input', { type: 'search', 'aria-label': 'Filter event types', placeholder: 'Filter event types' });
-  const listEl = h('div', { class: 'type-list' });
-  const known = new Set();
-  const objects = catalog.objects || [];
-  for (const o of objects) {
-    const box = h('div', { class: 'type-group', dataset: { object: o.name } }, h('div', { class: 'type-group-name' }, o.label));
-    const entries = [[o.name + '.*', `${o.name}.* (every event)`], ...o.events.map((ev) => [ev.type, ev.type])];
-    for (const [t, label] of entries) {
-      known.add(t);
-      const cb = h('input', { type: 'checkbox', value: t, checked: selected.has(t) });
-      cb.addEventListener('change', () => { if (cb.checked) selected.add(t); else selected.delete(t); });
-      box.append(h('label', { class: 'type', dataset: { type: t } }, cb, ' ', label));
-    }
-    listEl.append(box);
-  }
-  // Custom types and patterns saved before that the catalog does not list.
-  const extra = [...selected].filter((t) => !known.has(t));
-  const custom = h('input', { type: 'text', 'aria-label': 'Other event type', placeholder: 'Other type, e.g. invoice.paid or *' });
-  const addCustom = h('button', { type: 'button', class: 'btn small' }, 'Add type');
-  const chips = h('div', { class: 'chips' });
-  function addChip(t) {
-    const chip = h('span', { class: 'chip' }, t, h('button', { type: 'button', class: 'icon', 'aria-label': 'Remove ' + t, onclick: () => { selected.delete(t); chip.remove(); } }, '×'));
-    chips.append(chip);
-  }
-  extra.forEach(addChip);
-  addCustom.addEventListener('click', () => {
-    const t = custom.value.trim();
-    if (!t || selected.has(t)) return;
-    selected.add(t);
-    const label = listEl.querySelector(`label[data-type="${CSS.escape(t)}"] input`);
-    if (label) label.checked = true; else addChip(t);
-    custom.value = '';
-  });
-  filter.addEventListener('input', () => {
-    const q = filter.value.trim().toLowerCase();
-    for (const l of listEl.querySelectorAll('label.type')) l.hidden = q !== '' && !l.textContent.toLowerCase().includes(q);
-    for (const g of listEl.querySelectorAll('.type-group')) g.hidden = ![...g.querySelectorAll('label.type')].some((l) => !l.hidden);
-  });
-  return h('div', { class: 'type-picker' }, filter, listEl, h('div', { class: 'row' }, custom, addCustom), chips);
 }
 
 /** showSecret shows a signing secret once, with a copy button. */
@@ -252,8 +293,11 @@ async function webhookPage(ctx, ref) {
       try { await api('DELETE', '/webhooks/' + encodeURIComponent(w.id)); announce(`Deleted ${w.name}`); ctx.navigate('webhooks'); } catch (e) { announce(e.message, 'error'); }
     } }, 'Delete'),
   ] : [];
-  const retry = w.retry.preset ? (retryPresets.find(([k]) => k === w.retry.preset) || [0, w.retry.preset])[1]
-    : `every ${w.retry.initial_interval} ×${w.retry.backoff || 1}, up to ${w.retry.max_attempts || '∞'} tries, ${w.retry.expire_after || ''}`;
+  const retry = (w.retry.preset ? (retryPresets.find(([k]) => k === w.retry.preset) || [0, w.retry.preset])[1]
+    : `every ${w.retry.initial_interval} ×${w.retry.backoff || 1}, up to ${w.retry.max_attempts || '∞'} tries` + (w.retry.expire_after ? `, for ${w.retry.expire_after}` : ''))
+    + (w.retry.retry_all ? '; 400, 401, 403, 404, 410 and 422 retried too' : '');
+  const conditionText = (cs) => cs.map((c) => `${c.reference} ${c.operator} ${c.value}`).join('; ');
+  const filters = Object.entries(w.filters || {});
   const log = deliveryLog(ctx, { path: '/webhooks/' + encodeURIComponent(w.id) + '/deliveries', write });
   replace(ctx.main,
     h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: 'webhooks' }, 'Webhooks'), ' / ', w.name),
@@ -261,8 +305,12 @@ async function webhookPage(ctx, ref) {
       h('div', {}, h('h1', {}, w.name), h('p', { class: 'lede' }, h('code', {}, w.code), ' · ', h('span', { class: 'method' }, w.method), ' ', h('span', { class: 'url' }, w.url))),
       h('div', { class: 'head-actions' }, enabledCell(ctx, w, write), actions)),
     h('dl', { class: 'facts' },
+      w.use_case ? fact('Use case', h('code', {}, w.use_case)) : null,
       fact('Event types', w.event_types.join(', ')),
-      fact('Conditions', w.conditions && w.conditions.length ? w.conditions.map((c) => `${c.reference} ${c.operator} ${c.value}`).join('; ') : 'none (always)'),
+      fact('Conditions', w.conditions && w.conditions.length ? conditionText(w.conditions) : 'none (always)'),
+      filters.length ? fact('Filters', h('ul', { class: 'plain' }, filters.map(([t, cs]) => h('li', {}, h('code', {}, t), ': ', cs.length ? conditionText(cs) : 'always')))) : null,
+      w.expression ? fact('Filter expression', h('code', {}, w.expression)) : null,
+      fact('Success status', w.success_status || '200-299'),
       fact('Retry', retry), fact('Timeout', w.timeout), fact('Ordered', w.ordered ? 'yes, in publish order' : 'no, in parallel'),
       fact('Secret', h('code', {}, w.secret)), fact('Created', time(w.created_at)), fact('Updated', time(w.updated_at))),
     h('h2', {}, 'Deliveries'),
