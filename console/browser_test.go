@@ -48,13 +48,21 @@ type console struct {
 // startConsole starts the stack and the browser; both stop with the test.
 func startConsole(t *testing.T) *console {
 	t.Helper()
+	return startConsoleWith(t, teststack.Options{})
+}
+
+// startConsoleWith is startConsole on a stack with opts (the worker's
+// action settings, say); the console's Temporal UI link is always set.
+func startConsoleWith(t *testing.T, opts teststack.Options) *console {
+	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("%s is missing; CI must install it (scripts/ensure-chromium.sh)", chromiumPath)
 		}
 		t.Skipf("%s is missing: run scripts/ensure-chromium.sh (make test does) to run the console's browser tests", chromiumPath)
 	}
-	stack := teststack.Start(t, teststack.Options{TemporalUIURL: "http://127.0.0.1:8233"})
+	opts.TemporalUIURL = "http://127.0.0.1:8233"
+	stack := teststack.Start(t, opts)
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(chromiumPath), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
 		chromedp.NoDefaultBrowserCheck, chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),

@@ -11,7 +11,9 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/triggerflow/triggerflow/activities"
 	"github.com/triggerflow/triggerflow/internal/testkit"
+	"github.com/triggerflow/triggerflow/internal/teststack"
 )
 
 // serviceFlow creates a one-step service flow through the API.
@@ -70,13 +72,14 @@ func TestConsoleAtTimeTriggerPreviewsBeforeSaving(t *testing.T) {
 		t.Errorf("a default flow is offered to a trigger: %s", opts)
 	}
 	c.choose("Flow", flowID)
+	c.choose("Overlap policy", "buffer_one")
 	c.screenshot("trigger-form")
 	c.click("button", "Save")
 	c.waitRow("Webitel noon digest", "At Time")
 	c.screenshot("triggers")
 	list := c.api(http.StatusOK, "GET", "/v1/triggers", nil)["items"].([]any)
 	tr := list[0].(map[string]any)
-	if tr["expression"] != "0 */1 12 * * *" || tr["timezone"] != "Europe/Kyiv" || tr["flow"] != flowID || tr["type"] != "at_time" {
+	if tr["expression"] != "0 */1 12 * * *" || tr["timezone"] != "Europe/Kyiv" || tr["flow"] != flowID || tr["type"] != "at_time" || tr["overlap_policy"] != "buffer_one" {
 		t.Fatalf("saved trigger: %v", tr)
 	}
 	// Its page: Run now starts a run that shows with its status.
@@ -98,11 +101,13 @@ func TestConsoleAtTimeTriggerPreviewsBeforeSaving(t *testing.T) {
 }
 
 // TestConsoleOnEventEventDependsOnObject: the Event list is empty and
-// disabled with no Object, follows the Object, and clears when the Object
-// is cleared; a trigger without a name is refused next to its field.
+// disabled with no Object, follows the Object (custom types' objects
+// included), and clears when the Object is cleared; a trigger without a
+// name is refused next to its field.
 func TestConsoleOnEventEventDependsOnObject(t *testing.T) {
 	c := startConsole(t)
 	flowID := serviceFlow(c, "notify-new-case")
+	c.api(http.StatusCreated, "POST", "/v1/event-types", map[string]any{"name": "invoice.paid"})
 	c.open("triggers")
 	c.click("button", "New trigger")
 	c.choose("Type", "on_event")
@@ -121,6 +126,11 @@ func TestConsoleOnEventEventDependsOnObject(t *testing.T) {
 	c.choose("Object", "")
 	if v := eval[string](c, `document.querySelector('`+event+`').value`); v != "" || !eval[bool](c, `document.querySelector('`+event+`').disabled`) {
 		t.Fatalf("clearing the Object left Event = %q", v)
+	}
+	// An admin's own type's object is offered too, with its events.
+	c.choose("Object", "invoice")
+	if got := options(); got != "paid" {
+		t.Fatalf("invoice events = %q", got)
 	}
 	c.choose("Object", "case_file")
 	if got := options(); got != "created,deleted" {
@@ -241,4 +251,117 @@ func TestConsoleReadOnlyKeySeesNoEditControls(t *testing.T) {
 	c.click("link", "Events")
 	c.find("heading", "Events")
 	c.screenshot("read-only")
+}
+
+// TestConsoleIPSCAPETriggerActionsByClicking builds ipSCAPE's seed trigger
+// by clicking: On Event lead → outcome_predictive, its two conditions, a CEL
+// condition expression, and the actions as rows — a webhook with a URL, then
+// lead.update.list with a list id — each parameter form generated from the
+// action's schema, rows added, reordered and removed. Errors land on the
+// expression and on the action's parameter; the saved trigger runs both
+// actions when ipSCAPE's event arrives; an edit keeps the actions.
+func TestConsoleIPSCAPETriggerActionsByClicking(t *testing.T) {
+	rc := testkit.NewReceiver(t)
+	c := startConsoleWith(t, teststack.Options{Actions: activities.ActionSettings{LeadAPIURL: rc.URL + "/lead-api"}})
+	c.open("triggers")
+	c.click("button", "New trigger")
+	c.fill("Name", "Move after 3 attempts")
+	c.choose("Type", "on_event")
+	c.choose("Object", "lead")
+	c.choose("Event", "outcome_predictive")
+	c.click("button", "Add condition")
+	c.fill("Condition 1 reference", "campaignId")
+	c.fill("Condition 1 value", "53")
+	c.click("button", "Add condition")
+	c.fill("Condition 2 reference", "lead.totalAttempts")
+	c.choose("Condition 2 operator", ">=")
+	c.fill("Condition 2 value", "3")
+	c.fill("Condition expression (CEL)", "data.campaignId ==")
+	c.choose("Runs", "actions")
+	// The action list is the catalog's trigger_actions.
+	want := c.api(http.StatusOK, "GET", "/v1/catalog", nil)["trigger_actions"]
+	if got := eval[[]string](c, `[...document.querySelector('`+c.find("combobox", "Action 1")+`').options].map((o) => o.value).filter(Boolean)`); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("actions offered %v, want the catalog's trigger_actions %v", got, want)
+	}
+	c.choose("Action 1", "webhook")
+	c.fill("url (required)", "ftp://example.com/ipscape")
+	c.click("button", "Add action")
+	c.choose("Action 2", "lead.update.list")
+	c.click("button", "Add action")
+	c.choose("Action 3", "log")
+	c.click("button", "Remove action 3")
+	c.absent("combobox", "Action 3")
+	// Reordered and back: the rows follow.
+	order := func() string {
+		return eval[string](c, `[...document.querySelectorAll('dialog[open] .action-row select')].filter((s) => (s.getAttribute('aria-label') || '').startsWith('Action ')).map((s) => s.value).join(',')`)
+	}
+	c.click("button", "Move action 2 up")
+	if o := order(); o != "lead.update.list,webhook" {
+		t.Fatalf("after moving action 2 up: %s", o)
+	}
+	c.click("button", "Move action 1 down")
+	if o := order(); o != "webhook,lead.update.list" {
+		t.Fatalf("after moving action 1 down: %s", o)
+	}
+	// listId left empty and a broken expression: both marked, nothing saved.
+	c.click("button", "Save")
+	expr := c.find("textbox", "Condition expression (CEL)")
+	c.waitFor("the expression marked", `document.querySelector('`+expr+`').getAttribute('aria-invalid') === 'true'`)
+	// ipSCAPE's "check the parameters are not empty", on action 2's row.
+	if msg := eval[string](c, `[...document.querySelectorAll('dialog[open] .action-row')][1].querySelector(':scope > .field-error').textContent`); !strings.Contains(msg, "must not be empty") || !strings.Contains(msg, "listId") {
+		t.Errorf("action 2's message = %q", msg)
+	}
+	if c.attr(c.find("combobox", "Action 2"), "aria-invalid") != "true" {
+		t.Error("action 2 is not marked")
+	}
+	// A parameter's own error lands on that parameter.
+	if url := c.find("textbox", "url (required)"); c.attr(url, "aria-invalid") != "true" || c.errorOf(url) == "" {
+		t.Errorf("url: invalid=%q message=%q", c.attr(url, "aria-invalid"), c.errorOf(url))
+	}
+	if n := c.total("/v1/triggers"); n != 0 {
+		t.Fatalf("saved with errors: %d", n)
+	}
+	c.screenshotShowing("trigger-actions-form", `dialog[open] .action-row + .action-row .step-head`)
+	c.fill("Condition expression (CEL)", `data.campaignId == "53"`)
+	c.fill("listId (required)", "354")
+	c.fill("url (required)", rc.URL+"/ipscape")
+	c.click("button", "Save")
+	c.waitRow("Move after 3 attempts", "2 actions")
+	tr := c.api(http.StatusOK, "GET", "/v1/triggers", nil)["items"].([]any)[0].(map[string]any)
+	acts := tr["actions"].([]any)
+	if len(acts) != 2 || fmt.Sprint(acts[0].(map[string]any)["action"]) != "webhook" || acts[1].(map[string]any)["action"] != "lead.update.list" ||
+		acts[0].(map[string]any)["parameters"].(map[string]any)["url"] != rc.URL+"/ipscape" ||
+		acts[1].(map[string]any)["parameters"].(map[string]any)["listId"] != "354" ||
+		tr["condition_expression"] != `data.campaignId == "53"` || tr["flow"] != nil {
+		t.Fatalf("saved trigger: %v", tr)
+	}
+	// ipSCAPE sends its event: both actions run, in order.
+	c.api(http.StatusAccepted, "POST", "/v1/events", map[string]any{"id": "ips-lead-131413", "type": "outbound.lead.outcome.predictive",
+		"payload": map[string]any{"campaignId": "53", "leadId": "131413", "lead": map[string]any{"totalAttempts": "3"}}})
+	got := rc.WaitFor(t, 2, 30*time.Second)
+	if got[0].Path != "/ipscape" || got[1].Path != "/lead-api/leads/131413/list" || !strings.Contains(string(got[1].Body), `"354"`) {
+		t.Fatalf("requests: %s %s %s", got[0].Path, got[1].Path, got[1].Body)
+	}
+	c.click("link", "Move after 3 attempts")
+	c.find("heading", "Move after 3 attempts")
+	c.waitText(`data.campaignId == "53"`)
+	c.waitText("listId: 354")
+	testkit.Eventually(t, 30*time.Second, "the run ends", func() bool {
+		return c.total("/v1/triggers/"+tr["id"].(string)+"/runs?status=succeeded") == 1
+	})
+	c.click("button", "Refresh")
+	c.waitRow("SUCCESS", "ips-lead-131413")
+	c.screenshot("trigger-actions")
+	// An edit that changes nothing keeps the actions as they were.
+	c.click("button", "Edit")
+	c.find("dialog", "Edit trigger Move after 3 attempts")
+	if v := eval[string](c, `document.querySelector('`+c.find("textbox", "listId (required)")+`').value`); v != "354" {
+		t.Fatalf("listId in the edit form = %q", v)
+	}
+	c.click("button", "Save")
+	c.waitFor("the dialog to close", `!document.querySelector('dialog[open]')`)
+	again := c.api(http.StatusOK, "GET", "/v1/triggers/"+tr["id"].(string), nil)
+	if fmt.Sprint(again["actions"]) != fmt.Sprint(tr["actions"]) || again["condition_expression"] != tr["condition_expression"] {
+		t.Fatalf("an unchanged edit changed the trigger: %v → %v", tr["actions"], again["actions"])
+	}
 }

@@ -4,7 +4,8 @@
 import { h, replace, field, group, openDialog, showFieldErrors, clearFieldErrors, confirmAction, announce, time, select, statusBadge, id } from '../dom.js';
 import { api, Scope } from '../api.js';
 import { registry, searchBox } from '../list.js';
-import { conditionsEditor, kvEditor, typeExamples } from '../editors.js';
+import { conditionsEditor, typeExamples } from '../editors.js';
+import { paramsForm } from '../params.js';
 
 export function render(ctx) {
   if (ctx.params[0]) return flowPage(ctx, ctx.params[0]);
@@ -40,34 +41,12 @@ function flowList(ctx) {
   list.reload();
 }
 
-/** paramControl builds the input for one action parameter from its spec. */
-function paramControl(spec, value) {
-  const v = value === undefined ? (spec.default === undefined ? undefined : spec.default) : value;
-  switch (spec.type) {
-    case 'boolean': { const c = h('input', { type: 'checkbox', checked: v === true || v === 'true' }); c.read = () => c.checked; return c; }
-    case 'number': { const c = h('input', { type: 'text', inputmode: 'decimal', value: v === undefined ? '' : String(v) });
-      c.read = () => (c.value.trim() === '' ? undefined : (Number.isFinite(+c.value) ? +c.value : c.value)); return c; }
-    case 'string-map': { const c = kvEditor(spec.name, v || {}); c.read = () => { const m = c.value(); return Object.keys(m).length ? m : undefined; }; return c; }
-    case 'object': case 'array': case 'any': {
-      const c = h('textarea', { rows: 3, class: 'mono' }, v === undefined ? '' : JSON.stringify(v, null, 2));
-      c.read = () => { if (c.value.trim() === '') return undefined; try { return JSON.parse(c.value); } catch { return c.value; } };
-      return c;
-    }
-    default:
-      if (spec.enum && spec.enum.length) {
-        const c = select([['', '—'], ...spec.enum.map((e) => [e, e])], v === undefined ? '' : String(v));
-        c.read = () => c.value || undefined; return c;
-      }
-      { const c = h('input', { type: 'text', value: v === undefined ? '' : String(v) }); c.read = () => (c.value === '' ? undefined : c.value); return c; }
-  }
-}
-
 /** stepEditor is one step: name, action, generated parameters, if, timeout, retry. */
 function stepEditor(actions, operators, step, index, onmove) {
   const el = h('section', { class: 'step' });
   const name = h('input', { type: 'text', value: step.name || '' });
   const action = select([['', '— choose an action —'], ...actions.map((a) => [a.name, a.name])], step.action || '');
-  const paramsBox = h('div', { class: 'grid-fields' });
+  const paramsBox = h('div', {});
   const timeout = h('input', { type: 'text', value: step.timeout || '', placeholder: '30s' });
   const retry = h('input', { type: 'text', class: 'mono', value: step.retry ? JSON.stringify(step.retry) : '', placeholder: '{"max_attempts": 3}' });
   const cond = conditionsEditor(step.if || [], operators, 'If condition');
@@ -75,24 +54,12 @@ function stepEditor(actions, operators, step, index, onmove) {
   const up = h('button', { type: 'button', class: 'btn small', onclick: () => onmove(el, -1) }, '↑');
   const down = h('button', { type: 'button', class: 'btn small', onclick: () => onmove(el, 1) }, '↓');
   const remove = h('button', { type: 'button', class: 'btn small danger-outline', onclick: () => onmove(el, 0) }, 'Remove');
-  let controls = {};
+  let params = null;
   const path = () => `steps[${[...el.parentNode.children].indexOf(el)}]`;
   function fillParams(values) {
     const a = actions.find((x) => x.name === action.value);
-    controls = {};
-    paramsBox.replaceChildren();
-    if (!a) return;
-    if (a.description) paramsBox.append(h('p', { class: 'hint wide' }, a.description));
-    for (const p of a.params) {
-      const c = paramControl(p, values ? values[p.name] : undefined);
-      controls[p.name] = c;
-      const label = p.name + (p.required ? ' (required)' : '');
-      if (c.tagName === 'INPUT' || c.tagName === 'SELECT' || c.tagName === 'TEXTAREA') {
-        const f = field(label, c, { hint: p.description, path: '' });
-        f.dataset.param = p.name;
-        paramsBox.append(f);
-      } else paramsBox.append(h('div', { class: 'field wide', dataset: { param: p.name } }, h('span', { class: 'label' }, label), c, h('p', { class: 'hint' }, p.description), h('p', { class: 'field-error', hidden: true })));
-    }
+    params = a ? paramsForm(a, values) : null;
+    paramsBox.replaceChildren(...(params ? [params] : []));
   }
   function retitle() {
     const n = [...(el.parentNode ? el.parentNode.children : [el])].indexOf(el) + 1;
@@ -119,13 +86,11 @@ function stepEditor(actions, operators, step, index, onmove) {
     timeout.closest('.field').dataset.path = p + '.timeout';
     retry.closest('.field').dataset.path = p + '.retry';
     cond.closest('fieldset').dataset.path = p + '.if';
-    for (const f of paramsBox.querySelectorAll('[data-param]')) f.dataset.path = p + '.params.' + f.dataset.param;
+    if (params) params.at(p + '.params');
     retitle();
   };
   el.value = () => {
-    const params = {};
-    for (const [k, c] of Object.entries(controls)) { const v = c.read(); if (v !== undefined) params[k] = v; }
-    const s = { name: name.value.trim(), action: action.value, params };
+    const s = { name: name.value.trim(), action: action.value, params: params ? params.value() : {} };
     const ifs = cond.value();
     if (ifs.length) s.if = ifs;
     if (timeout.value.trim()) s.timeout = timeout.value.trim();

@@ -5,9 +5,14 @@ import { h, replace, field, group, openDialog, showFieldErrors, clearFieldErrors
   time, zonedTime, select, debounce, setFieldError, statusBadge } from '../dom.js';
 import { api, Scope } from '../api.js';
 import { registry, searchBox } from '../list.js';
-import { conditionsEditor, searchableSelect, durationOrUndefined } from '../editors.js';
+import { conditionsEditor, searchableSelect, durationOrUndefined, objectChoices, objectEvents } from '../editors.js';
+import { paramsForm } from '../params.js';
 
 const typeLabels = { at_time: 'At Time', on_event: 'On Event' };
+const overlapLabels = {
+  skip: 'Skip the new run (default)', buffer_one: 'Start it when the running one ends (keep one)', buffer_all: 'Queue every one',
+  cancel_other: 'Cancel the running one', terminate_other: 'Terminate the running one', allow_all: 'Run them side by side',
+};
 
 export function render(ctx) {
   if (ctx.params[0]) return triggerPage(ctx, ctx.params[0]);
@@ -79,8 +84,64 @@ function zonePicker(zones, value) {
   });
 }
 
+/**
+ * actionsEditor edits an ipSCAPE-style trigger's actions as rows: an
+ * action (from GET /v1/actions, only those the catalog's trigger_actions
+ * allow) and its parameter form, generated from the action's schema as a
+ * flow step's is. Rows can be added, removed and moved; each carries the
+ * path actions[i], so the API's errors land on the row and parameter they
+ * name. value() reads [{action, parameters}] back.
+ */
+function actionsEditor(actions, allowed, initial) {
+  const usable = actions.filter((a) => !allowed || !allowed.length || allowed.includes(a.name));
+  const rows = h('div', { class: 'steps action-rows' });
+  function renumber() {
+    [...rows.children].forEach((row, i) => {
+      const n = i + 1;
+      row.dataset.path = `actions[${i}]`;
+      row.title_.textContent = `Action ${n}`;
+      row.select.closest('.field').dataset.path = `actions[${i}].action`;
+      row.select.setAttribute('aria-label', `Action ${n}`);
+      row.up.setAttribute('aria-label', `Move action ${n} up`);
+      row.down.setAttribute('aria-label', `Move action ${n} down`);
+      row.remove_.setAttribute('aria-label', `Remove action ${n}`);
+      if (row.params) row.params.at(`actions[${i}].parameters`);
+    });
+  }
+  function addRow(a = { action: '', parameters: {} }) {
+    const sel = select([['', '— choose an action —'], ...usable.map((x) => [x.name, x.name])], a.action || '');
+    // An action saved before that is no longer offered still shows.
+    if (a.action && !usable.some((x) => x.name === a.action)) { sel.append(h('option', { value: a.action }, a.action)); sel.value = a.action; }
+    const paramsBox = h('div', {});
+    const row = h('section', { class: 'step action-row' });
+    row.select = sel;
+    row.title_ = h('strong', { class: 'grow' });
+    row.up = h('button', { type: 'button', class: 'btn small', onclick: () => { if (row.previousElementSibling) rows.insertBefore(row, row.previousElementSibling); renumber(); } }, '↑');
+    row.down = h('button', { type: 'button', class: 'btn small', onclick: () => { if (row.nextElementSibling) rows.insertBefore(row.nextElementSibling, row); renumber(); } }, '↓');
+    row.remove_ = h('button', { type: 'button', class: 'btn small danger-outline', onclick: () => { row.remove(); renumber(); } }, 'Remove');
+    function fill(values) {
+      const spec = actions.find((x) => x.name === sel.value);
+      row.params = spec ? paramsForm(spec, values) : null;
+      paramsBox.replaceChildren(...(row.params ? [row.params] : []));
+    }
+    sel.addEventListener('change', () => { fill(null); renumber(); });
+    const actionField = field('Action', sel, {});
+    row.append(h('div', { class: 'step-head' }, row.title_, row.up, row.down, row.remove_),
+      h('div', { class: 'grid-fields' }, actionField), paramsBox, h('p', { class: 'field-error', hidden: true }));
+    fill(a.parameters || {});
+    rows.append(row);
+    renumber();
+    return sel;
+  }
+  for (const a of initial || []) addRow(a);
+  const add = h('button', { type: 'button', class: 'btn small', onclick: () => addRow().focus() }, 'Add action');
+  const el = h('div', { class: 'actions-editor' }, rows, add);
+  el.value = () => [...rows.children].map((row) => ({ action: row.select.value, parameters: row.params ? row.params.value() : {} }));
+  return el;
+}
+
 async function triggerForm(ctx, t, saved) {
-  const catalog = await ctx.catalog();
+  const [catalog, actionList] = await Promise.all([ctx.catalog(), ctx.actions()]);
   const editing = !!t;
   const name = h('input', { type: 'text', value: t ? t.name : '', autocomplete: 'off' });
   const type = select([['at_time', 'At Time'], ['on_event', 'On Event']], t ? t.type : 'at_time');
@@ -89,15 +150,15 @@ async function triggerForm(ctx, t, saved) {
   const expression = h('input', { type: 'text', value: t && t.expression ? t.expression : '', placeholder: '0 */1 12 * * *', spellcheck: 'false', autocomplete: 'off', class: 'mono' });
   const zone = zonePicker(catalog.timezones, t ? t.timezone : 'UTC');
   const preview = h('div', { class: 'preview', role: 'status', 'aria-live': 'polite', 'aria-label': 'Schedule preview', hidden: true });
-  const objects = catalog.objects || [];
-  const object = select([['', '— choose an object —'], ...objects.map((o) => [o.name, o.label])], t && t.object ? t.object : '');
+  // The catalog's objects, then those of the admin's own event types.
+  const object = select([['', '— choose an object —'], ...objectChoices(catalog)], t && t.object ? t.object : '');
   const event = h('select', {});
   function fillEvents(keep) {
-    const o = objects.find((x) => x.name === object.value);
-    event.replaceChildren(h('option', { value: '' }, o ? '— choose an event —' : '— choose an object first —'),
-      ...(o ? o.events.map((ev) => h('option', { value: ev.name }, ev.label)) : []));
-    event.disabled = !o;
-    event.value = keep && o && o.events.some((ev) => ev.name === keep) ? keep : '';
+    const events = object.value ? objectEvents(catalog, object.value) : [];
+    event.replaceChildren(h('option', { value: '' }, object.value ? '— choose an event —' : '— choose an object first —'),
+      ...events.map((ev) => h('option', { value: ev.name }, ev.label)));
+    event.disabled = !object.value;
+    event.value = keep && events.some((ev) => ev.name === keep) ? keep : '';
   }
   fillEvents(t && t.event);
   // Webitel: the Event list depends on the Object, and clears with it.
@@ -105,8 +166,10 @@ async function triggerForm(ctx, t, saved) {
   const conditions = conditionsEditor(t && t.conditions ? t.conditions : [], catalog.condition_operators);
   const runs = select([['flow', 'A service flow'], ['actions', 'Actions (ipSCAPE style)']], t && t.actions && t.actions.length && !t.flow ? 'actions' : 'flow');
   const flow = flowPicker(t && t.flow ? t.flow : '');
-  const actions = h('textarea', { rows: 4, class: 'mono', placeholder: '[{"action": "webhook", "parameters": {"url": "https://…"}}]' },
-    t && t.actions ? JSON.stringify(t.actions, null, 2) : '');
+  const actions = actionsEditor(actionList, catalog.trigger_actions, t && t.actions ? t.actions : [{ action: '', parameters: {} }]);
+  const conditionExpression = h('textarea', { rows: 2, class: 'mono', spellcheck: 'false', placeholder: 'data.attempts == data.max_attempts' },
+    t ? t.condition_expression || '' : '');
+  const overlap = select((catalog.overlap_policies || ['skip']).map((p) => [p, overlapLabels[p] || p]), t && t.overlap_policy ? t.overlap_policy : 'skip');
   const enabled = switchButton({ checked: t ? t.enabled : true, label: 'Enabled' });
 
   const expressionField = field('Expression', expression, { path: 'expression', hint: '5 fields (minute hour day month weekday), or 6 with leading seconds: 0 */1 12 * * * is every minute from 12:00 to 12:59.' });
@@ -114,11 +177,14 @@ async function triggerForm(ctx, t, saved) {
   zoneField.insertBefore(zone.search, zone.select);
   const flowField = field('Flow', flow.select, { path: 'flow', hint: 'Only service flows can be run by triggers.' });
   flowField.insertBefore(flow.search, flow.select);
-  const atTime = h('div', { class: 'grid-fields' }, expressionField, zoneField, h('div', { class: 'wide' }, preview));
+  const atTime = h('div', { class: 'grid-fields' }, expressionField, zoneField, h('div', { class: 'wide' }, preview),
+    field('Overlap policy', overlap, { path: 'overlap_policy', wide: true, hint: 'What happens when a run is due while the previous one still runs.' }));
   const onEvent = h('div', {},
     h('div', { class: 'grid-fields' }, field('Object', object, { path: 'object' }), field('Event', event, { path: 'event' })),
-    group('Conditions', conditions, { path: 'conditions', hint: 'All must hold; none means always.' }));
-  const actionsField = field('Actions', actions, { path: 'actions', wide: true, hint: 'A JSON list of {"action", "parameters"}; actions: ' + (catalog.trigger_actions || []).join(', ') });
+    group('Conditions', conditions, { path: 'conditions', hint: 'All must hold; none means always.' }),
+    field('Condition expression (CEL)', conditionExpression, { path: 'condition_expression', wide: true,
+      hint: 'Optional: a CEL expression over data and event that must also be true, e.g. data.attempts == data.max_attempts (MPIQ).' }));
+  const actionsField = group('Actions', actions, { path: 'actions', wide: true, hint: 'Run in order when the trigger fires; each action’s parameters come from its schema.' });
   const runsBox = h('div', {}, flowField, actionsField);
   function showType() {
     atTime.hidden = type.value !== 'at_time';
@@ -180,13 +246,13 @@ async function triggerForm(ctx, t, saved) {
     clearFieldErrors(form);
     const payload = { name: name.value, type: type.value, description: description.value, timeout: durationOrUndefined(timeout.value) ?? null,
       enabled: enabled.getAttribute('aria-checked') === 'true' };
-    if (type.value === 'at_time') Object.assign(payload, { expression: expression.value.trim(), timezone: zone.value || 'UTC' });
-    else Object.assign(payload, { object: object.value, event: event.value, conditions: conditions.value(), timezone: t ? t.timezone : 'UTC' });
+    if (type.value === 'at_time') Object.assign(payload, { expression: expression.value.trim(), timezone: zone.value || 'UTC', overlap_policy: overlap.value });
+    else {
+      Object.assign(payload, { object: object.value, event: event.value, conditions: conditions.value(),
+        condition_expression: conditionExpression.value.trim(), timezone: t ? t.timezone : 'UTC' });
+    }
     if (runs.value === 'flow') { payload.flow = flow.value; if (editing) payload.actions = null; } else {
-      try { payload.actions = actions.value.trim() ? JSON.parse(actions.value) : []; } catch (err) {
-        showFieldErrors(form, { fields: { actions: 'is not valid JSON: ' + err.message } });
-        return;
-      }
+      payload.actions = actions.value();
       if (editing) payload.flow = null;
     }
     save.disabled = true;
@@ -240,7 +306,11 @@ async function triggerPage(ctx, ref) {
     ['Type', typeLabels[t.type]],
     t.type === 'at_time' ? ['Schedule', [h('code', {}, t.expression), ' — ', t.expression_text, ` (${t.timezone})`]] : ['Event', [h('code', {}, t.event_type), t.conditions && t.conditions.length ? ' when ' + t.conditions.map((c) => `${c.reference} ${c.operator} ${c.value}`).join(' and ') : '']],
     t.type === 'at_time' ? ['Next runs', h('ol', { class: 'plain' }, (t.next_runs || []).map((x) => h('li', {}, zonedTime(x))))] : null,
-    ['Runs', t.flow ? h('a', { href: 'flows/' + encodeURIComponent(t.flow) }, t.flow_name || t.flow) : h('code', {}, JSON.stringify(t.actions))],
+    t.type === 'at_time' ? ['Overlap policy', overlapLabels[t.overlap_policy] || t.overlap_policy || overlapLabels.skip] : null,
+    t.condition_expression ? ['Condition expression', h('code', {}, t.condition_expression)] : null,
+    ['Runs', t.flow ? h('a', { href: 'flows/' + encodeURIComponent(t.flow) }, t.flow_name || t.flow)
+      : h('ol', { class: 'plain actions-list' }, (t.actions || []).map((a) => h('li', {}, h('code', {}, a.action), ' ',
+        h('span', { class: 'mono muted' }, Object.entries(a.parameters || {}).map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`).join(', ')))))],
     ['Timeout', t.timeout], ['Description', t.description || '—'], ['Updated', time(t.updated_at)],
   ].filter(Boolean);
   replace(ctx.main,
