@@ -129,3 +129,69 @@ func TestConsoleOverviewPutsFailingWebhooksFirst(t *testing.T) {
 	c.find("link", "Open in Temporal UI")
 	c.screenshot("event-led-to")
 }
+
+// TestConsoleFlowExpectsEventTypes: a flow says in the form which events it
+// expects (Webitel: a trigger's flow must match its event); its test run
+// starts from that type's example; a trigger on another event is refused
+// next to its Flow field, one on the expected event is saved; an edit
+// keeps the types.
+func TestConsoleFlowExpectsEventTypes(t *testing.T) {
+	c := startConsole(t)
+	c.open("flows")
+	c.click("button", "New flow")
+	c.fill("Name", "notify-new-case")
+	c.click("checkbox", "case.created")
+	c.fill("Step name", "note")
+	c.choose("Action", "log")
+	c.fill("message (required)", "case {{ case.id }}")
+	c.screenshot("flow-form-event-types")
+	c.click("button", "Save")
+	c.find("heading", "notify-new-case")
+	c.waitText("Expects")
+	c.waitText("case.created")
+	f := c.api(http.StatusOK, "GET", "/v1/flows/notify-new-case", nil)
+	if fmt.Sprint(f["event_types"]) != "[case.created]" {
+		t.Fatalf("saved event_types: %v", f["event_types"])
+	}
+	c.click("button", "Test run")
+	if v := eval[string](c, `document.querySelector('`+c.find("combobox", "Event type")+`').value`); v != "case.created" {
+		t.Errorf("the test run starts from event type %q, want case.created", v)
+	}
+	if data := eval[string](c, `document.querySelector('`+c.find("textbox", "Event data")+`').value`); !strings.Contains(data, `"case"`) {
+		t.Errorf("the test run's data is not case.created's example: %s", data)
+	}
+	c.escape()
+
+	// A trigger on task.created with this flow is refused on its Flow field.
+	c.click("link", "Triggers")
+	c.click("button", "New trigger")
+	c.fill("Name", "New task")
+	c.choose("Type", "on_event")
+	c.choose("Object", "task")
+	c.choose("Event", "created")
+	c.choose("Flow", f["id"].(string))
+	c.click("button", "Save")
+	flow := c.find("combobox", "Flow")
+	c.waitFor("the flow marked", `document.querySelector('`+flow+`').getAttribute('aria-invalid') === 'true'`)
+	if msg := c.errorOf(flow); !strings.Contains(msg, "case.created") {
+		t.Errorf("flow message = %q, want it to name what the flow expects", msg)
+	}
+	if n := c.total("/v1/triggers"); n != 0 {
+		t.Fatalf("a mismatched trigger was saved: %d", n)
+	}
+	c.choose("Object", "case")
+	c.choose("Event", "created")
+	c.fill("Name", "New case")
+	c.click("button", "Save")
+	c.waitRow("New case", "case.created")
+
+	// An edit of something else keeps what the flow expects.
+	c.open("flows/notify-new-case")
+	c.click("button", "Edit")
+	c.fill("Description", "Tells the agents")
+	c.click("button", "Save")
+	c.waitText("Tells the agents")
+	if got := c.api(http.StatusOK, "GET", "/v1/flows/notify-new-case", nil)["event_types"]; fmt.Sprint(got) != "[case.created]" {
+		t.Fatalf("event_types after an edit: %v", got)
+	}
+}

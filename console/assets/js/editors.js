@@ -235,7 +235,7 @@ export function eventTypePicker(catalog, selected, { onchange } = {}) {
   }
   // Patterns saved before that the list does not hold ("*").
   const extra = [...selected].filter((t) => !known.has(t));
-  const custom = h('input', { type: 'text', 'aria-label': 'Other event type', placeholder: 'Other type or pattern, e.g. *' });
+  const custom = h('input', { type: 'text', 'aria-label': 'Other event type', placeholder: 'Other type or pattern, e.g. *', class: 'grow' });
   const addCustom = h('button', { type: 'button', class: 'btn small' }, 'Add type');
   const chips = h('div', { class: 'chips' });
   function addChip(t) {

@@ -4,7 +4,7 @@
 import { h, replace, field, group, openDialog, showFieldErrors, clearFieldErrors, confirmAction, announce, time, select, statusBadge, id } from '../dom.js';
 import { api, Scope } from '../api.js';
 import { registry, searchBox } from '../list.js';
-import { conditionsEditor, typeExamples } from '../editors.js';
+import { conditionsEditor, typeExamples, eventTypePicker } from '../editors.js';
 import { paramsForm } from '../params.js';
 
 export function render(ctx) {
@@ -107,6 +107,8 @@ async function flowForm(ctx, f, saved) {
   const name = h('input', { type: 'text', value: f ? f.name : '' });
   const type = select([['service', 'Service'], ['default', 'Default']], f ? f.type : 'service');
   const description = h('textarea', { rows: 2 }, f ? f.description : '');
+  const expects = new Set(f && f.event_types ? f.event_types : []);
+  const typesBox = eventTypePicker(catalog, expects);
   const steps = h('div', { class: 'steps' });
   function move(el, dir) {
     if (dir === 0) el.remove();
@@ -120,6 +122,8 @@ async function flowForm(ctx, f, saved) {
     h('p', { class: 'form-error alert', role: 'alert', hidden: true }),
     h('div', { class: 'grid-fields' }, field('Name', name, { path: 'name' }), field('Type', type, { path: 'type', hint: 'Only service flows can be run by triggers and queue hooks.' }),
       field('Description', description, { path: 'description', wide: true })),
+    group('Event types', typesBox, { path: 'event_types', wide: true,
+      hint: 'The events this flow expects (exact types or object.*); none: any. A trigger or queue hook on another event, or an At Time trigger, is refused. A test run starts from the first type’s example.' }),
     h('div', { class: 'field', dataset: { path: 'steps' } }, h('span', { class: 'label' }, 'Steps'), steps,
       h('div', {}, h('button', { type: 'button', class: 'btn small', onclick: () => addStep({ name: `step_${steps.children.length + 1}`, action: '' }) }, 'Add step')),
       h('p', { class: 'field-error', hidden: true })));
@@ -129,7 +133,8 @@ async function flowForm(ctx, f, saved) {
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     clearFieldErrors(form);
-    const payload = { name: name.value, type: type.value, description: description.value, steps: [...steps.children].map((s) => s.value()) };
+    const payload = { name: name.value, type: type.value, description: description.value, event_types: [...expects],
+      steps: [...steps.children].map((s) => s.value()) };
     save.disabled = true;
     try {
       const r = editing ? await api('PATCH', '/flows/' + encodeURIComponent(f.id), payload) : await api('POST', '/flows', payload);
@@ -179,6 +184,8 @@ async function flowPage(ctx, ref) {
     h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: 'flows' }, 'Flows'), ' / ', f.name),
     h('div', { class: 'page-head with-actions' }, h('div', {}, h('h1', {}, f.name), h('p', { class: 'lede' }, `${f.type} flow · version ${f.version}`, f.description ? ' · ' + f.description : '')),
       h('div', { class: 'head-actions' }, actions)),
+    h('dl', { class: 'facts' }, h('dt', {}, 'Expects'), h('dd', {}, f.event_types && f.event_types.length
+      ? h('span', { class: 'mono' }, f.event_types.join(', ')) : 'any event (no event types given)')),
     h('h2', {}, 'Steps'),
     h('ol', { class: 'steps' }, f.steps.map((s) => h('li', { class: 'step' },
       h('div', { class: 'step-head' }, h('strong', { class: 'grow' }, s.name), h('code', {}, s.action)),
@@ -208,8 +215,11 @@ function stepOutcomes(steps) {
 async function testRun(ctx, f, runs) {
   const catalog = await ctx.catalog().catch(() => ({ event_types: [] }));
   const examples = typeExamples(catalog);
-  const type = select([['', '— no event —'], ...(catalog.event_types || []).map((t) => [t, t])], '');
-  const data = h('textarea', { rows: 8, class: 'mono' }, '{}');
+  // A flow that says which events it expects starts from the first exact
+  // one, as the API's test run does.
+  const first = (f.event_types || []).find((t) => !t.endsWith('*')) || '';
+  const type = select([['', '— no event —'], ...(catalog.event_types || []).map((t) => [t, t])], first);
+  const data = h('textarea', { rows: 8, class: 'mono' }, JSON.stringify(examples[first] || {}, null, 2));
   type.addEventListener('change', () => { data.value = JSON.stringify(examples[type.value] || {}, null, 2); });
   const result = h('div', { role: 'status', 'aria-live': 'polite' });
   const form = h('form', { class: 'form', novalidate: true },
