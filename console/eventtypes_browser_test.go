@@ -133,6 +133,17 @@ func TestConsoleEventTypesRegistry(t *testing.T) {
 		t.Fatalf("built-in after edit: %v %v", b["validation"], b["aliases"])
 	}
 	c.absent("button", "Delete") // built-in types cannot be deleted
+	// A publish under the new alias with data the schema refuses is kept
+	// (warn), and its page says how it arrived and what was wrong.
+	c.api(http.StatusAccepted, "POST", "/v1/events", map[string]any{"id": "ips-warned", "type": "ips.preview.outcome",
+		"payload": map[string]any{"campaignId": 20161}})
+	c.open("events/ips-warned")
+	c.find("heading", "ips-warned")
+	c.waitText("Published as")
+	c.waitText("ips.preview.outcome")
+	c.waitText("Schema warnings")
+	c.waitText("campaignId")
+	c.screenshot("event-warned")
 
 	// Delete: refused while a webhook subscribes (the API's reason shown),
 	// done once it no longer does.

@@ -3,6 +3,7 @@
 package console_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -156,6 +157,20 @@ func TestConsoleOnEventEventDependsOnObject(t *testing.T) {
 	if tr["object"] != "case_file" || tr["event"] != "deleted" || fmt.Sprint(tr["conditions"]) != "[map[operator:> reference:case_file.size value:1000]]" {
 		t.Fatalf("saved: %v", tr)
 	}
+	// Run now asks for the event, starting from the type's example.
+	c.click("link", "Big file removed")
+	c.click("button", "Run now")
+	c.find("dialog", "Run Big file removed now")
+	var shown any
+	_ = json.Unmarshal([]byte(eval[string](c, `document.querySelector('`+c.find("textbox", "Event data")+`').value`)), &shown)
+	if want := c.api(http.StatusOK, "GET", "/v1/event-types/case_file.deleted", nil)["example"]; fmt.Sprint(shown) != fmt.Sprint(want) {
+		t.Errorf("run-now data %v, want case_file.deleted's example %v", shown, want)
+	}
+	c.fill("Event data", `{"case": {"id": 9}, "file": {"id": "f-9", "size": 5}}`)
+	c.click("button", "Run")
+	testkit.Eventually(t, 30*time.Second, "the manual run with the given event", func() bool {
+		return c.total("/v1/triggers/"+tr["id"].(string)+"/runs?status=succeeded") == 1
+	})
 }
 
 // TestConsoleQueueHookForMissed adds a Webitel queue hook for "missed" and

@@ -160,6 +160,14 @@ func TestConsoleFlowExpectsEventTypes(t *testing.T) {
 	if data := eval[string](c, `document.querySelector('`+c.find("textbox", "Event data")+`').value`); !strings.Contains(data, `"case"`) {
 		t.Errorf("the test run's data is not case.created's example: %s", data)
 	}
+	// The run's own timeout is sent (and refused out of range, on its field).
+	c.fill("Timeout", "48h")
+	c.click("button", "Run")
+	timeout := c.find("textbox", "Timeout")
+	c.waitFor("the timeout marked", `document.querySelector('`+timeout+`').getAttribute('aria-invalid') === 'true'`)
+	if n := c.total("/v1/flows/notify-new-case/runs"); n != 0 {
+		t.Errorf("a run started with a refused timeout: %d", n)
+	}
 	c.escape()
 
 	// A trigger on task.created with this flow is refused on its Flow field.

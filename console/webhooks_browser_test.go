@@ -97,8 +97,15 @@ func TestConsoleWebhookDeliveredRetriedFromTheLog(t *testing.T) {
 	c.choose("Type", "case.created")
 	c.fill("Event id", "case-42-created")
 	c.fill("Data", `{"case": {"id": 42, "number": "C-42"}}`)
+	c.fill("Subject", "case/42")
+	eval[bool](c, `(() => { const el = document.querySelector('`+c.find("textbox", "Occurred at")+`'); el.value = '2026-01-02T03:04:05';
+		el.dispatchEvent(new Event('change', {bubbles: true})); return true; })()`)
+	occurred := eval[string](c, `new Date('2026-01-02T03:04:05').toISOString().replace('.000Z', 'Z')`)
 	c.click("button", "Publish")
 	c.find("heading", "case-42-created")
+	if ev := c.api(http.StatusOK, "GET", "/v1/events/case-42-created", nil); ev["subject"] != "case/42" || ev["occurred_at"] != occurred {
+		t.Errorf("published subject %v, occurred_at %v; want case/42, %s", ev["subject"], ev["occurred_at"], occurred)
+	}
 	got := rc.WaitFor(t, 1, 30*time.Second)[0]
 	if got.Path != "/hooks/42" || got.Header.Get("X-Case") != "C-42" {
 		t.Fatalf("receiver got %s with X-Case %q", got.Path, got.Header.Get("X-Case"))
@@ -156,10 +163,20 @@ func TestConsoleWebhookDeliveredRetriedFromTheLog(t *testing.T) {
 	}
 	c.escape()
 
-	// Send test sends a sample event now and shows the answer.
+	// Send test sends an event of a type the webhook takes, its example
+	// (or what the admin writes) as the data, and shows the answer.
 	c.click("button", "Send test")
+	c.find("dialog", "Send a test event")
+	if v := eval[string](c, `document.querySelector('`+c.find("combobox", "Event type")+`').value`); v != "case.created" {
+		t.Errorf("test event type = %q", v)
+	}
+	c.fill("Event data", `{"case": {"id": 7, "number": "C-7"}}`)
+	c.click("button", "Send")
 	c.find("dialog", "Test sent")
 	c.waitText("HTTP 200")
+	if reqs := rc.Requests(); reqs[len(reqs)-1].Path != "/hooks/7" {
+		t.Errorf("the test went to %s, want /hooks/7 (the data given)", reqs[len(reqs)-1].Path)
+	}
 	c.escape()
 	// Rotating the secret asks first and shows the new one once.
 	c.click("button", "Rotate secret")

@@ -53,6 +53,8 @@ async function publishForm(ctx) {
   const types = (catalog.types && catalog.types.length ? catalog.types.map((t) => t.name) : catalog.event_types) || [];
   const type = select([['', '— choose a type —'], ...types.map((t) => [t, t])], '');
   const eventId = h('input', { type: 'text', autocomplete: 'off', placeholder: 'optional: made by the server when empty' });
+  const subject = h('input', { type: 'text', autocomplete: 'off', placeholder: 'optional, e.g. case/42' });
+  const occurredAt = h('input', { type: 'datetime-local', step: '1' });
   const data = h('textarea', { rows: 10, class: 'mono' }, '{}');
   const note = h('p', { class: 'hint' });
   type.addEventListener('change', () => {
@@ -64,6 +66,9 @@ async function publishForm(ctx) {
     h('p', { class: 'form-error alert', role: 'alert', hidden: true }),
     h('p', { class: 'muted' }, 'Publishes a real event: every webhook and trigger that matches it runs.'),
     field('Type', type, { path: 'type' }), field('Event id', eventId, { path: 'id', hint: 'The idempotency key: the same id published twice is one event.' }),
+    h('div', { class: 'grid-fields' },
+      field('Subject', subject, { path: 'subject', hint: 'What the event is about; templates read {{ event.subject }}.' }),
+      field('Occurred at', occurredAt, { path: 'occurred_at', hint: 'In your time zone; empty: now.' })),
     field('Data', data, { path: 'data' }), note);
   const publish = h('button', { type: 'submit', class: 'btn primary' }, 'Publish');
   form.append(h('div', { class: 'dlg-actions' }, h('button', { type: 'button', class: 'btn', onclick: () => dlg.close_() }, 'Cancel'), publish));
@@ -75,7 +80,9 @@ async function publishForm(ctx) {
     try { parsed = JSON.parse(data.value || '{}'); } catch (err) { showFieldErrors(form, { fields: { data: 'is not valid JSON: ' + err.message } }); return; }
     publish.disabled = true;
     try {
-      const r = await api('POST', '/events', { id: eventId.value.trim() || undefined, type: type.value, data: parsed });
+      const r = await api('POST', '/events', { id: eventId.value.trim() || undefined, type: type.value, data: parsed,
+        subject: subject.value.trim() || undefined,
+        occurred_at: occurredAt.value ? new Date(occurredAt.value).toISOString().replace(/\.\d+Z$/, 'Z') : undefined });
       dlg.close_();
       announce(`Published ${r.id}`);
       ctx.navigate('events/' + encodeURIComponent(r.id));
@@ -101,7 +108,9 @@ async function eventPage(ctx, eid) {
     h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: 'events' }, 'Events'), ' / ', ev.id),
     h('div', { class: 'page-head with-actions' }, h('div', {}, h('h1', {}, ev.id), h('p', { class: 'lede' }, h('code', {}, ev.type), ev.subject ? ' · ' + ev.subject : '')),
       h('div', { class: 'head-actions' }, refresh)),
-    h('dl', { class: 'facts' }, h('dt', {}, 'Occurred'), h('dd', {}, time(ev.occurred_at)), h('dt', {}, 'Received'), h('dd', {}, time(ev.received_at))),
+    h('dl', { class: 'facts' }, h('dt', {}, 'Occurred'), h('dd', {}, time(ev.occurred_at)), h('dt', {}, 'Received'), h('dd', {}, time(ev.received_at)),
+      ev.source_type ? [h('dt', {}, 'Published as'), h('dd', {}, h('code', {}, ev.source_type), ' (an alias of ', h('a', { href: 'event-types/' + encodeURIComponent(ev.type) }, ev.type), ')')] : null,
+      ev.warnings && ev.warnings.length ? [h('dt', {}, 'Schema warnings'), h('dd', {}, h('ul', { class: 'plain alert' }, ev.warnings.map((w) => h('li', {}, w))))] : null),
     h('div', { class: 'label-row' }, h('h2', {}, 'Data'), copyButton('Copy event data', () => pretty(JSON.stringify(ev.data)))),
     h('pre', { class: 'code' }, JSON.stringify(ev.data, null, 2)),
     h('h2', {}, `Deliveries (${ev.deliveries.length})`),

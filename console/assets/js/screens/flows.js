@@ -221,12 +221,14 @@ async function testRun(ctx, f, runs) {
   const type = select([['', '— no event —'], ...(catalog.event_types || []).map((t) => [t, t])], first);
   const data = h('textarea', { rows: 8, class: 'mono' }, JSON.stringify(examples[first] || {}, null, 2));
   type.addEventListener('change', () => { data.value = JSON.stringify(examples[type.value] || {}, null, 2); });
+  const timeout = h('input', { type: 'text', placeholder: 'the flow’s default', spellcheck: 'false' });
   const result = h('div', { role: 'status', 'aria-live': 'polite' });
   const form = h('form', { class: 'form', novalidate: true },
     h('p', { class: 'form-error alert', role: 'alert', hidden: true }),
     h('p', { class: 'muted' }, 'Runs the flow now with a sample event, as a trigger would. The event is not published: no webhook or trigger sees it.'),
     field('Event type', type, { path: 'event.type' }),
     field('Event data', data, { path: 'event.data', hint: 'JSON; templates read it at the top level ({{ case.id }}).' }),
+    field('Timeout', timeout, { path: 'timeout', hint: 'Optional: bounds this run, e.g. 2m.' }),
     result);
   const run = h('button', { type: 'submit', class: 'btn primary' }, 'Run');
   form.append(h('div', { class: 'dlg-actions' }, h('button', { type: 'button', class: 'btn', onclick: () => dlg.close_() }, 'Close'), run));
@@ -239,6 +241,7 @@ async function testRun(ctx, f, runs) {
     run.disabled = true;
     try {
       const body = type.value ? { event: { type: type.value, data: parsed } } : {};
+      if (timeout.value.trim()) body.timeout = timeout.value.trim();
       const started = await api('POST', `/flows/${encodeURIComponent(f.id)}/run`, body);
       replace(result, h('p', {}, 'Running…'));
       for (let i = 0; i < 60 && dlg.isConnected; i++) {

@@ -5,7 +5,7 @@ import { h, replace, field, group, openDialog, showFieldErrors, clearFieldErrors
   time, zonedTime, select, debounce, setFieldError, statusBadge } from '../dom.js';
 import { api, Scope } from '../api.js';
 import { registry, searchBox } from '../list.js';
-import { conditionsEditor, searchableSelect, durationOrUndefined, objectChoices, objectEvents } from '../editors.js';
+import { conditionsEditor, searchableSelect, durationOrUndefined, objectChoices, objectEvents, typeExamples } from '../editors.js';
 import { paramsForm } from '../params.js';
 
 const typeLabels = { at_time: 'At Time', on_event: 'On Event' };
@@ -265,6 +265,35 @@ async function triggerForm(ctx, t, saved) {
   });
 }
 
+/** runWithEvent runs an On Event trigger now for an event the admin gives
+ * (its type's example to start from), as POST /v1/triggers/{id}/run takes
+ * it: not published, conditions not tested. */
+async function runWithEvent(ctx, t, runList) {
+  const catalog = await ctx.catalog().catch(() => ({ types: [] }));
+  const example = typeExamples(catalog)[t.event_type];
+  const data = h('textarea', { rows: 8, class: 'mono', spellcheck: 'false' }, JSON.stringify(example || {}, null, 2));
+  const form = h('form', { class: 'form', novalidate: true },
+    h('p', { class: 'form-error alert', role: 'alert', hidden: true }),
+    h('p', { class: 'muted' }, `Runs ${t.name} now for one ${t.event_type} event, as if it had arrived — without publishing it (no webhook or other trigger sees it) and without testing the conditions.`),
+    field('Event data', data, { path: 'event.data', hint: example ? 'JSON; prefilled with the type’s example payload.' : 'JSON.' }));
+  const run = h('button', { type: 'submit', class: 'btn primary' }, 'Run');
+  form.append(h('div', { class: 'dlg-actions' }, h('button', { type: 'button', class: 'btn', onclick: () => dlg.close_() }, 'Cancel'), run));
+  const dlg = openDialog({ title: `Run ${t.name} now`, body: form, wide: true });
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    clearFieldErrors(form);
+    let parsed;
+    try { parsed = JSON.parse(data.value || '{}'); } catch (err) { showFieldErrors(form, { fields: { 'event.data': 'is not valid JSON: ' + err.message } }); return; }
+    run.disabled = true;
+    try {
+      await api('POST', `/triggers/${encodeURIComponent(t.id)}/run`, { event: { data: parsed } });
+      dlg.close_();
+      announce('Run started');
+      setTimeout(() => runList.reload(), 600);
+    } catch (err) { showFieldErrors(form, err); } finally { run.disabled = false; }
+  });
+}
+
 async function triggerPage(ctx, ref) {
   const write = ctx.can(Scope.triggers);
   let t;
@@ -295,6 +324,7 @@ async function triggerPage(ctx, ref) {
       try { await api('POST', `/triggers/${encodeURIComponent(t.id)}/${t.enabled ? 'stop' : 'start'}`); announce(t.enabled ? 'Stopped' : 'Started'); reloadPage(); } catch (e) { announce(e.message, 'error'); }
     } }, t.enabled ? 'Stop' : 'Start'),
     h('button', { type: 'button', class: 'btn', onclick: async () => {
+      if (t.type === 'on_event') { runWithEvent(ctx, t, runList); return; }
       try { await api('POST', `/triggers/${encodeURIComponent(t.id)}/run`); announce('Run started'); setTimeout(() => runList.reload(), 600); } catch (e) { announce(e.message, 'error'); }
     } }, 'Run now'),
     h('button', { type: 'button', class: 'btn danger-outline', onclick: async () => {

@@ -286,7 +286,7 @@ async function webhookPage(ctx, ref) {
   const reloadPage = () => webhookPage(ctx, w.code);
   const actions = write ? [
     h('button', { type: 'button', class: 'btn', onclick: () => webhookForm(ctx, w, reloadPage) }, 'Edit'),
-    h('button', { type: 'button', class: 'btn', onclick: () => sendTest(w, log) }, 'Send test'),
+    h('button', { type: 'button', class: 'btn', onclick: () => sendTest(ctx, w, log) }, 'Send test'),
     h('button', { type: 'button', class: 'btn', onclick: () => rotate(w) }, 'Rotate secret'),
     h('button', { type: 'button', class: 'btn danger-outline', onclick: async () => {
       if (!await confirmAction(`Delete ${w.name}?`, `Delete the webhook ${w.name} (${w.code}) with its delivery log? This cannot be undone.`, 'Delete')) return;
@@ -320,19 +320,57 @@ async function webhookPage(ctx, ref) {
 
 function fact(label, value) { return [h('dt', {}, label), h('dd', {}, value)]; }
 
-async function sendTest(w, log) {
-  announce(`Sending a test event to ${w.url}…`);
-  try {
-    const r = await api('POST', '/webhooks/' + encodeURIComponent(w.id) + '/test', {});
-    const a = r.attempt;
-    openDialog({
-      title: 'Test sent',
-      body: a ? [h('p', {}, statusBadge(a.result === 'SUCCESS' ? 'succeeded' : 'failed'), ' ', a.response_status ? `HTTP ${a.response_status}` : (a.error || 'no answer'), ` in ${a.duration_ms} ms`),
-        a.response_body ? h('pre', { class: 'code' }, a.response_body) : null]
-        : [h('p', {}, 'The test is still running; see the delivery log.')],
-    });
-    log.reload();
-  } catch (e) { announce('Test failed: ' + e.message, 'error'); }
+/** testTypes lists the event types a test send may use: the webhook's
+ * exact types, then the catalog's types its patterns cover. */
+function testTypes(w, catalog) {
+  const all = (catalog.types || []).map((t) => t.name);
+  const out = [];
+  for (const p of w.event_types) {
+    if (p === '*') out.push(...all);
+    else if (p.endsWith('.*')) out.push(...all.filter((t) => t.startsWith(p.slice(0, -1))));
+    else out.push(p);
+  }
+  return [...new Set(out)];
+}
+
+/** sendTest asks which event to send (a type the webhook takes, with its
+ * example payload as the data), sends it now and shows the attempt. */
+async function sendTest(ctx, w, log) {
+  const catalog = await ctx.catalog().catch(() => ({ types: [] }));
+  const examples = typeExamples(catalog);
+  const types = testTypes(w, catalog);
+  const type = select(types, types[0] || '');
+  const data = h('textarea', { rows: 8, class: 'mono', spellcheck: 'false' });
+  const fillData = () => { data.value = JSON.stringify(examples[type.value] || {}, null, 2); };
+  type.addEventListener('change', fillData);
+  fillData();
+  const form = h('form', { class: 'form', novalidate: true },
+    h('p', { class: 'form-error alert', role: 'alert', hidden: true }),
+    h('p', { class: 'muted' }, `Sends one event to ${w.url} now, signed like any delivery, and shows the answer. It is not published: no other webhook or trigger sees it.`),
+    field('Event type', type, { path: 'event_type' }),
+    field('Event data', data, { path: 'data', hint: 'JSON; prefilled with the type’s example payload.' }));
+  const send = h('button', { type: 'submit', class: 'btn primary' }, 'Send');
+  form.append(h('div', { class: 'dlg-actions' }, h('button', { type: 'button', class: 'btn', onclick: () => dlg.close_() }, 'Cancel'), send));
+  const dlg = openDialog({ title: 'Send a test event', body: form, wide: true });
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    clearFieldErrors(form);
+    let parsed;
+    try { parsed = JSON.parse(data.value || '{}'); } catch (err) { showFieldErrors(form, { fields: { data: 'is not valid JSON: ' + err.message } }); return; }
+    send.disabled = true;
+    try {
+      const r = await api('POST', '/webhooks/' + encodeURIComponent(w.id) + '/test', { event_type: type.value || undefined, data: parsed });
+      dlg.close_();
+      const a = r.attempt;
+      openDialog({
+        title: 'Test sent',
+        body: a ? [h('p', {}, statusBadge(a.result === 'SUCCESS' ? 'succeeded' : 'failed'), ' ', a.response_status ? `HTTP ${a.response_status}` : (a.error || 'no answer'), ` in ${a.duration_ms} ms`),
+          a.response_body ? h('pre', { class: 'code' }, a.response_body) : null]
+          : [h('p', {}, 'The test is still running; see the delivery log.')],
+      });
+      log.reload();
+    } catch (err) { showFieldErrors(form, err); } finally { send.disabled = false; }
+  });
 }
 
 async function rotate(w) {
