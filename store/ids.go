@@ -13,6 +13,7 @@ const (
 	PrefixDelivery  = "msg_" // Standard Webhooks calls the message id msg_…
 	PrefixEvent     = "evt_"
 	PrefixBatch     = "bat_"
+	PrefixGroup     = "grp_" // batches a sweep regrouped
 	PrefixFlow      = "flw_"
 	PrefixTrigger   = "trg_"
 	PrefixQueueHook = "qh_"
