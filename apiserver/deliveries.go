@@ -238,7 +238,7 @@ func (s *Server) retryDelivery(c *gin.Context) {
 			return
 		}
 	} else {
-		run, err := workflows.StartDelivery(ctx, s.opts.Temporal, workflows.DeliveryInput{
+		run, err := workflows.RestartDelivery(ctx, s.opts.Temporal, workflows.DeliveryInput{
 			DeliveryID: d.ID, WebhookID: d.WebhookID, WebhookCode: d.WebhookCode, EventID: d.EventID, EventType: d.EventType,
 		})
 		if err != nil {

@@ -115,8 +115,13 @@ type triggerResponse struct {
 	Conditions     *[]domain.Condition    `json:"conditions,omitempty"`
 	Description    string                 `json:"description"`
 	Enabled        bool                   `json:"enabled"`
-	CreatedAt      time.Time              `json:"created_at"`
-	UpdatedAt      time.Time              `json:"updated_at"`
+	// SigningSecret signs the requests of the trigger's webhook actions:
+	// whole in the answer that made it and in rotate-secret's, masked in
+	// other single reads, absent in lists and before the trigger has one.
+	SigningSecret                  string     `json:"signing_secret,omitempty"`
+	PreviousSigningSecretExpiresAt *time.Time `json:"previous_signing_secret_expires_at,omitempty"`
+	CreatedAt                      time.Time  `json:"created_at"`
+	UpdatedAt                      time.Time  `json:"updated_at"`
 }
 
 // scheduleResponse tells an operator where an At Time trigger's next runs
@@ -153,6 +158,9 @@ func (s *Server) toTriggerResponse(c *gin.Context, t *domain.Trigger, describe b
 	if t.Flow != "" {
 		flow := t.Flow
 		r.Flow = &flow
+	}
+	if describe {
+		r.SigningSecret = s.maskedSigningSecret(c, t)
 	}
 	switch t.Type {
 	case domain.TriggerOnEvent:
@@ -277,7 +285,7 @@ func (s *Server) createTrigger(c *gin.Context) {
 			return
 		}
 	}
-	c.JSON(http.StatusCreated, s.toTriggerResponse(c, t, true))
+	c.JSON(http.StatusCreated, s.triggerAnswer(c, t))
 }
 
 // validateTrigger merges t's own validation with problems found while
@@ -374,7 +382,7 @@ func (s *Server) patchTrigger(c *gin.Context) {
 		abortWithError(c, unavailable("the trigger's schedule could not be updated; the change was undone", err))
 		return
 	}
-	c.JSON(http.StatusOK, s.toTriggerResponse(c, &t, true))
+	c.JSON(http.StatusOK, s.triggerAnswer(c, &t))
 }
 
 // applyTriggerPatch applies the present fields of p to t. Switching between

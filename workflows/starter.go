@@ -24,7 +24,7 @@ var _ activities.DeliveryStarter = Starter{}
 func (Starter) StartDeliveryRetry(ctx context.Context, c client.Client, item activities.RetryItem) (string, string, error) {
 	run, err := StartDelivery(ctx, c, DeliveryInput{
 		DeliveryID: item.DeliveryID, WebhookID: item.WebhookID, WebhookCode: item.WebhookCode,
-		EventID: item.EventID, EventType: item.EventType, FirstDelay: item.FirstDelay,
+		EventID: item.EventID, EventType: item.EventType, TriggerID: item.TriggerID, FirstDelay: item.FirstDelay,
 	})
 	if err != nil {
 		return "", "", err
@@ -36,15 +36,27 @@ func (Starter) StartDeliveryRetry(ctx context.Context, c client.Client, item act
 func (Starter) DeliveryWorkflowID(deliveryID string) string { return DeliveryWorkflowID(deliveryID) }
 
 // StartDelivery starts the workflow of one delivery, or finds it when it is
-// already running; a closed one is started again (manual retry).
+// already running; a closed one is started again.
 func StartDelivery(ctx context.Context, c client.Client, in DeliveryInput) (client.WorkflowRun, error) {
+	return startDelivery(ctx, c, in, enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING)
+}
+
+// RestartDelivery starts the workflow of a delivery just reopened for a
+// manual retry. The delivery's previous workflow recorded it failed or
+// canceled and may not have closed yet: that run is ended, not reused, so
+// the retry always gets a workflow that tries.
+func RestartDelivery(ctx context.Context, c client.Client, in DeliveryInput) (client.WorkflowRun, error) {
+	return startDelivery(ctx, c, in, enumspb.WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING)
+}
+
+func startDelivery(ctx context.Context, c client.Client, in DeliveryInput, onConflict enumspb.WorkflowIdConflictPolicy) (client.WorkflowRun, error) {
 	id := DeliveryWorkflowID(in.DeliveryID)
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       id,
 		TaskQueue:                TaskQueue,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		TypedSearchAttributes:    deliverySearchAttributes(in.WebhookCode, in.EventID, in.EventType),
+		WorkflowIDConflictPolicy: onConflict,
+		TypedSearchAttributes:    deliverySearchAttributes(in.WebhookCode, in.EventID, in.EventType, in.TriggerID),
 	}, DeliveryWorkflow, in)
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", id, err)
@@ -60,7 +72,7 @@ func WakeWebhookQueue(ctx context.Context, c client.Client, webhookID, code stri
 		ID:                    id,
 		TaskQueue:             TaskQueue,
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		TypedSearchAttributes: deliverySearchAttributes(code, "", ""),
+		TypedSearchAttributes: deliverySearchAttributes(code, "", "", ""),
 	}, WebhookQueueWorkflow, WebhookQueueInput{WebhookID: webhookID, WebhookCode: code})
 	if err != nil {
 		return nil, fmt.Errorf("wake queue of webhook %s: %w", code, err)
