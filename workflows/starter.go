@@ -38,30 +38,32 @@ func (Starter) DeliveryWorkflowID(deliveryID string) string { return DeliveryWor
 // StartDelivery starts the workflow of one delivery, or finds it when it is
 // already running; a closed one is started again.
 func StartDelivery(ctx context.Context, c client.Client, in DeliveryInput) (client.WorkflowRun, error) {
-	return startDelivery(ctx, c, in, enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING)
-}
-
-// RestartDelivery starts the workflow of a delivery just reopened for a
-// manual retry. The delivery's previous workflow recorded it failed or
-// canceled and may not have closed yet: that run is ended, not reused, so
-// the retry always gets a workflow that tries.
-func RestartDelivery(ctx context.Context, c client.Client, in DeliveryInput) (client.WorkflowRun, error) {
-	return startDelivery(ctx, c, in, enumspb.WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING)
-}
-
-func startDelivery(ctx context.Context, c client.Client, in DeliveryInput, onConflict enumspb.WorkflowIdConflictPolicy) (client.WorkflowRun, error) {
 	id := DeliveryWorkflowID(in.DeliveryID)
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       id,
 		TaskQueue:                TaskQueue,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		WorkflowIDConflictPolicy: onConflict,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		TypedSearchAttributes:    deliverySearchAttributes(in.WebhookCode, in.EventID, in.EventType, in.TriggerID),
 	}, DeliveryWorkflow, in)
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", id, err)
 	}
 	return run, nil
+}
+
+// EndFinishedDeliveryWorkflow ends the workflow of a delivery that has
+// finished (failed or canceled) if it has not closed yet, before the
+// delivery is reopened for a manual retry: that run recorded the delivery
+// finished and may still be closing, and under the same workflow id it would
+// record over the retry, or be found again instead of a new run.
+func EndFinishedDeliveryWorkflow(ctx context.Context, c client.Client, deliveryID string) error {
+	err := c.TerminateWorkflow(ctx, DeliveryWorkflowID(deliveryID), "", "the delivery is retried by hand")
+	var nf *serviceerror.NotFound
+	if err != nil && !errors.As(err, &nf) {
+		return fmt.Errorf("end the previous workflow of delivery %s: %w", deliveryID, err)
+	}
+	return nil
 }
 
 // WakeWebhookQueue signals an ordered webhook's queue workflow, starting it
