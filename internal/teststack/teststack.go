@@ -122,7 +122,7 @@ func Start(t testing.TB, opts Options) *Stack {
 			t.Fatal(err)
 		}
 		s.Worker = worker.New(worker.Options{DB: db, Temporal: tc, Logger: log, HTTP: activities.NewHTTPClient(policy), Actions: opts.Actions, Cipher: box,
-			Concurrency: opts.Concurrency, DeliveryBudget: opts.DeliveryBudget})
+			Concurrency: opts.Concurrency, DeliveryBudget: opts.DeliveryBudget, Index: s.Index})
 		if err := s.Worker.Start(); err != nil {
 			t.Fatal(err)
 		}
