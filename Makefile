@@ -6,7 +6,7 @@ FUZZTIME  ?= 10s
 # a count, not a duration: a time budget can end mid-input and report a false failure.
 SMOKETIME ?= 1000x
 
-.PHONY: run test chaos build lint generate bench bench-go fuzz fuzz-smoke ensure-postgres clean help
+.PHONY: run test chaos build lint generate bench bench-go fuzz fuzz-smoke ensure-postgres ensure-chromium console-screenshots clean help
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -14,7 +14,7 @@ help: ## list targets
 run: ensure-postgres ## start everything on this machine (embedded Temporal + UI, private PostgreSQL, worker, API)
 	$(GO) run ./cmd/triggerflow dev
 
-test: ensure-postgres ## every test: unit, store, API and end-to-end against real PostgreSQL, Temporal and HTTP
+test: ensure-postgres ensure-chromium ## every test: unit, store, API, end-to-end and the console in headless chromium, against real PostgreSQL, Temporal and HTTP
 	$(GO) test -count=1 -timeout 20m $(PKGS)
 
 build: ## build bin/triggerflow
@@ -61,5 +61,18 @@ chaos: ensure-postgres ## only the fault tests (worker killed, stack restarted, 
 ensure-postgres: ## install Debian's PostgreSQL binaries when none are present
 	@scripts/ensure-postgres.sh
 
-clean: ## remove build output and the dev data dir
+ensure-chromium: ## install Debian's chromium when missing (the console's browser tests drive it headless)
+	@scripts/ensure-chromium.sh
+
+console-screenshots: ensure-postgres ensure-chromium ## redo docs/console/*.png: the console's browser tests against the real stack
+	TRIGGERFLOW_SCREENSHOTS=$(CURDIR)/docs/console $(GO) test -count=1 -run 'TestConsole' ./console/
+
+# When dev runs as root from a folder the postgres user cannot reach (root's 0700 home), the
+# cluster lives in $$TRIGGERFLOW_PG_ROOT/<hash> (default /var/lib/triggerflow) and
+# .triggerflow/postgres links to it: remove the cluster too.
+clean: ## remove build output and the dev data dir (with its PostgreSQL cluster, wherever it lives)
+	@if [ -L .triggerflow/postgres ]; then \
+	  d=$$(readlink .triggerflow/postgres); \
+	  case "$$d" in /*/?*) echo "rm -rf $$d"; rm -rf "$$d";; *) echo "not removing odd cluster link $$d" >&2;; esac; \
+	fi
 	rm -rf bin .triggerflow

@@ -194,6 +194,8 @@ func sortedNames(m map[string]string) []string {
 
 // sendResult is the outcome of one HTTP try.
 type sendResult struct {
+	// EgressDenied: the destination is not allowed (no request was sent).
+	EgressDenied    bool
 	Status          int
 	ResponseHeaders map[string]string
 	ResponseBody    string
@@ -251,7 +253,8 @@ func send(ctx context.Context, client *http.Client, req outboundRequest, msgID s
 	if err != nil {
 		res := sendResult{Duration: time.Since(start), Err: describeSendError(err, timeout)}
 		// A refused destination is a configuration problem, not a glitch.
-		res.Permanent = IsEgressDenied(err)
+		res.EgressDenied = IsEgressDenied(err)
+		res.Permanent = res.EgressDenied
 		return res, headers
 	}
 	defer resp.Body.Close()

@@ -45,22 +45,14 @@ func (r *Retention) PurgeExpired(ctx context.Context, in PurgeInput) (PurgeResul
 	if in.MaxBatches <= 0 {
 		in.MaxBatches = 1000
 	}
-	type step func(context.Context, time.Time, int) (store.PurgeCounts, error)
-	var steps []struct {
-		purge  step
-		before time.Time
-	}
+	// Events first (their attempts go with them), then what is left of the
+	// logs; each kind until a batch finds nothing.
+	var steps []purgeStep
 	if in.PayloadRetention > 0 {
-		steps = append(steps, struct {
-			purge  step
-			before time.Time
-		}{r.Store.PurgeEvents, in.Now.Add(-in.PayloadRetention)})
+		steps = append(steps, purgeStep{r.Store.PurgeEvents, in.Now.Add(-in.PayloadRetention)})
 	}
 	if in.LogRetention > 0 {
-		steps = append(steps, struct {
-			purge  step
-			before time.Time
-		}{r.Store.PurgeLogs, in.Now.Add(-in.LogRetention)})
+		steps = append(steps, purgeStep{r.Store.PurgeLogs, in.Now.Add(-in.LogRetention)})
 	}
 	for _, s := range steps {
 		for out.Batches < in.MaxBatches {
@@ -77,4 +69,10 @@ func (r *Retention) PurgeExpired(ctx context.Context, in PurgeInput) (PurgeResul
 		}
 	}
 	return out, nil
+}
+
+// purgeStep is one kind of purge with its cutoff.
+type purgeStep struct {
+	purge  func(context.Context, time.Time, int) (store.PurgeCounts, error)
+	before time.Time
 }

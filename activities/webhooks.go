@@ -57,10 +57,55 @@ type Webhooks struct {
 	// most that many connections, and its lanes in many groups wait for
 	// each other rather than open thousands.
 	MaxPerWebhook int
+	// Observer, when set, is told of every attempt and every delivery that
+	// ends (metrics; internal/deliverymetrics implements it).
+	Observer DeliveryObserver
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
 
 	slots sync.Map // webhook id → chan struct{} (MaxPerWebhook tokens)
+}
+
+// DeliveryObserver is told what the delivery path does, by webhook code.
+type DeliveryObserver interface {
+	// Attempted: one HTTP try ended with result (AttemptSuccess, …) after took.
+	Attempted(webhook, result string, took time.Duration)
+	// FirstAttempt: a delivery's first try, sincePublish after its event
+	// was accepted.
+	FirstAttempt(webhook string, sincePublish time.Duration)
+	// Delivered: a delivery ended (succeeded, failed, canceled).
+	Delivered(webhook, result string)
+}
+
+// Results an attempt is observed with.
+const (
+	AttemptSuccess = "success"       // an answer in the success range
+	AttemptFailure = "failure"       // another answer
+	AttemptError   = "error"         // no answer: a timeout, a refused or broken connection
+	AttemptDenied  = "egress_denied" // the destination is not allowed
+)
+
+// observe reports an attempt and, when it settled the delivery, its end.
+func (a *Webhooks) observe(w *domain.Webhook, d *store.Delivery, n int, res sendResult, out store.Outcome, now time.Time) {
+	if a.Observer == nil {
+		return
+	}
+	result := AttemptFailure
+	switch {
+	case res.Success():
+		result = AttemptSuccess
+	case res.Status == 0 && res.EgressDenied:
+		result = AttemptDenied
+	case res.Status == 0:
+		result = AttemptError
+	}
+	a.Observer.Attempted(w.Code, result, res.Duration)
+	if n == 1 && !d.CreatedAt.IsZero() {
+		a.Observer.FirstAttempt(w.Code, now.Sub(d.CreatedAt))
+	}
+	if out.Status != store.DeliveryPending {
+		a.Observer.Delivered(w.Code, out.Status)
+	}
 }
 
 // slotsOf is the webhook's process-wide request tokens.
@@ -439,10 +484,12 @@ func (a *Webhooks) attempt(ctx context.Context, w *domain.Webhook, d *store.Deli
 	}
 	policy, timeout := policyOf(w, d)
 	res, sentHeaders := send(ctx, a.HTTP, req, d.ID, timeout, now, secrets...)
+	res = res.judgedBy(w)
 	att := store.NewAttempt(d.ID, req.Method, req.URL, maskHeaders(sentHeaders), string(req.Body),
 		res.Status, res.ResponseHeaders, res.ResponseBody, res.Truncated, res.Duration, res.Err, now, res.Success())
 	rec := store.Record{Attempt: &att, Outcome: out}
 	rec.Outcome.LastCode, rec.Outcome.LastError = res.Status, res.Err
+	defer func() { a.observe(w, d, n, res, rec.Outcome, now) }()
 	try := n - d.WindowAttempts // tries in this retry window
 	switch {
 	case res.Success():
@@ -684,8 +731,14 @@ func (a *Webhooks) FinishDelivery(ctx context.Context, in FinishDeliveryInput) e
 	if msg == "" {
 		msg = d.LastError
 	}
-	return a.Deliveries.Record(ctx, []store.Record{{Outcome: store.Outcome{
+	if err := a.Deliveries.Record(ctx, []store.Record{{Outcome: store.Outcome{
 		DeliveryID: in.DeliveryID, Status: in.Status, LastCode: code, LastError: msg,
 		WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID, Carrier: info.WorkflowExecution.ID,
-	}}})
+	}}}); err != nil {
+		return err
+	}
+	if a.Observer != nil && d.Status == store.DeliveryPending {
+		a.Observer.Delivered(d.WebhookCode, in.Status)
+	}
+	return nil
 }

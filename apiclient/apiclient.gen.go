@@ -230,6 +230,105 @@ func (e ErrorErrorCode) Valid() bool {
 	}
 }
 
+// Defines values for ErrorErrorCodes.
+const (
+	ErrorErrorCodesActionsMissing          ErrorErrorCodes = "actions_missing"
+	ErrorErrorCodesEventNotAllowed         ErrorErrorCodes = "event_not_allowed"
+	ErrorErrorCodesFlowEventMismatch       ErrorErrorCodes = "flow_event_mismatch"
+	ErrorErrorCodesInvalid                 ErrorErrorCodes = "invalid"
+	ErrorErrorCodesInvalidAction           ErrorErrorCodes = "invalid_action"
+	ErrorErrorCodesInvalidActionParameters ErrorErrorCodes = "invalid_action_parameters"
+	ErrorErrorCodesInvalidCode             ErrorErrorCodes = "invalid_code"
+	ErrorErrorCodesInvalidCron             ErrorErrorCodes = "invalid_cron"
+	ErrorErrorCodesInvalidExpression       ErrorErrorCodes = "invalid_expression"
+	ErrorErrorCodesInvalidJson             ErrorErrorCodes = "invalid_json"
+	ErrorErrorCodesInvalidTimezone         ErrorErrorCodes = "invalid_timezone"
+	ErrorErrorCodesInvalidUrl              ErrorErrorCodes = "invalid_url"
+	ErrorErrorCodesSchemaMismatch          ErrorErrorCodes = "schema_mismatch"
+	ErrorErrorCodesUnknownField            ErrorErrorCodes = "unknown_field"
+	ErrorErrorCodesUnknownObject           ErrorErrorCodes = "unknown_object"
+)
+
+// Valid indicates whether the value is a known member of the ErrorErrorCodes enum.
+func (e ErrorErrorCodes) Valid() bool {
+	switch e {
+	case ErrorErrorCodesActionsMissing:
+		return true
+	case ErrorErrorCodesEventNotAllowed:
+		return true
+	case ErrorErrorCodesFlowEventMismatch:
+		return true
+	case ErrorErrorCodesInvalid:
+		return true
+	case ErrorErrorCodesInvalidAction:
+		return true
+	case ErrorErrorCodesInvalidActionParameters:
+		return true
+	case ErrorErrorCodesInvalidCode:
+		return true
+	case ErrorErrorCodesInvalidCron:
+		return true
+	case ErrorErrorCodesInvalidExpression:
+		return true
+	case ErrorErrorCodesInvalidJson:
+		return true
+	case ErrorErrorCodesInvalidTimezone:
+		return true
+	case ErrorErrorCodesInvalidUrl:
+		return true
+	case ErrorErrorCodesSchemaMismatch:
+		return true
+	case ErrorErrorCodesUnknownField:
+		return true
+	case ErrorErrorCodesUnknownObject:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EventTypeValidation.
+const (
+	EventTypeValidationOff    EventTypeValidation = "off"
+	EventTypeValidationReject EventTypeValidation = "reject"
+	EventTypeValidationWarn   EventTypeValidation = "warn"
+)
+
+// Valid indicates whether the value is a known member of the EventTypeValidation enum.
+func (e EventTypeValidation) Valid() bool {
+	switch e {
+	case EventTypeValidationOff:
+		return true
+	case EventTypeValidationReject:
+		return true
+	case EventTypeValidationWarn:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EventTypeInputValidation.
+const (
+	EventTypeInputValidationOff    EventTypeInputValidation = "off"
+	EventTypeInputValidationReject EventTypeInputValidation = "reject"
+	EventTypeInputValidationWarn   EventTypeInputValidation = "warn"
+)
+
+// Valid indicates whether the value is a known member of the EventTypeInputValidation enum.
+func (e EventTypeInputValidation) Valid() bool {
+	switch e {
+	case EventTypeInputValidationOff:
+		return true
+	case EventTypeInputValidationReject:
+		return true
+	case EventTypeInputValidationWarn:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for FlowRunStatus.
 const (
 	FlowRunStatusCanceled  FlowRunStatus = "canceled"
@@ -269,6 +368,33 @@ const (
 func (e HealthStatus) Valid() bool {
 	switch e {
 	case Ok:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MeScopes.
+const (
+	MeScopesAdmin         MeScopes = "admin"
+	MeScopesPublish       MeScopes = "publish"
+	MeScopesRead          MeScopes = "read"
+	MeScopesTriggersWrite MeScopes = "triggers:write"
+	MeScopesWebhooksWrite MeScopes = "webhooks:write"
+)
+
+// Valid indicates whether the value is a known member of the MeScopes enum.
+func (e MeScopes) Valid() bool {
+	switch e {
+	case MeScopesAdmin:
+		return true
+	case MeScopesPublish:
+		return true
+	case MeScopesRead:
+		return true
+	case MeScopesTriggersWrite:
+		return true
+	case MeScopesWebhooksWrite:
 		return true
 	default:
 		return false
@@ -758,6 +884,24 @@ func (e WebhookInputMethod) Valid() bool {
 	}
 }
 
+// Defines values for ListEventsParamsSort.
+const (
+	MinusReceivedAt ListEventsParamsSort = "-received_at"
+	ReceivedAt      ListEventsParamsSort = "received_at"
+)
+
+// Valid indicates whether the value is a known member of the ListEventsParamsSort enum.
+func (e ListEventsParamsSort) Valid() bool {
+	switch e {
+	case MinusReceivedAt:
+		return true
+	case ReceivedAt:
+		return true
+	default:
+		return false
+	}
+}
+
 // Action defines model for Action.
 type Action struct {
 	Description string `json:"description"`
@@ -890,8 +1034,10 @@ type BulkResponse struct {
 // Catalog defines model for Catalog.
 type Catalog struct {
 	ConditionOperators []string `json:"condition_operators"`
-	EventTypes         []string `json:"event_types"`
-	Objects            []struct {
+
+	// EventTypes Names of every event type, built-in and custom
+	EventTypes []string `json:"event_types"`
+	Objects    []struct {
 		Events []struct {
 			Label string `json:"label"`
 			Name  string `json:"name"`
@@ -905,6 +1051,42 @@ type Catalog struct {
 	Timezones       []string `json:"timezones"`
 	TriggerActions  []string `json:"trigger_actions"`
 	TriggerTypes    []string `json:"trigger_types"`
+
+	// Types Every event type, built-in then custom, with description, schema, example, aliases and placeholder paths
+	Types *[]struct {
+		// Aliases Source systems' names for this type; a publish under an alias is stored under this type
+		Aliases *[]string `json:"aliases,omitempty"`
+
+		// Custom true for an admin's own type, false for a built-in (catalog) type
+		Custom      *bool   `json:"custom,omitempty"`
+		Description *string `json:"description,omitempty"`
+
+		// Event The rest: the trigger's event
+		Event *string `json:"event,omitempty"`
+
+		// Example An example of the event's data: used by test sends, flow test runs and the placeholder picker
+		Example *map[string]interface{} `json:"example,omitempty"`
+		Label   *string                 `json:"label,omitempty"`
+		Name    *string                 `json:"name,omitempty"`
+
+		// Object The part before the first dot: what On Event triggers choose as object
+		Object *string `json:"object,omitempty"`
+
+		// Placeholders Template paths the example offers (`lead.totalAttempts`, `event.id`)
+		Placeholders *[]string `json:"placeholders,omitempty"`
+
+		// Schema JSON Schema (draft 2020-12 unless $schema says otherwise) of the event's data; $refs outside it are refused
+		Schema *map[string]interface{} `json:"schema,omitempty"`
+	} `json:"types,omitempty"`
+}
+
+// CodeSuggestion defines model for CodeSuggestion.
+type CodeSuggestion struct {
+	// Available The code is free; false only when code is "".
+	Available bool `json:"available"`
+
+	// Code A free code derived from the name ("case_updates", or "case_updates_2" when that is taken); "" when the name has nothing usable.
+	Code string `json:"code"`
 }
 
 // Condition defines model for Condition.
@@ -920,6 +1102,31 @@ type Condition struct {
 
 // ConditionOperator defines model for Condition.Operator.
 type ConditionOperator string
+
+// CronPreview defines model for CronPreview.
+type CronPreview struct {
+	Expression string `json:"expression"`
+
+	// ExpressionText The expression in words, as a saved trigger's expression_text.
+	ExpressionText string `json:"expression_text"`
+
+	// NextRuns The next 5 fire times, RFC 3339 with the zone's offset.
+	NextRuns []time.Time `json:"next_runs"`
+	Timezone string      `json:"timezone"`
+}
+
+// CronPreviewRequest defines model for CronPreviewRequest.
+type CronPreviewRequest struct {
+	// Expression A cron expression as an At Time trigger takes it: 5 fields, or 6 with a leading seconds field.
+	//
+	// Examples: 0 */1 12 * * *
+	Expression string `json:"expression"`
+
+	// Timezone IANA time zone; default UTC.
+	//
+	// Examples: Europe/Kyiv
+	Timezone *string `json:"timezone,omitempty"`
+}
 
 // Delivery defines model for Delivery.
 type Delivery struct {
@@ -939,7 +1146,10 @@ type Delivery struct {
 	NextAttemptAt  *time.Time     `json:"next_attempt_at"`
 	RunId          string         `json:"run_id"`
 	Status         DeliveryStatus `json:"status"`
-	UpdatedAt      time.Time      `json:"updated_at"`
+
+	// TemporalUiUrl A link to the workflow that carried it in Temporal UI: <TRIGGERFLOW_TEMPORAL_UI_URL>/namespaces/<namespace>/workflows/<workflow_id>[/<run_id>]. Absent when no Temporal UI URL is configured.
+	TemporalUiUrl *string   `json:"temporal_ui_url,omitempty"`
+	UpdatedAt     time.Time `json:"updated_at"`
 
 	// WebhookCode The webhook's code; a trigger's webhook action is delivered under trigger.<trigger id> (queue_hook.<id>, flow.<id> for runs of a queue hook or of a flow by itself).
 	WebhookCode string `json:"webhook_code"`
@@ -951,6 +1161,13 @@ type Delivery struct {
 
 // DeliveryStatus defines model for Delivery.Status.
 type DeliveryStatus string
+
+// DeliveryCounts defines model for DeliveryCounts.
+type DeliveryCounts struct {
+	Failed    int `json:"failed"`
+	Pending   int `json:"pending"`
+	Succeeded int `json:"succeeded"`
+}
 
 // DeliveryList defines model for DeliveryList.
 type DeliveryList struct {
@@ -979,6 +1196,9 @@ type Error struct {
 	Error struct {
 		Code ErrorErrorCode `json:"code"`
 
+		// Codes A stable code for each field in `fields` (400 only). For ipSCAPE's cases the message is ipSCAPE's wording: invalid_json → "Invalid JSON format: check that the parameters field is not empty"; actions_missing → "Actions object error: check that the action in the parameters is not empty"; invalid_action_parameters → "Invalid action parameters: check the parameters are not empty or incorrectly formatted"; invalid_action → "Error when saving trigger: check the action is valid, spelled correctly and formatted correctly". The others: event_not_allowed (an event not of its object), unknown_object, invalid_cron, invalid_timezone, invalid_code ([a-z0-9_]), invalid_url (http/https), invalid_expression (CEL), unknown_field, schema_mismatch (publish against a type whose validation is reject), flow_event_mismatch, invalid (anything else).
+		Codes *map[string]ErrorErrorCodes `json:"codes,omitempty"`
+
 		// Fields JSON path of each bad field → what is wrong
 		Fields  *map[string]string `json:"fields,omitempty"`
 		Message string             `json:"message"`
@@ -987,6 +1207,9 @@ type Error struct {
 
 // ErrorErrorCode defines model for Error.Error.Code.
 type ErrorErrorCode string
+
+// ErrorErrorCodes defines model for Error.Error.Codes.
+type ErrorErrorCodes string
 
 // EventBatch Up to 1,000 events, accepted or refused together
 type EventBatch struct {
@@ -1001,8 +1224,14 @@ type EventDetail struct {
 	OccurredAt time.Time              `json:"occurred_at"`
 	ReceivedAt time.Time              `json:"received_at"`
 	Runs       []Run                  `json:"runs"`
-	Subject    string                 `json:"subject"`
-	Type       string                 `json:"type"`
+
+	// SourceType The type as the source sent it, when it was an alias
+	SourceType *string `json:"source_type,omitempty"`
+	Subject    string  `json:"subject"`
+	Type       string  `json:"type"`
+
+	// Warnings Schema warnings of a type whose validation is `warn`
+	Warnings *[]string `json:"warnings,omitempty"`
 }
 
 // EventInput defines model for EventInput.
@@ -1012,17 +1241,106 @@ type EventInput struct {
 	// Id Idempotency key; generated when absent
 	Id         *string    `json:"id,omitempty"`
 	OccurredAt *time.Time `json:"occurred_at,omitempty"`
-	Subject    *string    `json:"subject,omitempty"`
-	Type       string     `json:"type"`
+
+	// Payload Another name for `data`, as ipSCAPE sends events ({"type", "payload"}); give one of them
+	Payload *map[string]interface{} `json:"payload,omitempty"`
+	Subject *string                 `json:"subject,omitempty"`
+
+	// Type A catalog or registered type, or an alias of one (ipSCAPE's `outbound.lead.outcome.preview` → `lead.outcome_preview`); an alias is stored under the type it names. A type whose validation is `reject` refuses data that does not match its schema (400, field `data`, nothing stored).
+	Type string `json:"type"`
+}
+
+// EventSummary defines model for EventSummary.
+type EventSummary struct {
+	Deliveries *DeliveryCounts `json:"deliveries,omitempty"`
+	Id         *string         `json:"id,omitempty"`
+	OccurredAt *time.Time      `json:"occurred_at,omitempty"`
+	ReceivedAt *time.Time      `json:"received_at,omitempty"`
+
+	// Runs Trigger and queue-hook runs the event led to.
+	Runs    *int    `json:"runs,omitempty"`
+	Subject *string `json:"subject,omitempty"`
+	Type    *string `json:"type,omitempty"`
+}
+
+// EventSummaryList defines model for EventSummaryList.
+type EventSummaryList struct {
+	Items   *[]EventSummary `json:"items,omitempty"`
+	Page    *int            `json:"page,omitempty"`
+	PerPage *int            `json:"per_page,omitempty"`
+	Total   *int            `json:"total,omitempty"`
+}
+
+// EventType defines model for EventType.
+type EventType struct {
+	// Aliases Source systems' names for this type; a publish under an alias is stored under this type
+	Aliases *[]string `json:"aliases,omitempty"`
+
+	// Custom true for an admin's own type, false for a built-in (catalog) type
+	Custom      *bool   `json:"custom,omitempty"`
+	Description *string `json:"description,omitempty"`
+
+	// Event The rest: the trigger's event
+	Event *string `json:"event,omitempty"`
+
+	// Example An example of the event's data: used by test sends, flow test runs and the placeholder picker
+	Example *map[string]interface{} `json:"example,omitempty"`
+	Label   *string                 `json:"label,omitempty"`
+	Name    *string                 `json:"name,omitempty"`
+
+	// Object The part before the first dot: what On Event triggers choose as object
+	Object *string `json:"object,omitempty"`
+
+	// Placeholders Template paths the example offers (`lead.totalAttempts`, `event.id`)
+	Placeholders *[]string `json:"placeholders,omitempty"`
+
+	// Schema JSON Schema (draft 2020-12 unless $schema says otherwise) of the event's data; $refs outside it are refused
+	Schema *map[string]interface{} `json:"schema,omitempty"`
+
+	// Validation What a publish whose data does not match the schema gets: nothing (off), a warning on the event (warn), 400 naming the schema error (reject)
+	Validation *EventTypeValidation `json:"validation,omitempty"`
+}
+
+// EventTypeValidation What a publish whose data does not match the schema gets: nothing (off), a warning on the event (warn), 400 naming the schema error (reject)
+type EventTypeValidation string
+
+// EventTypeInput Built-in types accept only `aliases` and `validation` in PATCH; `name` cannot change
+type EventTypeInput struct {
+	Aliases     *[]string `json:"aliases,omitempty"`
+	Description *string   `json:"description,omitempty"`
+
+	// Example Must match the schema
+	Example *map[string]interface{} `json:"example,omitempty"`
+
+	// Name `<object>.<event>` in lowercase snake_case, not a built-in type or an alias
+	Name   *string                 `json:"name,omitempty"`
+	Schema *map[string]interface{} `json:"schema,omitempty"`
+
+	// Validation warn and reject need a schema
+	Validation *EventTypeInputValidation `json:"validation,omitempty"`
+}
+
+// EventTypeInputValidation warn and reject need a schema
+type EventTypeInputValidation string
+
+// EventTypeList defines model for EventTypeList.
+type EventTypeList struct {
+	Items   *[]EventType `json:"items,omitempty"`
+	Page    *int         `json:"page,omitempty"`
+	PerPage *int         `json:"per_page,omitempty"`
+	Total   *int         `json:"total,omitempty"`
 }
 
 // Flow defines model for Flow.
 type Flow struct {
 	CreatedAt   time.Time `json:"created_at"`
 	Description string    `json:"description"`
-	Id          string    `json:"id"`
-	Name        string    `json:"name"`
-	Steps       []Step    `json:"steps"`
+
+	// EventTypes The event types the flow expects (exact or `<object>.*`); empty: any. A trigger or queue hook on another event (or an at_time trigger) is refused with a field error on `flow` (code flow_event_mismatch). A test run without an event uses the first exact type's example.
+	EventTypes *[]string `json:"event_types,omitempty"`
+	Id         string    `json:"id"`
+	Name       string    `json:"name"`
+	Steps      []Step    `json:"steps"`
 
 	// Type Only service flows may be used by triggers and queue hooks
 	Type             string    `json:"type"`
@@ -1046,8 +1364,11 @@ type FlowCreate struct {
 // FlowInput defines model for FlowInput.
 type FlowInput struct {
 	Description *string `json:"description,omitempty"`
-	Name        *string `json:"name,omitempty"`
-	Steps       *[]Step `json:"steps,omitempty"`
+
+	// EventTypes The event types the flow expects (exact or `<object>.*`); empty: any. A trigger or queue hook on another event (or an at_time trigger) is refused with a field error on `flow` (code flow_event_mismatch). A test run without an event uses the first exact type's example.
+	EventTypes *[]string `json:"event_types,omitempty"`
+	Name       *string   `json:"name,omitempty"`
+	Steps      *[]Step   `json:"steps,omitempty"`
 
 	// Type Only service flows may be used by triggers and queue hooks
 	Type *string `json:"type,omitempty"`
@@ -1070,14 +1391,20 @@ type FlowRun struct {
 	FlowId      *string    `json:"flow_id,omitempty"`
 	FlowVersion *int       `json:"flow_version,omitempty"`
 	Id          string     `json:"id"`
-	QueueHookId *string    `json:"queue_hook_id,omitempty"`
+
+	// Outputs On a single read (GET /v1/flows/{id}/runs/{run_id}) of a run with a workflow of its own: what each step returned, by step name, asked of the run's workflow (outputs are kept in its Temporal history, not in PostgreSQL). Absent when Temporal cannot answer (its history is gone, or the run was tried inline). An output over 64 KB is replaced by {"truncated": true, "bytes": n}.
+	Outputs     *map[string]interface{} `json:"outputs,omitempty"`
+	QueueHookId *string                 `json:"queue_hook_id,omitempty"`
 
 	// RunId The Temporal run id of workflow_id.
 	RunId     string        `json:"run_id"`
 	StartedAt time.Time     `json:"started_at"`
 	Status    FlowRunStatus `json:"status"`
 	Steps     []StepOutcome `json:"steps"`
-	TriggerId *string       `json:"trigger_id,omitempty"`
+
+	// TemporalUiUrl A link to the workflow that carried it in Temporal UI: <TRIGGERFLOW_TEMPORAL_UI_URL>/namespaces/<namespace>/workflows/<workflow_id>[/<run_id>]. Absent when no Temporal UI URL is configured.
+	TemporalUiUrl *string `json:"temporal_ui_url,omitempty"`
+	TriggerId     *string `json:"trigger_id,omitempty"`
 
 	// WorkflowId The workflow executing the run: a published event's run makes its first try in its trigger's batch run workflow (trigger-batch-<group>-<trigger>) and moves to its own trigger-<trigger>-<event> when it needs retries or a delay; other runs have their own from the start.
 	WorkflowId string `json:"workflow_id"`
@@ -1117,6 +1444,22 @@ type Health struct {
 
 // HealthStatus defines model for Health.Status.
 type HealthStatus string
+
+// Me defines model for Me.
+type Me struct {
+	// Admin The key holds the admin scope, which implies every other.
+	Admin bool `json:"admin"`
+
+	// KeyId The stored key's id; absent for the bootstrap key (TRIGGERFLOW_ADMIN_TOKEN).
+	KeyId *string `json:"key_id,omitempty"`
+
+	// Name The key's name; "bootstrap admin token" for TRIGGERFLOW_ADMIN_TOKEN.
+	Name   string     `json:"name"`
+	Scopes []MeScopes `json:"scopes"`
+}
+
+// MeScopes defines model for Me.Scopes.
+type MeScopes string
 
 // Notification defines model for Notification.
 type Notification struct {
@@ -1169,6 +1512,17 @@ type PublishResponse struct {
 	Ids []string `json:"ids"`
 }
 
+// Queue defines model for Queue.
+type Queue struct {
+	EnabledHooks *int `json:"enabled_hooks,omitempty"`
+
+	// Events The events hooked, sorted
+	Events        *[]string  `json:"events,omitempty"`
+	Hooks         *int       `json:"hooks,omitempty"`
+	LastChangedAt *time.Time `json:"last_changed_at,omitempty"`
+	QueueId       *string    `json:"queue_id,omitempty"`
+}
+
 // QueueHook defines model for QueueHook.
 type QueueHook struct {
 	CreatedAt time.Time      `json:"created_at"`
@@ -1219,6 +1573,14 @@ type QueueHookList struct {
 	Total   int         `json:"total"`
 }
 
+// QueueList defines model for QueueList.
+type QueueList struct {
+	Items   *[]Queue `json:"items,omitempty"`
+	Page    *int     `json:"page,omitempty"`
+	PerPage *int     `json:"per_page,omitempty"`
+	Total   *int     `json:"total,omitempty"`
+}
+
 // Readiness defines model for Readiness.
 type Readiness struct {
 	// Checks Each dependency: "ok", or what is wrong (details only for a caller with a valid API key)
@@ -1260,7 +1622,10 @@ type Run struct {
 	RunId     string    `json:"run_id"`
 	StartedAt time.Time `json:"started_at"`
 	Status    RunStatus `json:"status"`
-	TriggerId *string   `json:"trigger_id,omitempty"`
+
+	// TemporalUiUrl A link to the workflow that carried it in Temporal UI: <TRIGGERFLOW_TEMPORAL_UI_URL>/namespaces/<namespace>/workflows/<workflow_id>[/<run_id>]. Absent when no Temporal UI URL is configured.
+	TemporalUiUrl *string `json:"temporal_ui_url,omitempty"`
+	TriggerId     *string `json:"trigger_id,omitempty"`
 
 	// WorkflowId The workflow executing the run: a published event's run makes its first try in its trigger's batch run workflow (trigger-batch-<group>-<trigger>) and moves to its own trigger-<trigger>-<event> when it needs retries or a delay; other runs have their own from the start.
 	WorkflowId string `json:"workflow_id"`
@@ -1285,7 +1650,10 @@ type RunDetail struct {
 	StartedAt time.Time       `json:"started_at"`
 	Status    RunDetailStatus `json:"status"`
 	Steps     []RunStep       `json:"steps"`
-	TriggerId *string         `json:"trigger_id,omitempty"`
+
+	// TemporalUiUrl A link to the workflow that carried it in Temporal UI: <TRIGGERFLOW_TEMPORAL_UI_URL>/namespaces/<namespace>/workflows/<workflow_id>[/<run_id>]. Absent when no Temporal UI URL is configured.
+	TemporalUiUrl *string `json:"temporal_ui_url,omitempty"`
+	TriggerId     *string `json:"trigger_id,omitempty"`
 
 	// WorkflowId The workflow executing the run: a published event's run makes its first try in its trigger's batch run workflow (trigger-batch-<group>-<trigger>) and moves to its own trigger-<trigger>-<event> when it needs retries or a delay; other runs have their own from the start.
 	WorkflowId string `json:"workflow_id"`
@@ -1334,6 +1702,37 @@ type RunStep struct {
 // RunStepStatus running: the run is in progress; a step's outcome is recorded when the run ends.
 type RunStepStatus string
 
+// Stats defines model for Stats.
+type Stats struct {
+	// Deliveries Deliveries made in the last hour and day, by where they stand now.
+	Deliveries *struct {
+		LastDay  *DeliveryCounts `json:"last_day,omitempty"`
+		LastHour *DeliveryCounts `json:"last_hour,omitempty"`
+	} `json:"deliveries,omitempty"`
+
+	// FailingWebhooks Up to 10 webhooks with failed deliveries made in the last day, most failures first.
+	FailingWebhooks *[]struct {
+		Code         *string         `json:"code,omitempty"`
+		Enabled      *bool           `json:"enabled,omitempty"`
+		Id           *string         `json:"id,omitempty"`
+		LastDay      *DeliveryCounts `json:"last_day,omitempty"`
+		LastFailedAt *time.Time      `json:"last_failed_at,omitempty"`
+		LastHour     *DeliveryCounts `json:"last_hour,omitempty"`
+		Name         *string         `json:"name,omitempty"`
+	} `json:"failing_webhooks,omitempty"`
+	Flows       *int       `json:"flows,omitempty"`
+	GeneratedAt *time.Time `json:"generated_at,omitempty"`
+	QueueHooks  *int       `json:"queue_hooks,omitempty"`
+	Triggers    *struct {
+		Enabled *int `json:"enabled,omitempty"`
+		Total   *int `json:"total,omitempty"`
+	} `json:"triggers,omitempty"`
+	Webhooks *struct {
+		Enabled *int `json:"enabled,omitempty"`
+		Total   *int `json:"total,omitempty"`
+	} `json:"webhooks,omitempty"`
+}
+
 // Step defines model for Step.
 type Step struct {
 	// Action A registered action (GET /v1/actions)
@@ -1369,17 +1768,20 @@ type StepOutcomeStatus string
 // Trigger defines model for Trigger.
 type Trigger struct {
 	// Actions ipSCAPE style, instead of a flow
-	Actions     *[]TriggerAction `json:"actions,omitempty"`
-	Conditions  *[]Condition     `json:"conditions,omitempty"`
-	CreatedAt   time.Time        `json:"created_at"`
-	Description string           `json:"description"`
-	Enabled     bool             `json:"enabled"`
+	Actions *[]TriggerAction `json:"actions,omitempty"`
+
+	// ConditionExpression on_event: an optional CEL expression over `data` and `event` that must also be true, as webhooks' `expression` (MPIQ: attempts equals max attempts)
+	ConditionExpression *string      `json:"condition_expression,omitempty"`
+	Conditions          *[]Condition `json:"conditions,omitempty"`
+	CreatedAt           time.Time    `json:"created_at"`
+	Description         string       `json:"description"`
+	Enabled             bool         `json:"enabled"`
 
 	// Event on_event: an event of the object, e.g. created
 	Event     *string `json:"event,omitempty"`
 	EventType *string `json:"event_type,omitempty"`
 
-	// Expression at_time: cron with 5 fields, or 6 with leading seconds (0 */1 12 * * *)
+	// Expression at_time: standard cron with 5 fields, or 6 with leading seconds (0 */1 12 * * *); names (MON-FRI, JAN), ranges, lists, steps, ?, @daily-style macros, @every <duration>. When both day-of-month and day-of-week are restricted (neither starts with * or ?), a day matches when either does.
 	Expression *string `json:"expression,omitempty"`
 
 	// ExpressionText at_time: the expression in words
@@ -1394,7 +1796,7 @@ type Trigger struct {
 	// NextRuns at_time: the next 5 fire times with the zone's offset
 	NextRuns *[]time.Time `json:"next_runs,omitempty"`
 
-	// Object on_event: a catalog object, e.g. case
+	// Object on_event: a catalog object (e.g. case) or the object of a registered type; `linked_case` is accepted for `related_case` (Webitel's "Linked cases")
 	Object        *string               `json:"object,omitempty"`
 	OverlapPolicy *TriggerOverlapPolicy `json:"overlap_policy,omitempty"`
 	Paused        *bool                 `json:"paused,omitempty"`
@@ -1452,7 +1854,7 @@ type TriggerCreate struct {
 	// Event on_event: an event of the object, e.g. created
 	Event *string `json:"event,omitempty"`
 
-	// Expression at_time: cron with 5 fields, or 6 with leading seconds (0 */1 12 * * *)
+	// Expression at_time: standard cron with 5 fields, or 6 with leading seconds (0 */1 12 * * *); names (MON-FRI, JAN), ranges, lists, steps, ?, @daily-style macros, @every <duration>. When both day-of-month and day-of-week are restricted (neither starts with * or ?), a day matches when either does.
 	Expression *string `json:"expression,omitempty"`
 
 	// Flow Flow id or name (a service flow)
@@ -1480,22 +1882,25 @@ type TriggerCreateType string
 // TriggerInput defines model for TriggerInput.
 type TriggerInput struct {
 	// Actions ipSCAPE style, instead of a flow
-	Actions     *[]TriggerAction `json:"actions,omitempty"`
-	Conditions  *[]Condition     `json:"conditions,omitempty"`
-	Description *string          `json:"description,omitempty"`
-	Enabled     *bool            `json:"enabled,omitempty"`
+	Actions *[]TriggerAction `json:"actions,omitempty"`
+
+	// ConditionExpression on_event: an optional CEL expression over `data` and `event` that must also be true, as webhooks' `expression` (MPIQ: attempts equals max attempts)
+	ConditionExpression *string      `json:"condition_expression,omitempty"`
+	Conditions          *[]Condition `json:"conditions,omitempty"`
+	Description         *string      `json:"description,omitempty"`
+	Enabled             *bool        `json:"enabled,omitempty"`
 
 	// Event on_event: an event of the object, e.g. created
 	Event *string `json:"event,omitempty"`
 
-	// Expression at_time: cron with 5 fields, or 6 with leading seconds (0 */1 12 * * *)
+	// Expression at_time: standard cron with 5 fields, or 6 with leading seconds (0 */1 12 * * *); names (MON-FRI, JAN), ranges, lists, steps, ?, @daily-style macros, @every <duration>. When both day-of-month and day-of-week are restricted (neither starts with * or ?), a day matches when either does.
 	Expression *string `json:"expression,omitempty"`
 
 	// Flow Flow id or name (a service flow)
 	Flow *string `json:"flow,omitempty"`
 	Name *string `json:"name,omitempty"`
 
-	// Object on_event: a catalog object, e.g. case
+	// Object on_event: a catalog object (e.g. case) or the object of a registered type; `linked_case` is accepted for `related_case` (Webitel's "Linked cases")
 	Object        *string                    `json:"object,omitempty"`
 	OverlapPolicy *TriggerInputOverlapPolicy `json:"overlap_policy,omitempty"`
 
@@ -1557,12 +1962,18 @@ type Webhook struct {
 	// Secret whsec_…; whole only in the answers to create and rotate-secret, masked elsewhere
 	Secret string `json:"secret"`
 
+	// SuccessStatus Which answers count as SUCCESS: comma-separated codes and ranges within 200-299 (Cotalker: 200-209). Others are FAILED attempts, retried by the policy. null resets to 200-299.
+	SuccessStatus *string `json:"success_status,omitempty"`
+
 	// Timeout 1s–30s
 	Timeout   string    `json:"timeout"`
 	UpdatedAt time.Time `json:"updated_at"`
 
 	// Url http(s) URL; may hold placeholders such as {{ contact.id }}
 	Url string `json:"url"`
+
+	// UseCase The object the webhook is for (webhook scripts' use case), fixed at creation; every event type and filter must be of it (`contact.*`, `contact.created`; not `*`). PATCH refuses a different value.
+	UseCase *string `json:"use_case,omitempty"`
 }
 
 // WebhookMethod defines model for Webhook.Method.
@@ -1648,11 +2059,17 @@ type WebhookInput struct {
 	// Retry A preset, or custom fields. max_attempts counts the first try. Default every_10m_48h.
 	Retry *RetryPolicy `json:"retry,omitempty"`
 
+	// SuccessStatus Which answers count as SUCCESS: comma-separated codes and ranges within 200-299 (Cotalker: 200-209). Others are FAILED attempts, retried by the policy. null resets to 200-299.
+	SuccessStatus *string `json:"success_status,omitempty"`
+
 	// Timeout 1s–30s
 	Timeout *string `json:"timeout,omitempty"`
 
 	// Url http(s) URL; may hold placeholders such as {{ contact.id }}
 	Url *string `json:"url,omitempty"`
+
+	// UseCase The object the webhook is for (webhook scripts' use case), fixed at creation; every event type and filter must be of it (`contact.*`, `contact.created`; not `*`). PATCH refuses a different value.
+	UseCase *string `json:"use_case,omitempty"`
 }
 
 // WebhookInputMethod defines model for WebhookInput.Method.
@@ -1750,6 +2167,29 @@ type ListDeliveriesParams struct {
 	EventId *string `form:"event_id,omitempty" json:"event_id,omitempty"`
 }
 
+// ListEventTypesParams defines parameters for ListEventTypes.
+type ListEventTypesParams struct {
+	// Custom only custom (true) or built-in (false) types
+	Custom *bool `form:"custom,omitempty" json:"custom,omitempty"`
+
+	// Q text in the name or label
+	Q       *string `form:"q,omitempty" json:"q,omitempty"`
+	Page    *int    `form:"page,omitempty" json:"page,omitempty"`
+	PerPage *int    `form:"per_page,omitempty" json:"per_page,omitempty"`
+}
+
+// ListEventsParams defines parameters for ListEvents.
+type ListEventsParams struct {
+	Type    *string               `form:"type,omitempty" json:"type,omitempty"`
+	Q       *string               `form:"q,omitempty" json:"q,omitempty"`
+	Page    *int                  `form:"page,omitempty" json:"page,omitempty"`
+	PerPage *int                  `form:"per_page,omitempty" json:"per_page,omitempty"`
+	Sort    *ListEventsParamsSort `form:"sort,omitempty" json:"sort,omitempty"`
+}
+
+// ListEventsParamsSort defines parameters for ListEvents.
+type ListEventsParamsSort string
+
 // ListFlowsParams defines parameters for ListFlows.
 type ListFlowsParams struct {
 	// Page 1-based page
@@ -1811,6 +2251,12 @@ type ListNotificationsParams struct {
 
 	// RunId Only this run's
 	RunId *string `form:"run_id,omitempty" json:"run_id,omitempty"`
+}
+
+// ListQueuesParams defines parameters for ListQueues.
+type ListQueuesParams struct {
+	Page    *int `form:"page,omitempty" json:"page,omitempty"`
+	PerPage *int `form:"per_page,omitempty" json:"per_page,omitempty"`
 }
 
 // ListQueueHooksParams defines parameters for ListQueueHooks.
@@ -1936,6 +2382,11 @@ type ListWebhooksParams struct {
 	Q *string `form:"q,omitempty" json:"q,omitempty"`
 }
 
+// SuggestWebhookCodeParams defines parameters for SuggestWebhookCode.
+type SuggestWebhookCodeParams struct {
+	Name string `form:"name" json:"name"`
+}
+
 // ListWebhookDeliveriesParams defines parameters for ListWebhookDeliveries.
 type ListWebhookDeliveriesParams struct {
 	// Page 1-based page
@@ -1983,6 +2434,15 @@ type EncodePayloadsJSONRequestBody = Payloads
 
 // CreateApiKeyJSONRequestBody defines body for CreateApiKey for application/json ContentType.
 type CreateApiKeyJSONRequestBody = ApiKeyCreate
+
+// PreviewCronJSONRequestBody defines body for PreviewCron for application/json ContentType.
+type PreviewCronJSONRequestBody = CronPreviewRequest
+
+// CreateEventTypeJSONRequestBody defines body for CreateEventType for application/json ContentType.
+type CreateEventTypeJSONRequestBody = EventTypeInput
+
+// UpdateEventTypeJSONRequestBody defines body for UpdateEventType for application/json ContentType.
+type UpdateEventTypeJSONRequestBody = EventTypeInput
 
 // PublishEventsJSONRequestBody defines body for PublishEvents for application/json ContentType.
 type PublishEventsJSONRequestBody = PublishRequest
@@ -2183,6 +2643,11 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 // The interface specification for the client above.
 type ClientInterface interface {
 
+	// OpenConsole Redirect to the admin console
+	//
+	// Corresponds with GET / (the `OpenConsole` operationId).
+	OpenConsole(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// PreflightCodecDecode CORS preflight of the codec endpoint
 	//
 	// Answers 204; an Origin listed in TRIGGERFLOW_CODEC_CORS_ORIGINS gets Access-Control-Allow-* headers, other origins none.
@@ -2192,7 +2657,7 @@ type ClientInterface interface {
 
 	// DecodePayloadsWithBody Decrypt payloads (Temporal UI, temporal CLI)
 	//
-	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials. `triggerflow dev` also serves its own embedded Temporal UI's origin without a key.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2201,7 +2666,7 @@ type ClientInterface interface {
 
 	// DecodePayloads Decrypt payloads (Temporal UI, temporal CLI)
 	//
-	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials. `triggerflow dev` also serves its own embedded Temporal UI's origin without a key.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2217,7 +2682,7 @@ type ClientInterface interface {
 
 	// EncodePayloadsWithBody Encrypt payloads
 	//
-	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials. `triggerflow dev` also serves its own embedded Temporal UI's origin without a key.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2226,7 +2691,7 @@ type ClientInterface interface {
 
 	// EncodePayloads Encrypt payloads
 	//
-	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials. `triggerflow dev` also serves its own embedded Temporal UI's origin without a key.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2252,6 +2717,23 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /readyz (the `GetReadiness` operationId).
 	GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RedirectToConsole Redirect to /ui/
+	//
+	// Corresponds with GET /ui (the `RedirectToConsole` operationId).
+	RedirectToConsole(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetConsoleFile The admin console
+	//
+	// Serves the console's embedded files; any other path (a deep link such as /ui/webhooks/case_updates) answers index.html, whose router shows the screen. No key is needed to load it: the console asks for one and sends it with every /v1 call.
+	//
+	// Corresponds with GET /ui/{path} (the `GetConsoleFile` operationId).
+	GetConsoleFile(ctx context.Context, path string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// HeadConsoleFile The admin console (headers only)
+	//
+	// Corresponds with HEAD /ui/{path} (the `HeadConsoleFile` operationId).
+	HeadConsoleFile(ctx context.Context, path string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListActions Registered actions with their parameter schemas
 	//
@@ -2297,6 +2779,24 @@ type ClientInterface interface {
 	// Corresponds with GET /v1/catalog (the `GetCatalog` operationId).
 	GetCatalog(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// PreviewCronWithBody Check a cron expression and zone; the words and next 5 runs
+	//
+	// Uses the same parsing and next-run computation as an At Time trigger's save and reads, so a form can validate while the expression is typed. Saves nothing.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/cron/preview (the `PreviewCron` operationId).
+	PreviewCronWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PreviewCron Check a cron expression and zone; the words and next 5 runs
+	//
+	// Uses the same parsing and next-run computation as an At Time trigger's save and reads, so a form can validate while the expression is typed. Saves nothing.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/cron/preview (the `PreviewCron` operationId).
+	PreviewCron(ctx context.Context, body PreviewCronJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListDeliveries All deliveries, newest first
 	//
 	// Corresponds with GET /v1/deliveries (the `ListDeliveries` operationId).
@@ -2311,6 +2811,56 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/deliveries/{id}/retry (the `RetryDelivery` operationId).
 	RetryDelivery(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListEventTypes List event types (built-in and custom), with their schema, example and aliases
+	//
+	// Corresponds with GET /v1/event-types (the `ListEventTypes` operationId).
+	ListEventTypes(ctx context.Context, params *ListEventTypesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateEventTypeWithBody Register an event type of your own
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/event-types (the `CreateEventType` operationId).
+	CreateEventTypeWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateEventType Register an event type of your own
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/event-types (the `CreateEventType` operationId).
+	CreateEventType(ctx context.Context, body CreateEventTypeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteEventType Delete a custom event type
+	//
+	// Corresponds with DELETE /v1/event-types/{name} (the `DeleteEventType` operationId).
+	DeleteEventType(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetEventType Get an event type
+	//
+	// Corresponds with GET /v1/event-types/{name} (the `GetEventType` operationId).
+	GetEventType(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateEventTypeWithBody Change an event type (built-in: aliases and validation only)
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /v1/event-types/{name} (the `UpdateEventType` operationId).
+	UpdateEventTypeWithBody(ctx context.Context, name string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateEventType Change an event type (built-in: aliases and validation only)
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /v1/event-types/{name} (the `UpdateEventType` operationId).
+	UpdateEventType(ctx context.Context, name string, body UpdateEventTypeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListEvents Recent events, latest received first
+	//
+	// Each event with how its deliveries stand and how many runs it led to. Filters: type (exact), q (part of the id). sort=received_at for oldest first.
+	//
+	// Corresponds with GET /v1/events (the `ListEvents` operationId).
+	ListEvents(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PublishEventsWithBody Publish one event or a batch (up to 1,000)
 	//
@@ -2404,15 +2954,34 @@ type ClientInterface interface {
 	// Corresponds with GET /v1/flows/{id}/runs (the `ListFlowRuns` operationId).
 	ListFlowRuns(ctx context.Context, id string, params *ListFlowRunsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetFlowRun One run of a flow, with each step's outcome and what it returned
+	//
+	// Step outputs come from the run's workflow (a Temporal query), so a test run shows what each step did.
+	//
+	// Corresponds with GET /v1/flows/{id}/runs/{run_id} (the `GetFlowRun` operationId).
+	GetFlowRun(ctx context.Context, id string, runId string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListFlowVersions A flow's saved versions, newest first
 	//
 	// Corresponds with GET /v1/flows/{id}/versions (the `ListFlowVersions` operationId).
 	ListFlowVersions(ctx context.Context, id string, params *ListFlowVersionsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetMe The calling key: its name and scopes
+	//
+	// Answers any valid key, so a client (the console) can show only the controls the key's scopes allow.
+	//
+	// Corresponds with GET /v1/me (the `GetMe` operationId).
+	GetMe(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListNotifications Notifications of the notify action, newest first
 	//
 	// Corresponds with GET /v1/notifications (the `ListNotifications` operationId).
 	ListNotifications(ctx context.Context, params *ListNotificationsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListQueues The queues that have hooks, with their hook counts (a typo in a queue id shows as a queue of its own)
+	//
+	// Corresponds with GET /v1/queues (the `ListQueues` operationId).
+	ListQueues(ctx context.Context, params *ListQueuesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListQueueHooks A queue's hooks
 	//
@@ -2508,6 +3077,11 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/runs/{id} (the `GetRun` operationId).
 	GetRun(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetStats Overview: counts, recent deliveries, failing webhooks
+	//
+	// Corresponds with GET /v1/stats (the `GetStats` operationId).
+	GetStats(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListTriggers List triggers
 	//
@@ -2698,6 +3272,13 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/webhooks/bulk-enable (the `BulkEnableWebhooks` operationId).
 	BulkEnableWebhooks(ctx context.Context, body BulkEnableWebhooksJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// SuggestWebhookCode Suggest a free webhook code from a name
+	//
+	// The code the webhook form fills in while the name is typed: lowercase ASCII, digits and underscores (accents dropped, Cyrillic transliterated); when it is taken, the first free numbered variant (case_updates_2, …).
+	//
+	// Corresponds with GET /v1/webhooks/suggest-code (the `SuggestWebhookCode` operationId).
+	SuggestWebhookCode(ctx context.Context, params *SuggestWebhookCodeParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// DeleteWebhook Delete a webhook and cancel its deliveries
 	//
 	// Corresponds with DELETE /v1/webhooks/{id} (the `DeleteWebhook` operationId).
@@ -2744,6 +3325,21 @@ type ClientInterface interface {
 	TestWebhook(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
+// OpenConsole Redirect to the admin console
+//
+// Corresponds with GET / (the `OpenConsole` operationId).
+func (c *Client) OpenConsole(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOpenConsoleRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // PreflightCodecDecode CORS preflight of the codec endpoint
 //
 // Answers 204; an Origin listed in TRIGGERFLOW_CODEC_CORS_ORIGINS gets Access-Control-Allow-* headers, other origins none.
@@ -2763,7 +3359,7 @@ func (c *Client) PreflightCodecDecode(ctx context.Context, reqEditors ...Request
 
 // DecodePayloadsWithBody Decrypt payloads (Temporal UI, temporal CLI)
 //
-// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials. `triggerflow dev` also serves its own embedded Temporal UI's origin without a key.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2782,7 +3378,7 @@ func (c *Client) DecodePayloadsWithBody(ctx context.Context, contentType string,
 
 // DecodePayloads Decrypt payloads (Temporal UI, temporal CLI)
 //
-// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials. `triggerflow dev` also serves its own embedded Temporal UI's origin without a key.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -2818,7 +3414,7 @@ func (c *Client) PreflightCodecEncode(ctx context.Context, reqEditors ...Request
 
 // EncodePayloadsWithBody Encrypt payloads
 //
-// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials. `triggerflow dev` also serves its own embedded Temporal UI's origin without a key.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2837,7 +3433,7 @@ func (c *Client) EncodePayloadsWithBody(ctx context.Context, contentType string,
 
 // EncodePayloads Encrypt payloads
 //
-// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials. `triggerflow dev` also serves its own embedded Temporal UI's origin without a key.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -2904,6 +3500,53 @@ func (c *Client) GetOpenAPIDocument(ctx context.Context, reqEditors ...RequestEd
 // Corresponds with GET /readyz (the `GetReadiness` operationId).
 func (c *Client) GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetReadinessRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RedirectToConsole Redirect to /ui/
+//
+// Corresponds with GET /ui (the `RedirectToConsole` operationId).
+func (c *Client) RedirectToConsole(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRedirectToConsoleRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetConsoleFile The admin console
+//
+// Serves the console's embedded files; any other path (a deep link such as /ui/webhooks/case_updates) answers index.html, whose router shows the screen. No key is needed to load it: the console asks for one and sends it with every /v1 call.
+//
+// Corresponds with GET /ui/{path} (the `GetConsoleFile` operationId).
+func (c *Client) GetConsoleFile(ctx context.Context, path string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetConsoleFileRequest(c.Server, path)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// HeadConsoleFile The admin console (headers only)
+//
+// Corresponds with HEAD /ui/{path} (the `HeadConsoleFile` operationId).
+func (c *Client) HeadConsoleFile(ctx context.Context, path string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewHeadConsoleFileRequest(c.Server, path)
 	if err != nil {
 		return nil, err
 	}
@@ -3038,6 +3681,44 @@ func (c *Client) GetCatalog(ctx context.Context, reqEditors ...RequestEditorFn) 
 	return c.Client.Do(req)
 }
 
+// PreviewCronWithBody Check a cron expression and zone; the words and next 5 runs
+//
+// Uses the same parsing and next-run computation as an At Time trigger's save and reads, so a form can validate while the expression is typed. Saves nothing.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/cron/preview (the `PreviewCron` operationId).
+func (c *Client) PreviewCronWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPreviewCronRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PreviewCron Check a cron expression and zone; the words and next 5 runs
+//
+// Uses the same parsing and next-run computation as an At Time trigger's save and reads, so a form can validate while the expression is typed. Saves nothing.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/cron/preview (the `PreviewCron` operationId).
+func (c *Client) PreviewCron(ctx context.Context, body PreviewCronJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPreviewCronRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListDeliveries All deliveries, newest first
 //
 // Corresponds with GET /v1/deliveries (the `ListDeliveries` operationId).
@@ -3073,6 +3754,136 @@ func (c *Client) GetDelivery(ctx context.Context, id string, reqEditors ...Reque
 // Corresponds with POST /v1/deliveries/{id}/retry (the `RetryDelivery` operationId).
 func (c *Client) RetryDelivery(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewRetryDeliveryRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListEventTypes List event types (built-in and custom), with their schema, example and aliases
+//
+// Corresponds with GET /v1/event-types (the `ListEventTypes` operationId).
+func (c *Client) ListEventTypes(ctx context.Context, params *ListEventTypesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListEventTypesRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateEventTypeWithBody Register an event type of your own
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/event-types (the `CreateEventType` operationId).
+func (c *Client) CreateEventTypeWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateEventTypeRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateEventType Register an event type of your own
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/event-types (the `CreateEventType` operationId).
+func (c *Client) CreateEventType(ctx context.Context, body CreateEventTypeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateEventTypeRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteEventType Delete a custom event type
+//
+// Corresponds with DELETE /v1/event-types/{name} (the `DeleteEventType` operationId).
+func (c *Client) DeleteEventType(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteEventTypeRequest(c.Server, name)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetEventType Get an event type
+//
+// Corresponds with GET /v1/event-types/{name} (the `GetEventType` operationId).
+func (c *Client) GetEventType(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetEventTypeRequest(c.Server, name)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateEventTypeWithBody Change an event type (built-in: aliases and validation only)
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /v1/event-types/{name} (the `UpdateEventType` operationId).
+func (c *Client) UpdateEventTypeWithBody(ctx context.Context, name string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateEventTypeRequestWithBody(c.Server, name, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateEventType Change an event type (built-in: aliases and validation only)
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /v1/event-types/{name} (the `UpdateEventType` operationId).
+func (c *Client) UpdateEventType(ctx context.Context, name string, body UpdateEventTypeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateEventTypeRequest(c.Server, name, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListEvents Recent events, latest received first
+//
+// Each event with how its deliveries stand and how many runs it led to. Filters: type (exact), q (part of the id). sort=received_at for oldest first.
+//
+// Corresponds with GET /v1/events (the `ListEvents` operationId).
+func (c *Client) ListEvents(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListEventsRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -3315,6 +4126,23 @@ func (c *Client) ListFlowRuns(ctx context.Context, id string, params *ListFlowRu
 	return c.Client.Do(req)
 }
 
+// GetFlowRun One run of a flow, with each step's outcome and what it returned
+//
+// Step outputs come from the run's workflow (a Temporal query), so a test run shows what each step did.
+//
+// Corresponds with GET /v1/flows/{id}/runs/{run_id} (the `GetFlowRun` operationId).
+func (c *Client) GetFlowRun(ctx context.Context, id string, runId string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetFlowRunRequest(c.Server, id, runId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListFlowVersions A flow's saved versions, newest first
 //
 // Corresponds with GET /v1/flows/{id}/versions (the `ListFlowVersions` operationId).
@@ -3330,11 +4158,43 @@ func (c *Client) ListFlowVersions(ctx context.Context, id string, params *ListFl
 	return c.Client.Do(req)
 }
 
+// GetMe The calling key: its name and scopes
+//
+// Answers any valid key, so a client (the console) can show only the controls the key's scopes allow.
+//
+// Corresponds with GET /v1/me (the `GetMe` operationId).
+func (c *Client) GetMe(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetMeRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListNotifications Notifications of the notify action, newest first
 //
 // Corresponds with GET /v1/notifications (the `ListNotifications` operationId).
 func (c *Client) ListNotifications(ctx context.Context, params *ListNotificationsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListNotificationsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListQueues The queues that have hooks, with their hook counts (a typo in a queue id shows as a queue of its own)
+//
+// Corresponds with GET /v1/queues (the `ListQueues` operationId).
+func (c *Client) ListQueues(ctx context.Context, params *ListQueuesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListQueuesRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -3580,6 +4440,21 @@ func (c *Client) ListQueueHookRuns(ctx context.Context, queueId string, id strin
 // Corresponds with GET /v1/runs/{id} (the `GetRun` operationId).
 func (c *Client) GetRun(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetRunRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetStats Overview: counts, recent deliveries, failing webhooks
+//
+// Corresponds with GET /v1/stats (the `GetStats` operationId).
+func (c *Client) GetStats(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetStatsRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -4069,6 +4944,23 @@ func (c *Client) BulkEnableWebhooks(ctx context.Context, body BulkEnableWebhooks
 	return c.Client.Do(req)
 }
 
+// SuggestWebhookCode Suggest a free webhook code from a name
+//
+// The code the webhook form fills in while the name is typed: lowercase ASCII, digits and underscores (accents dropped, Cyrillic transliterated); when it is taken, the first free numbered variant (case_updates_2, …).
+//
+// Corresponds with GET /v1/webhooks/suggest-code (the `SuggestWebhookCode` operationId).
+func (c *Client) SuggestWebhookCode(ctx context.Context, params *SuggestWebhookCodeParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSuggestWebhookCodeRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // DeleteWebhook Delete a webhook and cancel its deliveries
 //
 // Corresponds with DELETE /v1/webhooks/{id} (the `DeleteWebhook` operationId).
@@ -4182,6 +5074,33 @@ func (c *Client) TestWebhook(ctx context.Context, id string, reqEditors ...Reque
 		return nil, err
 	}
 	return c.Client.Do(req)
+}
+
+// NewOpenConsoleRequest constructs an http.Request for the OpenConsole method
+func NewOpenConsoleRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
 }
 
 // NewPreflightCodecDecodeRequest constructs an http.Request for the PreflightCodecDecode method
@@ -4419,6 +5338,101 @@ func NewGetReadinessRequest(server string) (*http.Request, error) {
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRedirectToConsoleRequest constructs an http.Request for the RedirectToConsole method
+func NewRedirectToConsoleRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/ui")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetConsoleFileRequest constructs an http.Request for the GetConsoleFile method
+func NewGetConsoleFileRequest(server string, path string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "path", path, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/ui/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewHeadConsoleFileRequest constructs an http.Request for the HeadConsoleFile method
+func NewHeadConsoleFileRequest(server string, path string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "path", path, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/ui/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodHead, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -4739,6 +5753,46 @@ func NewGetCatalogRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewPreviewCronRequest calls the generic PreviewCron builder with application/json body
+func NewPreviewCronRequest(server string, body PreviewCronJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPreviewCronRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewPreviewCronRequestWithBody constructs an http.Request for the PreviewCron method, with any body, and a specified content type
+func NewPreviewCronRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/cron/preview")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewListDeliveriesRequest constructs an http.Request for the ListDeliveries method
 func NewListDeliveriesRequest(server string, params *ListDeliveriesParams) (*http.Request, error) {
 	var err error
@@ -4938,6 +5992,353 @@ func NewRetryDeliveryRequest(server string, id string) (*http.Request, error) {
 	}
 
 	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListEventTypesRequest constructs an http.Request for the ListEventTypes method
+func NewListEventTypesRequest(server string, params *ListEventTypesParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/event-types")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Custom != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "custom", *params.Custom, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Q != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "q", *params.Q, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Page != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page", *params.Page, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PerPage != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "per_page", *params.PerPage, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateEventTypeRequest calls the generic CreateEventType builder with application/json body
+func NewCreateEventTypeRequest(server string, body CreateEventTypeJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateEventTypeRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateEventTypeRequestWithBody constructs an http.Request for the CreateEventType method, with any body, and a specified content type
+func NewCreateEventTypeRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/event-types")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteEventTypeRequest constructs an http.Request for the DeleteEventType method
+func NewDeleteEventTypeRequest(server string, name string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/event-types/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetEventTypeRequest constructs an http.Request for the GetEventType method
+func NewGetEventTypeRequest(server string, name string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/event-types/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateEventTypeRequest calls the generic UpdateEventType builder with application/json body
+func NewUpdateEventTypeRequest(server string, name string, body UpdateEventTypeJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateEventTypeRequestWithBody(server, name, "application/json", bodyReader)
+}
+
+// NewUpdateEventTypeRequestWithBody constructs an http.Request for the UpdateEventType method, with any body, and a specified content type
+func NewUpdateEventTypeRequestWithBody(server string, name string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/event-types/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListEventsRequest constructs an http.Request for the ListEvents method
+func NewListEventsRequest(server string, params *ListEventsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/events")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Type != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "type", *params.Type, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Q != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "q", *params.Q, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Page != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page", *params.Page, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PerPage != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "per_page", *params.PerPage, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Sort != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sort", *params.Sort, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -5454,6 +6855,47 @@ func NewListFlowRunsRequest(server string, id string, params *ListFlowRunsParams
 	return req, nil
 }
 
+// NewGetFlowRunRequest constructs an http.Request for the GetFlowRun method
+func NewGetFlowRunRequest(server string, id string, runId string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "run_id", runId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/flows/%s/runs/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListFlowVersionsRequest constructs an http.Request for the ListFlowVersions method
 func NewListFlowVersionsRequest(server string, id string, params *ListFlowVersionsParams) (*http.Request, error) {
 	var err error
@@ -5529,6 +6971,33 @@ func NewListFlowVersionsRequest(server string, id string, params *ListFlowVersio
 			rawQueryFragments = append(rawQueryFragments, encoded)
 		}
 		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetMeRequest constructs an http.Request for the GetMe method
+func NewGetMeRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/me")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -5618,6 +7087,72 @@ func NewListNotificationsRequest(server string, params *ListNotificationsParams)
 		if params.RunId != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "run_id", *params.RunId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListQueuesRequest constructs an http.Request for the ListQueues method
+func NewListQueuesRequest(server string, params *ListQueuesParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/queues")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Page != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page", *params.Page, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PerPage != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "per_page", *params.PerPage, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -6195,6 +7730,33 @@ func NewGetRunRequest(server string, id string) (*http.Request, error) {
 	}
 
 	operationPath := fmt.Sprintf("/v1/runs/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetStatsRequest constructs an http.Request for the GetStats method
+func NewGetStatsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/stats")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -7290,6 +8852,56 @@ func NewBulkEnableWebhooksRequestWithBody(server string, contentType string, bod
 	return req, nil
 }
 
+// NewSuggestWebhookCodeRequest constructs an http.Request for the SuggestWebhookCode method
+func NewSuggestWebhookCodeRequest(server string, params *SuggestWebhookCodeParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhooks/suggest-code")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "name", params.Name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewDeleteWebhookRequest constructs an http.Request for the DeleteWebhook method
 func NewDeleteWebhookRequest(server string, id string) (*http.Request, error) {
 	var err error
@@ -7650,6 +9262,13 @@ func WithBaseURL(baseURL string) ClientOption {
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
 
+	// OpenConsoleWithResponse Redirect to the admin console
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET / (the `OpenConsole` operationId).
+	OpenConsoleWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*OpenConsoleResponse, error)
+
 	// PreflightCodecDecodeWithResponse CORS preflight of the codec endpoint
 	//
 	// Answers 204; an Origin listed in TRIGGERFLOW_CODEC_CORS_ORIGINS gets Access-Control-Allow-* headers, other origins none.
@@ -7661,7 +9280,7 @@ type ClientWithResponsesInterface interface {
 
 	// DecodePayloadsWithBodyWithResponse Decrypt payloads (Temporal UI, temporal CLI)
 	//
-	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials. `triggerflow dev` also serves its own embedded Temporal UI's origin without a key.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -7670,7 +9289,7 @@ type ClientWithResponsesInterface interface {
 
 	// DecodePayloadsWithResponse Decrypt payloads (Temporal UI, temporal CLI)
 	//
-	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials. `triggerflow dev` also serves its own embedded Temporal UI's origin without a key.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -7688,7 +9307,7 @@ type ClientWithResponsesInterface interface {
 
 	// EncodePayloadsWithBodyWithResponse Encrypt payloads
 	//
-	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials. `triggerflow dev` also serves its own embedded Temporal UI's origin without a key.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -7697,7 +9316,7 @@ type ClientWithResponsesInterface interface {
 
 	// EncodePayloadsWithResponse Encrypt payloads
 	//
-	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+	// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials. `triggerflow dev` also serves its own embedded Temporal UI's origin without a key.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -7731,6 +9350,29 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /readyz (the `GetReadiness` operationId).
 	GetReadinessWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetReadinessResponse, error)
+
+	// RedirectToConsoleWithResponse Redirect to /ui/
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /ui (the `RedirectToConsole` operationId).
+	RedirectToConsoleWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*RedirectToConsoleResponse, error)
+
+	// GetConsoleFileWithResponse The admin console
+	//
+	// Serves the console's embedded files; any other path (a deep link such as /ui/webhooks/case_updates) answers index.html, whose router shows the screen. No key is needed to load it: the console asks for one and sends it with every /v1 call.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /ui/{path} (the `GetConsoleFile` operationId).
+	GetConsoleFileWithResponse(ctx context.Context, path string, reqEditors ...RequestEditorFn) (*GetConsoleFileResponse, error)
+
+	// HeadConsoleFileWithResponse The admin console (headers only)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with HEAD /ui/{path} (the `HeadConsoleFile` operationId).
+	HeadConsoleFileWithResponse(ctx context.Context, path string, reqEditors ...RequestEditorFn) (*HeadConsoleFileResponse, error)
 
 	// ListActionsWithResponse Registered actions with their parameter schemas
 	//
@@ -7788,6 +9430,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1/catalog (the `GetCatalog` operationId).
 	GetCatalogWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetCatalogResponse, error)
 
+	// PreviewCronWithBodyWithResponse Check a cron expression and zone; the words and next 5 runs
+	//
+	// Uses the same parsing and next-run computation as an At Time trigger's save and reads, so a form can validate while the expression is typed. Saves nothing.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/cron/preview (the `PreviewCron` operationId).
+	PreviewCronWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PreviewCronResponse, error)
+
+	// PreviewCronWithResponse Check a cron expression and zone; the words and next 5 runs
+	//
+	// Uses the same parsing and next-run computation as an At Time trigger's save and reads, so a form can validate while the expression is typed. Saves nothing.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/cron/preview (the `PreviewCron` operationId).
+	PreviewCronWithResponse(ctx context.Context, body PreviewCronJSONRequestBody, reqEditors ...RequestEditorFn) (*PreviewCronResponse, error)
+
 	// ListDeliveriesWithResponse All deliveries, newest first
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -7808,6 +9468,64 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/deliveries/{id}/retry (the `RetryDelivery` operationId).
 	RetryDeliveryWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*RetryDeliveryResponse, error)
+
+	// ListEventTypesWithResponse List event types (built-in and custom), with their schema, example and aliases
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/event-types (the `ListEventTypes` operationId).
+	ListEventTypesWithResponse(ctx context.Context, params *ListEventTypesParams, reqEditors ...RequestEditorFn) (*ListEventTypesResponse, error)
+
+	// CreateEventTypeWithBodyWithResponse Register an event type of your own
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/event-types (the `CreateEventType` operationId).
+	CreateEventTypeWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateEventTypeResponse, error)
+
+	// CreateEventTypeWithResponse Register an event type of your own
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/event-types (the `CreateEventType` operationId).
+	CreateEventTypeWithResponse(ctx context.Context, body CreateEventTypeJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateEventTypeResponse, error)
+
+	// DeleteEventTypeWithResponse Delete a custom event type
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/event-types/{name} (the `DeleteEventType` operationId).
+	DeleteEventTypeWithResponse(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*DeleteEventTypeResponse, error)
+
+	// GetEventTypeWithResponse Get an event type
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/event-types/{name} (the `GetEventType` operationId).
+	GetEventTypeWithResponse(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*GetEventTypeResponse, error)
+
+	// UpdateEventTypeWithBodyWithResponse Change an event type (built-in: aliases and validation only)
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/event-types/{name} (the `UpdateEventType` operationId).
+	UpdateEventTypeWithBodyWithResponse(ctx context.Context, name string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateEventTypeResponse, error)
+
+	// UpdateEventTypeWithResponse Change an event type (built-in: aliases and validation only)
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/event-types/{name} (the `UpdateEventType` operationId).
+	UpdateEventTypeWithResponse(ctx context.Context, name string, body UpdateEventTypeJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateEventTypeResponse, error)
+
+	// ListEventsWithResponse Recent events, latest received first
+	//
+	// Each event with how its deliveries stand and how many runs it led to. Filters: type (exact), q (part of the id). sort=received_at for oldest first.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/events (the `ListEvents` operationId).
+	ListEventsWithResponse(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*ListEventsResponse, error)
 
 	// PublishEventsWithBodyWithResponse Publish one event or a batch (up to 1,000)
 	//
@@ -7913,6 +9631,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1/flows/{id}/runs (the `ListFlowRuns` operationId).
 	ListFlowRunsWithResponse(ctx context.Context, id string, params *ListFlowRunsParams, reqEditors ...RequestEditorFn) (*ListFlowRunsResponse, error)
 
+	// GetFlowRunWithResponse One run of a flow, with each step's outcome and what it returned
+	//
+	// Step outputs come from the run's workflow (a Temporal query), so a test run shows what each step did.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/flows/{id}/runs/{run_id} (the `GetFlowRun` operationId).
+	GetFlowRunWithResponse(ctx context.Context, id string, runId string, reqEditors ...RequestEditorFn) (*GetFlowRunResponse, error)
+
 	// ListFlowVersionsWithResponse A flow's saved versions, newest first
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -7920,12 +9647,28 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1/flows/{id}/versions (the `ListFlowVersions` operationId).
 	ListFlowVersionsWithResponse(ctx context.Context, id string, params *ListFlowVersionsParams, reqEditors ...RequestEditorFn) (*ListFlowVersionsResponse, error)
 
+	// GetMeWithResponse The calling key: its name and scopes
+	//
+	// Answers any valid key, so a client (the console) can show only the controls the key's scopes allow.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/me (the `GetMe` operationId).
+	GetMeWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetMeResponse, error)
+
 	// ListNotificationsWithResponse Notifications of the notify action, newest first
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /v1/notifications (the `ListNotifications` operationId).
 	ListNotificationsWithResponse(ctx context.Context, params *ListNotificationsParams, reqEditors ...RequestEditorFn) (*ListNotificationsResponse, error)
+
+	// ListQueuesWithResponse The queues that have hooks, with their hook counts (a typo in a queue id shows as a queue of its own)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/queues (the `ListQueues` operationId).
+	ListQueuesWithResponse(ctx context.Context, params *ListQueuesParams, reqEditors ...RequestEditorFn) (*ListQueuesResponse, error)
 
 	// ListQueueHooksWithResponse A queue's hooks
 	//
@@ -8031,6 +9774,13 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/runs/{id} (the `GetRun` operationId).
 	GetRunWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetRunResponse, error)
+
+	// GetStatsWithResponse Overview: counts, recent deliveries, failing webhooks
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/stats (the `GetStats` operationId).
+	GetStatsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetStatsResponse, error)
 
 	// ListTriggersWithResponse List triggers
 	//
@@ -8239,6 +9989,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/webhooks/bulk-enable (the `BulkEnableWebhooks` operationId).
 	BulkEnableWebhooksWithResponse(ctx context.Context, body BulkEnableWebhooksJSONRequestBody, reqEditors ...RequestEditorFn) (*BulkEnableWebhooksResponse, error)
 
+	// SuggestWebhookCodeWithResponse Suggest a free webhook code from a name
+	//
+	// The code the webhook form fills in while the name is typed: lowercase ASCII, digits and underscores (accents dropped, Cyrillic transliterated); when it is taken, the first free numbered variant (case_updates_2, …).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/webhooks/suggest-code (the `SuggestWebhookCode` operationId).
+	SuggestWebhookCodeWithResponse(ctx context.Context, params *SuggestWebhookCodeParams, reqEditors ...RequestEditorFn) (*SuggestWebhookCodeResponse, error)
+
 	// DeleteWebhookWithResponse Delete a webhook and cancel its deliveries
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -8293,6 +10052,40 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/webhooks/{id}/test (the `TestWebhook` operationId).
 	TestWebhookWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*TestWebhookResponse, error)
+}
+
+type OpenConsoleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+}
+
+// GetBody returns the raw response body bytes
+func (r OpenConsoleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r OpenConsoleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r OpenConsoleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r OpenConsoleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
 }
 
 // PreflightCodecDecodeResponse204Headers the declared response headers of an HTTP 204 response for PreflightCodecDecode
@@ -8687,6 +10480,108 @@ func (r GetReadinessResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetReadinessResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type RedirectToConsoleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+}
+
+// GetBody returns the raw response body bytes
+func (r RedirectToConsoleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RedirectToConsoleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RedirectToConsoleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RedirectToConsoleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetConsoleFileResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+}
+
+// GetBody returns the raw response body bytes
+func (r GetConsoleFileResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetConsoleFileResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetConsoleFileResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetConsoleFileResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type HeadConsoleFileResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+}
+
+// GetBody returns the raw response body bytes
+func (r HeadConsoleFileResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r HeadConsoleFileResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r HeadConsoleFileResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r HeadConsoleFileResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -9162,6 +11057,68 @@ func (r GetCatalogResponse) ContentType() string {
 	return ""
 }
 
+type PreviewCronResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CronPreview
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PreviewCronResponse) GetJSON200() *CronPreview {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PreviewCronResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PreviewCronResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PreviewCronResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetBody returns the raw response body bytes
+func (r PreviewCronResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PreviewCronResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PreviewCronResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PreviewCronResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ListDeliveriesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -9391,6 +11348,441 @@ func (r RetryDeliveryResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r RetryDeliveryResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListEventTypesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EventTypeList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListEventTypesResponse) GetJSON200() *EventTypeList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListEventTypesResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListEventTypesResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListEventTypesResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListEventTypesResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListEventTypesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListEventTypesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListEventTypesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListEventTypesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateEventTypeResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *EventType
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateEventTypeResponse) GetJSON201() *EventType {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateEventTypeResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateEventTypeResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateEventTypeResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CreateEventTypeResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateEventTypeResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r CreateEventTypeResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateEventTypeResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateEventTypeResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateEventTypeResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateEventTypeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteEventTypeResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteEventTypeResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteEventTypeResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteEventTypeResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r DeleteEventTypeResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r DeleteEventTypeResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteEventTypeResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteEventTypeResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteEventTypeResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteEventTypeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetEventTypeResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EventType
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetEventTypeResponse) GetJSON200() *EventType {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetEventTypeResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetEventTypeResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetEventTypeResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetEventTypeResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetEventTypeResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetEventTypeResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetEventTypeResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetEventTypeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateEventTypeResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EventType
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateEventTypeResponse) GetJSON200() *EventType {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateEventTypeResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateEventTypeResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpdateEventTypeResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateEventTypeResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r UpdateEventTypeResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r UpdateEventTypeResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateEventTypeResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateEventTypeResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateEventTypeResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateEventTypeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListEventsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EventSummaryList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListEventsResponse) GetJSON200() *EventSummaryList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListEventsResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListEventsResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListEventsResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetBody returns the raw response body bytes
+func (r ListEventsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListEventsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListEventsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListEventsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -10213,6 +12605,75 @@ func (r ListFlowRunsResponse) ContentType() string {
 	return ""
 }
 
+type GetFlowRunResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *FlowRun
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetFlowRunResponse) GetJSON200() *FlowRun {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetFlowRunResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetFlowRunResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetFlowRunResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetFlowRunResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetFlowRunResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetFlowRunResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetFlowRunResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetFlowRunResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ListFlowVersionsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -10282,6 +12743,54 @@ func (r ListFlowVersionsResponse) ContentType() string {
 	return ""
 }
 
+type GetMeResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Me
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetMeResponse) GetJSON200() *Me {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetMeResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetBody returns the raw response body bytes
+func (r GetMeResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetMeResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetMeResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetMeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ListNotificationsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -10345,6 +12854,75 @@ func (r ListNotificationsResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ListNotificationsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListQueuesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *QueueList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListQueuesResponse) GetJSON200() *QueueList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListQueuesResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListQueuesResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListQueuesResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListQueuesResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListQueuesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListQueuesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListQueuesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListQueuesResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -11112,6 +13690,61 @@ func (r GetRunResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetRunResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetStatsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Stats
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetStatsResponse) GetJSON200() *Stats {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetStatsResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetStatsResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetBody returns the raw response body bytes
+func (r GetStatsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetStatsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetStatsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetStatsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -12618,6 +15251,68 @@ func (r BulkEnableWebhooksResponse) ContentType() string {
 	return ""
 }
 
+type SuggestWebhookCodeResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CodeSuggestion
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SuggestWebhookCodeResponse) GetJSON200() *CodeSuggestion {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SuggestWebhookCodeResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r SuggestWebhookCodeResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r SuggestWebhookCodeResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetBody returns the raw response body bytes
+func (r SuggestWebhookCodeResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SuggestWebhookCodeResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SuggestWebhookCodeResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SuggestWebhookCodeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type DeleteWebhookResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -13067,6 +15762,19 @@ func (r TestWebhookResponse) ContentType() string {
 	return ""
 }
 
+// OpenConsoleWithResponse Redirect to the admin console
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET / (the `OpenConsole` operationId).
+func (c *ClientWithResponses) OpenConsoleWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*OpenConsoleResponse, error) {
+	rsp, err := c.OpenConsole(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseOpenConsoleResponse(rsp)
+}
+
 // PreflightCodecDecodeWithResponse CORS preflight of the codec endpoint
 //
 // Answers 204; an Origin listed in TRIGGERFLOW_CODEC_CORS_ORIGINS gets Access-Control-Allow-* headers, other origins none.
@@ -13084,7 +15792,7 @@ func (c *ClientWithResponses) PreflightCodecDecodeWithResponse(ctx context.Conte
 
 // DecodePayloadsWithBodyWithResponse Decrypt payloads (Temporal UI, temporal CLI)
 //
-// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials. `triggerflow dev` also serves its own embedded Temporal UI's origin without a key.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13099,7 +15807,7 @@ func (c *ClientWithResponses) DecodePayloadsWithBodyWithResponse(ctx context.Con
 
 // DecodePayloadsWithResponse Decrypt payloads (Temporal UI, temporal CLI)
 //
-// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials. `triggerflow dev` also serves its own embedded Temporal UI's origin without a key.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13129,7 +15837,7 @@ func (c *ClientWithResponses) PreflightCodecEncodeWithResponse(ctx context.Conte
 
 // EncodePayloadsWithBodyWithResponse Encrypt payloads
 //
-// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials. `triggerflow dev` also serves its own embedded Temporal UI's origin without a key.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13144,7 +15852,7 @@ func (c *ClientWithResponses) EncodePayloadsWithBodyWithResponse(ctx context.Con
 
 // EncodePayloadsWithResponse Encrypt payloads
 //
-// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials.
+// Temporal's remote codec protocol. Configure Temporal UI's codec endpoint (or `temporal --codec-endpoint`) as `<API URL>/codec` and send `Authorization: Bearer <admin key>` (`--codec-auth`). Needs an admin key: decoded payloads hold event data and credentials. `triggerflow dev` also serves its own embedded Temporal UI's origin without a key.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13207,6 +15915,47 @@ func (c *ClientWithResponses) GetReadinessWithResponse(ctx context.Context, reqE
 		return nil, err
 	}
 	return ParseGetReadinessResponse(rsp)
+}
+
+// RedirectToConsoleWithResponse Redirect to /ui/
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /ui (the `RedirectToConsole` operationId).
+func (c *ClientWithResponses) RedirectToConsoleWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*RedirectToConsoleResponse, error) {
+	rsp, err := c.RedirectToConsole(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRedirectToConsoleResponse(rsp)
+}
+
+// GetConsoleFileWithResponse The admin console
+//
+// Serves the console's embedded files; any other path (a deep link such as /ui/webhooks/case_updates) answers index.html, whose router shows the screen. No key is needed to load it: the console asks for one and sends it with every /v1 call.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /ui/{path} (the `GetConsoleFile` operationId).
+func (c *ClientWithResponses) GetConsoleFileWithResponse(ctx context.Context, path string, reqEditors ...RequestEditorFn) (*GetConsoleFileResponse, error) {
+	rsp, err := c.GetConsoleFile(ctx, path, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetConsoleFileResponse(rsp)
+}
+
+// HeadConsoleFileWithResponse The admin console (headers only)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with HEAD /ui/{path} (the `HeadConsoleFile` operationId).
+func (c *ClientWithResponses) HeadConsoleFileWithResponse(ctx context.Context, path string, reqEditors ...RequestEditorFn) (*HeadConsoleFileResponse, error) {
+	rsp, err := c.HeadConsoleFile(ctx, path, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseHeadConsoleFileResponse(rsp)
 }
 
 // ListActionsWithResponse Registered actions with their parameter schemas
@@ -13313,6 +16062,36 @@ func (c *ClientWithResponses) GetCatalogWithResponse(ctx context.Context, reqEdi
 	return ParseGetCatalogResponse(rsp)
 }
 
+// PreviewCronWithBodyWithResponse Check a cron expression and zone; the words and next 5 runs
+//
+// Uses the same parsing and next-run computation as an At Time trigger's save and reads, so a form can validate while the expression is typed. Saves nothing.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/cron/preview (the `PreviewCron` operationId).
+func (c *ClientWithResponses) PreviewCronWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PreviewCronResponse, error) {
+	rsp, err := c.PreviewCronWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePreviewCronResponse(rsp)
+}
+
+// PreviewCronWithResponse Check a cron expression and zone; the words and next 5 runs
+//
+// Uses the same parsing and next-run computation as an At Time trigger's save and reads, so a form can validate while the expression is typed. Saves nothing.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/cron/preview (the `PreviewCron` operationId).
+func (c *ClientWithResponses) PreviewCronWithResponse(ctx context.Context, body PreviewCronJSONRequestBody, reqEditors ...RequestEditorFn) (*PreviewCronResponse, error) {
+	rsp, err := c.PreviewCron(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePreviewCronResponse(rsp)
+}
+
 // ListDeliveriesWithResponse All deliveries, newest first
 //
 // Returns a wrapper object for the known response body format(s).
@@ -13350,6 +16129,112 @@ func (c *ClientWithResponses) RetryDeliveryWithResponse(ctx context.Context, id 
 		return nil, err
 	}
 	return ParseRetryDeliveryResponse(rsp)
+}
+
+// ListEventTypesWithResponse List event types (built-in and custom), with their schema, example and aliases
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/event-types (the `ListEventTypes` operationId).
+func (c *ClientWithResponses) ListEventTypesWithResponse(ctx context.Context, params *ListEventTypesParams, reqEditors ...RequestEditorFn) (*ListEventTypesResponse, error) {
+	rsp, err := c.ListEventTypes(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListEventTypesResponse(rsp)
+}
+
+// CreateEventTypeWithBodyWithResponse Register an event type of your own
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/event-types (the `CreateEventType` operationId).
+func (c *ClientWithResponses) CreateEventTypeWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateEventTypeResponse, error) {
+	rsp, err := c.CreateEventTypeWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateEventTypeResponse(rsp)
+}
+
+// CreateEventTypeWithResponse Register an event type of your own
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/event-types (the `CreateEventType` operationId).
+func (c *ClientWithResponses) CreateEventTypeWithResponse(ctx context.Context, body CreateEventTypeJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateEventTypeResponse, error) {
+	rsp, err := c.CreateEventType(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateEventTypeResponse(rsp)
+}
+
+// DeleteEventTypeWithResponse Delete a custom event type
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/event-types/{name} (the `DeleteEventType` operationId).
+func (c *ClientWithResponses) DeleteEventTypeWithResponse(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*DeleteEventTypeResponse, error) {
+	rsp, err := c.DeleteEventType(ctx, name, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteEventTypeResponse(rsp)
+}
+
+// GetEventTypeWithResponse Get an event type
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/event-types/{name} (the `GetEventType` operationId).
+func (c *ClientWithResponses) GetEventTypeWithResponse(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*GetEventTypeResponse, error) {
+	rsp, err := c.GetEventType(ctx, name, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetEventTypeResponse(rsp)
+}
+
+// UpdateEventTypeWithBodyWithResponse Change an event type (built-in: aliases and validation only)
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/event-types/{name} (the `UpdateEventType` operationId).
+func (c *ClientWithResponses) UpdateEventTypeWithBodyWithResponse(ctx context.Context, name string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateEventTypeResponse, error) {
+	rsp, err := c.UpdateEventTypeWithBody(ctx, name, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateEventTypeResponse(rsp)
+}
+
+// UpdateEventTypeWithResponse Change an event type (built-in: aliases and validation only)
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/event-types/{name} (the `UpdateEventType` operationId).
+func (c *ClientWithResponses) UpdateEventTypeWithResponse(ctx context.Context, name string, body UpdateEventTypeJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateEventTypeResponse, error) {
+	rsp, err := c.UpdateEventType(ctx, name, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateEventTypeResponse(rsp)
+}
+
+// ListEventsWithResponse Recent events, latest received first
+//
+// Each event with how its deliveries stand and how many runs it led to. Filters: type (exact), q (part of the id). sort=received_at for oldest first.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/events (the `ListEvents` operationId).
+func (c *ClientWithResponses) ListEventsWithResponse(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*ListEventsResponse, error) {
+	rsp, err := c.ListEvents(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListEventsResponse(rsp)
 }
 
 // PublishEventsWithBodyWithResponse Publish one event or a batch (up to 1,000)
@@ -13540,6 +16425,21 @@ func (c *ClientWithResponses) ListFlowRunsWithResponse(ctx context.Context, id s
 	return ParseListFlowRunsResponse(rsp)
 }
 
+// GetFlowRunWithResponse One run of a flow, with each step's outcome and what it returned
+//
+// Step outputs come from the run's workflow (a Temporal query), so a test run shows what each step did.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/flows/{id}/runs/{run_id} (the `GetFlowRun` operationId).
+func (c *ClientWithResponses) GetFlowRunWithResponse(ctx context.Context, id string, runId string, reqEditors ...RequestEditorFn) (*GetFlowRunResponse, error) {
+	rsp, err := c.GetFlowRun(ctx, id, runId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetFlowRunResponse(rsp)
+}
+
 // ListFlowVersionsWithResponse A flow's saved versions, newest first
 //
 // Returns a wrapper object for the known response body format(s).
@@ -13553,6 +16453,21 @@ func (c *ClientWithResponses) ListFlowVersionsWithResponse(ctx context.Context, 
 	return ParseListFlowVersionsResponse(rsp)
 }
 
+// GetMeWithResponse The calling key: its name and scopes
+//
+// Answers any valid key, so a client (the console) can show only the controls the key's scopes allow.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/me (the `GetMe` operationId).
+func (c *ClientWithResponses) GetMeWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetMeResponse, error) {
+	rsp, err := c.GetMe(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetMeResponse(rsp)
+}
+
 // ListNotificationsWithResponse Notifications of the notify action, newest first
 //
 // Returns a wrapper object for the known response body format(s).
@@ -13564,6 +16479,19 @@ func (c *ClientWithResponses) ListNotificationsWithResponse(ctx context.Context,
 		return nil, err
 	}
 	return ParseListNotificationsResponse(rsp)
+}
+
+// ListQueuesWithResponse The queues that have hooks, with their hook counts (a typo in a queue id shows as a queue of its own)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/queues (the `ListQueues` operationId).
+func (c *ClientWithResponses) ListQueuesWithResponse(ctx context.Context, params *ListQueuesParams, reqEditors ...RequestEditorFn) (*ListQueuesResponse, error) {
+	rsp, err := c.ListQueues(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListQueuesResponse(rsp)
 }
 
 // ListQueueHooksWithResponse A queue's hooks
@@ -13759,6 +16687,19 @@ func (c *ClientWithResponses) GetRunWithResponse(ctx context.Context, id string,
 		return nil, err
 	}
 	return ParseGetRunResponse(rsp)
+}
+
+// GetStatsWithResponse Overview: counts, recent deliveries, failing webhooks
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/stats (the `GetStats` operationId).
+func (c *ClientWithResponses) GetStatsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetStatsResponse, error) {
+	rsp, err := c.GetStats(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetStatsResponse(rsp)
 }
 
 // ListTriggersWithResponse List triggers
@@ -14142,6 +17083,21 @@ func (c *ClientWithResponses) BulkEnableWebhooksWithResponse(ctx context.Context
 	return ParseBulkEnableWebhooksResponse(rsp)
 }
 
+// SuggestWebhookCodeWithResponse Suggest a free webhook code from a name
+//
+// The code the webhook form fills in while the name is typed: lowercase ASCII, digits and underscores (accents dropped, Cyrillic transliterated); when it is taken, the first free numbered variant (case_updates_2, …).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/webhooks/suggest-code (the `SuggestWebhookCode` operationId).
+func (c *ClientWithResponses) SuggestWebhookCodeWithResponse(ctx context.Context, params *SuggestWebhookCodeParams, reqEditors ...RequestEditorFn) (*SuggestWebhookCodeResponse, error) {
+	rsp, err := c.SuggestWebhookCode(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSuggestWebhookCodeResponse(rsp)
+}
+
 // DeleteWebhookWithResponse Delete a webhook and cancel its deliveries
 //
 // Returns a wrapper object for the known response body format(s).
@@ -14237,6 +17193,22 @@ func (c *ClientWithResponses) TestWebhookWithResponse(ctx context.Context, id st
 		return nil, err
 	}
 	return ParseTestWebhookResponse(rsp)
+}
+
+// ParseOpenConsoleResponse parses an HTTP response from a OpenConsoleWithResponse call
+func ParseOpenConsoleResponse(rsp *http.Response) (*OpenConsoleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &OpenConsoleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	return response, nil
 }
 
 // ParsePreflightCodecDecodeResponse parses an HTTP response from a PreflightCodecDecodeWithResponse call
@@ -14527,6 +17499,54 @@ func ParseGetReadinessResponse(rsp *http.Response) (*GetReadinessResponse, error
 		}
 		response.JSON503 = &dest
 
+	}
+
+	return response, nil
+}
+
+// ParseRedirectToConsoleResponse parses an HTTP response from a RedirectToConsoleWithResponse call
+func ParseRedirectToConsoleResponse(rsp *http.Response) (*RedirectToConsoleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RedirectToConsoleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	return response, nil
+}
+
+// ParseGetConsoleFileResponse parses an HTTP response from a GetConsoleFileWithResponse call
+func ParseGetConsoleFileResponse(rsp *http.Response) (*GetConsoleFileResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetConsoleFileResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	return response, nil
+}
+
+// ParseHeadConsoleFileResponse parses an HTTP response from a HeadConsoleFileWithResponse call
+func ParseHeadConsoleFileResponse(rsp *http.Response) (*HeadConsoleFileResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &HeadConsoleFileResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
 	}
 
 	return response, nil
@@ -14899,6 +17919,53 @@ func ParseGetCatalogResponse(rsp *http.Response) (*GetCatalogResponse, error) {
 	return response, nil
 }
 
+// ParsePreviewCronResponse parses an HTTP response from a PreviewCronWithResponse call
+func ParsePreviewCronResponse(rsp *http.Response) (*PreviewCronResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PreviewCronResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CronPreview
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseListDeliveriesResponse parses an HTTP response from a ListDeliveriesWithResponse call
 func ParseListDeliveriesResponse(rsp *http.Response) (*ListDeliveriesResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -15090,6 +18157,354 @@ func ParseRetryDeliveryResponse(rsp *http.Response) (*RetryDeliveryResponse, err
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListEventTypesResponse parses an HTTP response from a ListEventTypesWithResponse call
+func ParseListEventTypesResponse(rsp *http.Response) (*ListEventTypesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListEventTypesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EventTypeList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateEventTypeResponse parses an HTTP response from a CreateEventTypeWithResponse call
+func ParseCreateEventTypeResponse(rsp *http.Response) (*CreateEventTypeResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateEventTypeResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest EventType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteEventTypeResponse parses an HTTP response from a DeleteEventTypeWithResponse call
+func ParseDeleteEventTypeResponse(rsp *http.Response) (*DeleteEventTypeResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteEventTypeResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetEventTypeResponse parses an HTTP response from a GetEventTypeWithResponse call
+func ParseGetEventTypeResponse(rsp *http.Response) (*GetEventTypeResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetEventTypeResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EventType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateEventTypeResponse parses an HTTP response from a UpdateEventTypeWithResponse call
+func ParseUpdateEventTypeResponse(rsp *http.Response) (*UpdateEventTypeResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateEventTypeResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EventType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListEventsResponse parses an HTTP response from a ListEventsWithResponse call
+func ParseListEventsResponse(rsp *http.Response) (*ListEventsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListEventsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EventSummaryList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
 	}
 
 	return response, nil
@@ -15785,6 +19200,60 @@ func ParseListFlowRunsResponse(rsp *http.Response) (*ListFlowRunsResponse, error
 	return response, nil
 }
 
+// ParseGetFlowRunResponse parses an HTTP response from a GetFlowRunWithResponse call
+func ParseGetFlowRunResponse(rsp *http.Response) (*GetFlowRunResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetFlowRunResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest FlowRun
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseListFlowVersionsResponse parses an HTTP response from a ListFlowVersionsWithResponse call
 func ParseListFlowVersionsResponse(rsp *http.Response) (*ListFlowVersionsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -15839,6 +19308,39 @@ func ParseListFlowVersionsResponse(rsp *http.Response) (*ListFlowVersionsRespons
 	return response, nil
 }
 
+// ParseGetMeResponse parses an HTTP response from a GetMeWithResponse call
+func ParseGetMeResponse(rsp *http.Response) (*GetMeResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetMeResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Me
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseListNotificationsResponse parses an HTTP response from a ListNotificationsWithResponse call
 func ParseListNotificationsResponse(rsp *http.Response) (*ListNotificationsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -15869,6 +19371,60 @@ func ParseListNotificationsResponse(rsp *http.Response) (*ListNotificationsRespo
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListQueuesResponse parses an HTTP response from a ListQueuesWithResponse call
+func ParseListQueuesResponse(rsp *http.Response) (*ListQueuesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListQueuesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest QueueList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -16507,6 +20063,46 @@ func ParseGetRunResponse(rsp *http.Response) (*GetRunResponse, error) {
 			return nil, err
 		}
 		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetStatsResponse parses an HTTP response from a GetStatsWithResponse call
+func ParseGetStatsResponse(rsp *http.Response) (*GetStatsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetStatsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Stats
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
 
 	}
 
@@ -17761,6 +21357,53 @@ func ParseBulkEnableWebhooksResponse(rsp *http.Response) (*BulkEnableWebhooksRes
 			return nil, err
 		}
 		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseSuggestWebhookCodeResponse parses an HTTP response from a SuggestWebhookCodeWithResponse call
+func ParseSuggestWebhookCodeResponse(rsp *http.Response) (*SuggestWebhookCodeResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SuggestWebhookCodeResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CodeSuggestion
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
 
 	}
 

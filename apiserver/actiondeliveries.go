@@ -197,7 +197,7 @@ func (s *Server) getRun(c *gin.Context) {
 	}
 	for _, d := range deliveries.Items {
 		if i, ok := stepIndex(d.StepID); ok {
-			at(i).Deliveries = append(at(i).Deliveries, toDeliveryResponse(d))
+			at(i).Deliveries = append(at(i).Deliveries, s.linkedDelivery(d))
 		}
 	}
 	steps := make([]runStepResponse, 0, len(byIndex))
@@ -205,7 +205,7 @@ func (s *Server) getRun(c *gin.Context) {
 		steps = append(steps, *byIndex[i])
 	}
 	s.nameRunningSteps(c, r, steps)
-	c.JSON(http.StatusOK, runDetailResponse{runResponse: toRunResponse(r), Steps: steps})
+	c.JSON(http.StatusOK, runDetailResponse{runResponse: s.linkedRun(r), Steps: steps})
 }
 
 // stepIndex reads the index (from 0) of a step id "step-<n>".

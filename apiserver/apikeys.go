@@ -116,7 +116,7 @@ func (a *keyAuthenticator) authenticate(ctx context.Context, key string) (Princi
 		return Principal{}, errUnauthorized
 	}
 	a.recordUse(entry.key.ID, now)
-	return Principal{KeyID: entry.key.ID, Scopes: entry.key.Scopes}, nil
+	return Principal{KeyID: entry.key.ID, Name: entry.key.Name, Scopes: entry.key.Scopes}, nil
 }
 
 // recordUse writes last_used_at in the background, at most once per

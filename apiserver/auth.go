@@ -19,7 +19,10 @@ const (
 // Principal is who a request acts as.
 type Principal struct {
 	KeyID  string
+	Name   string
 	Scopes []string
+	// Bootstrap is true for TRIGGERFLOW_ADMIN_TOKEN, which has no stored key.
+	Bootstrap bool
 }
 
 // Allows reports whether the principal holds scope (or admin).
@@ -43,7 +46,7 @@ func (s *Server) authenticate(c *gin.Context) {
 		return
 	}
 	if s.opts.AdminToken != "" && subtle.ConstantTimeCompare([]byte(key), []byte(s.opts.AdminToken)) == 1 {
-		c.Set(ctxPrincipal, Principal{KeyID: "bootstrap", Scopes: []string{ScopeAdmin}})
+		c.Set(ctxPrincipal, Principal{KeyID: "bootstrap", Scopes: []string{ScopeAdmin}, Bootstrap: true})
 		c.Next()
 		return
 	}

@@ -143,7 +143,7 @@ func TestCaseTimerSignalSurvivesADispatchThatFailed(t *testing.T) {
 	}
 	gate.down.Store(false)
 	expireDispatchLeases(t, s)
-	if n, _, err := workflows.SweepUndispatched(context.Background(), s.Temporal, events, 0, testkit.Logger()); err != nil || n != 1 {
+	if n, _, err := workflows.SweepUndispatched(context.Background(), s.Temporal, events, 0, false, testkit.Logger()); err != nil || n != 1 {
 		t.Fatalf("the sweep handed over %d batches (%v), want 1", n, err)
 	}
 	got := rc.WaitFor(t, 1, 20*time.Second)[0]

@@ -29,7 +29,23 @@ func (s *Server) codecRoutes(r *gin.Engine) {
 	}
 	for _, op := range []string{"/codec/decode", "/codec/encode"} {
 		r.OPTIONS(op, s.codecCORS, func(c *gin.Context) { c.Status(http.StatusNoContent) })
-		r.POST(op, s.codecCORS, s.authenticate, require(ScopeAdmin), serve)
+		r.POST(op, s.codecCORS, s.codecKeyless(serve), s.authenticate, require(ScopeAdmin), serve)
+	}
+}
+
+// codecKeyless serves, without a key, requests from the browser origins of
+// Options.CodecKeylessOrigins (dev's own Temporal UI); every other request
+// goes on to the admin-key check.
+func (s *Server) codecKeyless(serve gin.HandlerFunc) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		origin := c.GetHeader("Origin")
+		if origin != "" && c.GetHeader("Authorization") == "" &&
+			slices.Contains(s.opts.CodecKeylessOrigins, strings.TrimRight(origin, "/")) {
+			serve(c)
+			c.Abort()
+			return
+		}
+		c.Next()
 	}
 }
 

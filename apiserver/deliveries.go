@@ -38,6 +38,7 @@ type deliveryResponse struct {
 	CreatedAt      time.Time         `json:"created_at"`
 	UpdatedAt      time.Time         `json:"updated_at"`
 	CompletedAt    *time.Time        `json:"completed_at"`
+	TemporalUIURL  string            `json:"temporal_ui_url,omitempty"`
 	Attempts       []attemptResponse `json:"attempts,omitempty"`
 }
 
@@ -184,7 +185,7 @@ func (s *Server) listDeliveriesWhere(c *gin.Context, webhookID string) {
 		abortWithError(c, err)
 		return
 	}
-	respondList(c, p, list, toDeliveryResponse)
+	respondList(c, p, list, s.linkedDelivery)
 }
 
 func (s *Server) getDelivery(c *gin.Context) {
@@ -205,7 +206,7 @@ func (s *Server) deliveryWithAttempts(ctx context.Context, id string) (deliveryR
 	if err != nil {
 		return deliveryResponse{}, err
 	}
-	resp := toDeliveryResponse(d)
+	resp := s.linkedDelivery(d)
 	resp.Attempts = []attemptResponse{}
 	for _, a := range atts {
 		resp.Attempts = append(resp.Attempts, toAttemptResponse(a))
@@ -296,6 +297,9 @@ func (s *Server) testWebhook(c *gin.Context) {
 		return
 	}
 	data := req.Data
+	if len(data) == 0 {
+		data = s.exampleData(c.Request.Context(), evType) // the type's example payload
+	}
 	if len(data) == 0 {
 		data = json.RawMessage(`{"test":true,"message":"This is a test event from TriggerFlow."}`)
 	} else if data[0] != '{' {

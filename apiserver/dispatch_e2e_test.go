@@ -171,7 +171,7 @@ func TestSweepHandsOverBatchesTheDispatcherCouldNot(t *testing.T) {
 
 	r.tc.down.Store(false)
 	expireDispatchLeases(t, r.s)
-	n, _, err := workflows.SweepUndispatched(context.Background(), r.s.Temporal, r.events, 0, testkit.Logger())
+	n, _, err := workflows.SweepUndispatched(context.Background(), r.s.Temporal, r.events, 0, false, testkit.Logger())
 	if err != nil || n != 3 {
 		t.Fatalf("sweep handed over %d batches (%v), want 3", n, err)
 	}
@@ -185,7 +185,7 @@ func TestSweepHandsOverBatchesTheDispatcherCouldNot(t *testing.T) {
 		t.Fatal("the sweep started a second workflow for a grouped batch")
 	}
 	expireDispatchLeases(t, r.s)
-	if n, _, _ := workflows.SweepUndispatched(context.Background(), r.s.Temporal, r.events, 0, testkit.Logger()); n != 0 {
+	if n, _, _ := workflows.SweepUndispatched(context.Background(), r.s.Temporal, r.events, 0, false, testkit.Logger()); n != 0 {
 		t.Fatalf("a second sweep handed over %d batches", n)
 	}
 	time.Sleep(time.Second)

@@ -18,6 +18,8 @@ type errorDetail struct {
 	Code    string             `json:"code"`
 	Message string             `json:"message"`
 	Fields  domain.FieldErrors `json:"fields,omitempty"`
+	// Codes gives each field's problem a stable code (see errorcodes.go).
+	Codes map[string]string `json:"codes,omitempty"`
 }
 
 // Errors with their own HTTP meaning that only the API layer produces.
@@ -67,6 +69,7 @@ func abortWithError(c *gin.Context, err error) {
 	if errors.As(err, &ve) {
 		detail.Message = "the request has invalid fields"
 		detail.Fields = ve.Fields
+		describeValidation(c, &detail, ve.Fields)
 	}
 	if status >= 500 {
 		loggerFrom(c).Error("request failed", "error", err)

@@ -37,6 +37,7 @@ type eventRequest struct {
 	OccurredAt *rfc3339Time    `json:"occurred_at"`
 	Subject    string          `json:"subject"`
 	Data       json.RawMessage `json:"data"`
+	Payload    json.RawMessage `json:"payload"` // ipSCAPE's name for data
 }
 
 // publishRequest is one event, or {"events": [...]}. The event's fields are
@@ -48,6 +49,7 @@ type publishRequest struct {
 	OccurredAt *rfc3339Time    `json:"occurred_at"`
 	Subject    string          `json:"subject"`
 	Data       json.RawMessage `json:"data"`
+	Payload    json.RawMessage `json:"payload"`
 	Events     []eventRequest  `json:"events"`
 }
 
@@ -68,6 +70,10 @@ func (s *Server) publishEvents(c *gin.Context) {
 		return
 	}
 	if err := s.limitPublishing(c, len(events)); err != nil {
+		abortWithError(c, err)
+		return
+	}
+	if err := s.resolveEventTypes(c, events, single); err != nil {
 		abortWithError(c, err)
 		return
 	}
@@ -96,8 +102,8 @@ func publishedEvents(req publishRequest, now time.Time) ([]domain.Event, bool, e
 	single := req.Events == nil
 	reqs := req.Events
 	if single {
-		reqs = []eventRequest{{ID: req.ID, Type: req.Type, OccurredAt: req.OccurredAt, Subject: req.Subject, Data: req.Data}}
-	} else if req.ID != "" || req.Type != "" || req.OccurredAt != nil || req.Subject != "" || len(req.Data) > 0 {
+		reqs = []eventRequest{{ID: req.ID, Type: req.Type, OccurredAt: req.OccurredAt, Subject: req.Subject, Data: req.Data, Payload: req.Payload}}
+	} else if req.ID != "" || req.Type != "" || req.OccurredAt != nil || req.Subject != "" || len(req.Data) > 0 || len(req.Payload) > 0 {
 		return nil, false, domain.Invalid("events", "send either one event or {\"events\": [...]}, not both")
 	}
 	if len(reqs) == 0 {
@@ -145,7 +151,7 @@ func toEvent(r eventRequest, now time.Time) (domain.Event, domain.FieldErrors) {
 	if len(ev.Subject) > 500 {
 		f.Add("subject", "must be at most 500 characters")
 	}
-	data := bytes.TrimSpace(r.Data)
+	data := bytes.TrimSpace(publishedData(r, f))
 	switch {
 	case len(data) == 0 || bytes.Equal(data, []byte("null")):
 		ev.Data = json.RawMessage("{}")
@@ -176,6 +182,8 @@ type eventResponse struct {
 	ReceivedAt time.Time          `json:"received_at"`
 	Subject    string             `json:"subject"`
 	Data       json.RawMessage    `json:"data"`
+	SourceType string             `json:"source_type,omitempty"` // the type as sent, when it was an alias
+	Warnings   []string           `json:"warnings,omitempty"`    // schema warnings (validation "warn")
 	Deliveries []deliveryResponse `json:"deliveries"`
 	Runs       []runResponse      `json:"runs"`
 }
@@ -199,10 +207,14 @@ func (s *Server) getEvent(c *gin.Context) {
 	resp := eventResponse{ID: ev.ID, Type: ev.Type, OccurredAt: ev.OccurredAt, ReceivedAt: ev.ReceivedAt,
 		Subject: ev.Subject, Data: ev.Data, Deliveries: []deliveryResponse{}, Runs: []runResponse{}}
 	for _, d := range ds.Items {
-		resp.Deliveries = append(resp.Deliveries, toDeliveryResponse(d))
+		resp.Deliveries = append(resp.Deliveries, s.linkedDelivery(d))
 	}
 	for _, r := range runs {
-		resp.Runs = append(resp.Runs, toRunResponse(r))
+		resp.Runs = append(resp.Runs, s.linkedRun(r))
+	}
+	if err := s.eventNotes(c.Request.Context(), &resp); err != nil {
+		abortWithError(c, err)
+		return
 	}
 	c.JSON(http.StatusOK, resp)
 }

@@ -29,6 +29,7 @@ var _ = registerRoutes(func(s *Server, v1 *gin.RouterGroup) {
 	v1.GET("/flows/:id/versions", read, s.listFlowVersions)
 	v1.POST("/flows/:id/run", write, s.runFlow)
 	v1.GET("/flows/:id/runs", read, s.listFlowRuns)
+	v1.GET("/flows/:id/runs/:run_id", read, s.getFlowRun)
 })
 
 // flowRequest is the body of POST /v1/flows. Steps stay raw until each is
@@ -38,6 +39,9 @@ type flowRequest struct {
 	Type        string            `json:"type"`
 	Description string            `json:"description"`
 	Steps       []json.RawMessage `json:"steps"`
+	// EventTypes are the event types the flow expects (Webitel: a trigger's
+	// flow must match its event); empty: any.
+	EventTypes []string `json:"event_types"`
 }
 
 // flowPatch is the body of PATCH /v1/flows/{id}: only present fields change.
@@ -46,6 +50,7 @@ type flowPatch struct {
 	Type        opt[string]            `json:"type"`
 	Description opt[string]            `json:"description"`
 	Steps       opt[[]json.RawMessage] `json:"steps"`
+	EventTypes  opt[[]string]          `json:"event_types"`
 }
 
 // stepRequest is one step as clients send it. Timeout and retry stay raw so
@@ -69,9 +74,11 @@ type flowResponse struct {
 	Steps       []domain.Step `json:"steps"`
 	// UsableByTriggers is true for service flows, the only ones triggers
 	// and queue hooks may run.
-	UsableByTriggers bool      `json:"usable_by_triggers"`
-	CreatedAt        time.Time `json:"created_at"`
-	UpdatedAt        time.Time `json:"updated_at"`
+	UsableByTriggers bool `json:"usable_by_triggers"`
+	// EventTypes are the event types the flow expects; empty: any.
+	EventTypes []string  `json:"event_types"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
 }
 
 func toFlowResponse(f *domain.Flow) flowResponse {
@@ -81,7 +88,8 @@ func toFlowResponse(f *domain.Flow) flowResponse {
 	}
 	return flowResponse{
 		ID: f.ID, Name: f.Name, Type: f.Type, Description: f.Description, Version: f.Version, Steps: steps,
-		UsableByTriggers: domain.FlowUsableByTriggers(f.Type), CreatedAt: f.CreatedAt, UpdatedAt: f.UpdatedAt,
+		UsableByTriggers: domain.FlowUsableByTriggers(f.Type), EventTypes: f.EventTypes,
+		CreatedAt: f.CreatedAt, UpdatedAt: f.UpdatedAt,
 	}
 }
 
@@ -96,7 +104,14 @@ type flowVersionResponse struct {
 type flowRunResponse struct {
 	runResponse
 	Steps []domain.StepOutcome `json:"steps"`
+	// Outputs are what each step returned, by step name, asked of the
+	// run's workflow (single reads of runs with a workflow of their own;
+	// absent when Temporal cannot answer, e.g. its history is gone).
+	Outputs map[string]json.RawMessage `json:"outputs,omitempty"`
 }
+
+// outputsQueryTimeout bounds asking a run's workflow for its step outputs.
+const outputsQueryTimeout = 5 * time.Second
 
 // flowRunStartTimeout bounds starting a run's workflow, so a slow Temporal
 // answers 503 instead of holding the request.
@@ -159,13 +174,17 @@ func mergeDecodeError(errs domain.FieldErrors, prefix string, err error, whole s
 
 // validateFlow normalizes and validates f; stepErrs are problems found while
 // decoding steps, reported with the rest.
-func validateFlow(f *domain.Flow, stepErrs domain.FieldErrors) error {
+func (s *Server) validateFlow(c *gin.Context, f *domain.Flow, stepErrs domain.FieldErrors) error {
 	f.Normalize()
 	errs := domain.FieldErrors{}
 	for p, m := range stepErrs {
 		errs.Add(p, m)
 	}
-	if err := f.Validate(activities.ActionCatalog()); err != nil {
+	reg, err := s.registry(c.Request.Context())
+	if err != nil {
+		return err
+	}
+	if err := f.ValidateWith(activities.ActionCatalog(), reg.Set()); err != nil {
 		var ve *domain.ValidationError
 		if !errors.As(err, &ve) {
 			return err
@@ -199,8 +218,8 @@ func (s *Server) createFlow(c *gin.Context) {
 		return
 	}
 	steps, stepErrs := decodeSteps(req.Steps)
-	f := &domain.Flow{Name: req.Name, Type: req.Type, Description: req.Description, Steps: steps}
-	if err := validateFlow(f, stepErrs); err != nil {
+	f := &domain.Flow{Name: req.Name, Type: req.Type, Description: req.Description, Steps: steps, EventTypes: req.EventTypes}
+	if err := s.validateFlow(c, f, stepErrs); err != nil {
 		abortWithError(c, err)
 		return
 	}
@@ -255,6 +274,9 @@ func (s *Server) patchFlow(c *gin.Context) {
 	if req.Description.Set {
 		f.Description = req.Description.V
 	}
+	if req.EventTypes.Set {
+		f.EventTypes = req.EventTypes.V // null: any
+	}
 	var stepErrs domain.FieldErrors
 	if req.Steps.Set {
 		if req.Steps.Null {
@@ -263,7 +285,7 @@ func (s *Server) patchFlow(c *gin.Context) {
 		}
 		f.Steps, stepErrs = decodeSteps(req.Steps.V)
 	}
-	if err := validateFlow(f, stepErrs); err != nil {
+	if err := s.validateFlow(c, f, stepErrs); err != nil {
 		abortWithError(c, err)
 		return
 	}
@@ -343,6 +365,20 @@ func (s *Server) runFlow(c *gin.Context) {
 	}
 	runID := store.NewID(store.PrefixRun)
 	in := workflows.FlowRunInput{FlowID: f.ID}
+	if req.Event == nil {
+		// A flow that declares the events it expects is tried on the
+		// first one's example.
+		for _, t := range f.EventTypes {
+			if !strings.HasSuffix(t, ".*") {
+				req.Event = &eventRequest{Type: t}
+				break
+			}
+		}
+	}
+	if req.Event != nil && len(req.Event.Data) == 0 && len(req.Event.Payload) == 0 {
+		// An event given only by its type sees the type's example payload.
+		req.Event.Data = s.exampleData(c.Request.Context(), req.Event.Type)
+	}
 	if req.Event != nil {
 		ev, fields := toEvent(*req.Event, time.Now().UTC())
 		errs := domain.FieldErrors{}
@@ -382,7 +418,48 @@ func (s *Server) runFlow(c *gin.Context) {
 	if fresh, err := s.runs.Find(c.Request.Context(), run.ID); err == nil {
 		run = fresh
 	}
-	c.JSON(http.StatusAccepted, flowRunResponse{runResponse: toRunResponse(run), Steps: []domain.StepOutcome{}})
+	c.JSON(http.StatusAccepted, flowRunResponse{runResponse: s.linkedRun(run), Steps: []domain.StepOutcome{}})
+}
+
+// getFlowRun answers one run of a flow with its steps and, when its
+// workflow can say, each step's output.
+func (s *Server) getFlowRun(c *gin.Context) {
+	ctx := c.Request.Context()
+	f, err := s.flowStore().Get(ctx, c.Param("id"))
+	if err != nil {
+		abortWithError(c, err)
+		return
+	}
+	r, err := s.runs.Find(ctx, c.Param("run_id"))
+	if err == nil && r.FlowID.String != f.ID {
+		err = fmt.Errorf("run %s of flow %s: %w", c.Param("run_id"), f.Name, domain.ErrNotFound)
+	}
+	if err != nil {
+		abortWithError(c, err)
+		return
+	}
+	if fresh, err := workflows.ReconcileRunStatus(ctx, s.opts.Temporal, s.runs, r); err == nil {
+		r = fresh
+	}
+	steps, err := s.runs.StepsOf(ctx, r.ID)
+	if err != nil {
+		abortWithError(c, err)
+		return
+	}
+	if steps == nil {
+		steps = []domain.StepOutcome{}
+	}
+	resp := flowRunResponse{runResponse: s.linkedRun(r), Steps: steps}
+	if r.InlineWorkflowID == "" && r.RunID != "" && s.opts.Temporal != nil {
+		qctx, cancel := context.WithTimeout(ctx, outputsQueryTimeout)
+		defer cancel()
+		if v, err := s.opts.Temporal.QueryWorkflow(qctx, r.WorkflowID, r.RunID, workflows.QueryStepOutputs); err == nil {
+			_ = v.Get(&resp.Outputs)
+		} else {
+			loggerFrom(c).Debug("step outputs unavailable", "run", r.ID, "error", err)
+		}
+	}
+	c.JSON(http.StatusOK, resp)
 }
 
 func (s *Server) listFlowRuns(c *gin.Context) {
@@ -424,6 +501,6 @@ func (s *Server) listFlowRuns(c *gin.Context) {
 		if st == nil {
 			st = []domain.StepOutcome{}
 		}
-		return flowRunResponse{runResponse: toRunResponse(r), Steps: st}
+		return flowRunResponse{runResponse: s.linkedRun(r), Steps: st}
 	})
 }

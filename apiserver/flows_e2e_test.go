@@ -124,6 +124,43 @@ func TestFlowRunPassesOneStepsOutputToTheNext(t *testing.T) {
 	}
 }
 
+// A single read of a run shows what each step returned, asked of the run's
+// workflow (outputs are kept in its history, not in PostgreSQL): what a
+// flow author sees after a test run.
+func TestFlowRunShowsEachStepsOutput(t *testing.T) {
+	s := teststack.Start(t, teststack.Options{})
+	rc := testkit.NewReceiver(t)
+	rc.Script(func(_ int, r testkit.Received) testkit.Response {
+		if r.Path == "/cases/42" {
+			return testkit.Response{Status: 200, Body: []byte(`{"id": "T-99", "open": true}`), Header: map[string]string{"Content-Type": "application/json"}}
+		}
+		return testkit.Response{Status: 201, Body: []byte(`{"task": 1}`)}
+	})
+	flowID := createFlow(t, s, twoStepFlow("Outputs shown", rc.URL))
+	run := runFlowAndWait(t, s, flowID, map[string]any{"case": map[string]any{"id": 42}, "contact": "Ann"})
+	var got struct {
+		Status  string                     `json:"status"`
+		Steps   []map[string]any           `json:"steps"`
+		Outputs map[string]json.RawMessage `json:"outputs"`
+	}
+	s.MustDo(http.StatusOK, "GET", "/v1/flows/"+flowID+"/runs/"+run.ID, nil).JSON(t, &got)
+	var lookup struct {
+		Response struct {
+			Status int            `json:"status"`
+			JSON   map[string]any `json:"json"`
+		} `json:"response"`
+	}
+	if err := json.Unmarshal(got.Outputs["lookup"], &lookup); err != nil || lookup.Response.Status != 200 || lookup.Response.JSON["id"] != "T-99" {
+		t.Fatalf("lookup's output %s (%v); want the response it got", got.Outputs["lookup"], err)
+	}
+	if got.Status != "succeeded" || len(got.Steps) != 2 || len(got.Outputs) != 2 {
+		t.Fatalf("run read: %+v", got)
+	}
+	if r := s.Do("GET", "/v1/flows/"+flowID+"/runs/run_nope", nil); r.Status != http.StatusNotFound {
+		t.Fatalf("unknown run: %d", r.Status)
+	}
+}
+
 // A failing step fails the run, which names the step; the workflow is
 // started directly with the Temporal client, as a schedule would.
 func TestFailingStepFailsTheRunWithItsName(t *testing.T) {

@@ -57,8 +57,8 @@ const agentWrap = `{"interactionType": "call.manual", "timestamp": "2024-05-03T0
 	"activityId": "327992", "callbackDate": null, "agentId": "1093", "leadId": null, "campaignId": "215", "lead": null,
 	"durations": {"preview": 0, "dial": 6, "interaction": 20, "talk": 7, "wrap": 7}}`
 
-// ipSCAPE's "Send Webhook on Agent Wrap" trigger, published as ipSCAPE
-// sends the event: the webhook action is a delivery in the trigger's event
+// ipSCAPE's "Send Webhook on Agent Wrap" trigger, the event published as
+// ipSCAPE sends it ({"type", "payload"}): the webhook action is a delivery in the trigger's event
 // log — signed with the trigger's secret, a 404 retried ten minutes later
 // (any non-2xx is), its attempt logged with request and response — while
 // the run ends as soon as the delivery is handed over. A second trigger
@@ -104,8 +104,9 @@ func TestIpscapeWebhookActionIsADeliveryInTheTriggersEventLog(t *testing.T) {
 	}).Map(t)
 	auditID := audit["id"].(string)
 
-	s.MustDo(http.StatusAccepted, "POST", "/v1/events", map[string]any{
-		"id": "wrap-181329", "type": "agent.wrap", "data": json.RawMessage(agentWrap)})
+	// As ipSCAPE sends it: its envelope, no id of ours.
+	eventID := s.MustDo(http.StatusAccepted, "POST", "/v1/events", map[string]any{
+		"type": "agent.wrap", "payload": json.RawMessage(agentWrap)}).Map(t)["id"].(string)
 	got := rc.WaitFor(t, 2, 30*time.Second)
 	var toWrap testkit.Received
 	for _, r := range got {
@@ -125,7 +126,7 @@ func TestIpscapeWebhookActionIsADeliveryInTheTriggersEventLog(t *testing.T) {
 		Type string         `json:"type"`
 		Data map[string]any `json:"data"`
 	}
-	if err := json.Unmarshal(toWrap.Body, &sent); err != nil || sent.ID != "wrap-181329" || sent.Type != "agent.wrap" || sent.Data["agentId"] != "1093" {
+	if err := json.Unmarshal(toWrap.Body, &sent); err != nil || sent.ID != eventID || sent.Type != "agent.wrap" || sent.Data["agentId"] != "1093" {
 		t.Fatalf("sent %s (%v)", toWrap.Body, err)
 	}
 
@@ -140,7 +141,7 @@ func TestIpscapeWebhookActionIsADeliveryInTheTriggersEventLog(t *testing.T) {
 	})
 	if d.Status != "pending" || d.LastStatusCode == nil || *d.LastStatusCode != 404 || d.NextAttemptAt == nil ||
 		time.Until(*d.NextAttemptAt) < 9*time.Minute || d.WebhookCode != "trigger."+wrapID || d.ID != toWrap.Header.Get("Webhook-Id") ||
-		d.WorkflowID != "delivery-"+d.ID || d.EventID != "wrap-181329" {
+		d.WorkflowID != "delivery-"+d.ID || d.EventID != eventID {
 		t.Fatalf("the wrap delivery %+v", d)
 	}
 	var full deliveryView

@@ -122,14 +122,7 @@ func TestNoisyNeighboursEveryDeliveryKeepsItsOwnFate(t *testing.T) {
 func TestDisabledWebhookParksItsBacklogAndEnablingDeliversIt(t *testing.T) {
 	s := teststack.Start(t, teststack.Options{})
 	rc := testkit.NewReceiver(t)
-	var fail atomic.Bool
-	fail.Store(true)
-	rc.Script(func(int, testkit.Received) testkit.Response {
-		if fail.Load() {
-			return testkit.Response{Status: 503}
-		}
-		return testkit.Response{Status: 200}
-	})
+	heal := rc.Failing(503)
 	retry := map[string]any{"initial_interval": "1s", "max_attempts": 1000}
 	createWebhook(t, s, map[string]any{"name": "parked", "url": rc.URL + "/u", "event_types": []string{"task.*"}, "retry": retry})
 	createWebhook(t, s, map[string]any{"name": "parked fifo", "url": rc.URL + "/o", "event_types": []string{"task.*"}, "retry": retry, "ordered": true})
@@ -168,7 +161,7 @@ func TestDisabledWebhookParksItsBacklogAndEnablingDeliversIt(t *testing.T) {
 		t.Fatalf("reconciler touched parked deliveries: %+v %v", rep, err)
 	}
 
-	fail.Store(false)
+	heal()
 	s.MustDo(200, "POST", "/v1/webhooks/bulk-enable", map[string]any{"ids": []string{"parked", "parked_fifo"}})
 	testkit.Eventually(t, 60*time.Second, "the whole backlog delivered", func() bool {
 		return countStatus(deliveriesOf(t, s, "parked"), "succeeded") == 5 && countStatus(deliveriesOf(t, s, "parked_fifo"), "succeeded") == 5
@@ -266,7 +259,7 @@ func TestPublishingNeverHangsWhileTemporalIsUnreachable(t *testing.T) {
 		go func() {
 			defer sweeps.Done()
 			for {
-				n, more, err := workflows.SweepUndispatched(context.Background(), hc, events, 0, testkit.Logger())
+				n, more, err := workflows.SweepUndispatched(context.Background(), hc, events, 0, false, testkit.Logger())
 				if err != nil {
 					t.Error(err)
 					return
@@ -303,14 +296,7 @@ func TestPublishingNeverHangsWhileTemporalIsUnreachable(t *testing.T) {
 func TestReconcilerHandsWorkOverAfterTemporalLostItsData(t *testing.T) {
 	s := teststack.Start(t, teststack.Options{})
 	rc := testkit.NewReceiver(t)
-	var fail atomic.Bool
-	fail.Store(true)
-	rc.Script(func(int, testkit.Received) testkit.Response {
-		if fail.Load() {
-			return testkit.Response{Status: 503}
-		}
-		return testkit.Response{Status: 200}
-	})
+	heal := rc.Failing(503)
 	retry := map[string]any{"initial_interval": "1s", "max_attempts": 1000}
 	createWebhook(t, s, map[string]any{"name": "lost", "url": rc.URL + "/u", "event_types": []string{"case.*"}, "retry": retry})
 	createWebhook(t, s, map[string]any{"name": "lost fifo", "url": rc.URL + "/o", "event_types": []string{"case.*"}, "retry": retry, "ordered": true})
@@ -341,7 +327,7 @@ func TestReconcilerHandsWorkOverAfterTemporalLostItsData(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(w.Stop)
-	fail.Store(false)
+	heal()
 	time.Sleep(1500 * time.Millisecond) // past every planned next try
 	rec := worker.NewReconciler(fresh, s.DB, testkit.Logger())
 	rec.Quiet = time.Millisecond
@@ -367,14 +353,7 @@ func TestReconcilerHandsWorkOverAfterTemporalLostItsData(t *testing.T) {
 func TestOperatorCancelOrTerminateInTemporalEndsTheDelivery(t *testing.T) {
 	s := teststack.Start(t, teststack.Options{})
 	rc := testkit.NewReceiver(t)
-	var fail atomic.Bool
-	fail.Store(true)
-	rc.Script(func(int, testkit.Received) testkit.Response {
-		if fail.Load() {
-			return testkit.Response{Status: 503}
-		}
-		return testkit.Response{Status: 200}
-	})
+	heal := rc.Failing(503)
 	createWebhook(t, s, map[string]any{"name": "operated", "url": rc.URL, "event_types": []string{"task.created"},
 		"retry": map[string]any{"initial_interval": "1s", "max_attempts": 1000}})
 	publish(t, s, "op-cancel", "task.created", nil)
@@ -407,7 +386,7 @@ func TestOperatorCancelOrTerminateInTemporalEndsTheDelivery(t *testing.T) {
 	}
 	deliveryOf(t, s, "op-terminate", "canceled")
 
-	fail.Store(false)
+	heal()
 	for _, ev := range []string{"op-cancel", "op-terminate"} {
 		s.MustDo(202, "POST", "/v1/deliveries/"+ids[ev]+"/retry", nil)
 		deliveryOf(t, s, ev, "succeeded")
@@ -421,19 +400,12 @@ func TestOperatorCancelOrTerminateInTemporalEndsTheDelivery(t *testing.T) {
 func TestEachDeliveryHasOneCarrier(t *testing.T) {
 	s := teststack.Start(t, teststack.Options{})
 	rc := testkit.NewReceiver(t)
-	var fail atomic.Bool
-	fail.Store(true)
-	rc.Script(func(int, testkit.Received) testkit.Response {
-		if fail.Load() {
-			return testkit.Response{Status: 503}
-		}
-		return testkit.Response{Status: 200}
-	})
+	heal := rc.Failing(503)
 	createWebhook(t, s, map[string]any{"name": "once fifo", "url": rc.URL + "/o", "event_types": []string{"task.created"},
 		"ordered": true, "retry": map[string]any{"preset": "none"}})
 	publish(t, s, "one-carrier-0", "task.created", nil)
 	d := deliveryOf(t, s, "one-carrier-0", "failed")
-	fail.Store(false)
+	heal()
 	s.MustDo(202, "POST", "/v1/deliveries/"+d["id"].(string)+"/retry", nil)
 	d = deliveryOf(t, s, "one-carrier-0", "succeeded")
 	if _, err := s.Temporal.DescribeWorkflowExecution(context.Background(), workflows.DeliveryWorkflowID(d["id"].(string)), ""); err == nil {
@@ -443,7 +415,7 @@ func TestEachDeliveryHasOneCarrier(t *testing.T) {
 		t.Fatalf("attempts %v; want the retry made by the queue", atts)
 	}
 
-	fail.Store(true)
+	heal = rc.Failing(503)
 	createWebhook(t, s, map[string]any{"name": "toggled", "url": rc.URL + "/t", "event_types": []string{"user.created"},
 		"retry": map[string]any{"initial_interval": "1s", "max_attempts": 30}})
 	for i := range 3 {
@@ -457,7 +429,7 @@ func TestEachDeliveryHasOneCarrier(t *testing.T) {
 	s.MustDo(200, "PATCH", "/v1/webhooks/toggled", map[string]any{"ordered": true})
 	publish(t, s, "toggle-after", "user.created", nil) // wakes the new queue
 	time.Sleep(2 * time.Second)
-	fail.Store(false)
+	heal()
 	testkit.Eventually(t, 60*time.Second, "all settled", func() bool {
 		return countStatus(deliveriesOf(t, s, "toggled"), "succeeded") == 4
 	})

@@ -81,8 +81,9 @@ func TestLimitsOnPublishedEvents(t *testing.T) {
 	t.Run("unknown fields", func(t *testing.T) {
 		mustRefuse(t, s, "/v1/events", `{"type": "case.created", "colour": "red"}`, "colour", "is not a known field")
 		mustRefuse(t, s, "/v1/events", `{"type": "case.created", "": 1}`, "body", "empty name")
-		r := s.Do("POST", "/v1/events", `{"events": [{"type": "case.created", "payload": {}}]}`)
-		if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), "payload") {
+		// ("payload" is known: ipSCAPE's name for data.)
+		r := s.Do("POST", "/v1/events", `{"events": [{"type": "case.created", "colour": {}}]}`)
+		if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), "colour") {
 			t.Fatalf("unknown field in a batch: status %d: %s", r.Status, r.Body)
 		}
 	})
@@ -92,6 +93,8 @@ func TestLimitsOnPublishedEvents(t *testing.T) {
 		mustRefuse(t, s, "/v1/events", map[string]any{"type": "case.created", "subject": strings.Repeat("s", 501)}, "subject", "at most 500")
 		mustRefuse(t, s, "/v1/events", map[string]any{"type": "case.created", "data": []int{1}}, "data", "JSON object")
 		mustRefuse(t, s, "/v1/events", `{"type": "case.created", "data": {"s": "a\u0000b"}}`, "data", "NUL")
+		mustRefuse(t, s, "/v1/events", `{"type": "agent.wrap", "payload": {"s": "a\u0000b"}}`, "data", "NUL")
+		mustRefuse(t, s, "/v1/events", `{"type": "agent.wrap", "payload": [1]}`, "data", "JSON object")
 		mustRefuse(t, s, "/v1/events", map[string]any{"events": []map[string]any{{"type": "case.created"}, {"type": ""}}}, "events[1].type", "is required")
 	})
 	t.Run("text PostgreSQL cannot store is refused, not a 500", func(t *testing.T) {

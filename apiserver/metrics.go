@@ -12,6 +12,19 @@ import (
 type httpMetrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	// rateLimited counts events refused by the per-key publish limit.
+	rateLimited prometheus.Counter
+}
+
+// knownMethods are the methods the method label takes; any other becomes
+// "other", so a client inventing methods cannot grow the series.
+var knownMethods = map[string]bool{"GET": true, "HEAD": true, "POST": true, "PUT": true, "PATCH": true, "DELETE": true, "OPTIONS": true}
+
+func methodLabel(m string) string {
+	if knownMethods[m] {
+		return m
+	}
+	return "other"
 }
 
 func newHTTPMetrics(reg *prometheus.Registry) *httpMetrics {
@@ -26,21 +39,31 @@ func newHTTPMetrics(reg *prometheus.Registry) *httpMetrics {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 		}, []string{"method", "route"}),
 	}
-	// A second server on the same registry (tests) reuses the collectors.
-	if err := reg.Register(m.requests); err != nil {
-		if are, ok := err.(prometheus.AlreadyRegisteredError); ok {
-			m.requests = are.ExistingCollector.(*prometheus.CounterVec)
-		}
-	}
-	if err := reg.Register(m.duration); err != nil {
-		if are, ok := err.(prometheus.AlreadyRegisteredError); ok {
-			m.duration = are.ExistingCollector.(*prometheus.HistogramVec)
-		}
-	}
+	m.rateLimited = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "triggerflow_publish_rate_limited_events_total",
+		Help: "Events refused with 429 because their API key was over TRIGGERFLOW_PUBLISH_RATE.",
+	})
+	m.requests = register(reg, m.requests)
+	m.duration = register(reg, m.duration)
+	m.rateLimited = register(reg, m.rateLimited)
 	return m
 }
 
+// register adds c to reg, or returns the collector a second server on the
+// same registry (tests, dev) registered before.
+func register[C prometheus.Collector](reg *prometheus.Registry, c C) C {
+	if err := reg.Register(c); err != nil {
+		if are, ok := err.(prometheus.AlreadyRegisteredError); ok {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing
+			}
+		}
+	}
+	return c
+}
+
 func (m *httpMetrics) observe(method, route string, status int, d time.Duration) {
+	method = methodLabel(method)
 	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
 	m.duration.WithLabelValues(method, route).Observe(d.Seconds())
 }

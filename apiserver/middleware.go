@@ -13,6 +13,13 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/triggerflow/triggerflow/internal/tracing"
 )
 
 const (
@@ -36,6 +43,13 @@ func (s *Server) requestContext(c *gin.Context) {
 	c.Header(headerReqID, id)
 	log := s.log.With("request_id", id)
 	c.Set(ctxLogger, log)
+	// A server span, continuing the caller's trace (traceparent); what the
+	// request leads to (a publish's deliveries) joins it. A no-op unless
+	// tracing is configured (OTEL_*).
+	ctx := otel.GetTextMapPropagator().Extract(c.Request.Context(), propagation.HeaderCarrier(c.Request.Header))
+	ctx, span := tracing.Tracer("api").Start(ctx, "HTTP "+c.Request.Method, trace.WithSpanKind(trace.SpanKindServer))
+	defer span.End()
+	c.Request = c.Request.WithContext(ctx)
 
 	c.Next()
 
@@ -44,6 +58,15 @@ func (s *Server) requestContext(c *gin.Context) {
 		route = "unmatched"
 	}
 	status := c.Writer.Status()
+	if span.IsRecording() {
+		span.SetName(c.Request.Method + " " + route)
+		span.SetAttributes(attribute.String("http.request.method", c.Request.Method),
+			attribute.String("http.route", route), attribute.Int("http.response.status_code", status),
+			attribute.String("triggerflow.request_id", id))
+		if status >= 500 {
+			span.SetStatus(codes.Error, http.StatusText(status))
+		}
+	}
 	elapsed := time.Since(start)
 	s.metrics.observe(c.Request.Method, route, status, elapsed)
 	level := slog.LevelInfo

@@ -18,7 +18,7 @@ func TestEveryRouteIsInTheOpenAPIDocument(t *testing.T) {
 	if err := json.Unmarshal(schemas.OpenAPI, &doc); err != nil {
 		t.Fatalf("openapi.json: %v", err)
 	}
-	param := regexp.MustCompile(`:([a-z_]+)`)
+	param := regexp.MustCompile(`[:*]([a-z_]+)`)
 	served := map[string]bool{}
 	for _, r := range New(Options{}).engine.Routes() {
 		path := param.ReplaceAllString(r.Path, "{$1}")

@@ -13,6 +13,7 @@ import (
 
 var _ = registerRoutes(func(s *Server, v1 *gin.RouterGroup) {
 	read, write := require(ScopeRead), require(ScopeTriggersWrite)
+	v1.GET("/queues", read, s.listQueues)
 	v1.GET("/queues/:queue_id/hooks", read, s.listQueueHooks)
 	v1.POST("/queues/:queue_id/hooks", write, s.createQueueHook)
 	v1.POST("/queues/:queue_id/hooks/bulk-disable", write, s.bulkDisableQueueHooks)
@@ -26,6 +27,33 @@ var _ = registerRoutes(func(s *Server, v1 *gin.RouterGroup) {
 
 func (s *Server) queueHookStore() *store.QueueHooks {
 	return &store.QueueHooks{DB: s.opts.DB, OnChange: s.invalidateIndex}
+}
+
+// listQueues lists the queues that have hooks, with their counts (Webitel
+// queue hooks: a typo in a queue id shows as a queue of its own).
+func (s *Server) listQueues(c *gin.Context) {
+	p, err := pageFrom(c)
+	if err != nil {
+		abortWithError(c, err)
+		return
+	}
+	list, err := s.queueHookStore().Queues(c.Request.Context(), p)
+	if err != nil {
+		abortWithError(c, err)
+		return
+	}
+	respondList(c, p, list, func(q store.QueueSummary) queueResponse {
+		return queueResponse{QueueID: q.QueueID, Hooks: q.Hooks, EnabledHooks: q.EnabledHooks, Events: q.Events, LastChangedAt: q.LastChanged}
+	})
+}
+
+// queueResponse is a queue that has hooks.
+type queueResponse struct {
+	QueueID       string    `json:"queue_id"`
+	Hooks         int       `json:"hooks"`
+	EnabledHooks  int       `json:"enabled_hooks"`
+	Events        []string  `json:"events"`
+	LastChangedAt time.Time `json:"last_changed_at"`
 }
 
 // queueHookRequest is the body of POST /v1/queues/{queue_id}/hooks.

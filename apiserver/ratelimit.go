@@ -66,6 +66,7 @@ func (s *Server) limitPublishing(c *gin.Context, n int) error {
 	if wait <= 0 {
 		return nil
 	}
+	s.metrics.rateLimited.Add(float64(n))
 	secs := int(math.Ceil(wait.Seconds()))
 	c.Header("Retry-After", fmt.Sprint(secs))
 	return fmt.Errorf("%w: this key may publish %g events per second (burst %d); retry in %d s",

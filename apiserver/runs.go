@@ -21,6 +21,9 @@ type runResponse struct {
 	RunID       string     `json:"run_id"`
 	StartedAt   time.Time  `json:"started_at"`
 	FinishedAt  *time.Time `json:"finished_at"`
+	// TemporalUIURL links to the workflow that carried the run, when
+	// TRIGGERFLOW_TEMPORAL_UI_URL is set.
+	TemporalUIURL string `json:"temporal_ui_url,omitempty"`
 }
 
 func toRunResponse(r *store.Run) runResponse {

@@ -46,6 +46,9 @@ type Options struct {
 	// (TRIGGERFLOW_PUBLISH_BURST); a rate of 0 turns the limit off.
 	PublishRate  float64
 	PublishBurst int
+	// TemporalUIURL is Temporal UI's base URL (TRIGGERFLOW_TEMPORAL_UI_URL);
+	// when set, answers about deliveries and runs link to their workflow.
+	TemporalUIURL string
 	// PayloadCodec, when set, is served as Temporal's codec server on
 	// /codec/encode and /codec/decode (admin keys only), so Temporal UI and
 	// the temporal CLI can show the payloads the workers encrypt.
@@ -53,6 +56,10 @@ type Options struct {
 	// CodecCORSOrigins are the browser origins (Temporal UI) allowed to call
 	// the codec endpoints.
 	CodecCORSOrigins []string
+	// CodecKeylessOrigins may call the codec endpoints without a key: dev
+	// lists its own embedded Temporal UI, which needs no login and runs on
+	// loopback beside the API. Never set it for a reachable UI.
+	CodecKeylessOrigins []string
 }
 
 // Server is the API's HTTP handler with its dependencies.
@@ -69,6 +76,9 @@ type Server struct {
 	events        *store.Events
 	deliveries    *store.Deliveries
 	runs          *store.Runs
+
+	eventTypeStore *store.EventTypes
+	eventTypes     *eventTypeRegistry
 
 	keys         *keyAuthenticator
 	apiKeys      *store.APIKeys
@@ -102,6 +112,8 @@ func New(opts Options) *Server {
 	s.events = &store.Events{DB: opts.DB}
 	s.deliveries = &store.Deliveries{DB: opts.DB}
 	s.runs = &store.Runs{DB: opts.DB}
+	s.eventTypeStore = &store.EventTypes{DB: opts.DB}
+	s.eventTypes = &eventTypeRegistry{store: s.eventTypeStore}
 	s.metrics = newHTTPMetrics(opts.Metrics)
 	s.engine.HandleMethodNotAllowed = true
 	s.engine.ContextWithFallback = true
@@ -123,6 +135,7 @@ func (s *Server) routes() {
 	r.GET("/readyz", s.readyz)
 	r.GET("/metrics", s.serveMetrics)
 	r.GET("/openapi.json", s.openAPI)
+	s.mountConsole(r)
 	s.codecRoutes(r)
 
 	v1 := r.Group("/v1", s.authenticate)

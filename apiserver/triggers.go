@@ -68,27 +68,31 @@ type triggerRequest struct {
 	Object        string             `json:"object"`
 	Event         string             `json:"event"`
 	Conditions    []domain.Condition `json:"conditions"`
-	Actions       json.RawMessage    `json:"actions"`
-	Description   string             `json:"description"`
-	Enabled       *bool              `json:"enabled"`
+	// ConditionExpression is an optional CEL expression over the event, as
+	// webhooks' "expression" ("expression" is the cron of at_time).
+	ConditionExpression string          `json:"condition_expression"`
+	Actions             json.RawMessage `json:"actions"`
+	Description         string          `json:"description"`
+	Enabled             *bool           `json:"enabled"`
 }
 
 // triggerPatch is the body of PATCH /v1/triggers/{id}: only present fields
 // change, and null resets a field to its default.
 type triggerPatch struct {
-	Name          opt[string]             `json:"name"`
-	Type          opt[string]             `json:"type"`
-	Flow          opt[string]             `json:"flow"`
-	TimeZone      opt[string]             `json:"timezone"`
-	Timeout       opt[json.RawMessage]    `json:"timeout"`
-	Expression    opt[string]             `json:"expression"`
-	OverlapPolicy opt[string]             `json:"overlap_policy"`
-	Object        opt[string]             `json:"object"`
-	Event         opt[string]             `json:"event"`
-	Conditions    opt[[]domain.Condition] `json:"conditions"`
-	Actions       opt[json.RawMessage]    `json:"actions"`
-	Description   opt[string]             `json:"description"`
-	Enabled       opt[bool]               `json:"enabled"`
+	Name                opt[string]             `json:"name"`
+	Type                opt[string]             `json:"type"`
+	Flow                opt[string]             `json:"flow"`
+	TimeZone            opt[string]             `json:"timezone"`
+	Timeout             opt[json.RawMessage]    `json:"timeout"`
+	Expression          opt[string]             `json:"expression"`
+	OverlapPolicy       opt[string]             `json:"overlap_policy"`
+	Object              opt[string]             `json:"object"`
+	Event               opt[string]             `json:"event"`
+	Conditions          opt[[]domain.Condition] `json:"conditions"`
+	ConditionExpression opt[string]             `json:"condition_expression"`
+	Actions             opt[json.RawMessage]    `json:"actions"`
+	Description         opt[string]             `json:"description"`
+	Enabled             opt[bool]               `json:"enabled"`
 }
 
 // triggerResponse is a trigger as the API shows it. At Time triggers carry
@@ -113,8 +117,10 @@ type triggerResponse struct {
 	Event          string                 `json:"event,omitempty"`
 	EventType      string                 `json:"event_type,omitempty"`
 	Conditions     *[]domain.Condition    `json:"conditions,omitempty"`
-	Description    string                 `json:"description"`
-	Enabled        bool                   `json:"enabled"`
+	// ConditionExpression is the on_event trigger's CEL expression, if any.
+	ConditionExpression string `json:"condition_expression,omitempty"`
+	Description         string `json:"description"`
+	Enabled             bool   `json:"enabled"`
 	// SigningSecret signs the requests of the trigger's webhook actions:
 	// whole in the answer that made it and in rotate-secret's, masked in
 	// other single reads, absent in lists and before the trigger has one.
@@ -169,6 +175,7 @@ func (s *Server) toTriggerResponse(c *gin.Context, t *domain.Trigger, describe b
 			conds = []domain.Condition{}
 		}
 		r.Object, r.Event, r.EventType, r.Conditions = t.Object, t.Event, t.EventType(), &conds
+		r.ConditionExpression = t.ConditionExpression
 	case domain.TriggerAtTime:
 		r.Expression, r.OverlapPolicy = t.Expression, t.OverlapPolicy
 		s.describeSchedule(c, t, &r, describe)
@@ -245,7 +252,8 @@ func (s *Server) createTrigger(c *gin.Context) {
 	t := &domain.Trigger{
 		Name: req.Name, Type: req.Type, Flow: req.Flow, TimeZone: req.TimeZone, Expression: req.Expression,
 		OverlapPolicy: req.OverlapPolicy, Object: req.Object, Event: req.Event, Conditions: req.Conditions,
-		Description: req.Description, Enabled: true,
+		ConditionExpression: req.ConditionExpression,
+		Description:         req.Description, Enabled: true,
 	}
 	if !isNull(req.Timeout) {
 		d, err := parseTimeout(req.Timeout)
@@ -261,7 +269,7 @@ func (s *Server) createTrigger(c *gin.Context) {
 		t.Enabled = *req.Enabled
 	}
 	t.Normalize()
-	if err := validateTrigger(t, fields); err != nil {
+	if err := s.validateTrigger(c, t, fields); err != nil {
 		abortWithError(c, err)
 		return
 	}
@@ -288,11 +296,16 @@ func (s *Server) createTrigger(c *gin.Context) {
 	c.JSON(http.StatusCreated, s.triggerAnswer(c, t))
 }
 
-// validateTrigger merges t's own validation with problems found while
-// decoding (which come first: they explain the others).
-func validateTrigger(t *domain.Trigger, decoded domain.FieldErrors) error {
+// validateTrigger merges t's own validation (knowing the registry's custom
+// event types) with problems found while decoding (which come first: they
+// explain the others).
+func (s *Server) validateTrigger(c *gin.Context, t *domain.Trigger, decoded domain.FieldErrors) error {
+	reg, err := s.registry(c.Request.Context())
+	if err != nil {
+		return err
+	}
 	var ve *domain.ValidationError
-	if err := t.Validate(activities.ActionCatalog()); errors.As(err, &ve) {
+	if err := t.ValidateWith(activities.ActionCatalog(), reg.Set()); errors.As(err, &ve) {
 		for p, m := range ve.Fields {
 			if decoded["actions"] != "" && strings.HasPrefix(p, "actions") {
 				continue
@@ -332,7 +345,7 @@ func (s *Server) listTriggers(c *gin.Context) {
 		abortWithError(c, err)
 		return
 	}
-	f := store.TriggerFilter{Type: c.Query("type"), Object: c.Query("object"), Event: c.Query("event"),
+	f := store.TriggerFilter{Type: c.Query("type"), Object: domain.ObjectName(c.Query("object")), Event: c.Query("event"),
 		FlowID: c.Query("flow"), Text: c.Query("q")}
 	if f.Type != "" && f.Type != domain.TriggerAtTime && f.Type != domain.TriggerOnEvent {
 		abortWithError(c, domain.Invalid("type", `must be "at_time" or "on_event"`))
@@ -369,7 +382,7 @@ func (s *Server) patchTrigger(c *gin.Context) {
 	t := *old
 	fields := applyTriggerPatch(&t, &req)
 	t.Normalize()
-	if err := validateTrigger(&t, fields); err != nil {
+	if err := s.validateTrigger(c, &t, fields); err != nil {
 		abortWithError(c, err)
 		return
 	}
@@ -408,7 +421,7 @@ func applyTriggerPatch(t *domain.Trigger, p *triggerPatch) domain.FieldErrors {
 		case domain.TriggerOnEvent:
 			t.Expression = ""
 		case domain.TriggerAtTime:
-			t.Object, t.Event, t.Conditions = "", "", nil
+			t.Object, t.Event, t.Conditions, t.ConditionExpression = "", "", nil, ""
 		}
 	} else if p.Type.Set && p.Type.Null {
 		t.Type = ""
@@ -422,6 +435,7 @@ func applyTriggerPatch(t *domain.Trigger, p *triggerPatch) domain.FieldErrors {
 	if p.Conditions.Set {
 		t.Conditions = p.Conditions.V
 	}
+	str(p.ConditionExpression, &t.ConditionExpression)
 	if p.Timeout.Set {
 		t.Timeout = 0
 		if !p.Timeout.Null {
@@ -612,7 +626,7 @@ func (s *Server) runScheduledTrigger(c *gin.Context, t *domain.Trigger) {
 		abortWithError(c, err)
 		return
 	}
-	c.JSON(http.StatusAccepted, toRunResponse(run))
+	c.JSON(http.StatusAccepted, s.linkedRun(run))
 }
 
 // sampleEventData is the data of the sample event a manual On Event run
@@ -666,7 +680,7 @@ func (s *Server) runEventTrigger(c *gin.Context, t *domain.Trigger, in *eventReq
 	}
 	if run.Status != store.RunPending || run.RunID != "" {
 		// A repeated event id is one run: answer with the one there is.
-		c.JSON(http.StatusOK, toRunResponse(run))
+		c.JSON(http.StatusOK, s.linkedRun(run))
 		return
 	}
 	if s.opts.Temporal == nil {
@@ -689,7 +703,7 @@ func (s *Server) runEventTrigger(c *gin.Context, t *domain.Trigger, in *eventReq
 		return
 	}
 	run.WorkflowID, run.RunID, run.Status = wfID, runID, store.RunRunning
-	c.JSON(http.StatusAccepted, toRunResponse(run))
+	c.JSON(http.StatusAccepted, s.linkedRun(run))
 }
 
 // temporalCause marks a failed start as Temporal's trouble.
@@ -740,7 +754,7 @@ func (s *Server) listRuns(c *gin.Context, f store.RunFilter) {
 		abortWithError(c, err)
 		return
 	}
-	respondList(c, p, list, toRunResponse)
+	respondList(c, p, list, s.linkedRun)
 }
 
 // triggerBulkRequest names triggers (or queue hooks) by id.

@@ -48,6 +48,10 @@ type webhookRequest struct {
 	Timeout     *domain.Duration              `json:"timeout"`
 	Ordered     bool                          `json:"ordered"`
 	Enabled     *bool                         `json:"enabled"`
+	// SuccessStatus narrows which 2xx answers are SUCCESS ("200-209").
+	SuccessStatus string `json:"success_status"`
+	// UseCase is the object the webhook is for, fixed at creation.
+	UseCase string `json:"use_case"`
 }
 
 // webhookPatch is the body of PATCH /v1/webhooks/{id}: only present fields change.
@@ -68,6 +72,10 @@ type webhookPatch struct {
 	Timeout     opt[domain.Duration]               `json:"timeout"`
 	Ordered     opt[bool]                          `json:"ordered"`
 	Enabled     opt[bool]                          `json:"enabled"`
+	// SuccessStatus: null resets it to 200-299.
+	SuccessStatus opt[string] `json:"success_status"`
+	// UseCase is accepted only unchanged: it is fixed at creation.
+	UseCase opt[string] `json:"use_case"`
 }
 
 // webhookResponse is a webhook as the API shows it. Secret is whole only in
@@ -90,7 +98,11 @@ type webhookResponse struct {
 	Timeout     string                        `json:"timeout"`
 	Ordered     bool                          `json:"ordered"`
 	Enabled     bool                          `json:"enabled"`
-	Secret      string                        `json:"secret"`
+	// SuccessStatus is which answers count as SUCCESS.
+	SuccessStatus string `json:"success_status"`
+	// UseCase is the object the webhook was created for; omitted for none.
+	UseCase string `json:"use_case,omitempty"`
+	Secret  string `json:"secret"`
 	// PreviousSecretExpiresAt is when the previous secret stops signing
 	// after a rotation.
 	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty"`
@@ -104,6 +116,7 @@ func toWebhookResponse(w *domain.Webhook, showSecret bool) webhookResponse {
 		Headers: domain.MaskHeaders(w.Headers, true), Params: w.Params, Body: w.Body, EventTypes: w.EventTypes,
 		Filters: w.Filters, Conditions: w.Conditions, Expression: w.Expression, Retry: w.Retry,
 		Timeout: w.Timeout.String(), Ordered: w.Ordered, Enabled: w.Enabled,
+		SuccessStatus: w.SuccessStatus, UseCase: w.UseCase,
 		Secret: maskSecret(w.Secret), CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt,
 	}
 	if showSecret {
@@ -133,7 +146,7 @@ func (s *Server) createWebhook(c *gin.Context) {
 		Name: req.Name, Code: strings.TrimSpace(req.Code), Description: req.Description, URL: req.URL,
 		Method: req.Method, Headers: req.Headers, Params: req.Params, Body: req.Body, EventTypes: req.EventTypes,
 		Filters: req.Filters, Conditions: req.Conditions, Expression: req.Expression, Ordered: req.Ordered,
-		Enabled: true, Secret: activities.NewSigningSecret(),
+		Enabled: true, Secret: activities.NewSigningSecret(), SuccessStatus: req.SuccessStatus, UseCase: req.UseCase,
 	}
 	if req.Retry != nil {
 		w.Retry = *req.Retry
@@ -148,7 +161,7 @@ func (s *Server) createWebhook(c *gin.Context) {
 		w.Enabled = *req.Enabled
 	}
 	w.Normalize()
-	if err := w.Validate(); err != nil {
+	if err := s.validateWebhook(c, w); err != nil {
 		abortWithError(c, err)
 		return
 	}
@@ -213,10 +226,14 @@ func (s *Server) patchWebhook(c *gin.Context) {
 		abortWithError(c, domain.Invalid("code", "cannot be changed once saved"))
 		return
 	}
+	if req.UseCase.Set && domain.ObjectName(req.UseCase.V) != w.UseCase {
+		abortWithError(c, domain.Invalid("use_case", "cannot be changed after creation; create a new webhook for another use case"))
+		return
+	}
 	wasEnabled := w.Enabled
 	applyWebhookPatch(w, &req)
 	w.Normalize()
-	if err := w.Validate(); err != nil {
+	if err := s.validateWebhook(c, w); err != nil {
 		abortWithError(c, err)
 		return
 	}
@@ -228,6 +245,16 @@ func (s *Server) patchWebhook(c *gin.Context) {
 		s.wakeWebhook(c, w)
 	}
 	c.JSON(http.StatusOK, toWebhookResponse(w, false))
+}
+
+// validateWebhook validates a webhook knowing the registry's custom event
+// types, which it may subscribe to like catalog ones.
+func (s *Server) validateWebhook(c *gin.Context, w *domain.Webhook) error {
+	reg, err := s.registry(c.Request.Context())
+	if err != nil {
+		return err
+	}
+	return w.ValidateWith(reg.Set())
 }
 
 func applyWebhookPatch(w *domain.Webhook, p *webhookPatch) {
@@ -244,6 +271,7 @@ func applyWebhookPatch(w *domain.Webhook, p *webhookPatch) {
 	set(p.URL, &w.URL, "")
 	set(p.Method, &w.Method, "")
 	set(p.Expression, &w.Expression, "")
+	set(p.SuccessStatus, &w.SuccessStatus, domain.DefaultSuccessStatus)
 	if p.Headers.Set {
 		w.Headers = p.Headers.V
 	}

@@ -77,6 +77,7 @@ func init() {
 	for i := range catalogObjects {
 		catalogByName[catalogObjects[i].Name] = &catalogObjects[i]
 	}
+	initBuiltinEventTypes()
 }
 
 // Catalog returns the objects and their events, in display order. The result
@@ -94,6 +95,15 @@ func EventTypes() []string {
 	return append([]string(nil), eventTypeList...)
 }
 
+// ObjectName maps the names an object is also known by to the catalog's:
+// Webitel's objects list calls related cases "Linked cases".
+func ObjectName(object string) string {
+	if object == "linked_case" {
+		return "related_case"
+	}
+	return object
+}
+
 // IsCatalogEventType reports whether t is one of EventTypes.
 func IsCatalogEventType(t string) bool { return catalogTypes[t] }
 
@@ -101,11 +111,61 @@ func IsCatalogEventType(t string) bool { return catalogTypes[t] }
 // ("case", "created") → "case.created".
 func EventType(object, event string) string { return object + "." + event }
 
+// EventTypeSet is what webhooks and triggers may subscribe to: the catalog,
+// plus the installation's own event types from the registry, passed in by
+// the caller (the domain does not read the database). Its zero value is the
+// catalog alone.
+type EventTypeSet struct {
+	custom  map[string]bool
+	objects map[string][]string // object → its custom events
+}
+
+// NewEventTypeSet is the catalog plus the custom types named.
+func NewEventTypeSet(custom []string) EventTypeSet {
+	s := EventTypeSet{custom: map[string]bool{}, objects: map[string][]string{}}
+	for _, t := range custom {
+		s.custom[t] = true
+		object, event := SplitEventType(t)
+		s.objects[object] = append(s.objects[object], event)
+	}
+	return s
+}
+
+// HasObject reports whether object is a catalog object or the object of a
+// custom type.
+func (s EventTypeSet) HasObject(object string) bool {
+	_, known := catalogByName[object]
+	return known || len(s.objects[object]) > 0
+}
+
+// Has reports whether t is a catalog or custom type.
+func (s EventTypeSet) Has(t string) bool { return catalogTypes[t] || s.custom[t] }
+
 // ValidateObjectEvent checks an On Event trigger's object and event, keyed by
 // the JSON fields "object" and "event". As in Webitel's form, the event only
 // makes sense once an object is chosen, and must be one of that object's.
 func ValidateObjectEvent(object, event string) FieldErrors {
+	return EventTypeSet{}.ValidateObjectEvent(object, event)
+}
+
+// ValidateObjectEvent is the package function, also knowing the set's
+// custom types: "invoice" and "paid" for a registered "invoice.paid".
+// "linked_case" is accepted for "related_case" (Webitel's list calls
+// related cases "Linked cases"); the caller stores ObjectName's answer.
+func (s EventTypeSet) ValidateObjectEvent(object, event string) FieldErrors {
 	errs := FieldErrors{}
+	object = ObjectName(object)
+	if object != "" && event != "" && s.custom[EventType(object, event)] {
+		return errs
+	}
+	if _, known := catalogByName[object]; !known && len(s.objects[object]) > 0 {
+		if event == "" {
+			errs.Add("event", fmt.Sprintf("is required; allowed for %q: %s", object, strings.Join(s.objects[object], ", ")))
+		} else {
+			errs.Add("event", fmt.Sprintf("%q is not an event of object %q; allowed: %s", truncateForMessage(event), object, strings.Join(s.objects[object], ", ")))
+		}
+		return errs
+	}
 	if object == "" {
 		errs.Add("object", "is required")
 		if event == "" {
@@ -151,17 +211,21 @@ func eventNames(obj *CatalogObject) string {
 // an exact catalog type ("case.created"), every event of a known object
 // ("case.*"), or everything ("*"). Subscriptions are limited to the catalog
 // so that a typo cannot create a webhook that silently never fires.
-func ValidateEventTypePattern(p string) error {
+func ValidateEventTypePattern(p string) error { return EventTypeSet{}.ValidatePattern(p) }
+
+// ValidatePattern is ValidateEventTypePattern knowing the set's custom
+// types too ("invoice.paid", "invoice.*").
+func (s EventTypeSet) ValidatePattern(p string) error {
 	switch {
 	case p == "":
 		return errors.New("is required")
 	case p == "*":
 		return nil
-	case catalogTypes[p]:
+	case s.Has(p):
 		return nil
 	}
 	if object, ok := strings.CutSuffix(p, ".*"); ok {
-		if _, known := catalogByName[object]; known {
+		if _, known := catalogByName[object]; known || len(s.objects[object]) > 0 {
 			return nil
 		}
 		return fmt.Errorf("%q: %q is not a known object; allowed: %s", truncateForMessage(p), truncateForMessage(object), objectNames())

@@ -87,3 +87,23 @@ func ValidateCode(code string) error {
 	}
 	return nil
 }
+
+// FreeCode returns base when it is not taken, else the first of base_2,
+// base_3 … base_<maxVariant> that is not, shortening base so the suffix fits
+// in MaxCodeLength; "" when every one is taken.
+func FreeCode(base string, taken func(string) bool, maxVariant int) string {
+	if !taken(base) {
+		return base
+	}
+	for n := 2; n <= maxVariant; n++ {
+		suffix := fmt.Sprintf("_%d", n)
+		stem := base
+		if len(stem)+len(suffix) > MaxCodeLength {
+			stem = strings.TrimRight(stem[:MaxCodeLength-len(suffix)], "_")
+		}
+		if code := stem + suffix; !taken(code) {
+			return code
+		}
+	}
+	return ""
+}

@@ -32,9 +32,14 @@ const cronMaxYear = 2100
 // steps (*/5, 1-10/2, 5/15), month names JAN-DEC and day names SUN-SAT
 // (0 and 7 are both Sunday).
 //
-// Day-of-month and day-of-week are ANDed when both are restricted, as
-// Temporal's schedules do ("0 0 13 * 5" fires on Friday the 13th only), not
-// ORed as in classic Unix cron. Next and Describe follow that rule.
+// Days follow standard (Vixie) cron, crontab(5): when both day-of-month and
+// day-of-week are restricted — neither starts with * or ? — a day matches
+// when EITHER matches ("0 0 1 * 1" is the 1st of every month and every
+// Monday); otherwise both must match ("0 0 */2 * 1" is every Monday on an
+// odd day). Temporal ANDs the two in a calendar, so the expression is kept
+// as the calendars whose union it is (Calendars): one, or two when the days
+// are ORed. Next, Describe and the schedule given to Temporal all come from
+// those calendars.
 type CronExpression struct {
 	// Source is the expression as given, trimmed.
 	Source string
@@ -44,9 +49,33 @@ type CronExpression struct {
 	Descriptor string
 	// Every is the interval of "@every"; zero otherwise.
 	Every time.Duration
+	// EitherDay is true when both day fields are restricted, so that a day
+	// matches when either does (two calendars).
+	EitherDay bool
 
 	fields [6]cronField
-	texts  [6]string // field text for TemporalCron, with ? as *
+	cals   []cronCalendar
+}
+
+// cronCalendar is one ANDed set of fields: a time matches when every field
+// does. An expression is the union of its calendars.
+type cronCalendar struct {
+	fields  [6]cronField
+	comment string
+}
+
+// CronCalendar is one calendar of a schedule in the shape of Temporal's
+// ScheduleCalendarSpec: a time matches when each field has a range holding
+// it. Day of week runs 0-6 (Sunday is 0).
+type CronCalendar struct {
+	Second, Minute, Hour, DayOfMonth, Month, DayOfWeek []CronRange
+	// Comment says which part of the expression the calendar is.
+	Comment string
+}
+
+// CronRange is Start through End inclusive, every Step.
+type CronRange struct {
+	Start, End, Step int
 }
 
 // Field positions in CronExpression.fields.
@@ -121,13 +150,16 @@ func ParseCron(expr string) (*CronExpression, error) {
 	case 5:
 		specIdx = []int{cronMin, cronHour, cronDom, cronMonth, cronDow}
 		c.fields[cronSec] = cronField{bits: 1, items: []cronItem{{start: 0, end: 0, step: 1}}}
-		c.texts[cronSec] = "0"
 	case 6:
 		c.Seconds = true
 		specIdx = []int{cronSec, cronMin, cronHour, cronDom, cronMonth, cronDow}
 	default:
+		if strings.HasPrefix(strings.ToUpper(src), "CRON_TZ=") || strings.HasPrefix(strings.ToUpper(src), "TZ=") {
+			return nil, errors.New("a time zone prefix is not part of the expression; give the zone in the trigger's timezone field")
+		}
 		return nil, fmt.Errorf("cron expression has %d fields; use 5 (minute hour day-of-month month day-of-week) or 6 with a leading seconds field", len(parts))
 	}
+	var starts [6]byte
 	for i, part := range parts {
 		idx := specIdx[i]
 		f, err := parseCronField(part, idx)
@@ -135,12 +167,40 @@ func ParseCron(expr string) (*CronExpression, error) {
 			return nil, fmt.Errorf("field %d (%s): %s", i+1, cronSpecs[idx].name, err)
 		}
 		c.fields[idx] = f
-		c.texts[idx] = strings.ReplaceAll(part, "?", "*")
+		starts[idx] = part[0]
 	}
+	// crontab(5): "If both fields are restricted (i.e., don't start with
+	// *), the command will be run when either field matches."
+	restricted := func(b byte) bool { return b != '*' && b != '?' }
+	c.EitherDay = restricted(starts[cronDom]) && restricted(starts[cronDow])
+	c.buildCalendars()
 	if err := c.checkReachable(); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// buildCalendars splits the expression into the calendars whose union it
+// is: itself, or, when the days are ORed, one calendar with the day of month
+// (any weekday) and one with the day of week (any day of month).
+func (c *CronExpression) buildCalendars() {
+	if !c.EitherDay {
+		c.cals = []cronCalendar{{fields: c.fields, comment: c.Source}}
+		return
+	}
+	byDom, byDow := c.fields, c.fields
+	byDow[cronDom] = fullCronField(cronDom)
+	byDom[cronDow] = fullCronField(cronDow)
+	c.cals = []cronCalendar{
+		{fields: byDom, comment: c.Source + " (day of month)"},
+		{fields: byDow, comment: c.Source + " (day of week)"},
+	}
+}
+
+// fullCronField is a field written "*".
+func fullCronField(idx int) cronField {
+	f, _ := parseCronField("*", idx)
+	return f
 }
 
 func (c *CronExpression) parseDescriptor(src string) error {
@@ -172,7 +232,8 @@ func (c *CronExpression) parseDescriptor(src string) error {
 	if err != nil {
 		return err
 	}
-	c.fields, c.texts, c.Descriptor = parsed.fields, parsed.texts, word
+	c.fields, c.EitherDay, c.Descriptor = parsed.fields, parsed.EitherDay, word
+	c.buildCalendars()
 	return nil
 }
 
@@ -304,8 +365,12 @@ var monthNames = [13]string{"", "January", "February", "March", "April", "May", 
 var maxDays = [13]int{0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}
 
 // checkReachable refuses day-of-month/month combinations that never occur
-// ("0 0 31 2 *"): Temporal would accept them and never fire.
+// ("0 0 31 2 *"): Temporal would accept them and never fire. With the days
+// ORed the weekday calendar fires in every month, so the expression does.
 func (c *CronExpression) checkReachable() error {
+	if c.EitherDay {
+		return nil
+	}
 	dom, month := &c.fields[cronDom], &c.fields[cronMonth]
 	for m := 1; m <= 12; m++ {
 		if !month.has(m) {
@@ -320,28 +385,77 @@ func (c *CronExpression) checkReachable() error {
 	return fmt.Errorf("the expression never fires: no selected day of month occurs in the selected months")
 }
 
-// TemporalCron returns the string for Temporal's ScheduleSpec.CronExpressions.
-// Temporal reads 6 fields as minute…day-of-week plus YEAR, so the 6-field
-// seconds form becomes Temporal's 7-field "sec min hour dom mon dow *"; "?"
-// (which Temporal does not know) becomes "*". 5-field expressions and
-// descriptors pass through.
-func (c *CronExpression) TemporalCron() string {
-	switch c.Descriptor {
-	case "":
-	case "@every":
-		return "@every " + c.Every.String()
-	default:
-		return c.Descriptor
+// Calendars returns the calendars whose union is the expression, for
+// Temporal's ScheduleSpec.Calendars (which fires on the union of its
+// calendars): one, or two when day of month and day of week are ORed. "@every"
+// is an interval, not a calendar: nil.
+func (c *CronExpression) Calendars() []CronCalendar {
+	if c.Descriptor == "@every" {
+		return nil
 	}
-	if c.Seconds {
-		return strings.Join(c.texts[:], " ") + " *"
+	out := make([]CronCalendar, len(c.cals))
+	for i, cal := range c.cals {
+		out[i] = CronCalendar{
+			Second:     cal.fields[cronSec].ranges(),
+			Minute:     cal.fields[cronMin].ranges(),
+			Hour:       cal.fields[cronHour].ranges(),
+			DayOfMonth: cal.fields[cronDom].ranges(),
+			Month:      cal.fields[cronMonth].ranges(),
+			DayOfWeek:  cal.fields[cronDow].ranges(),
+			Comment:    cal.comment,
+		}
 	}
-	return strings.Join(c.texts[cronMin:], " ")
+	return out
+}
+
+// ranges writes the field's values as few ranges as it can: one stepped
+// range when they are evenly spaced ("*/15", "8-18/2"), else one range per
+// run of consecutive values. Sunday is 0 only (bit 7 is never set).
+func (f *cronField) ranges() []CronRange {
+	vs := f.values()
+	if len(vs) == 0 {
+		return nil
+	}
+	if len(vs) > 2 {
+		step := vs[1] - vs[0]
+		even := true
+		for i := 2; i < len(vs); i++ {
+			if vs[i]-vs[i-1] != step {
+				even = false
+				break
+			}
+		}
+		if even {
+			return []CronRange{{Start: vs[0], End: vs[len(vs)-1], Step: step}}
+		}
+	}
+	var out []CronRange
+	for i := 0; i < len(vs); {
+		j := i
+		for j+1 < len(vs) && vs[j+1] == vs[j]+1 {
+			j++
+		}
+		out = append(out, CronRange{Start: vs[i], End: vs[j], Step: 1})
+		i = j + 1
+	}
+	return out
+}
+
+// dayMatches reports whether any calendar fires on the civil day.
+func (c *CronExpression) dayMatches(day time.Time) bool {
+	m, d, wd := int(day.Month()), day.Day(), int(day.Weekday())
+	for i := range c.cals {
+		f := &c.cals[i].fields
+		if f[cronMonth].has(m) && f[cronDom].has(d) && f[cronDow].has(wd) {
+			return true
+		}
+	}
+	return false
 }
 
 // Next returns the next n fire times strictly after after, in loc (UTC when
-// nil), computed the way Temporal's scheduler does: day-of-month AND
-// day-of-week; a local time skipped by a DST change does not fire and a
+// nil), computed the way Temporal's scheduler does with the expression's
+// calendars (a day fires when any calendar holds it); a local time skipped by a DST change does not fire and a
 // repeated one fires twice; "@every d" fires at multiples of d since the Unix
 // epoch. It returns fewer than n times when the schedule ends before 2100,
 // and at most 10,000.
@@ -364,7 +478,7 @@ func (c *CronExpression) Next(after time.Time, loc *time.Location, n int) []time
 			day = time.Date(day.Year(), day.Month()+1, 1, 0, 0, 0, 0, time.UTC)
 			continue
 		}
-		if c.fields[cronDom].has(day.Day()) && c.fields[cronDow].has(int(day.Weekday())) {
+		if c.dayMatches(day) {
 			out = c.appendDay(out, day, after, loc, n)
 		}
 		day = day.AddDate(0, 0, 1)
@@ -675,10 +789,24 @@ func dayName(v int) string {
 
 func monthName(v int) string { return monthNames[v] }
 
-// describeDays describes the day-of-month, day-of-week and month fields.
+// describeDays describes the day-of-month, day-of-week and month fields:
+// "or" between the day fields when the expression's two calendars are
+// ORed, "only if it falls on" when one calendar ANDs them.
 func (c *CronExpression) describeDays() []string {
 	dom, dow, month := &c.fields[cronDom], &c.fields[cronDow], &c.fields[cronMonth]
 	var parts []string
+	switch {
+	case c.EitherDay && (dom.all || dow.all):
+		// One of the two calendars holds every day.
+	case c.EitherDay:
+		parts = append(parts, describeDom(dom)+" or on "+describeDow(dow, true))
+	}
+	if c.EitherDay {
+		if !month.all {
+			parts = append(parts, describeMonth(month))
+		}
+		return parts
+	}
 	if !dom.all {
 		parts = append(parts, describeDom(dom))
 	}

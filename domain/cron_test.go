@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -74,36 +75,48 @@ func TestParseCronErrors(t *testing.T) {
 	}
 }
 
-func TestCronTemporalCron(t *testing.T) {
+func TestCronCalendars(t *testing.T) {
+	r := func(a, b, step int) CronRange { return CronRange{Start: a, End: b, Step: step} }
+	all := func(a, b int) []CronRange { return []CronRange{r(a, b, 1)} }
+	one := func(v int) []CronRange { return []CronRange{r(v, v, 1)} }
 	tests := []struct {
-		expr, want string
-		seconds    bool
+		expr      string
+		eitherDay bool
+		want      []CronCalendar
 	}{
-		{"0 */1 12 * * *", "0 */1 12 * * * *", true},
-		{"  0   9 * * 1-5 ", "0 9 * * 1-5", false},
-		{"*/30 * * * *", "*/30 * * * *", false},
-		{"0 30 9 ? * MON-FRI", "0 30 9 * * MON-FRI *", true},
-		{"0 0 ? * SUN", "0 0 * * SUN", false},
-		{"@daily", "@daily", false},
-		{"@Hourly", "@hourly", false},
-		{"@annually", "@annually", false},
-		{"@every 30m", "@every 30m0s", false},
-		{"@every 90s", "@every 1m30s", false},
+		// Webitel's 6-field form: the leading field is seconds, never a year.
+		{"0 */1 12 * * *", false, []CronCalendar{{Second: one(0), Minute: all(0, 59), Hour: one(12),
+			DayOfMonth: all(1, 31), Month: all(1, 12), DayOfWeek: all(0, 6), Comment: "0 */1 12 * * *"}}},
+		{"*/15 9-17 * * MON-FRI", false, []CronCalendar{{Second: one(0), Minute: []CronRange{r(0, 45, 15)}, Hour: all(9, 17),
+			DayOfMonth: all(1, 31), Month: all(1, 12), DayOfWeek: all(1, 5), Comment: "*/15 9-17 * * MON-FRI"}}},
+		// Standard cron ORs restricted days: two calendars, one per day field.
+		{"0 0 1 * 1", true, []CronCalendar{
+			{Second: one(0), Minute: one(0), Hour: one(0), DayOfMonth: one(1), Month: all(1, 12), DayOfWeek: all(0, 6), Comment: "0 0 1 * 1 (day of month)"},
+			{Second: one(0), Minute: one(0), Hour: one(0), DayOfMonth: all(1, 31), Month: all(1, 12), DayOfWeek: one(1), Comment: "0 0 1 * 1 (day of week)"},
+		}},
+		{"30 8 15 JAN,JUL 5,0", true, []CronCalendar{
+			{Second: one(0), Minute: one(30), Hour: one(8), DayOfMonth: one(15), Month: []CronRange{r(1, 1, 1), r(7, 7, 1)}, DayOfWeek: all(0, 6), Comment: "30 8 15 JAN,JUL 5,0 (day of month)"},
+			{Second: one(0), Minute: one(30), Hour: one(8), DayOfMonth: all(1, 31), Month: []CronRange{r(1, 1, 1), r(7, 7, 1)}, DayOfWeek: []CronRange{r(0, 0, 1), r(5, 5, 1)}, Comment: "30 8 15 JAN,JUL 5,0 (day of week)"},
+		}},
+		// A day field starting with * or ? is not restricted: one ANDed calendar.
+		{"0 0 */2 * 1", false, []CronCalendar{{Second: one(0), Minute: one(0), Hour: one(0),
+			DayOfMonth: []CronRange{r(1, 31, 2)}, Month: all(1, 12), DayOfWeek: one(1), Comment: "0 0 */2 * 1"}}},
+		{"0 30 9 ? * 5-7", false, []CronCalendar{{Second: one(0), Minute: one(30), Hour: one(9),
+			DayOfMonth: all(1, 31), Month: all(1, 12), DayOfWeek: []CronRange{r(0, 0, 1), r(5, 6, 1)}, Comment: "0 30 9 ? * 5-7"}}},
+		{"@weekly", false, []CronCalendar{{Second: one(0), Minute: one(0), Hour: one(0),
+			DayOfMonth: all(1, 31), Month: all(1, 12), DayOfWeek: one(0), Comment: "@weekly"}}},
+		{"@every 30m", false, nil},
 	}
 	for _, tc := range tests {
 		c, err := ParseCron(tc.expr)
 		if err != nil {
-			t.Errorf("ParseCron(%q): %v", tc.expr, err)
-			continue
+			t.Fatalf("ParseCron(%q): %v", tc.expr, err)
 		}
-		if got := c.TemporalCron(); got != tc.want {
-			t.Errorf("TemporalCron(%q) = %q, want %q", tc.expr, got, tc.want)
+		if c.EitherDay != tc.eitherDay {
+			t.Errorf("%q: EitherDay = %v", tc.expr, c.EitherDay)
 		}
-		if c.Seconds != tc.seconds {
-			t.Errorf("%q: Seconds = %v", tc.expr, c.Seconds)
-		}
-		if c.Source != strings.TrimSpace(tc.expr) {
-			t.Errorf("%q: Source = %q", tc.expr, c.Source)
+		if got := c.Calendars(); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("Calendars(%q) =\n%+v\nwant\n%+v", tc.expr, got, tc.want)
 		}
 	}
 }
@@ -143,8 +156,16 @@ func TestCronDescribe(t *testing.T) {
 		{"*/15 9-17 * * *", "Every 15 minutes between 09:00 and 17:59"},
 		{"0,30 9-17 * * *", "At minutes 0 and 30 past the hour between 09:00 and 17:59"},
 		{"5/15 * * * *", "At minutes 5, 20, 35 and 50 past the hour"},
-		{"0 0 13 * 5", "At 00:00, on day 13 of the month, only if it falls on Friday"},
-		{"0 0 1-7 * MON", "At 00:00, on days 1 through 7 of the month, only if it falls on Monday"},
+		{"0 0 13 * 5", "At 00:00, on day 13 of the month or on Friday"},
+		{"0 0 1-7 * MON", "At 00:00, on days 1 through 7 of the month or on Monday"},
+		{"0 0 1 * 1", "At 00:00, on day 1 of the month or on Monday"},
+		{"30 8 15 * 5", "At 08:30, on day 15 of the month or on Friday"},
+		{"0 9 1,15 * MON-FRI", "At 09:00, on days 1 and 15 of the month or on Monday through Friday"},
+		{"0 0 1 JAN 1", "At 00:00, on day 1 of the month or on Monday, only in January"},
+		{"0 0 1-31 * 1", "Every day at 00:00"},
+		{"0 0 */2 * 1", "At 00:00, on every 2nd day of the month from day 1, only if it falls on Monday"},
+		{"0 0 ? * 1", "At 00:00, only on Monday"},
+		{"CRON_TZ=Europe/Kyiv 0 9 * * *", ""},
 		{"0 0 1,15 * *", "At 00:00, on days 1 and 15 of the month"},
 		{"0 0 L * *", ""},
 		{"0 0 1 */3 *", "At 00:00, on day 1 of the month, only in January, April, July and October"},
@@ -170,11 +191,26 @@ func TestCronDescribe(t *testing.T) {
 	}
 }
 
+// vixieDaysOred applies crontab(5) to the expression's text, independently
+// of the parser's calendars: the day fields are ORed when neither starts
+// with * (or ?).
+func vixieDaysOred(c *CronExpression) bool {
+	src := c.Source
+	if fields, ok := cronDescriptors[strings.ToLower(src)]; ok {
+		src = fields
+	}
+	parts := strings.Fields(src)
+	dom, dow := parts[len(parts)-3], parts[len(parts)-1]
+	star := func(f string) bool { return f[0] == '*' || f[0] == '?' }
+	return !star(dom) && !star(dow)
+}
+
 // bruteForceFires lists the fire times in (after, end] by testing every second
 // (or every minute for 5-field forms) as an instant: a wall time that a DST
 // change skips never occurs, a repeated one occurs twice. That is the
 // behaviour Next must reproduce.
 func bruteForceFires(c *CronExpression, after, end time.Time, loc *time.Location) []time.Time {
+	ored := vixieDaysOred(c)
 	var out []time.Time
 	step := time.Second
 	t := after.Truncate(time.Second).Add(time.Second)
@@ -185,7 +221,12 @@ func bruteForceFires(c *CronExpression, after, end time.Time, loc *time.Location
 	for ; !t.After(end); t = t.Add(step) {
 		l := t.In(loc)
 		h, m, s := l.Clock()
-		if c.fields[cronMonth].has(int(l.Month())) && c.fields[cronDom].has(l.Day()) && c.fields[cronDow].has(int(l.Weekday())) &&
+		domOK, dowOK := c.fields[cronDom].has(l.Day()), c.fields[cronDow].has(int(l.Weekday()))
+		dayOK := domOK && dowOK
+		if ored {
+			dayOK = domOK || dowOK
+		}
+		if c.fields[cronMonth].has(int(l.Month())) && dayOK &&
 			c.fields[cronHour].has(h) && c.fields[cronMin].has(m) && c.fields[cronSec].has(s) {
 			out = append(out, l)
 		}
@@ -270,15 +311,22 @@ func TestCronNext(t *testing.T) {
 		t.Errorf("0 */1 12 * * *: %v … %v, %v", got[0], got[59], got[60])
 	}
 
-	// Day of month AND day of week, as Temporal does: Fridays the 13th.
+	// Day of month OR day of week, as standard cron does: the 13th and
+	// every Friday (Temporal alone would give Fridays the 13th only).
 	c, _ = ParseCron("0 0 13 * 5")
-	for _, f := range c.Next(after, loc, 5) {
-		if f.Day() != 13 || f.Weekday() != time.Friday {
-			t.Errorf("0 0 13 * 5 fired on %v", f)
-		}
+	var days []string
+	for _, f := range c.Next(after, loc, 6) {
+		days = append(days, f.Format("Jan 2 Mon"))
 	}
-	if first := c.Next(after, loc, 1)[0]; first.Format("2006-01-02") != "2026-02-13" {
-		t.Errorf("first Friday the 13th of 2026 = %v", first)
+	if got, want := strings.Join(days, ", "), "Jan 2 Fri, Jan 9 Fri, Jan 13 Tue, Jan 16 Fri, Jan 23 Fri, Jan 30 Fri"; got != want {
+		t.Errorf("0 0 13 * 5 fires on %s, want %s", got, want)
+	}
+	// Starting with * (even */2) leaves a day field unrestricted: ANDed.
+	c, _ = ParseCron("0 0 */2 * 1")
+	for _, f := range c.Next(after, loc, 5) {
+		if f.Day()%2 != 1 || f.Weekday() != time.Monday {
+			t.Errorf("0 0 */2 * 1 fired on %v, want Mondays on odd days only", f)
+		}
 	}
 
 	// Leap day.
@@ -417,7 +465,7 @@ func TestTimeZones(t *testing.T) {
 
 func FuzzParseCron(f *testing.F) {
 	for _, s := range []string{"0 */1 12 * * *", "0 9 * * 1-5", "*/30 * * * *", "@daily", "@every 90s",
-		"0 0 13 * 5", "5/15 0-23/2 1,15 JAN-MAR,DEC SUN-SAT", "59 59 23 31 12 7", "? * * * *", "0 0 29 2 *"} {
+		"0 0 13 * 5", "0 0 1 * 1", "0 0 */2 * 1", "5/15 0-23/2 1,15 JAN-MAR,DEC SUN-SAT", "59 59 23 31 12 7", "? * * * *", "0 0 29 2 *"} {
 		f.Add(s, int64(1774742400)) // 2026-03-29T00:00:00Z, a Kyiv DST day
 	}
 	loc, err := time.LoadLocation("Europe/Kyiv")
@@ -432,15 +480,19 @@ func FuzzParseCron(f *testing.F) {
 			}
 			return
 		}
-		if c.Describe() == "" || c.TemporalCron() == "" {
-			t.Fatal("empty description or Temporal form")
+		if c.Describe() == "" {
+			t.Fatal("empty description")
 		}
-		// The Temporal form of a field expression parses again as ours,
-		// except the 7-field form, which only Temporal reads.
-		if !c.Seconds {
-			again, err := ParseCron(c.TemporalCron())
-			if err != nil || !sameCronBits(again, c) {
-				t.Fatalf("TemporalCron %q does not round-trip: %v", c.TemporalCron(), err)
+		// The calendars given to Temporal hold exactly the model's values.
+		cals := c.Calendars()
+		if len(cals) != len(c.cals) {
+			t.Fatalf("%d calendars for %d in the model", len(cals), len(c.cals))
+		}
+		for i, cal := range cals {
+			for idx, rs := range [6][]CronRange{cal.Second, cal.Minute, cal.Hour, cal.DayOfMonth, cal.Month, cal.DayOfWeek} {
+				if got, want := rangeBits(rs), c.cals[i].fields[idx].bits; got != want {
+					t.Fatalf("calendar %d field %d: ranges %v hold %b, the model %b", i, idx, rs, got, want)
+				}
 			}
 		}
 		// Keep "after" within 2000–2090 so that the window stays below 2100.
@@ -460,13 +512,15 @@ func FuzzParseCron(f *testing.F) {
 	})
 }
 
-func sameCronBits(a, b *CronExpression) bool {
-	for i := range a.fields {
-		if a.fields[i].bits != b.fields[i].bits {
-			return false
+// rangeBits expands ranges the way Temporal reads them.
+func rangeBits(rs []CronRange) uint64 {
+	var b uint64
+	for _, r := range rs {
+		for v := r.Start; v <= r.End; v += r.Step {
+			b |= 1 << uint(v)
 		}
 	}
-	return true
+	return b
 }
 
 func BenchmarkParseCron(b *testing.B) {

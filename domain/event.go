@@ -21,11 +21,11 @@ type Event struct {
 // Extra entries (a trigger, earlier steps' outputs) are added by callers.
 func (e Event) Scope() (map[string]any, error) {
 	scope := map[string]any{}
+	var data any = map[string]any{}
 	if len(e.Data) > 0 && string(e.Data) != "null" {
 		// UseNumber keeps large ids exact; conditions compare json.Number as numbers.
 		dec := json.NewDecoder(bytes.NewReader(e.Data))
 		dec.UseNumber()
-		var data any
 		if err := dec.Decode(&data); err != nil {
 			return nil, err
 		}
@@ -40,6 +40,8 @@ func (e Event) Scope() (map[string]any, error) {
 		"type":        e.Type,
 		"occurred_at": e.OccurredAt.UTC().Format(time.RFC3339Nano),
 		"subject":     e.Subject,
+		// The whole data, for bodies that embed it: {{ event.data | json }}.
+		"data": data,
 	}
 	return scope, nil
 }

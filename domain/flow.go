@@ -44,8 +44,12 @@ type Flow struct {
 	Description string
 	Version     int
 	Steps       []Step
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// EventTypes are the event types the flow expects (exact types or
+	// "<object>.*"); empty means any. A trigger or queue hook on another
+	// event is refused (Webitel: a trigger's flow must match its event).
+	EventTypes []string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 // Step is one action of a flow: Action names a registered action, Params are
@@ -136,6 +140,9 @@ func (f *Flow) Normalize() {
 		f.Type = FlowTypeService
 	}
 	NormalizeSteps(f.Steps)
+	if f.EventTypes == nil {
+		f.EventTypes = []string{}
+	}
 }
 
 // NormalizeSteps trims step and action names and gives every step a params
@@ -153,7 +160,23 @@ func NormalizeSteps(steps []Step) {
 // Validate checks a normalized flow against the registered actions and names
 // every problem by its JSON path ("steps[1].params.url").
 func (f *Flow) Validate(actions ActionCatalog) error {
+	return f.ValidateWith(actions, EventTypeSet{})
+}
+
+// ValidateWith is Validate knowing the installation's custom event types,
+// which a flow may expect like catalog ones.
+func (f *Flow) ValidateWith(actions ActionCatalog, known EventTypeSet) error {
 	errs := FieldErrors{}
+	if len(f.EventTypes) > MaxEventTypes {
+		errs.Add("event_types", fmt.Sprintf("must list at most %d event types", MaxEventTypes))
+	}
+	for i, t := range f.EventTypes {
+		if t == "*" {
+			errs.Add(fmt.Sprintf("event_types[%d]", i), `"*" is every type: leave event_types empty instead`)
+		} else if err := known.ValidatePattern(t); err != nil {
+			errs.Add(fmt.Sprintf("event_types[%d]", i), err.Error())
+		}
+	}
 	validateName(errs, f.Name)
 	if strings.Contains(f.Name, "/") {
 		// A flow is addressed by id or name in URLs (/v1/flows/{id}).
@@ -170,6 +193,36 @@ func (f *Flow) Validate(actions ActionCatalog) error {
 	}
 	errs.Merge("steps", ValidateSteps(f.Steps, actions))
 	return errs.Err()
+}
+
+// Accepts reports whether the flow may handle events of eventType: it
+// declares no event types, or one of them matches.
+func (f *Flow) Accepts(eventType string) bool {
+	if len(f.EventTypes) == 0 {
+		return true
+	}
+	for _, p := range f.EventTypes {
+		if MatchEventType(p, eventType) {
+			return true
+		}
+	}
+	return false
+}
+
+// CheckHandles says why a trigger or queue hook on events of eventType ("" for
+// an At Time trigger, which has no event) may not run the flow; nil when it
+// may.
+func (f *Flow) CheckHandles(eventType string) error {
+	switch {
+	case len(f.EventTypes) == 0:
+		return nil
+	case eventType == "":
+		return fmt.Errorf("flow %q expects events of %s; an at_time trigger has none (clear the flow's event_types to run it on a timetable)",
+			f.Name, strings.Join(f.EventTypes, ", "))
+	case !f.Accepts(eventType):
+		return fmt.Errorf("flow %q expects events of %s, not %s", f.Name, strings.Join(f.EventTypes, ", "), eventType)
+	}
+	return nil
 }
 
 var stepNamePattern = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)

@@ -71,13 +71,16 @@ type Trigger struct {
 	OverlapPolicy string
 	// Object and Event are the catalog names an On Event trigger listens to:
 	// "case" + "created" matches events of type "case.created".
-	Object      string
-	Event       string
-	Conditions  []Condition
-	Description string
-	Enabled     bool
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	Object     string
+	Event      string
+	Conditions []Condition
+	// ConditionExpression is an optional CEL expression an event must also
+	// satisfy, as webhooks have (MPIQ: "attempts == max_attempts").
+	ConditionExpression string
+	Description         string
+	Enabled             bool
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
 }
 
 // EventType is the event type an On Event trigger matches ("case.created");
@@ -98,9 +101,10 @@ func (t *Trigger) Normalize() {
 	t.Flow = strings.TrimSpace(t.Flow)
 	t.TimeZone = strings.TrimSpace(t.TimeZone)
 	t.Expression = strings.TrimSpace(t.Expression)
-	t.Object = strings.TrimSpace(t.Object)
+	t.Object = ObjectName(strings.TrimSpace(t.Object))
 	t.Event = strings.TrimSpace(t.Event)
 	t.OverlapPolicy = strings.TrimSpace(t.OverlapPolicy)
+	t.ConditionExpression = strings.TrimSpace(t.ConditionExpression)
 	if t.TimeZone == "" {
 		t.TimeZone = DefaultTimeZone
 	}
@@ -120,6 +124,12 @@ func (t *Trigger) Normalize() {
 // flow exists and is a service flow is the store's check, since only the
 // database knows.
 func (t *Trigger) Validate(actions ActionCatalog) error {
+	return t.ValidateWith(actions, EventTypeSet{})
+}
+
+// ValidateWith is Validate with the installation's custom event types, which
+// an On Event trigger may choose like catalog ones.
+func (t *Trigger) ValidateWith(actions ActionCatalog, known EventTypeSet) error {
 	f := FieldErrors{}
 	validateName(f, t.Name)
 	if len(t.Description) > MaxDescriptionLength {
@@ -143,12 +153,20 @@ func (t *Trigger) Validate(actions ActionCatalog) error {
 		if len(t.Conditions) > 0 {
 			f.Add("conditions", "are only for on_event triggers: an at_time trigger has no event to test")
 		}
+		if t.ConditionExpression != "" {
+			f.Add("condition_expression", "is only for on_event triggers: an at_time trigger has no event to test")
+		}
 	case TriggerOnEvent:
-		f.Merge("", ValidateObjectEvent(t.Object, t.Event))
+		f.Merge("", known.ValidateObjectEvent(t.Object, t.Event))
 		if t.Expression != "" {
 			f.Add("expression", "is only for at_time triggers")
 		}
 		f.Merge("conditions", ValidateConditions(t.Conditions))
+		if t.ConditionExpression != "" {
+			if _, err := CompileExpression(t.ConditionExpression); err != nil {
+				f.Add("condition_expression", err.Error())
+			}
+		}
 	default:
 		f.Add("type", fmt.Sprintf(`%q is not a trigger type; use "at_time" or "on_event"`, truncateForMessage(t.Type)))
 	}

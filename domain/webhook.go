@@ -1,9 +1,11 @@
 package domain
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -45,6 +47,12 @@ type Webhook struct {
 	Timeout    time.Duration
 	Ordered    bool
 	Enabled    bool
+	// SuccessStatus is which answers count as SUCCESS: codes and ranges
+	// within 200-299 ("200-209", Cotalker's rule; default "200-299").
+	SuccessStatus string
+	// UseCase is the object the webhook was created for ("contact"), fixed
+	// at creation; its event types must belong to it. "" for none.
+	UseCase string
 	// Secret is the current signing secret (whsec_…). PreviousSecret also
 	// signs until PreviousSecretUntil, so receivers can roll over.
 	Secret              string
@@ -67,6 +75,11 @@ func (w *Webhook) Normalize() {
 	if w.Timeout == 0 {
 		w.Timeout = DefaultWebhookTimeout
 	}
+	w.SuccessStatus = strings.ReplaceAll(strings.TrimSpace(w.SuccessStatus), " ", "")
+	if w.SuccessStatus == "" {
+		w.SuccessStatus = DefaultSuccessStatus
+	}
+	w.UseCase = ObjectName(strings.TrimSpace(w.UseCase))
 	if w.Retry == (RetryPolicy{}) {
 		w.Retry = DefaultRetryPolicy()
 	}
@@ -90,8 +103,12 @@ func (w *Webhook) Normalize() {
 }
 
 // Validate checks every field of a normalized webhook and names each problem
-// by its JSON path.
-func (w *Webhook) Validate() error {
+// by its JSON path. Event types must be catalog types or patterns.
+func (w *Webhook) Validate() error { return w.ValidateWith(EventTypeSet{}) }
+
+// ValidateWith is Validate with the installation's custom event types, which
+// a webhook may subscribe to like catalog ones.
+func (w *Webhook) ValidateWith(known EventTypeSet) error {
 	f := FieldErrors{}
 	if w.Name == "" {
 		f.Add("name", "is required")
@@ -123,14 +140,14 @@ func (w *Webhook) Validate() error {
 		f.Add("event_types", fmt.Sprintf("must list at most %d event types", MaxEventTypes))
 	}
 	for i, t := range w.EventTypes {
-		if err := ValidateEventTypePattern(t); err != nil {
+		if err := known.ValidatePattern(t); err != nil {
 			f.Add(fmt.Sprintf("event_types[%d]", i), err.Error())
 		}
 	}
 	f.Merge("conditions", ValidateConditions(w.Conditions))
 	for _, pattern := range sortedKeys(w.Filters) {
 		path := fmt.Sprintf("filters[%q]", pattern)
-		if err := ValidateEventTypePattern(pattern); err != nil {
+		if err := known.ValidatePattern(pattern); err != nil {
 			f.Add(path, err.Error())
 			continue
 		}
@@ -143,6 +160,12 @@ func (w *Webhook) Validate() error {
 		if _, err := CompileExpression(w.Expression); err != nil {
 			f.Add("expression", err.Error())
 		}
+	}
+	if _, err := ParseSuccessStatus(w.SuccessStatus); err != nil {
+		f.Add("success_status", err.Error())
+	}
+	if w.UseCase != "" {
+		f.Merge("", w.validateUseCase(known))
 	}
 	f.Merge("retry", w.Retry.Validate())
 	if w.Timeout < MinWebhookTimeout || w.Timeout > MaxWebhookTimeout {
@@ -296,4 +319,77 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// DefaultSuccessStatus is every 2xx answer.
+const DefaultSuccessStatus = "200-299"
+
+// ParseSuccessStatus reads a success_status: comma-separated codes and
+// ranges within 200-299 ("200-209", "200,201,204"). It narrows 2xx; it
+// cannot make a 3xx, 4xx or 5xx a success.
+func ParseSuccessStatus(s string) ([][2]int, error) {
+	if s == "" {
+		return nil, errors.New(`is empty; use a range such as "200-209"`)
+	}
+	var out [][2]int
+	for _, part := range strings.Split(s, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, errA := strconv.Atoi(lo)
+		b := a
+		var errB error
+		if isRange {
+			b, errB = strconv.Atoi(hi)
+		}
+		switch {
+		case errA != nil || errB != nil || len(part) > 7:
+			return nil, fmt.Errorf("%q is not a status code or a range such as 200-209", truncateForMessage(part))
+		case a < 200 || b > 299:
+			return nil, fmt.Errorf("%q is outside 200-299: success_status narrows which 2xx answers count as SUCCESS", part)
+		case a > b:
+			return nil, fmt.Errorf("range %q is backwards", part)
+		}
+		out = append(out, [2]int{a, b})
+	}
+	return out, nil
+}
+
+// Succeeded reports whether an answer with this status is SUCCESS for the
+// webhook: within its success_status (every 2xx by default).
+func (w *Webhook) Succeeded(status int) bool {
+	ranges, err := ParseSuccessStatus(w.SuccessStatus)
+	if err != nil {
+		return SuccessStatus(status)
+	}
+	for _, r := range ranges {
+		if status >= r[0] && status <= r[1] {
+			return true
+		}
+	}
+	return false
+}
+
+// validateUseCase checks the use case (webhook scripts: "the use case
+// determines which related data you can read"): a known object, and every
+// event type and filter of that object.
+func (w *Webhook) validateUseCase(known EventTypeSet) FieldErrors {
+	f := FieldErrors{}
+	if !known.HasObject(w.UseCase) {
+		f.Add("use_case", fmt.Sprintf("%q is not a known object; allowed: %s", truncateForMessage(w.UseCase), objectNames()))
+		return f
+	}
+	belongs := func(p string) bool {
+		object, _ := SplitEventType(p)
+		return p != "*" && object == w.UseCase
+	}
+	for i, t := range w.EventTypes {
+		if !belongs(t) {
+			f.Add(fmt.Sprintf("event_types[%d]", i), fmt.Sprintf("%q is not an event of the use case %q; use %s.* or one of its events", truncateForMessage(t), w.UseCase, w.UseCase))
+		}
+	}
+	for _, pattern := range sortedKeys(w.Filters) {
+		if !belongs(pattern) {
+			f.Add(fmt.Sprintf("filters[%q]", pattern), fmt.Sprintf("is not an event of the use case %q", w.UseCase))
+		}
+	}
+	return f
 }

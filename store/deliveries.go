@@ -408,6 +408,31 @@ func (s *Deliveries) ClaimInBatches(ctx context.Context, batchIDs []string, carr
 	return out, translate(err, "batch deliveries")
 }
 
+// OwnDelivery is a delivery given a workflow of its own at hand-over.
+type OwnDelivery struct {
+	ID          string `db:"id"`
+	WebhookID   string `db:"webhook_id"`
+	WebhookCode string `db:"webhook_code"`
+	EventID     string `db:"event_id"`
+	EventType   string `db:"event_type"`
+}
+
+// ClaimEachInBatches claims every pending unordered delivery of publish
+// batches for a workflow of its own, named prefix + its id (unless another
+// workflow carries it), and returns them, claimed now or before.
+func (s *Deliveries) ClaimEachInBatches(ctx context.Context, batchIDs []string, prefix string) ([]OwnDelivery, error) {
+	var out []OwnDelivery
+	err := s.DB.SelectContext(ctx, &out, `WITH own AS (
+			UPDATE deliveries SET workflow_id = $2 || id, updated_at = now()
+			WHERE batch_id = ANY($1) AND NOT ordered AND status = 'pending' AND parked_at IS NULL
+				AND workflow_id IN ('', $2 || id)
+			RETURNING id, webhook_id, event_id, seq)
+		SELECT own.id, own.webhook_id, w.code AS webhook_code, own.event_id, e.type AS event_type
+		FROM own JOIN webhooks w ON w.id = own.webhook_id JOIN events e ON e.id = own.event_id
+		ORDER BY own.seq`, pq.StringArray(batchIDs), prefix)
+	return out, translate(err, "claim deliveries one by one")
+}
+
 // HandOver records that workflow to carries a pending delivery from now on,
 // if from (the workflow that carried it, or ” for none) still does. It
 // reports whether the delivery is now carried by to.

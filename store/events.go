@@ -337,6 +337,12 @@ type BatchTargets struct {
 	// RunGroups are the triggers and queue hooks with planned runs; each
 	// group's runs make their first try in one workflow.
 	RunGroups []RunGroup
+	// UnorderedCodes and UnorderedEventTypes name the webhooks and event
+	// types of the unordered deliveries; RunEventTypes the event types of
+	// each run group's runs (for search attributes).
+	UnorderedCodes      []string
+	UnorderedEventTypes []string
+	RunEventTypes       map[RunGroup][]string
 }
 
 // HasRuns reports planned runs.
@@ -376,11 +382,37 @@ func (s *Events) BatchTargets(ctx context.Context, batchIDs []string) (BatchTarg
 		WHERE d.batch_id = ANY($1) AND NOT d.ordered)`, ids); err != nil {
 		return t, translate(err, "batch targets")
 	}
-	if err := s.DB.SelectContext(ctx, &t.RunGroups, `SELECT DISTINCT COALESCE(r.trigger_id, '') AS trigger_id,
-		COALESCE(r.queue_hook_id, '') AS queue_hook_id, COALESCE(q.queue_id, '') AS queue_id
-		FROM trigger_runs r LEFT JOIN queue_hooks q ON q.id = r.queue_hook_id WHERE r.batch_id = ANY($1)
-		ORDER BY 1, 2`, ids); err != nil {
+	var runs []struct {
+		RunGroup
+		Type string `db:"type"`
+	}
+	if err := s.DB.SelectContext(ctx, &runs, `SELECT DISTINCT COALESCE(r.trigger_id, '') AS trigger_id,
+		COALESCE(r.queue_hook_id, '') AS queue_hook_id, COALESCE(q.queue_id, '') AS queue_id, COALESCE(e.type, '') AS type
+		FROM trigger_runs r LEFT JOIN queue_hooks q ON q.id = r.queue_hook_id LEFT JOIN events e ON e.id = r.event_id
+		WHERE r.batch_id = ANY($1) ORDER BY 1, 2, 4`, ids); err != nil {
 		return t, translate(err, "batch targets")
+	}
+	t.RunEventTypes = map[RunGroup][]string{}
+	for _, r := range runs {
+		if _, ok := t.RunEventTypes[r.RunGroup]; !ok {
+			t.RunGroups = append(t.RunGroups, r.RunGroup)
+		}
+		t.RunEventTypes[r.RunGroup] = append(t.RunEventTypes[r.RunGroup], r.Type)
+	}
+	if t.HasUnordered {
+		var rows []struct {
+			Code string `db:"code"`
+			Type string `db:"type"`
+		}
+		if err := s.DB.SelectContext(ctx, &rows, `SELECT DISTINCT w.code, e.type FROM deliveries d
+			JOIN webhooks w ON w.id = d.webhook_id JOIN events e ON e.id = d.event_id
+			WHERE d.batch_id = ANY($1) AND NOT d.ordered`, ids); err != nil {
+			return t, translate(err, "batch targets")
+		}
+		for _, r := range rows {
+			t.UnorderedCodes = append(t.UnorderedCodes, r.Code)
+			t.UnorderedEventTypes = append(t.UnorderedEventTypes, r.Type)
+		}
 	}
 	return t, nil
 }

@@ -35,14 +35,15 @@ type Flows struct {
 }
 
 type flowRow struct {
-	ID          string    `db:"id"`
-	Name        string    `db:"name"`
-	Type        string    `db:"type"`
-	Description string    `db:"description"`
-	Version     int       `db:"version"`
-	Steps       []byte    `db:"steps"`
-	CreatedAt   time.Time `db:"created_at"`
-	UpdatedAt   time.Time `db:"updated_at"`
+	ID          string         `db:"id"`
+	Name        string         `db:"name"`
+	Type        string         `db:"type"`
+	Description string         `db:"description"`
+	Version     int            `db:"version"`
+	Steps       []byte         `db:"steps"`
+	EventTypes  pq.StringArray `db:"event_types"`
+	CreatedAt   time.Time      `db:"created_at"`
+	UpdatedAt   time.Time      `db:"updated_at"`
 }
 
 func (r flowRow) toDomain() (*domain.Flow, error) {
@@ -52,13 +53,13 @@ func (r flowRow) toDomain() (*domain.Flow, error) {
 	}
 	return &domain.Flow{
 		ID: r.ID, Name: r.Name, Type: r.Type, Description: r.Description, Version: r.Version,
-		Steps: steps, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+		Steps: steps, EventTypes: append([]string{}, r.EventTypes...), CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}, nil
 }
 
 const (
-	flowColumns = `id, name, type, description, version, steps, created_at, updated_at`
-	insertFlow  = `INSERT INTO flows (` + flowColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
+	flowColumns = `id, name, type, description, version, steps, event_types, created_at, updated_at`
+	insertFlow  = `INSERT INTO flows (` + flowColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
 	// selectFlowByIDOrName prefers an id match, so a flow named like another
 	// flow's id cannot shadow it.
 	selectFlowByIDOrName = `SELECT ` + flowColumns + ` FROM flows WHERE id = $1 OR name = $1
@@ -66,12 +67,20 @@ const (
 	insertFlowVersion = `INSERT INTO flow_versions (flow_id, version, steps, created_at) VALUES ($1, $2, $3, $4)`
 	lockFlow          = `SELECT steps = $2::jsonb AS same, version FROM flows WHERE id = $1 FOR UPDATE`
 	updateFlow        = `UPDATE flows SET name = $2, type = $3, description = $4, version = $5, steps = $6,
-		updated_at = $7 WHERE id = $1`
+		updated_at = $7, event_types = $8 WHERE id = $1`
 	selectFlowUsage = `SELECT 'trigger' AS kind, id, name AS label FROM triggers WHERE flow_id = $1
 		UNION ALL
 		SELECT 'queue_hook', id, queue_id || ' ' || event FROM queue_hooks WHERE flow_id = $1
 		ORDER BY kind DESC, id LIMIT 20`
 )
+
+// nonNil stores a missing list as an empty one (the column is NOT NULL).
+func nonNil(list []string) []string {
+	if list == nil {
+		return []string{}
+	}
+	return list
+}
 
 func stepsJSON(steps []domain.Step) (string, error) {
 	if steps == nil {
@@ -96,7 +105,7 @@ func (s *Flows) Create(ctx context.Context, f *domain.Flow) error {
 	}
 	f.Version, f.CreatedAt, f.UpdatedAt = 1, now, now
 	return withTx(ctx, s.DB, func(tx *sqlx.Tx) error {
-		if _, err := tx.ExecContext(ctx, insertFlow, f.ID, f.Name, f.Type, f.Description, f.Version, steps, now, now); err != nil {
+		if _, err := tx.ExecContext(ctx, insertFlow, f.ID, f.Name, f.Type, f.Description, f.Version, steps, pq.StringArray(nonNil(f.EventTypes)), now, now); err != nil {
 			return nameConflict(err, f.Name)
 		}
 		_, err := tx.ExecContext(ctx, insertFlowVersion, f.ID, f.Version, steps, now)
@@ -149,7 +158,7 @@ func (s *Flows) Update(ctx context.Context, f *domain.Flow) error {
 				return translate(err, "flow version")
 			}
 		}
-		if _, err := tx.ExecContext(ctx, updateFlow, f.ID, f.Name, f.Type, f.Description, version, steps, now); err != nil {
+		if _, err := tx.ExecContext(ctx, updateFlow, f.ID, f.Name, f.Type, f.Description, version, steps, now, pq.StringArray(nonNil(f.EventTypes))); err != nil {
 			return nameConflict(err, f.Name)
 		}
 		f.Version, f.UpdatedAt = version, now

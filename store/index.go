@@ -62,6 +62,7 @@ type compiledWebhook struct {
 type triggerRule struct {
 	target     RunTarget
 	conditions []domain.Condition
+	expr       *domain.Expression
 }
 
 type hookRule struct {
@@ -164,9 +165,10 @@ func (ix *Index) load(ctx context.Context) (*indexSnapshot, error) {
 		Event      string                    `db:"event"`
 		FlowID     *string                   `db:"flow_id"`
 		Conditions jsonb[[]domain.Condition] `db:"conditions"`
+		Expr       string                    `db:"condition_expression"`
 	}
-	if err := ix.db.SelectContext(ctx, &trs, `SELECT id, object, event, flow_id, conditions FROM triggers
-		WHERE enabled AND type = 'on_event'`); err != nil {
+	if err := ix.db.SelectContext(ctx, &trs, `SELECT id, object, event, flow_id, conditions, condition_expression
+		FROM triggers WHERE enabled AND type = 'on_event'`); err != nil {
 		return nil, translate(err, "load triggers")
 	}
 	for _, t := range trs {
@@ -175,7 +177,18 @@ func (ix *Index) load(ctx context.Context) (*indexSnapshot, error) {
 		if t.FlowID != nil {
 			rt.FlowID = *t.FlowID
 		}
-		s.triggers[typ] = append(s.triggers[typ], triggerRule{target: rt, conditions: t.Conditions.V})
+		rule := triggerRule{target: rt, conditions: t.Conditions.V}
+		if t.Expr != "" {
+			expr, err := domain.CompileExpression(t.Expr)
+			if err != nil {
+				// Saved expressions were validated; one that no longer
+				// compiles (a newer CEL) matches nothing rather than all.
+				ix.log.Warn("trigger expression does not compile; the trigger matches nothing", "trigger", t.ID, "error", err)
+				continue
+			}
+			rule.expr = expr
+		}
+		s.triggers[typ] = append(s.triggers[typ], rule)
 	}
 	var qhs []struct {
 		ID      string `db:"id"`
@@ -239,9 +252,18 @@ func (s *indexSnapshot) match(ev domain.Event, log *slog.Logger) Matches {
 		}
 	}
 	for _, t := range triggers {
-		if len(t.conditions) == 0 || domain.MatchConditions(t.conditions, scopeOf()) {
-			m.Runs = append(m.Runs, t.target)
+		if len(t.conditions) > 0 && !domain.MatchConditions(t.conditions, scopeOf()) {
+			continue
 		}
+		if t.expr != nil {
+			if ok, err := t.expr.Eval(scopeOf()); err != nil || !ok {
+				if err != nil {
+					log.Debug("trigger expression failed; not matched", "trigger", t.target.TriggerID, "error", err)
+				}
+				continue
+			}
+		}
+		m.Runs = append(m.Runs, t.target)
 	}
 	for _, h := range hooks {
 		q, ok := domain.Lookup(scopeOf(), "queue_id")

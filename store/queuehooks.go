@@ -67,7 +67,7 @@ func (s *QueueHooks) Create(ctx context.Context, h *domain.QueueHook) error {
 	}
 	h.CreatedAt, h.UpdatedAt = now, now
 	err := changeDefinitions(ctx, s.DB, "queue_hook:"+h.ID, s.OnChange, func(tx *sqlx.Tx) error {
-		id, name, err := resolveServiceFlow(ctx, tx, h.Flow)
+		id, name, err := resolveServiceFlow(ctx, tx, h.Flow, h.EventType())
 		if err != nil {
 			return err
 		}
@@ -104,7 +104,7 @@ func (s *QueueHooks) ByID(ctx context.Context, id string) (*domain.QueueHook, er
 func (s *QueueHooks) Update(ctx context.Context, h *domain.QueueHook) error {
 	h.UpdatedAt = time.Now().UTC()
 	err := changeDefinitions(ctx, s.DB, "queue_hook:"+h.ID, s.OnChange, func(tx *sqlx.Tx) error {
-		id, name, err := resolveServiceFlow(ctx, tx, h.Flow)
+		id, name, err := resolveServiceFlow(ctx, tx, h.Flow, h.EventType())
 		if err != nil {
 			return err
 		}
@@ -181,4 +181,41 @@ func (s *QueueHooks) DeleteMany(ctx context.Context, queueID string, ids []strin
 		return nil
 	})
 	return out, err
+}
+
+// QueueSummary is a queue that has hooks, with how many.
+type QueueSummary struct {
+	QueueID      string
+	Hooks        int
+	EnabledHooks int
+	Events       []string // the events hooked, sorted
+	LastChanged  time.Time
+	events       pq.StringArray
+}
+
+// Queues lists the queues that have hooks, by queue id, with their hook
+// counts and the events hooked, so a typo in a queue id shows up as a queue
+// of its own.
+func (s *QueueHooks) Queues(ctx context.Context, p domain.Page) (domain.List[QueueSummary], error) {
+	var out domain.List[QueueSummary]
+	if err := s.DB.GetContext(ctx, &out.Total, `SELECT count(DISTINCT queue_id) FROM queue_hooks`); err != nil {
+		return out, translate(err, "queues")
+	}
+	rows, err := s.DB.QueryxContext(ctx, `SELECT queue_id, count(*) AS hooks, count(*) FILTER (WHERE enabled) AS enabled_hooks,
+		array_agg(DISTINCT event ORDER BY event) AS events, max(updated_at) AS last_changed
+		FROM queue_hooks GROUP BY queue_id ORDER BY queue_id LIMIT $1 OFFSET $2`, p.PerPage, (p.Number-1)*p.PerPage)
+	if err != nil {
+		return out, translate(err, "queues")
+	}
+	defer rows.Close()
+	out.Items = []QueueSummary{}
+	for rows.Next() {
+		var q QueueSummary
+		if err := rows.Scan(&q.QueueID, &q.Hooks, &q.EnabledHooks, &q.events, &q.LastChanged); err != nil {
+			return out, translate(err, "queues")
+		}
+		q.Events, q.LastChanged = []string(q.events), q.LastChanged.UTC()
+		out.Items = append(out.Items, q)
+	}
+	return out, translate(rows.Err(), "queues")
 }

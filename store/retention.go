@@ -67,6 +67,9 @@ WITH old AS (
 ), gone_runs AS (
 	DELETE FROM trigger_runs r USING old WHERE r.event_id = old.id
 	RETURNING 1
+), gone_notes AS (
+	DELETE FROM event_notes n USING old WHERE n.event_id = old.id
+	RETURNING 1
 ), gone_events AS (
 	DELETE FROM events e USING old WHERE e.id = old.id
 	RETURNING 1
@@ -117,6 +120,13 @@ WITH old_attempts AS (
 	SELECT id FROM notifications WHERE created_at < $1 ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED
 ), gone_notes AS (
 	DELETE FROM notifications n USING old_notes o WHERE n.id = o.id RETURNING 1
+), gone_event_notes AS (
+	-- Notes of publishes that failed after writing them name no event.
+	DELETE FROM event_notes n WHERE n.event_id IN (
+		SELECT n2.event_id FROM event_notes n2
+		WHERE n2.created_at < $1 AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id = n2.event_id)
+		LIMIT $2)
+	RETURNING 1
 ), old_batches AS (
 	SELECT b.id FROM publish_batches b
 	WHERE b.created_at < $1 AND b.dispatched_at IS NOT NULL
@@ -147,9 +157,10 @@ type Erasure struct {
 	ErasedAt   time.Time `json:"erased_at"`
 }
 
-// Erase empties an event's payload (data and subject) and the request and
-// response bodies and headers of its deliveries' attempts, and clears its
-// runs' errors, which can quote answers. The rows stay, so the delivery log
+// Erase empties an event's payload (data and subject), the schema warnings
+// noted about it (they can quote its values), the request and response
+// bodies and headers of its deliveries' attempts, and its runs' errors,
+// which can quote answers. The rows stay, so the delivery log
 // still says what was sent when and how it went. An event that a delivery
 // or run still works on is refused (domain.ErrConflict): its next attempt
 // would send the erased payload.
@@ -174,8 +185,12 @@ func (r *Retention) Erase(ctx context.Context, eventID string) (Erasure, error) 
 			WHERE id = $1 RETURNING erased_at`, eventID).Scan(&out.ErasedAt); err != nil {
 			return err
 		}
+		if _, err := tx.ExecContext(ctx, `UPDATE event_notes SET warnings = '{}' WHERE event_id = $1`, eventID); err != nil {
+			return err
+		}
 		if err := tx.QueryRowxContext(ctx, `WITH erased AS (
-				UPDATE delivery_attempts a SET request_body = '', response_body = '', request_headers = '{}', response_headers = '{}'
+				UPDATE delivery_attempts a SET request_body = '', response_body = '', request_headers = '{}', response_headers = '{}',
+					request_body_encoding = '', response_body_encoding = ''
 				FROM deliveries d WHERE a.delivery_id = d.id AND d.event_id = $1
 				RETURNING a.delivery_id)
 			SELECT count(DISTINCT delivery_id), count(*) FROM erased`, eventID).Scan(&out.Deliveries, &out.Attempts); err != nil {

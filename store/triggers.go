@@ -36,6 +36,7 @@ type triggerRow struct {
 	Object        string                        `db:"object"`
 	Event         string                        `db:"event"`
 	Conditions    jsonb[[]domain.Condition]     `db:"conditions"`
+	CondExpr      string                        `db:"condition_expression"`
 	Description   string                        `db:"description"`
 	Enabled       bool                          `db:"enabled"`
 	CreatedAt     time.Time                     `db:"created_at"`
@@ -44,16 +45,18 @@ type triggerRow struct {
 
 const (
 	triggerColumns = `t.id, t.name, t.type, t.flow_id, f.name AS flow_name, t.actions, t.timezone, t.timeout_ms,
-	t.expression, t.overlap_policy, t.object, t.event, t.conditions, t.description, t.enabled, t.created_at, t.updated_at`
+	t.expression, t.overlap_policy, t.object, t.event, t.conditions, t.condition_expression, t.description, t.enabled,
+	t.created_at, t.updated_at`
 	triggerFrom = ` FROM triggers t LEFT JOIN flows f ON f.id = t.flow_id`
 
 	insertTrigger = `INSERT INTO triggers (id, name, type, flow_id, actions, timezone, timeout_ms, expression,
-		overlap_policy, object, event, conditions, description, enabled, created_at, updated_at)
+		overlap_policy, object, event, conditions, condition_expression, description, enabled, created_at, updated_at)
 		VALUES (:id, :name, :type, :flow_id, :actions, :timezone, :timeout_ms, :expression, :overlap_policy,
-		:object, :event, :conditions, :description, :enabled, :created_at, :updated_at)`
+		:object, :event, :conditions, :condition_expression, :description, :enabled, :created_at, :updated_at)`
 	updateTrigger = `UPDATE triggers SET name = :name, type = :type, flow_id = :flow_id, actions = :actions,
 		timezone = :timezone, timeout_ms = :timeout_ms, expression = :expression, overlap_policy = :overlap_policy,
-		object = :object, event = :event, conditions = :conditions, description = :description,
+		object = :object, event = :event, conditions = :conditions, condition_expression = :condition_expression,
+		description = :description,
 		enabled = :enabled, updated_at = :updated_at
 		WHERE id = :id`
 	selectTriggerByID = `SELECT ` + triggerColumns + triggerFrom + ` WHERE t.id = $1`
@@ -62,14 +65,15 @@ const (
 	// flow's id cannot shadow it. FOR SHARE holds the flow until the
 	// trigger or hook commits, so it cannot be deleted or retyped between
 	// the check and the insert.
-	selectFlowRef = `SELECT id, name, type FROM flows WHERE id = $1 OR name = $1 ORDER BY (id = $1) DESC LIMIT 1 FOR SHARE`
+	selectFlowRef = `SELECT id, name, type, event_types FROM flows WHERE id = $1 OR name = $1 ORDER BY (id = $1) DESC LIMIT 1 FOR SHARE`
 )
 
 func toTriggerRow(t *domain.Trigger) triggerRow {
 	r := triggerRow{
 		ID: t.ID, Name: t.Name, Type: t.Type, TimeZone: t.TimeZone, TimeoutMS: t.Timeout.Milliseconds(),
 		Expression: t.Expression, OverlapPolicy: t.OverlapPolicy, Object: t.Object, Event: t.Event,
-		Conditions: jsonb[[]domain.Condition]{t.Conditions}, Description: t.Description, Enabled: t.Enabled,
+		Conditions: jsonb[[]domain.Condition]{t.Conditions}, CondExpr: t.ConditionExpression,
+		Description: t.Description, Enabled: t.Enabled,
 		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt,
 		Actions: jsonb[[]domain.TriggerAction]{t.Actions},
 	}
@@ -90,7 +94,8 @@ func (r triggerRow) toDomain() *domain.Trigger {
 		ID: r.ID, Name: r.Name, Type: r.Type, Flow: r.FlowID.String, FlowName: r.FlowName.String,
 		TimeZone: r.TimeZone, Timeout: time.Duration(r.TimeoutMS) * time.Millisecond, Expression: r.Expression,
 		OverlapPolicy: r.OverlapPolicy, Object: r.Object, Event: r.Event, Conditions: r.Conditions.V,
-		Description: r.Description, Enabled: r.Enabled, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+		ConditionExpression: r.CondExpr,
+		Description:         r.Description, Enabled: r.Enabled, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
 	if !r.FlowID.Valid {
 		t.Actions = r.Actions.V
@@ -103,13 +108,15 @@ func (r triggerRow) toDomain() *domain.Trigger {
 }
 
 // resolveServiceFlow finds the flow ref names (an id or a name) and checks
-// that triggers may run it. Problems are field errors on "flow": nothing is
+// that triggers may run it, for events of eventType ("" for an At Time
+// trigger, which has none). Problems are field errors on "flow": nothing is
 // saved and the client learns what to fix.
-func resolveServiceFlow(ctx context.Context, q sqlx.QueryerContext, ref string) (id, name string, err error) {
+func resolveServiceFlow(ctx context.Context, q sqlx.QueryerContext, ref, eventType string) (id, name string, err error) {
 	var f struct {
-		ID   string `db:"id"`
-		Name string `db:"name"`
-		Type string `db:"type"`
+		ID         string         `db:"id"`
+		Name       string         `db:"name"`
+		Type       string         `db:"type"`
+		EventTypes pq.StringArray `db:"event_types"`
 	}
 	if err := sqlx.GetContext(ctx, q, &f, selectFlowRef, ref); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
@@ -120,6 +127,10 @@ func resolveServiceFlow(ctx context.Context, q sqlx.QueryerContext, ref string) 
 	// Webitel: "Only Flow schemes with the Service type are suitable".
 	if !domain.FlowUsableByTriggers(f.Type) {
 		return "", "", domain.Invalid("flow", fmt.Sprintf("flow %q is a %q flow; triggers and queue hooks run only %q flows", f.Name, f.Type, domain.FlowTypeService))
+	}
+	flow := domain.Flow{Name: f.Name, EventTypes: f.EventTypes}
+	if err := flow.CheckHandles(eventType); err != nil {
+		return "", "", domain.Invalid("flow", err.Error())
 	}
 	return f.ID, f.Name, nil
 }
@@ -149,7 +160,7 @@ func (s *Triggers) resolveFlow(ctx context.Context, tx *sqlx.Tx, t *domain.Trigg
 		t.FlowName = ""
 		return nil
 	}
-	id, name, err := resolveServiceFlow(ctx, tx, t.Flow)
+	id, name, err := resolveServiceFlow(ctx, tx, t.Flow, t.EventType())
 	if err != nil {
 		return err
 	}

@@ -51,6 +51,8 @@ type webhookRow struct {
 	TimeoutMS           int64                                `db:"timeout_ms"`
 	Ordered             bool                                 `db:"ordered"`
 	Enabled             bool                                 `db:"enabled"`
+	SuccessStatus       string                               `db:"success_status"`
+	UseCase             string                               `db:"use_case"`
 	Secret              string                               `db:"secret"`
 	PreviousSecret      sql.NullString                       `db:"previous_secret"`
 	PreviousSecretUntil sql.NullTime                         `db:"previous_secret_until"`
@@ -59,7 +61,7 @@ type webhookRow struct {
 }
 
 const webhookColumns = `id, code, name, description, url, method, headers, params, body, event_types,
-	filters, conditions, filter_expression, retry, timeout_ms, ordered, enabled, secret,
+	filters, conditions, filter_expression, retry, timeout_ms, ordered, enabled, success_status, use_case, secret,
 	previous_secret, previous_secret_until, created_at, updated_at`
 
 func toWebhookRow(w *domain.Webhook) webhookRow {
@@ -69,7 +71,7 @@ func toWebhookRow(w *domain.Webhook) webhookRow {
 		EventTypes: w.EventTypes, Filters: jsonb[map[string][]domain.Condition]{w.Filters},
 		Conditions: jsonb[[]domain.Condition]{w.Conditions}, Expression: w.Expression,
 		Retry: jsonb[domain.RetryPolicy]{w.Retry}, TimeoutMS: w.Timeout.Milliseconds(),
-		Ordered: w.Ordered, Enabled: w.Enabled, Secret: w.Secret,
+		Ordered: w.Ordered, Enabled: w.Enabled, SuccessStatus: w.SuccessStatus, UseCase: w.UseCase, Secret: w.Secret,
 		CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt,
 	}
 	if w.Body != nil {
@@ -90,7 +92,7 @@ func (r webhookRow) toDomain() *domain.Webhook {
 		Headers: r.Headers.V, Params: r.Params.V, EventTypes: []string(r.EventTypes), Filters: r.Filters.V,
 		Conditions: r.Conditions.V, Expression: r.Expression, Retry: r.Retry.V,
 		Timeout: time.Duration(r.TimeoutMS) * time.Millisecond, Ordered: r.Ordered, Enabled: r.Enabled,
-		Secret: r.Secret, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+		SuccessStatus: r.SuccessStatus, UseCase: r.UseCase, Secret: r.Secret, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
 	if r.Body.Valid {
 		b := r.Body.String
@@ -110,13 +112,13 @@ func (r webhookRow) toDomain() *domain.Webhook {
 const (
 	insertWebhook = `INSERT INTO webhooks (` + webhookColumns + `) VALUES (:id, :code, :name, :description,
 		:url, :method, :headers, :params, :body, :event_types, :filters, :conditions, :filter_expression,
-		:retry, :timeout_ms, :ordered, :enabled, :secret, :previous_secret, :previous_secret_until,
-		:created_at, :updated_at)`
+		:retry, :timeout_ms, :ordered, :enabled, :success_status, :use_case, :secret, :previous_secret,
+		:previous_secret_until, :created_at, :updated_at)`
 	updateWebhook = `UPDATE webhooks SET name = :name, description = :description, url = :url,
 		method = :method, headers = :headers, params = :params, body = :body, event_types = :event_types,
 		filters = :filters, conditions = :conditions, filter_expression = :filter_expression,
 		retry = :retry, timeout_ms = :timeout_ms, ordered = :ordered, enabled = :enabled,
-		secret = :secret, previous_secret = :previous_secret, previous_secret_until = :previous_secret_until,
+		success_status = :success_status, secret = :secret, previous_secret = :previous_secret, previous_secret_until = :previous_secret_until,
 		updated_at = :updated_at
 		WHERE id = :id`
 	selectWebhookByIDOrCode = `SELECT ` + webhookColumns + ` FROM webhooks WHERE (id = $1 OR code = $1)`
@@ -271,4 +273,20 @@ func (s *Webhooks) DeleteMany(ctx context.Context, idsOrCodes []string) ([]strin
 		return nil
 	})
 	return ids, err
+}
+
+// CodesLike returns the codes in use that start with base (its first
+// MaxCodeLength-5 characters for a long base, which numbered variants up to
+// _1000 shorten) — the candidates a suggested code must avoid.
+func (s *Webhooks) CodesLike(ctx context.Context, base string) (map[string]bool, error) {
+	var codes []string
+	if err := s.DB.SelectContext(ctx, &codes, `SELECT code FROM webhooks WHERE code LIKE $1`,
+		escapeLike(base[:min(len(base), domain.MaxCodeLength-5)])+`%`); err != nil {
+		return nil, translate(err, "webhook codes")
+	}
+	out := make(map[string]bool, len(codes))
+	for _, c := range codes {
+		out[c] = true
+	}
+	return out, nil
 }

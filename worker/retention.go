@@ -9,6 +9,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/triggerflow/triggerflow/activities"
@@ -53,8 +54,8 @@ func EnsureRetentionSchedule(ctx context.Context, c client.Client, in workflows.
 			Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
 			Note:    "TriggerFlow retention: deletes expired events, deliveries, attempts and notifications",
 		})
-		var exists *serviceerror.AlreadyExists
-		if errors.As(err, &exists) {
+		var already *serviceerror.AlreadyExists
+		if errors.As(err, &already) || errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
 			return nil // another worker made it meanwhile
 		}
 		if err == nil {

@@ -11,12 +11,14 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/prometheus/client_golang/prometheus"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/triggerflow/triggerflow/activities"
+	"github.com/triggerflow/triggerflow/internal/deliverymetrics"
 	"github.com/triggerflow/triggerflow/store"
 	"github.com/triggerflow/triggerflow/workflows"
 )
@@ -88,6 +90,9 @@ type Options struct {
 	// DeliveryBudget is how long one delivery-group activity starts new
 	// requests (default 60s); the rest go in the next call.
 	DeliveryBudget time.Duration
+	// Metrics, when set, receives the delivery metrics
+	// (internal/deliverymetrics).
+	Metrics prometheus.Registerer
 	// Actions configures flow actions that reach outside systems (SMTP for
 	// email.send, the lead API for lead.update.list).
 	Actions activities.ActionSettings
@@ -125,6 +130,7 @@ func New(opts Options) sdkworker.Worker {
 		Starter:     workflows.Starter{},
 		Concurrency: opts.Concurrency,
 		Budget:      opts.DeliveryBudget,
+		Observer:    deliveryObserver(opts.Metrics),
 	})
 	registerFlows(w, opts)
 	registerRetention(w, opts.DB)
@@ -149,7 +155,9 @@ func registerCaseTimers(w sdkworker.Worker, opts Options) {
 // but could not hand them to Temporal, until ctx ends: every few seconds, and
 // without pause while a backlog lasts (after a Temporal outage, say). Sweeps
 // in several workers share a backlog: each claims its own batches.
-func RunDispatcherSweep(ctx context.Context, c client.Client, db *sqlx.DB, log *slog.Logger) {
+// separate hands each first try over as its own workflow (see
+// workflows.Group.Separate).
+func RunDispatcherSweep(ctx context.Context, c client.Client, db *sqlx.DB, separate bool, log *slog.Logger) {
 	events := &store.Events{DB: db}
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
@@ -160,7 +168,7 @@ func RunDispatcherSweep(ctx context.Context, c client.Client, db *sqlx.DB, log *
 		case <-t.C:
 		}
 		for ctx.Err() == nil {
-			n, more, err := workflows.SweepUndispatched(ctx, c, events, 5*time.Second, log)
+			n, more, err := workflows.SweepUndispatched(ctx, c, events, 5*time.Second, separate, log)
 			if err != nil {
 				log.Warn("dispatcher sweep failed", "error", err)
 				break
@@ -238,4 +246,14 @@ func RestoreSchedules(ctx context.Context, c client.Client, db *sqlx.DB, log *sl
 		log.Info("schedules checked", "triggers", len(triggers), "saved", n)
 	}
 	return err
+}
+
+var _ activities.DeliveryObserver = (*deliverymetrics.Metrics)(nil)
+
+// deliveryObserver is the delivery metrics registered on reg (none when nil).
+func deliveryObserver(reg prometheus.Registerer) activities.DeliveryObserver {
+	if reg == nil {
+		return nil
+	}
+	return deliverymetrics.New(reg)
 }

@@ -294,6 +294,6 @@ func (r *Raiser) Raise(ctx context.Context, ev domain.Event) error {
 	// Dispatched even when the event was raised before: the batch is then
 	// empty, and dispatching marks it so.
 	g := Group{ID: stored.BatchID, BatchIDs: []string{stored.BatchID}, Events: stored.NewEvents, Plan: stored.Plan,
-		Targets: targetsOf(stored.Plan)}
+		Targets: targetsOf(stored.Plan, stored.NewEvents)}
 	return Dispatch(ctx, r.Temporal, r.Events, g)
 }

@@ -75,6 +75,13 @@ func FlowRunWorkflow(ctx workflow.Context, in FlowRunInput) (FlowRunResult, erro
 	}
 	out := FlowRunResult{RunID: load.RunID}
 	scope := activities.FlowScope(load, workflow.GetInfo(ctx).WorkflowExecution.ID)
+	// What each step returned, for whoever asks (a flow's test run in the
+	// console): outputs live in the history, not in PostgreSQL.
+	if err := workflow.SetQueryHandler(ctx, QueryStepOutputs, func() (map[string]json.RawMessage, error) {
+		return stepOutputs(scope), nil
+	}); err != nil {
+		return FlowRunResult{}, err
+	}
 	if r := in.Resume; r != nil {
 		// The run made its first try inline in a batch: what it did there
 		// stands, and it goes on from step r.Next.
@@ -352,4 +359,25 @@ func ReconcileRunStatus(ctx context.Context, c client.Client, runs *store.Runs, 
 		return r, err
 	}
 	return runs.Find(ctx, r.ID)
+}
+
+// maxQueriedOutput bounds each step output a QueryStepOutputs answer holds.
+const maxQueriedOutput = 64 << 10
+
+// stepOutputs is each step's output as JSON; one larger than
+// maxQueriedOutput is replaced by a note saying so.
+func stepOutputs(scope map[string]any) map[string]json.RawMessage {
+	steps, _ := scope["steps"].(map[string]any)
+	out := make(map[string]json.RawMessage, len(steps))
+	for name, v := range steps {
+		raw, err := json.Marshal(v)
+		switch {
+		case err != nil:
+			raw, _ = json.Marshal(map[string]string{"unreadable": err.Error()})
+		case len(raw) > maxQueriedOutput:
+			raw, _ = json.Marshal(map[string]any{"truncated": true, "bytes": len(raw)})
+		}
+		out[name] = raw
+	}
+	return out
 }

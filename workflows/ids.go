@@ -34,6 +34,10 @@ func RunBatchWorkflowID(source, group string) string {
 	return fmt.Sprintf("trigger-batch-%s-%s", group, source)
 }
 
+// QueryStepOutputs asks a FlowRunWorkflow for what each of its steps
+// returned so far, by step name.
+const QueryStepOutputs = "step-outputs"
+
 // CaseTimerWorkflowID is the id of a case's planned-resolution timer.
 func CaseTimerWorkflowID(caseID string) string { return "case-timer-" + caseID }
 

@@ -26,12 +26,26 @@ var (
 	SAPlannedAt = temporal.NewSearchAttributeKeyTime("TriggerFlowPlannedAt")
 )
 
+// Search attributes of group workflows (a dispatched group's first tries):
+// every webhook code, trigger (or queue hook) id and event type the group
+// carries, so a filter such as TriggerFlowWebhooks = "tasks_sink" finds the
+// group that made a delivery's first try. The embedded server allows three
+// KeywordLists per namespace.
+var (
+	SAWebhooks   = temporal.NewSearchAttributeKeyKeywordList("TriggerFlowWebhooks")
+	SATriggers   = temporal.NewSearchAttributeKeyKeywordList("TriggerFlowTriggers")
+	SAEventTypes = temporal.NewSearchAttributeKeyKeywordList("TriggerFlowEventTypes")
+)
+
 // SearchAttributes lists the custom search attributes with their types, for
 // registration on a namespace.
 func SearchAttributes() map[string]enumspb.IndexedValueType {
 	out := map[string]enumspb.IndexedValueType{}
 	for _, k := range []temporal.SearchAttributeKeyKeyword{SAEventID, SAEventType, SAWebhook, SATrigger, SAQueue, SACase} {
 		out[k.GetName()] = enumspb.INDEXED_VALUE_TYPE_KEYWORD
+	}
+	for _, k := range []temporal.SearchAttributeKeyKeywordList{SAWebhooks, SATriggers, SAEventTypes} {
+		out[k.GetName()] = enumspb.INDEXED_VALUE_TYPE_KEYWORD_LIST
 	}
 	out[SAPlannedAt.GetName()] = enumspb.INDEXED_VALUE_TYPE_DATETIME
 	return out

@@ -9,9 +9,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/sdk/client"
 
+	"github.com/triggerflow/triggerflow/activities"
 	"github.com/triggerflow/triggerflow/domain"
+	"github.com/triggerflow/triggerflow/internal/tracing"
 	"github.com/triggerflow/triggerflow/store"
 )
 
@@ -65,6 +70,9 @@ type Publisher struct {
 	// than let a Temporal outage grow the backlog without end. 0 means the
 	// default; a negative value turns the bound off.
 	MaxUndispatched int
+	// Separate hands each first try over as its own workflow (see
+	// Group.Separate; TRIGGERFLOW_DELIVERY_GROUPING=off).
+	Separate bool
 	// DispatchTimeout bounds one hand-over of a group to Temporal
 	// (default 5s): an unreachable Temporal costs the dispatcher this long,
 	// then the group waits for the sweep.
@@ -131,6 +139,9 @@ type publishRequest struct {
 type dispatchItem struct {
 	batch  store.StoredBatch
 	events []domain.Event
+	// spans are the publish requests' spans (when traced): the group's
+	// hand-over continues their traces.
+	spans []trace.SpanContext
 }
 
 // work is how much the batch adds to a group.
@@ -279,9 +290,13 @@ func (p *Publisher) commitLoop(ctx context.Context) {
 // commit stores one batch made of several requests.
 func (p *Publisher) commit(ctx context.Context, reqs []*publishRequest) (dispatchItem, error) {
 	var events []domain.Event
+	var spans []trace.SpanContext
 	for _, r := range reqs {
 		if r.ctx.Err() == nil {
 			events = append(events, r.events...)
+			if sc := trace.SpanContextFromContext(r.ctx); sc.IsValid() {
+				spans = append(spans, sc)
+			}
 		}
 	}
 	if len(events) == 0 {
@@ -299,7 +314,7 @@ func (p *Publisher) commit(ctx context.Context, reqs []*publishRequest) (dispatc
 	if err != nil {
 		return dispatchItem{}, err
 	}
-	return dispatchItem{batch: stored, events: stored.NewEvents}, nil
+	return dispatchItem{batch: stored, events: stored.NewEvents, spans: spans}, nil
 }
 
 // dispatchLoop hands committed batches to Temporal, coalescing the batches
@@ -374,10 +389,13 @@ func (p *Publisher) dispatchGroup(ctx context.Context, items []dispatchItem) {
 	if len(g.BatchIDs) == 0 {
 		return
 	}
-	g.Targets = targetsOf(g.Plan)
+	g.Targets = targetsOf(g.Plan, g.Events)
+	g.Separate = p.Separate
 	if !p.breaker.allow(time.Now()) {
 		return // committed, grouped and claimed: the sweep hands it over
 	}
+	ctx, span := startDispatchSpan(ctx, g, items)
+	defer span.End()
 	var err error
 	for attempt := range 3 {
 		dctx, cancel := context.WithTimeout(ctx, p.DispatchTimeout)
@@ -392,8 +410,34 @@ func (p *Publisher) dispatchGroup(ctx context.Context, items []dispatchItem) {
 	}
 	p.breaker.record(time.Now(), err == nil)
 	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
 		p.Log.Warn("batches stored but not dispatched; the dispatcher sweep will finish them", "group", g.ID, "batches", len(g.BatchIDs), "error", err)
 	}
+}
+
+// maxSpanLinks bounds the publish requests a group's hand-over span links.
+const maxSpanLinks = 128
+
+// startDispatchSpan starts the span of a group's hand-over (a no-op unless
+// tracing is configured): a child of the first traced publish request in
+// the group, linked to the others, so a publish's trace goes on into the
+// workflows (Temporal's tracing interceptor carries it) and to each HTTP
+// attempt.
+func startDispatchSpan(ctx context.Context, g Group, items []dispatchItem) (context.Context, trace.Span) {
+	var links []trace.Link
+	for _, it := range items {
+		for _, sc := range it.spans {
+			if len(links) < maxSpanLinks {
+				links = append(links, trace.Link{SpanContext: sc})
+			}
+		}
+	}
+	if len(links) > 0 {
+		ctx = trace.ContextWithRemoteSpanContext(ctx, links[0].SpanContext)
+	}
+	return tracing.Tracer("publish").Start(ctx, "dispatch group", trace.WithLinks(links...),
+		trace.WithAttributes(attribute.String("triggerflow.group", g.ID), attribute.Int("triggerflow.batches", len(g.BatchIDs)),
+			attribute.Int("triggerflow.deliveries", len(g.Plan.Deliveries)), attribute.Int("triggerflow.runs", len(g.Plan.Runs))))
 }
 
 // plan turns matches into delivery and run rows.
@@ -421,14 +465,20 @@ func plan(events []domain.Event, matches map[string]store.Matches) store.Plan {
 	return pl
 }
 
-// targetsOf derives a group's dispatch targets from its plan, sparing the
-// database round trips the sweeper needs.
-func targetsOf(pl store.Plan) store.BatchTargets {
+// targetsOf derives a group's dispatch targets from its plan and events,
+// sparing the database round trips the sweeper needs.
+func targetsOf(pl store.Plan, events []domain.Event) store.BatchTargets {
 	var t store.BatchTargets
+	typeOf := make(map[string]string, len(events))
+	for _, e := range events {
+		typeOf[e.ID] = e.Type
+	}
 	seen := map[string]bool{}
 	for _, d := range pl.Deliveries {
 		if !d.Ordered {
 			t.HasUnordered = true
+			t.UnorderedCodes = append(t.UnorderedCodes, d.WebhookCode)
+			t.UnorderedEventTypes = append(t.UnorderedEventTypes, typeOf[d.EventID])
 			continue
 		}
 		if !seen[d.WebhookID] {
@@ -436,16 +486,16 @@ func targetsOf(pl store.Plan) store.BatchTargets {
 			t.OrderedWebhooks = append(t.OrderedWebhooks, store.WebhookRef{ID: d.WebhookID, Code: d.WebhookCode})
 		}
 	}
-	groups := map[store.RunGroup]bool{}
+	t.RunEventTypes = map[store.RunGroup][]string{}
 	for _, r := range pl.Runs {
 		g := store.RunGroup{TriggerID: r.TriggerID}
 		if r.QueueHookID != "" {
 			g = store.RunGroup{QueueHookID: r.QueueHookID, QueueID: r.QueueID}
 		}
-		if !groups[g] {
-			groups[g] = true
+		if _, ok := t.RunEventTypes[g]; !ok {
 			t.RunGroups = append(t.RunGroups, g)
 		}
+		t.RunEventTypes[g] = append(t.RunEventTypes[g], typeOf[r.EventID])
 	}
 	return t
 }
@@ -456,6 +506,11 @@ type Group struct {
 	ID       string
 	BatchIDs []string
 	Targets  store.BatchTargets
+	// Separate makes each first try its own workflow with exact search
+	// attributes — a delivery-<id> DeliveryWorkflow per unordered delivery,
+	// a FlowRunWorkflow per run — instead of one workflow for the group's
+	// deliveries and one per trigger (TRIGGERFLOW_DELIVERY_GROUPING=off).
+	Separate bool
 	// Events and Plan, when known (not in a sweep), give the workflows
 	// their search attributes.
 	Events []domain.Event
@@ -468,19 +523,27 @@ type Group struct {
 // events to their case timers — and records its batches dispatched. It is idempotent (workflow ids are deterministic), so the
 // sweeper may repeat it.
 func Dispatch(ctx context.Context, c client.Client, events *store.Events, g Group) error {
+	if g.Separate {
+		return dispatchSeparately(ctx, c, events, g)
+	}
 	var errs []error
 	if g.Targets.HasUnordered {
 		in := DeliverBatchInput{BatchID: g.ID, HasUnordered: true}
 		if len(g.BatchIDs) > 1 {
 			in.BatchIDs = g.BatchIDs
 		}
-		if _, err := StartBatch(ctx, c, in, sharedAttributes(g.Events)); err != nil {
+		sa := sharedAttributes(g.Events, g.Targets.UnorderedEventTypes)
+		sa.Webhooks, sa.EventTypes = g.Targets.UnorderedCodes, g.Targets.UnorderedEventTypes
+		if _, err := StartBatch(ctx, c, in, sa); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	for _, rg := range g.Targets.RunGroups {
 		in := RunBatchInput{BatchIDs: g.BatchIDs, TriggerID: rg.TriggerID, QueueHookID: rg.QueueHookID, QueueID: rg.QueueID}
-		if err := StartRunBatch(ctx, c, g.ID, in, sharedAttributes(g.runEvents(rg))); err != nil {
+		types := g.Targets.RunEventTypes[rg]
+		sa := sharedAttributes(g.runEvents(rg), types)
+		sa.Triggers, sa.EventTypes = []string{rg.Source()}, types
+		if err := StartRunBatch(ctx, c, g.ID, in, sa); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -492,6 +555,59 @@ func Dispatch(ctx context.Context, c client.Client, events *store.Events, g Grou
 	// Case events arm, move and cancel their cases' planned-resolution
 	// timers before the batches count as handed over.
 	errs = append(errs, signalCaseTimers(ctx, c, events, g))
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return events.MarkDispatched(ctx, g.BatchIDs...)
+}
+
+// dispatchSeparately hands a group over with a workflow per first try:
+// each unordered delivery is claimed for its own DeliveryWorkflow (first, so
+// no group workflow can ever take it) and that workflow started; each run
+// starts its own FlowRunWorkflow; ordered webhooks' queues are woken as
+// usual. Repeating it is harmless: starts find the running workflows.
+func dispatchSeparately(ctx context.Context, c client.Client, events *store.Events, g Group) error {
+	deliveries := &store.Deliveries{DB: events.DB}
+	var errs []error
+	if g.Targets.HasUnordered {
+		own, err := deliveries.ClaimEachInBatches(ctx, g.BatchIDs, DeliveryWorkflowID(""))
+		if err != nil {
+			return err
+		}
+		sem := make(chan struct{}, 16)
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for _, d := range own {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				_, err := StartDelivery(ctx, c, DeliveryInput{DeliveryID: d.ID, WebhookID: d.WebhookID,
+					WebhookCode: d.WebhookCode, EventID: d.EventID, EventType: d.EventType})
+				if err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	if g.Targets.HasRuns() {
+		runs := &store.Runs{DB: events.DB}
+		starter := &activities.Runs{Runs: runs, Temporal: c, Starter: Starter{}, Planner: &activities.FlowRunPlanner{Runs: runs}}
+		for _, b := range g.BatchIDs {
+			if _, err := starter.StartPlannedRuns(ctx, activities.StartPlannedRunsInput{BatchID: b}); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	for _, w := range g.Targets.OrderedWebhooks {
+		if _, err := WakeWebhookQueue(ctx, c, w.ID, w.Code); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
@@ -518,22 +634,22 @@ func (g Group) runEvents(rg store.RunGroup) []domain.Event {
 	return out
 }
 
-// sharedAttributes are the event attributes a workflow for events can carry:
-// the id when there is one event, the type when all share it.
-func sharedAttributes(events []domain.Event) SearchAttributeValues {
+// sharedAttributes are the single-valued event attributes a workflow for
+// events can carry: the id when there is one event (when the events are
+// known), the type when all share it (types, when the events are not known).
+func sharedAttributes(events []domain.Event, types []string) SearchAttributeValues {
 	var sa SearchAttributeValues
-	if len(events) == 0 {
-		return sa
-	}
 	if len(events) == 1 {
 		sa.EventID = events[0].ID
 	}
-	sa.EventType = events[0].Type
-	for _, e := range events[1:] {
-		if e.Type != sa.EventType {
-			sa.EventType = ""
-			break
+	if len(events) > 0 {
+		types = nil
+		for _, e := range events {
+			types = append(types, e.Type)
 		}
+	}
+	if d := distinctCapped(types, 2); len(d) == 1 {
+		sa.EventType = d[0]
 	}
 	return sa
 }
@@ -545,7 +661,7 @@ func sharedAttributes(events []domain.Event) SearchAttributeValues {
 // maxGroup deliveries and runs per group, so a backlog drains in few
 // workflows. It returns how many batches it handed over and whether it
 // claimed a full page (more may be waiting).
-func SweepUndispatched(ctx context.Context, c client.Client, events *store.Events, olderThan time.Duration, log *slog.Logger) (int, bool, error) {
+func SweepUndispatched(ctx context.Context, c client.Client, events *store.Events, olderThan time.Duration, separate bool, log *slog.Logger) (int, bool, error) {
 	const page, maxGroup = 200, 2000
 	stale, err := events.ClaimStaleBatches(ctx, time.Now().Add(-olderThan), page)
 	if err != nil {
@@ -553,6 +669,7 @@ func SweepUndispatched(ctx context.Context, c client.Client, events *store.Event
 	}
 	n := 0
 	dispatch := func(g Group) {
+		g.Separate = separate
 		var err error
 		if g.Targets, err = events.BatchTargets(ctx, g.BatchIDs); err == nil {
 			err = Dispatch(ctx, c, events, g)

@@ -69,8 +69,8 @@ var overlapPolicies = map[string]enumspb.ScheduleOverlapPolicy{
 }
 
 // scheduleOptions is the schedule of an At Time trigger: its cron
-// expression (Webitel's 6-field form with leading seconds converted, since
-// Temporal reads 6 fields as minute…year) in its zone, its overlap policy,
+// expression as structured calendars (see scheduleSpec) in its zone, its
+// overlap policy,
 // paused while the trigger is disabled, and an action that starts
 // FlowRunWorkflow for the trigger, bounded by the trigger's timeout.
 func scheduleOptions(t *domain.Trigger) (client.ScheduleOptions, error) {
@@ -86,11 +86,8 @@ func scheduleOptions(t *domain.Trigger) (client.ScheduleOptions, error) {
 		return client.ScheduleOptions{}, fmt.Errorf("trigger %s: unknown overlap policy %q", t.ID, t.OverlapPolicy)
 	}
 	return client.ScheduleOptions{
-		ID: TriggerScheduleID(t.ID),
-		Spec: client.ScheduleSpec{
-			CronExpressions: []string{expr.TemporalCron()},
-			TimeZoneName:    t.TimeZone,
-		},
+		ID:   TriggerScheduleID(t.ID),
+		Spec: scheduleSpec(expr, t.TimeZone),
 		Action: &client.ScheduleWorkflowAction{
 			ID:                       TriggerScheduleID(t.ID),
 			Workflow:                 FlowRunWorkflowName,
@@ -106,6 +103,36 @@ func scheduleOptions(t *domain.Trigger) (client.ScheduleOptions, error) {
 		Memo:                  map[string]any{"trigger": t.Name},
 		TypedSearchAttributes: temporal.NewSearchAttributes(SATrigger.ValueSet(t.ID)),
 	}, nil
+}
+
+// scheduleSpec gives Temporal the expression's own model rather than a cron
+// string for Temporal to parse: the calendars whose union is the expression
+// (two when day of month and day of week are ORed, as standard cron does and
+// Temporal's cron strings do not), or the interval of "@every" (aligned to
+// the Unix epoch, as domain.CronExpression.Next computes it). The seconds
+// field is explicit, so Webitel's 6-field form with leading seconds cannot
+// be read as minute…year.
+func scheduleSpec(expr *domain.CronExpression, zone string) client.ScheduleSpec {
+	spec := client.ScheduleSpec{TimeZoneName: zone}
+	if expr.Descriptor == "@every" {
+		spec.Intervals = []client.ScheduleIntervalSpec{{Every: expr.Every}}
+		return spec
+	}
+	ranges := func(rs []domain.CronRange) []client.ScheduleRange {
+		out := make([]client.ScheduleRange, len(rs))
+		for i, r := range rs {
+			out[i] = client.ScheduleRange{Start: r.Start, End: r.End, Step: r.Step}
+		}
+		return out
+	}
+	for _, cal := range expr.Calendars() {
+		spec.Calendars = append(spec.Calendars, client.ScheduleCalendarSpec{
+			Second: ranges(cal.Second), Minute: ranges(cal.Minute), Hour: ranges(cal.Hour),
+			DayOfMonth: ranges(cal.DayOfMonth), Month: ranges(cal.Month), DayOfWeek: ranges(cal.DayOfWeek),
+			Comment: cal.Comment,
+		})
+	}
+	return spec
 }
 
 func pauseNote(enabled bool) string {

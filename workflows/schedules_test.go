@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
@@ -21,10 +22,15 @@ func TestScheduleOptionsOfWebitelTrigger(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Temporal reads 6 fields as minute…year: the leading seconds field must
-	// make the expression 7 fields long.
-	if got := opts.Spec.CronExpressions; len(got) != 1 || got[0] != "0 */1 12 * * * *" {
-		t.Fatalf("cron = %q, want the 7-field form", got)
+	// Temporal reads a 6-field cron string as minute…year: the calendar
+	// names the leading seconds field as seconds.
+	cals := opts.Spec.Calendars
+	if len(opts.Spec.CronExpressions) != 0 || len(cals) != 1 ||
+		!reflect.DeepEqual(cals[0].Second, []client.ScheduleRange{{Start: 0, End: 0, Step: 1}}) ||
+		!reflect.DeepEqual(cals[0].Minute, []client.ScheduleRange{{Start: 0, End: 59, Step: 1}}) ||
+		!reflect.DeepEqual(cals[0].Hour, []client.ScheduleRange{{Start: 12, End: 12, Step: 1}}) ||
+		!reflect.DeepEqual(cals[0].DayOfMonth, []client.ScheduleRange{{Start: 1, End: 31, Step: 1}}) {
+		t.Fatalf("spec = %+v", opts.Spec)
 	}
 	if opts.ID != "trigger-trg_1" || opts.Spec.TimeZoneName != "Europe/Kyiv" || !opts.Paused ||
 		opts.Overlap != enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ONE || opts.CatchupWindow != ScheduleCatchupWindow {
@@ -43,6 +49,28 @@ func TestScheduleOptionsOfWebitelTrigger(t *testing.T) {
 	}
 	if v, ok := a.TypedSearchAttributes.GetKeyword(SATrigger); !ok || v != "trg_1" {
 		t.Fatalf("search attribute %s = %q, %v", SATrigger.GetName(), v, ok)
+	}
+}
+
+// TestScheduleSpecOfStandardCron: ORed days are two calendars (Temporal
+// fires on their union); "@every" is an epoch-aligned interval.
+func TestScheduleSpecOfStandardCron(t *testing.T) {
+	c, err := domain.ParseCron("0 0 1 * 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := scheduleSpec(c, "Europe/Kyiv")
+	if len(spec.Calendars) != 2 || spec.TimeZoneName != "Europe/Kyiv" ||
+		!reflect.DeepEqual(spec.Calendars[0].DayOfMonth, []client.ScheduleRange{{Start: 1, End: 1, Step: 1}}) ||
+		!reflect.DeepEqual(spec.Calendars[0].DayOfWeek, []client.ScheduleRange{{Start: 0, End: 6, Step: 1}}) ||
+		!reflect.DeepEqual(spec.Calendars[1].DayOfMonth, []client.ScheduleRange{{Start: 1, End: 31, Step: 1}}) ||
+		!reflect.DeepEqual(spec.Calendars[1].DayOfWeek, []client.ScheduleRange{{Start: 1, End: 1, Step: 1}}) {
+		t.Fatalf("spec = %+v", spec)
+	}
+	c, _ = domain.ParseCron("@every 90s")
+	if spec := scheduleSpec(c, "UTC"); len(spec.Calendars) != 0 || len(spec.Intervals) != 1 ||
+		spec.Intervals[0].Every != 90*time.Second || spec.Intervals[0].Offset != 0 {
+		t.Fatalf("@every spec = %+v", spec)
 	}
 }
 

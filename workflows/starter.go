@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
@@ -109,15 +110,27 @@ func StartBatch(ctx context.Context, c client.Client, in DeliverBatchInput, sa S
 	return run, nil
 }
 
-// SearchAttributeValues are the single-valued attributes a batch run can
-// carry: each is set only when every event (or delivery) in the batch shares it.
+// SearchAttributeValues are the attributes a batch run can carry: the
+// single-valued ones are set only when every event (or delivery) in the
+// batch shares them; the lists name everything the group carries.
 type SearchAttributeValues struct {
 	EventID   string
 	EventType string
 	Webhook   string
 	Trigger   string
 	Queue     string
+	// Webhooks, Triggers and EventTypes are the group's webhook codes,
+	// trigger (or queue hook) ids and event types, at most
+	// maxListedAttributes of each.
+	Webhooks   []string
+	Triggers   []string
+	EventTypes []string
 }
+
+// maxListedAttributes bounds each KeywordList a group carries (Temporal
+// limits a search attribute's size): a group with more distinct values
+// lists the first ones.
+const maxListedAttributes = 100
 
 func (v SearchAttributeValues) attributes() temporal.SearchAttributes {
 	var updates []temporal.SearchAttributeUpdate
@@ -136,5 +149,30 @@ func (v SearchAttributeValues) attributes() temporal.SearchAttributes {
 	if v.Queue != "" {
 		updates = append(updates, SAQueue.ValueSet(v.Queue))
 	}
+	for _, l := range []struct {
+		key    temporal.SearchAttributeKeyKeywordList
+		values []string
+	}{{SAWebhooks, v.Webhooks}, {SATriggers, v.Triggers}, {SAEventTypes, v.EventTypes}} {
+		if vals := distinctCapped(l.values, maxListedAttributes); len(vals) > 0 {
+			updates = append(updates, l.key.ValueSet(vals))
+		}
+	}
 	return temporal.NewSearchAttributes(updates...)
+}
+
+// distinctCapped returns the distinct non-empty values, sorted, at most n.
+func distinctCapped(values []string, n int) []string {
+	seen := make(map[string]bool, len(values))
+	var out []string
+	for _, v := range values {
+		if v != "" && !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	sort.Strings(out)
+	if len(out) > n {
+		out = out[:n]
+	}
+	return out
 }

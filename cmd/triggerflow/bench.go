@@ -92,7 +92,7 @@ func runBench(ctx context.Context, cfg Config, args []string) error {
 	fs.StringVar(&o.Out, "out", "", "JSON output path (default bench/results/<date>.json)")
 	fs.IntVar(&o.Clients, "clients", 64, "concurrent single-event publishers")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the unordered scenario to this file (dev stack only)")
-	fs.StringVar(&o.Scenarios, "scenarios", "plain,unordered,noisy,fanout,ordered,latency,batch,flow,backlog", "comma list of scenarios to run")
+	fs.StringVar(&o.Scenarios, "scenarios", "plain,unordered,noisy,fanout,ordered,latency,batch,flow,backlog,ungrouped", "comma list of scenarios to run")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -160,6 +160,12 @@ func runBench(ctx context.Context, cfg Config, args []string) error {
 			res, err = b.flowScenario(ctx, n(3000, 500))
 		case "latency":
 			res, err = b.latencyScenario(ctx, 100, time.Duration(n(30, 10))*time.Second)
+		case "ungrouped":
+			if o.API != "" {
+				res = benchResult{Scenario: "unordered, TRIGGERFLOW_DELIVERY_GROUPING=off", Skipped: "needs its own dev stack (no --api)"}
+				break
+			}
+			res, err = ungroupedScenario(ctx, cfg, log, o, n(5000, 1000))
 		case "backlog":
 			res, err = b.backlogScenario(ctx, n(100000, 10000), time.Duration(n(10, 5))*time.Second)
 		default:

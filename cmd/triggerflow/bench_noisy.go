@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"os"
 	"strings"
 	"time"
 )
@@ -71,4 +73,32 @@ func (b *bencher) noisyScenario(ctx context.Context, n int) ([2]benchResult, err
 		out[i] = res
 	}
 	return out, nil
+}
+
+// ungroupedScenario measures the unordered scenario on a second dev stack
+// that hands each first try over as its own workflow
+// (TRIGGERFLOW_DELIVERY_GROUPING=off), beside the default's figures in the
+// same run.
+func ungroupedScenario(ctx context.Context, cfg Config, log *slog.Logger, o benchOptions, n int) (benchResult, error) {
+	dir, err := os.MkdirTemp("", "triggerflow-bench-ungrouped-")
+	if err != nil {
+		return benchResult{}, err
+	}
+	os.Chmod(dir, 0o755)
+	defer os.RemoveAll(dir)
+	dcfg := cfg
+	dcfg.DataDir, dcfg.HTTPAddr, dcfg.TemporalPort, dcfg.UIPort, dcfg.DatabaseURL = dir, "127.0.0.1:0", 0, 0, ""
+	dcfg.PublishRate, dcfg.DeliveryGrouping = 0, false
+	fmt.Fprintln(os.Stderr, "bench: starting a second dev stack (grouping off) in", dir)
+	stack, err := startDev(ctx, dcfg, log)
+	if err != nil {
+		return benchResult{}, err
+	}
+	defer stack.Stop()
+	b, err := newBencher(ctx, stack.APIURL, stack.AdminToken(), o)
+	if err != nil {
+		return benchResult{}, err
+	}
+	defer b.close()
+	return b.deliveryScenario(ctx, "unordered, TRIGGERFLOW_DELIVERY_GROUPING=off", "task.created", 1, false, n, false)
 }

@@ -165,7 +165,7 @@ func startSplitStack(t *testing.T) *splitStack {
 	cfg := defaultConfig()
 	cfg.DatabaseURL, cfg.HTTPAddr, cfg.AdminToken, cfg.SecretKey = s.dbURL, "127.0.0.1:0", s.token, s.key
 	cfg.TemporalAddress, cfg.TemporalNamespace = s.temporal.Address(), s.temporal.Namespace()
-	if s.client, err = dialTemporal(ctx, cfg, log); err != nil {
+	if s.client, err = dialTemporal(ctx, cfg, log, nil); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.client.Close)

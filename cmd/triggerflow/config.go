@@ -10,8 +10,12 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/sdk/contrib/envconfig"
+
 	"github.com/triggerflow/triggerflow/activities"
+	"github.com/triggerflow/triggerflow/internal/devstack"
 	"github.com/triggerflow/triggerflow/internal/secretbox"
+	"github.com/triggerflow/triggerflow/internal/tracing"
 )
 
 // Config is every setting of every subcommand. Defaults are set in
@@ -27,6 +31,19 @@ type Config struct {
 	// TemporalNamespace is the namespace runs live in (TEMPORAL_NAMESPACE),
 	// default "default".
 	TemporalNamespace string
+	// TemporalConnection is how to reach a real cluster, read by Temporal's
+	// own envconfig from the standard variables and profile file:
+	// TEMPORAL_API_KEY (Temporal Cloud; implies TLS), TEMPORAL_TLS,
+	// TEMPORAL_TLS_CLIENT_CERT_PATH / _DATA and TEMPORAL_TLS_CLIENT_KEY_PATH /
+	// _DATA (mTLS), TEMPORAL_TLS_SERVER_CA_CERT_PATH / _DATA,
+	// TEMPORAL_TLS_SERVER_NAME, TEMPORAL_TLS_DISABLE_HOST_VERIFICATION,
+	// TEMPORAL_GRPC_META_*, TEMPORAL_CONFIG_FILE and TEMPORAL_PROFILE. dev
+	// ignores it (its embedded server is plain gRPC on loopback).
+	TemporalConnection envconfig.ClientConfigProfile
+	// WorkerHTTPAddr is where the worker serves /healthz, /readyz and
+	// /metrics (TRIGGERFLOW_WORKER_HTTP_ADDR), default 127.0.0.1:9090;
+	// "off" serves nothing.
+	WorkerHTTPAddr string
 	// HTTPAddr is where the API listens (TRIGGERFLOW_HTTP_ADDR, flag
 	// --http-addr), default 127.0.0.1:8080.
 	HTTPAddr string
@@ -38,6 +55,13 @@ type Config struct {
 	// and generated secrets (TRIGGERFLOW_DATA_DIR, flag --data-dir), default
 	// ./.triggerflow.
 	DataDir string
+	// PostgresRoot is where dev keeps its private PostgreSQL cluster when
+	// running as root and the postgres system user (which the server must run
+	// as) cannot reach the data dir, e.g. a clone in root's 0700 home
+	// (TRIGGERFLOW_PG_ROOT), default /var/lib/triggerflow. The cluster then
+	// lives in PostgresRoot/<hash of the data dir> and <data dir>/postgres
+	// links to it.
+	PostgresRoot string
 	// TemporalPort is the embedded Temporal frontend port in dev
 	// (TRIGGERFLOW_TEMPORAL_PORT, flag --temporal-port), default 7233.
 	TemporalPort int
@@ -76,17 +100,37 @@ type Config struct {
 	// call the codec endpoint /codec/decode and /codec/encode
 	// (TRIGGERFLOW_CODEC_CORS_ORIGINS, comma-separated). dev adds its own UI.
 	CodecCORSOrigins []string
+	// codecKeylessOrigins may use the codec endpoint without a key: dev sets
+	// its embedded UI here (no environment variable sets it).
+	codecKeylessOrigins []string
 	// PublishRate is how many events per second each API key may publish
 	// (TRIGGERFLOW_PUBLISH_RATE), default 5000; 0 turns the limit off.
 	PublishRate float64
 	// PublishBurst is how many events a key may publish at once above the
 	// rate (TRIGGERFLOW_PUBLISH_BURST), default 10000.
 	PublishBurst int
+	// TemporalUIURL is Temporal UI's base URL (TRIGGERFLOW_TEMPORAL_UI_URL),
+	// e.g. http://temporal-ui:8233; API answers about deliveries and runs then
+	// carry temporal_ui_url, a link to the workflow that carried them. dev sets
+	// it to its embedded UI unless given.
+	TemporalUIURL string
 	// MaxUndispatched bounds the published batches committed but not yet
 	// handed to Temporal (TRIGGERFLOW_MAX_UNDISPATCHED_BATCHES), default
 	// 10000: past it, POST /v1/events answers 503 with Retry-After until the
 	// backlog shrinks (Temporal unreachable for long). 0 turns the bound off.
 	MaxUndispatched int
+	// DeliveryGrouping hands a publish group's first tries to Temporal as one
+	// workflow for its deliveries and one per trigger (on, the default), or
+	// each as its own workflow with exact search attributes (off): slower,
+	// for installations that search Temporal UI by event more than they
+	// publish (TRIGGERFLOW_DELIVERY_GROUPING=on|off). api and worker must agree.
+	DeliveryGrouping bool
+	// Tracing is on when the standard OpenTelemetry variables ask for traces
+	// (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or
+	// OTEL_TRACES_EXPORTER=otlp; OTEL_SDK_DISABLED=true turns it off): spans
+	// go over OTLP/HTTP, with OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES,
+	// OTEL_TRACES_SAMPLER and the exporter's own OTEL_EXPORTER_OTLP_*.
+	Tracing bool
 	// ReconcileEvery is how often a worker's reconciler looks for pending
 	// deliveries, ordered queues and runs whose workflow is gone
 	// (TRIGGERFLOW_RECONCILE_EVERY, a duration), default 1m.
@@ -108,7 +152,9 @@ func defaultConfig() Config {
 		TemporalAddress:   "127.0.0.1:7233",
 		TemporalNamespace: "default",
 		HTTPAddr:          "127.0.0.1:8080",
+		WorkerHTTPAddr:    "127.0.0.1:9090",
 		DataDir:           "./.triggerflow",
+		PostgresRoot:      devstack.DefaultReachableRoot,
 		TemporalPort:      7233,
 		UIPort:            8233,
 		LogLevel:          "info",
@@ -118,6 +164,7 @@ func defaultConfig() Config {
 		PublishBurst:      10000,
 		MaxUndispatched:   10000,
 		ReconcileEvery:    time.Minute,
+		DeliveryGrouping:  true,
 		RetentionPayloads: defaultRetention,
 		RetentionLogs:     defaultRetention,
 	}
@@ -164,8 +211,10 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	str("TEMPORAL_ADDRESS", &c.TemporalAddress)
 	str("TEMPORAL_NAMESPACE", &c.TemporalNamespace)
 	str("TRIGGERFLOW_HTTP_ADDR", &c.HTTPAddr)
+	str("TRIGGERFLOW_WORKER_HTTP_ADDR", &c.WorkerHTTPAddr)
 	str("TRIGGERFLOW_ADMIN_TOKEN", &c.AdminToken)
 	str("TRIGGERFLOW_DATA_DIR", &c.DataDir)
+	str("TRIGGERFLOW_PG_ROOT", &c.PostgresRoot)
 	num("TRIGGERFLOW_TEMPORAL_PORT", &c.TemporalPort)
 	num("TRIGGERFLOW_UI_PORT", &c.UIPort)
 	str("TRIGGERFLOW_LOG_LEVEL", &c.LogLevel)
@@ -174,10 +223,19 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	str("TRIGGERFLOW_LEAD_API_URL", &c.LeadAPIURL)
 	str("TRIGGERFLOW_LEAD_API_TOKEN", &c.LeadAPIToken)
 	str("TRIGGERFLOW_SECRET_KEY", &c.SecretKey)
+	str("TRIGGERFLOW_TEMPORAL_UI_URL", &c.TemporalUIURL)
 	num("TRIGGERFLOW_PUBLISH_BURST", &c.PublishBurst)
 	num("TRIGGERFLOW_MAX_UNDISPATCHED_BATCHES", &c.MaxUndispatched)
 	if c.MaxUndispatched < 0 {
 		errs = append(errs, fmt.Sprintf("TRIGGERFLOW_MAX_UNDISPATCHED_BATCHES=%d must be 0 (no bound) or more", c.MaxUndispatched))
+	}
+	c.Tracing = tracing.Enabled(getenv)
+	switch v := strings.ToLower(strings.TrimSpace(getenv("TRIGGERFLOW_DELIVERY_GROUPING"))); v {
+	case "", "on", "true", "1":
+	case "off", "false", "0":
+		c.DeliveryGrouping = false
+	default:
+		errs = append(errs, fmt.Sprintf("TRIGGERFLOW_DELIVERY_GROUPING=%q must be on or off", v))
 	}
 	if v := strings.TrimSpace(getenv("TRIGGERFLOW_RECONCILE_EVERY")); v != "" {
 		d, err := time.ParseDuration(v)
@@ -238,6 +296,11 @@ func loadConfig(getenv func(string) string) (Config, error) {
 			errs = append(errs, fmt.Sprintf("TRIGGERFLOW_SMTP_URL: %v", err))
 		}
 	}
+	if c.TemporalUIURL != "" {
+		if u, err := url.Parse(c.TemporalUIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, "TRIGGERFLOW_TEMPORAL_UI_URL must be an http(s) URL such as http://127.0.0.1:8233")
+		}
+	}
 	if c.LeadAPIURL != "" {
 		if u, err := url.Parse(c.LeadAPIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs = append(errs, "TRIGGERFLOW_LEAD_API_URL must be an http(s) URL")
@@ -249,10 +312,42 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Sprintf("TRIGGERFLOW_LOG_FORMAT=%q must be text or json", c.LogFormat))
 	}
+	prof, err := envconfig.LoadClientConfigProfile(envconfig.LoadClientConfigProfileOptions{EnvLookup: envLookup(getenv)})
+	if err != nil {
+		errs = append(errs, fmt.Sprintf("Temporal connection (TEMPORAL_*): %v", err))
+	} else {
+		c.TemporalConnection = prof
+		if _, err := prof.ToClientOptions(envconfig.ToClientOptionsRequest{}); err != nil {
+			errs = append(errs, fmt.Sprintf("Temporal connection (TEMPORAL_*): %v", err))
+		}
+	}
 	if len(errs) > 0 {
 		return c, fmt.Errorf("configuration: %s", strings.Join(errs, "; "))
 	}
 	return c, nil
+}
+
+// envLookup lets Temporal's envconfig read the same environment as the rest
+// of the configuration (tests pass a map). Environ lists the process's
+// variables as getenv sees them, for TEMPORAL_GRPC_META_*.
+type envLookup func(string) string
+
+// LookupEnv implements envconfig.EnvLookup.
+func (e envLookup) LookupEnv(k string) (string, bool) {
+	v := e(k)
+	return v, v != ""
+}
+
+// Environ implements envconfig.EnvLookup.
+func (e envLookup) Environ() []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if v := e(k); v != "" {
+			out = append(out, k+"="+v)
+		}
+	}
+	return out
 }
 
 func parseLevel(s string) (slog.Level, error) {
@@ -268,7 +363,7 @@ func newLogger(c Config) *slog.Logger {
 	level, _ := parseLevel(c.LogLevel)
 	opts := &slog.HandlerOptions{Level: level}
 	if c.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+		return slog.New(tracing.LogHandler(slog.NewJSONHandler(os.Stderr, opts)))
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	return slog.New(tracing.LogHandler(slog.NewTextHandler(os.Stderr, opts)))
 }

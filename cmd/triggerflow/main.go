@@ -16,6 +16,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
+
+	"github.com/triggerflow/triggerflow/internal/tracing"
 
 	_ "time/tzdata" // time zones work on machines without a tz database
 )
@@ -66,6 +69,17 @@ func run(args []string) error {
 	defer stop()
 
 	cmd, rest := args[0], args[1:]
+	if cmd == "dev" || cmd == "api" || cmd == "worker" {
+		shutdown, err := tracing.Setup(ctx, "triggerflow-"+cmd, os.Getenv)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = shutdown(flushCtx)
+		}()
+	}
 	switch cmd {
 	case "dev":
 		return runDev(ctx, cfg, rest)

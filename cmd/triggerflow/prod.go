@@ -10,6 +10,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/triggerflow/triggerflow/internal/dbgauges"
 	"github.com/triggerflow/triggerflow/internal/secretbox"
 	"github.com/triggerflow/triggerflow/store"
 )
@@ -33,7 +34,8 @@ func runAPI(ctx context.Context, cfg Config, args []string) error {
 		return err
 	}
 	defer db.Close()
-	tc, err := dialTemporal(ctx, cfg, log)
+	reg := newRegistry()
+	tc, err := dialTemporal(ctx, cfg, log, reg)
 	if err != nil {
 		return err
 	}
@@ -41,7 +43,7 @@ func runAPI(ctx context.Context, cfg Config, args []string) error {
 	if cfg.AdminToken == "" {
 		log.Warn("TRIGGERFLOW_ADMIN_TOKEN is not set: no key can call the API")
 	}
-	p, err := startAPI(ctx, cfg, db, tc, log, newRegistry())
+	p, err := startAPI(ctx, cfg, db, tc, log, reg)
 	if err != nil {
 		return err
 	}
@@ -74,14 +76,26 @@ func runWorker(ctx context.Context, cfg Config, args []string) error {
 		return err
 	}
 	defer db.Close()
-	tc, err := dialTemporal(ctx, cfg, log)
+	reg := newRegistry()
+	tc, err := dialTemporal(ctx, cfg, log, reg)
 	if err != nil {
 		return err
 	}
 	defer tc.Close()
-	p, err := startWorker(ctx, cfg, db, tc, log)
+	p, err := startWorker(ctx, cfg, db, tc, log, reg)
 	if err != nil {
 		return err
+	}
+	// The worker exports the gauges read from PostgreSQL (one process kind
+	// does, so dashboards do not count them twice).
+	reg.MustRegister(dbgauges.New(&store.Stats{DB: db}, log))
+	if cfg.WorkerHTTPAddr != "off" {
+		addr, err := serveWorkerHTTP(ctx, cfg.WorkerHTTPAddr, workerHTTPHandler(db, tc, cfg.TemporalNamespace, reg, log), log)
+		if err != nil {
+			p.Stop()
+			return err
+		}
+		log.Info("worker health and metrics", "addr", addr)
 	}
 	log.Info("worker polling", "temporal", cfg.TemporalAddress, "namespace", cfg.TemporalNamespace)
 	<-ctx.Done()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime"
 	"sync"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/envconfig"
 	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/triggerflow/triggerflow/activities"
@@ -19,6 +21,8 @@ import (
 	"github.com/triggerflow/triggerflow/internal/httpserver"
 	"github.com/triggerflow/triggerflow/internal/payloadcodec"
 	"github.com/triggerflow/triggerflow/internal/secretbox"
+	"github.com/triggerflow/triggerflow/internal/temporalmetrics"
+	"github.com/triggerflow/triggerflow/internal/tracing"
 	"github.com/triggerflow/triggerflow/store"
 	"github.com/triggerflow/triggerflow/worker"
 	"github.com/triggerflow/triggerflow/workflows"
@@ -29,23 +33,40 @@ import (
 // encrypted with TRIGGERFLOW_SECRET_KEY (internal/payloadcodec), so
 // histories hold no event data, rendered parameters or credentials in clear.
 // Workers built on the client inherit its data converter.
-func temporalClientOptions(cfg Config, log *slog.Logger) (client.Options, error) {
+//
+// With a registry, the SDK's client and worker metrics are exported through
+// it (internal/temporalmetrics).
+func temporalClientOptions(cfg Config, log *slog.Logger, reg prometheus.Registerer) (client.Options, error) {
 	codec, err := payloadcodec.New(cfg.SecretKey)
 	if err != nil {
 		return client.Options{}, err
 	}
-	return client.Options{
-		HostPort:      cfg.TemporalAddress,
-		Namespace:     cfg.TemporalNamespace,
-		Logger:        sdklog.NewStructuredLogger(log.With("component", "temporal-sdk")),
-		DataConverter: codec.DataConverter(),
-	}, nil
+	// TLS, mTLS, API keys and gRPC metadata come from Temporal's envconfig;
+	// address and namespace from TriggerFlow's settings (dev's are its own).
+	opts, err := cfg.TemporalConnection.ToClientOptions(envconfig.ToClientOptionsRequest{})
+	if err != nil {
+		return client.Options{}, fmt.Errorf("temporal connection: %w", err)
+	}
+	opts.HostPort, opts.Namespace = cfg.TemporalAddress, cfg.TemporalNamespace
+	opts.Logger = sdklog.NewStructuredLogger(log.With("component", "temporal-sdk"))
+	opts.DataConverter = codec.DataConverter()
+	if reg != nil {
+		opts.MetricsHandler = temporalmetrics.New(reg)
+	}
+	if cfg.Tracing {
+		icpt, err := tracing.TemporalInterceptor()
+		if err != nil {
+			return client.Options{}, fmt.Errorf("tracing: %w", err)
+		}
+		opts.Interceptors = append(opts.Interceptors, icpt)
+	}
+	return opts, nil
 }
 
 // dialTemporal connects to a Temporal frontend, waiting (bounded by ctx)
 // until it answers.
-func dialTemporal(ctx context.Context, cfg Config, log *slog.Logger) (client.Client, error) {
-	opts, err := temporalClientOptions(cfg, log)
+func dialTemporal(ctx context.Context, cfg Config, log *slog.Logger, reg prometheus.Registerer) (client.Client, error) {
+	opts, err := temporalClientOptions(cfg, log, reg)
 	if err != nil {
 		return nil, err
 	}
@@ -64,10 +85,17 @@ func dialTemporal(ctx context.Context, cfg Config, log *slog.Logger) (client.Cli
 	}
 }
 
-// newRegistry is the process's Prometheus registry with Go and process metrics.
+// newRegistry is the process's Prometheus registry: Go and process metrics,
+// and triggerflow_build_info (1, labelled with the version and Go release).
 func newRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "triggerflow_build_info",
+		Help:        "TriggerFlow's version and the Go release it was built with; always 1.",
+		ConstLabels: prometheus.Labels{"version": version, "goversion": runtime.Version()},
+	})
+	buildInfo.Set(1)
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfo)
 	return reg
 }
 
@@ -93,12 +121,12 @@ func startAPI(ctx context.Context, cfg Config, db *sqlx.DB, tc client.Client, lo
 	}
 	codec := &payloadcodec.Codec{Box: box}
 	publisher := &workflows.Publisher{Events: &store.Events{DB: db}, Index: index, Temporal: tc, Log: log,
-		MaxUndispatched: maxUndispatched}
+		MaxUndispatched: maxUndispatched, Separate: !cfg.DeliveryGrouping}
 	srv := apiserver.New(apiserver.Options{
 		DB: db, Temporal: tc, Namespace: cfg.TemporalNamespace, AdminToken: cfg.AdminToken, Logger: log,
 		Metrics: reg, MaxBodyBytes: cfg.MaxBodyBytes, Version: version, Publisher: publisher, Index: index,
-		Cipher: box, PublishRate: cfg.PublishRate, PublishBurst: cfg.PublishBurst,
-		PayloadCodec: codec, CodecCORSOrigins: cfg.CodecCORSOrigins,
+		Cipher: box, PublishRate: cfg.PublishRate, PublishBurst: cfg.PublishBurst, TemporalUIURL: cfg.TemporalUIURL,
+		PayloadCodec: codec, CodecCORSOrigins: cfg.CodecCORSOrigins, CodecKeylessOrigins: cfg.codecKeylessOrigins,
 	})
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
@@ -141,7 +169,7 @@ type workerProcess struct {
 
 // startWorker registers search attributes (when missing), then runs the
 // worker and the dispatcher sweep until Stop.
-func startWorker(ctx context.Context, cfg Config, db *sqlx.DB, tc client.Client, log *slog.Logger) (*workerProcess, error) {
+func startWorker(ctx context.Context, cfg Config, db *sqlx.DB, tc client.Client, log *slog.Logger, reg prometheus.Registerer) (*workerProcess, error) {
 	box, err := secretbox.New(cfg.SecretKey)
 	if err != nil {
 		return nil, err
@@ -153,11 +181,15 @@ func startWorker(ctx context.Context, cfg Config, db *sqlx.DB, tc client.Client,
 	if err != nil {
 		return nil, err
 	}
+	httpClient := activities.NewHTTPClient(policy)
+	if cfg.Tracing {
+		httpClient = tracing.HTTPClient(httpClient)
+	}
 	// The worker matches the events it raises itself (case timers).
 	index := store.NewIndex(db, log)
-	w := worker.New(worker.Options{DB: db, Temporal: tc, Logger: log, HTTP: activities.NewHTTPClient(policy),
+	w := worker.New(worker.Options{DB: db, Temporal: tc, Logger: log, HTTP: httpClient,
 		Actions: activities.ActionSettings{SMTPURL: cfg.SMTPURL, LeadAPIURL: cfg.LeadAPIURL, LeadAPIToken: cfg.LeadAPIToken},
-		Cipher:  box, Index: index})
+		Cipher:  box, Metrics: reg, Index: index})
 	if err := w.Start(); err != nil {
 		return nil, fmt.Errorf("start worker: %w", err)
 	}
@@ -165,7 +197,7 @@ func startWorker(ctx context.Context, cfg Config, db *sqlx.DB, tc client.Client,
 	p := &workerProcess{stop: cancel, w: w}
 	p.wg.Add(4)
 	go func() { defer p.wg.Done(); index.Listen(ctx, cfg.DatabaseURL) }()
-	go func() { defer p.wg.Done(); worker.RunDispatcherSweep(ctx, tc, db, log) }()
+	go func() { defer p.wg.Done(); worker.RunDispatcherSweep(ctx, tc, db, !cfg.DeliveryGrouping, log) }()
 	go func() {
 		defer p.wg.Done()
 		worker.RunReconciler(ctx, db, worker.NewReconciler(tc, db, log), cfg.ReconcileEvery, log)

@@ -63,7 +63,18 @@ type PostgresOptions struct {
 	Port int
 	// Logger receives progress messages; nil discards them.
 	Logger *slog.Logger
+	// ReachableRoot is where the cluster goes when we are root and the
+	// "postgres" system user cannot traverse to Dir (a clone in root's 0700
+	// home): the cluster then lives in ReachableRoot/<hash of Dir> and Dir
+	// becomes a symbolic link to it, so a restart finds the same data and
+	// `ls -l` shows where it is. Empty means DefaultReachableRoot. It is not
+	// used when Dir is reachable or when we are not root.
+	ReachableRoot string
 }
+
+// DefaultReachableRoot is PostgresOptions.ReachableRoot's default: a
+// root-owned 0755 directory the postgres user can traverse on every Linux.
+const DefaultReachableRoot = "/var/lib/triggerflow"
 
 // Postgres is a handle on a running private cluster. It exists so callers can
 // build connection URLs and stop the server without knowing where it lives or
@@ -134,6 +145,20 @@ func StartPostgres(ctx context.Context, opts PostgresOptions) (*Postgres, error)
 	runAs, err := pgLookupRunAs()
 	if err != nil {
 		return nil, err
+	}
+	if runAs != nil {
+		root := opts.ReachableRoot
+		if root == "" {
+			root = DefaultReachableRoot
+		}
+		placed, err := pgPlaceCluster(dir, root, runAs, logger)
+		if err != nil {
+			return nil, err
+		}
+		if placed != dir {
+			dir = placed
+			logger = logger.With("cluster", dir)
+		}
 	}
 	p := &Postgres{
 		dir:     dir,
@@ -217,6 +242,10 @@ func (p *Postgres) URL(database string) string {
 	}
 	return u.String()
 }
+
+// Dir reports where the cluster really lives: PostgresOptions.Dir, or the
+// directory under ReachableRoot it links to.
+func (p *Postgres) Dir() string { return p.dir }
 
 // Port reports the TCP port actually in use, which differs from
 // PostgresOptions.Port when that was 0.
@@ -457,29 +486,7 @@ func pgMkdirAll(dir string) (map[string]bool, error) {
 // ourselves are fixed up; anything else is reported rather than loosened,
 // because silently chmod'ing e.g. /root would be a security surprise.
 func pgCheckTraversable(dir string, created map[string]bool, acct *pgAccount) error {
-	var ancestors []string
-	seen := map[string]bool{}
-	addAncestors := func(path string) {
-		var chain []string
-		for d := filepath.Dir(path); ; d = filepath.Dir(d) {
-			chain = append(chain, d)
-			if filepath.Dir(d) == d {
-				break
-			}
-		}
-		// Top-down, so the error names the outermost blocking directory.
-		for i := len(chain) - 1; i >= 0; i-- {
-			if !seen[chain[i]] {
-				seen[chain[i]] = true
-				ancestors = append(ancestors, chain[i])
-			}
-		}
-	}
-	addAncestors(dir)
-	// Symlinked components are traversed via their targets too.
-	if real, err := filepath.EvalSymlinks(dir); err == nil && real != dir {
-		addAncestors(real)
-	}
+	ancestors := pgAncestors(dir)
 	for _, d := range ancestors {
 		fi, err := os.Stat(d)
 		if err != nil {
@@ -504,6 +511,53 @@ func pgCheckTraversable(dir string, created map[string]bool, acct *pgAccount) er
 			acct.name, acct.name, d, fi.Mode().Perm(), owner, dir, d, os.TempDir())
 	}
 	return nil
+}
+
+// pgAncestors lists dir's ancestors top-down, so that errors name the
+// outermost blocking directory, followed by those of its real path when a
+// component is a symbolic link (the kernel traverses both).
+func pgAncestors(dir string) []string {
+	var ancestors []string
+	seen := map[string]bool{}
+	add := func(path string) {
+		var chain []string
+		for d := filepath.Dir(path); ; d = filepath.Dir(d) {
+			chain = append(chain, d)
+			if filepath.Dir(d) == d {
+				break
+			}
+		}
+		for i := len(chain) - 1; i >= 0; i-- {
+			if !seen[chain[i]] {
+				seen[chain[i]] = true
+				ancestors = append(ancestors, chain[i])
+			}
+		}
+	}
+	add(dir)
+	if real, err := filepath.EvalSymlinks(dir); err == nil && real != dir {
+		add(real)
+	}
+	return ancestors
+}
+
+// pgFirstBlocked returns the outermost existing ancestor of dir that acct
+// cannot traverse, or "" when none blocks it. Missing ancestors do not
+// block: pgMkdirAll creates them traversable.
+func pgFirstBlocked(dir string, acct *pgAccount) (string, error) {
+	for _, d := range pgAncestors(dir) {
+		fi, err := os.Stat(d)
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", nil
+		}
+		if err != nil {
+			return "", err
+		}
+		if !pgCanTraverse(fi, acct) {
+			return d, nil
+		}
+	}
+	return "", nil
 }
 
 // pgCanTraverse applies the kernel's owner/group/other precedence: only the

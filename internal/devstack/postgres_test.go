@@ -208,34 +208,148 @@ func TestPostgresReusesRunningServer(t *testing.T) {
 	pgTestStop(t, pg) // already stopped through the other handle
 }
 
-func TestPostgresRootNeedsTraversableParents(t *testing.T) {
+// pgTestLockedDir returns a root-owned 0700 directory, like root's home, that
+// the postgres account cannot traverse, and a 0755 root for placed clusters.
+func pgTestLockedDir(t *testing.T) (locked, reachableRoot string) {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("only root hands the cluster to another user")
 	}
 	if _, err := pgLookupRunAs(); err != nil {
 		t.Fatalf("pgLookupRunAs: %v", err)
 	}
-	base := filepath.Join(filepath.Dir(pgTestDir(t)), "locked")
-	if err := os.Mkdir(base, 0o700); err != nil { // root-owned 0700: postgres cannot enter it
+	base := filepath.Dir(pgTestDir(t))
+	locked = filepath.Join(base, "locked")
+	if err := os.Mkdir(locked, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Chmod(base, 0o700); err != nil {
+	if err := os.Chmod(locked, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	_, err := StartPostgres(context.Background(), PostgresOptions{Dir: filepath.Join(base, "a", "cluster")})
+	return locked, filepath.Join(base, "var-lib-triggerflow")
+}
+
+// TestPostgresStartsBelowA0700Parent is a clone in root's 0700 home: the
+// cluster is placed under the reachable root, Dir links to it, the data
+// survives a restart, and nothing of the 0700 directory is loosened.
+func TestPostgresStartsBelowA0700Parent(t *testing.T) {
+	locked, root := pgTestLockedDir(t)
+	dir := filepath.Join(locked, "clone", ".triggerflow", "postgres")
+	start := func() *Postgres {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		pg, err := StartPostgres(ctx, PostgresOptions{Dir: dir, ReachableRoot: root, Logger: pgTestLogger(t)})
+		if err != nil {
+			t.Fatalf("StartPostgres below a 0700 parent: %v", err)
+		}
+		t.Cleanup(func() { _ = pg.Stop(context.Background()) })
+		return pg
+	}
+	pg := start()
+	if want := filepath.Join(root, pgPlaceName(dir)); pg.Dir() != want {
+		t.Fatalf("cluster in %s, want %s", pg.Dir(), want)
+	}
+	if target, err := os.Readlink(dir); err != nil || target != pg.Dir() {
+		t.Fatalf("%s should link to %s: %q, %v", dir, pg.Dir(), target, err)
+	}
+	if fi, err := os.Stat(root); err != nil || fi.Mode().Perm() != 0o755 {
+		t.Fatalf("reachable root: %v, %v; want mode 0755", fi.Mode(), err)
+	}
+	if fi, err := os.Stat(locked); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("the 0700 parent was changed: %v, %v", fi.Mode(), err)
+	}
+	db := pgTestOpen(t, pg)
+	if _, err := db.Exec(`CREATE TABLE kept (v text); INSERT INTO kept VALUES ('across restarts')`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	pgTestStop(t, pg)
+
+	pg2 := start()
+	if pg2.Dir() != pg.Dir() {
+		t.Fatalf("restart placed the cluster in %s, first start in %s", pg2.Dir(), pg.Dir())
+	}
+	var v string
+	if err := pgTestOpen(t, pg2).QueryRow(`SELECT v FROM kept`).Scan(&v); err != nil || v != "across restarts" {
+		t.Fatalf("data lost across restart: %q, %v", v, err)
+	}
+	pgTestStop(t, pg2)
+
+	// The link lost (the data dir copied without it): the same place is
+	// found again from the directory's name.
+	if err := os.Remove(dir); err != nil {
+		t.Fatal(err)
+	}
+	pg3 := start()
+	if err := pgTestOpen(t, pg3).QueryRow(`SELECT v FROM kept`).Scan(&v); err != nil || v != "across restarts" {
+		t.Fatalf("data not found again without the link: %q, %v", v, err)
+	}
+	pgTestStop(t, pg3)
+}
+
+// TestPostgresReplacesAnEmptyUnreachableDir: a start that failed before
+// initdb (every start from a 0700 home did, before clusters were placed)
+// left a directory with only a password; it is replaced, not reported.
+func TestPostgresReplacesAnEmptyUnreachableDir(t *testing.T) {
+	locked, root := pgTestLockedDir(t)
+	dir := filepath.Join(locked, "cluster")
+	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "password"), []byte("left-over\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pg, err := StartPostgres(context.Background(), PostgresOptions{Dir: dir, ReachableRoot: root})
+	if err != nil {
+		t.Fatalf("StartPostgres over a failed start's leftovers: %v", err)
+	}
+	t.Cleanup(func() { _ = pg.Stop(context.Background()) })
+	if pg.Dir() == dir {
+		t.Fatalf("cluster left in the unreachable %s", dir)
+	}
+}
+
+// TestPostgresRefusesToMoveAnUnreachableCluster: a real cluster the postgres
+// user cannot reach is never moved or deleted behind the user's back; the
+// error names the blocking directory and the commands that fix it.
+func TestPostgresRefusesToMoveAnUnreachableCluster(t *testing.T) {
+	locked, root := pgTestLockedDir(t)
+	dir := filepath.Join(locked, "cluster")
+	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "data", "PG_VERSION"), []byte("15\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := StartPostgres(context.Background(), PostgresOptions{Dir: dir, ReachableRoot: root})
 	if err == nil {
-		t.Fatal("StartPostgres succeeded below a 0700 root directory")
+		t.Fatal("StartPostgres used a cluster the postgres user cannot reach")
 	}
-	if !strings.Contains(err.Error(), base+" ") || !strings.Contains(err.Error(), "chmod o+x") {
-		t.Fatalf("error does not name the blocking directory %s: %v", base, err)
+	for _, want := range []string{locked + " ", "chmod o+x " + locked, "mv " + dir} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
 	}
-	// Directories we create ourselves must have been made traversable.
-	fi, statErr := os.Stat(filepath.Join(base, "a"))
-	if statErr != nil {
-		t.Fatal(statErr)
+	if _, statErr := os.Stat(filepath.Join(dir, "data", "PG_VERSION")); statErr != nil {
+		t.Fatalf("the cluster was touched: %v", statErr)
 	}
-	if fi.Mode().Perm()&0o001 == 0 {
-		t.Errorf("created parent %s has mode %v, want o+x", filepath.Join(base, "a"), fi.Mode().Perm())
+}
+
+// TestPostgresRefusesAWritableReachableRoot: directories under the root are
+// created as root and handed to postgres, so a root others may write to is
+// refused with the fix.
+func TestPostgresRefusesAWritableReachableRoot(t *testing.T) {
+	locked, root := pgTestLockedDir(t)
+	if err := os.Mkdir(root, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(root, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	_, err := StartPostgres(context.Background(), PostgresOptions{Dir: filepath.Join(locked, "c"), ReachableRoot: root})
+	if err == nil || !strings.Contains(err.Error(), "chmod 755 "+root) {
+		t.Fatalf("want a refusal naming chmod 755 %s, got %v", root, err)
 	}
 }
 

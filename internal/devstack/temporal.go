@@ -70,6 +70,9 @@ type TemporalOptions struct {
 	Port int
 	// UIPort is the Web UI port: 0 disables the UI, -1 picks a free port.
 	UIPort int
+	// UICodecEndpoint, when set, is the codec server the Web UI decodes
+	// payloads with (Temporal's "codec endpoint": {endpoint}/decode).
+	UICodecEndpoint string
 	// SearchAttributes are custom search attributes registered at start when
 	// missing from the namespace.
 	SearchAttributes map[string]enumspb.IndexedValueType
@@ -535,6 +538,7 @@ func (t *Temporal) startUI(ctx context.Context, opts TemporalOptions, port int, 
 		CORS:             uiconfig.CORS{CookieInsecure: true},
 		HideLogs:         true,
 		DisableNewsFetch: true,
+		Codec:            uiconfig.Codec{Endpoint: opts.UICodecEndpoint},
 	}))
 	t.uiDone = make(chan struct{})
 	go func() {

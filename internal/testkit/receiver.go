@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -139,4 +140,17 @@ func (rc *Receiver) WaitFor(t testing.TB, n int, timeout time.Duration) []Receiv
 		case <-time.After(min(left, 50*time.Millisecond)):
 		}
 	}
+}
+
+// Failing makes the receiver answer status to every request until the
+// returned heal func is called; from then on it answers 200.
+func (rc *Receiver) Failing(status int) (heal func()) {
+	var healed atomic.Bool
+	rc.Script(func(int, Received) Response {
+		if healed.Load() {
+			return Response{Status: 200}
+		}
+		return Response{Status: status}
+	})
+	return func() { healed.Store(true) }
 }

@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/triggerflow/triggerflow/activities"
@@ -23,6 +25,7 @@ import (
 	"github.com/triggerflow/triggerflow/internal/openapicheck"
 	"github.com/triggerflow/triggerflow/internal/secretbox"
 	"github.com/triggerflow/triggerflow/internal/testkit"
+	"github.com/triggerflow/triggerflow/internal/tracing"
 	"github.com/triggerflow/triggerflow/store"
 	"github.com/triggerflow/triggerflow/worker"
 	"github.com/triggerflow/triggerflow/workflows"
@@ -58,6 +61,12 @@ type Options struct {
 	// second, bucket size); 0 means no limit.
 	PublishRate  float64
 	PublishBurst int
+	// Metrics is the API's registry (nil: a private one); the worker's
+	// delivery metrics are registered on it too.
+	Metrics *prometheus.Registry
+	// TemporalUIURL, when set, makes answers about deliveries and runs link
+	// to their workflow there (TRIGGERFLOW_TEMPORAL_UI_URL).
+	TemporalUIURL string
 	// Temporal is the server to use (default: the test binary's shared one).
 	Temporal client.Client
 	// PublishTemporal is the client the publisher hands groups to (default
@@ -70,6 +79,13 @@ type Options struct {
 	// MaxUndispatched bounds the publisher's backlog (see
 	// workflows.Publisher); 0 means the default.
 	MaxUndispatched int
+	// Separate hands each first try over as its own workflow
+	// (TRIGGERFLOW_DELIVERY_GROUPING=off).
+	Separate bool
+	// Traced wires tracing as the binary does when OTEL_* asks for it:
+	// Temporal's tracing interceptor on the client and traced outbound HTTP
+	// (the test installs the tracer provider).
+	Traced bool
 }
 
 // Start brings up a stack that stops when the test ends.
@@ -87,6 +103,16 @@ func Start(t testing.TB, opts Options) *Stack {
 	if tc == nil {
 		tc = testkit.Temporal(t)
 	}
+	if opts.Traced {
+		icpt, err := tracing.TemporalInterceptor()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc, err = client.NewClientFromExisting(tc, client.Options{Namespace: testkit.TemporalNamespace(t),
+			Interceptors: []interceptor.ClientInterceptor{icpt}}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	log := testkit.Logger()
 	s := &Stack{DB: db, DBURL: dbURL, Temporal: tc, t: t}
 	box, err := secretbox.New(SecretKey)
@@ -100,12 +126,15 @@ func Start(t testing.TB, opts Options) *Stack {
 	if pubTemporal == nil {
 		pubTemporal = tc
 	}
-	pub := &workflows.Publisher{Events: &store.Events{DB: db}, Index: s.Index, Temporal: pubTemporal, Log: log, MaxUndispatched: opts.MaxUndispatched}
+	pub := &workflows.Publisher{Events: &store.Events{DB: db}, Index: s.Index, Temporal: pubTemporal, Log: log, MaxUndispatched: opts.MaxUndispatched,
+		Separate: opts.Separate}
 	go pub.Run(runCtx)
 	go s.Index.Listen(runCtx, dbURL)
 	srv := apiserver.New(apiserver.Options{
 		DB: db, Temporal: tc, Namespace: testkit.TemporalNamespace(t), AdminToken: Token, Logger: log,
 		Publisher: pub, Index: s.Index, Cipher: box, PublishRate: opts.PublishRate, PublishBurst: opts.PublishBurst,
+		Metrics:       opts.Metrics,
+		TemporalUIURL: opts.TemporalUIURL,
 	})
 	// Every answer a test receives is checked against schemas/openapi.json.
 	hs := httptest.NewServer(openapicheck.Handler(t, srv.Handler()))
@@ -121,8 +150,16 @@ func Start(t testing.TB, opts Options) *Stack {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.Worker = worker.New(worker.Options{DB: db, Temporal: tc, Logger: log, HTTP: activities.NewHTTPClient(policy), Actions: opts.Actions, Cipher: box,
-			Concurrency: opts.Concurrency, DeliveryBudget: opts.DeliveryBudget, Index: s.Index})
+		httpClient := activities.NewHTTPClient(policy)
+		if opts.Traced {
+			httpClient = tracing.HTTPClient(httpClient)
+		}
+		wopts := worker.Options{DB: db, Temporal: tc, Logger: log, HTTP: httpClient, Actions: opts.Actions, Cipher: box,
+			Concurrency: opts.Concurrency, DeliveryBudget: opts.DeliveryBudget, Index: s.Index}
+		if opts.Metrics != nil {
+			wopts.Metrics = opts.Metrics
+		}
+		s.Worker = worker.New(wopts)
 		if err := s.Worker.Start(); err != nil {
 			t.Fatal(err)
 		}

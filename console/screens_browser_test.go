@@ -1,0 +1,236 @@
+//go:build !fuzzsmoke
+
+package console_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/triggerflow/triggerflow/internal/testkit"
+)
+
+// serviceFlow creates a one-step service flow through the API.
+func serviceFlow(c *console, name string) string {
+	c.t.Helper()
+	f := c.api(http.StatusCreated, "POST", "/v1/flows", map[string]any{"name": name, "type": "service", "steps": []map[string]any{
+		{"name": "note", "action": "log", "params": map[string]any{"message": "ran for {{ event.id }}"}}}})
+	return f["id"].(string)
+}
+
+// TestConsoleAtTimeTriggerPreviewsBeforeSaving: Webitel's example trigger
+// "0 */1 12 * * *" in Europe/Kyiv shows its words and its next five runs
+// (12:00–12:04 unless it is noon in Kyiv now) while it is typed; a bad
+// expression is marked before saving; Save makes the trigger.
+func TestConsoleAtTimeTriggerPreviewsBeforeSaving(t *testing.T) {
+	c := startConsole(t)
+	flowID := serviceFlow(c, "notify-new-case")
+	c.api(http.StatusCreated, "POST", "/v1/flows", map[string]any{"name": "ivr-menu", "type": "default", "steps": []map[string]any{
+		{"name": "note", "action": "log", "params": map[string]any{"message": "menu"}}}})
+	c.open("triggers")
+	c.click("button", "New trigger")
+	c.find("dialog", "New trigger")
+	c.fill("Name", "Webitel noon digest")
+	c.fill("Expression", "61 */1 12 * * *")
+	expr := c.find("textbox", "Expression")
+	c.waitFor("the bad expression marked while typing", `document.querySelector('`+expr+`').getAttribute('aria-invalid') === 'true'`)
+	if msg := eval[string](c, `document.getElementById(document.querySelector('`+expr+`').id + '-err').textContent`); !strings.Contains(msg, "61") {
+		t.Errorf("expression message = %q, want it to name 61", msg)
+	}
+	c.fill("Expression", "0 */1 12 * * *")
+	c.fill("Search time zones", "Kyiv")
+	before := time.Now()
+	c.choose("Time zone", "Europe/Kyiv")
+	c.waitFor("the preview in Kyiv", `(document.querySelector('.preview:not([hidden]) .muted') || {}).textContent === 'Next runs in Europe/Kyiv:'`)
+	after := time.Now()
+	if c.attr(expr, "aria-invalid") == "true" {
+		t.Error("the good expression is still marked invalid")
+	}
+	words := eval[string](c, `document.querySelector('.expression-text').textContent`)
+	if !strings.Contains(words, "12:00") || !strings.Contains(words, "12:59") {
+		t.Errorf("words = %q, want every minute from 12:00 to 12:59", words)
+	}
+	runs := eval[[]string](c, `[...document.querySelectorAll('.next-runs time')].map((t) => t.getAttribute('datetime'))`)
+	if w1, w2 := testkit.MinutesOfHour(t, "Europe/Kyiv", 12, before, 5), testkit.MinutesOfHour(t, "Europe/Kyiv", 12, after, 5); fmt.Sprint(runs) != fmt.Sprint(w1) && fmt.Sprint(runs) != fmt.Sprint(w2) {
+		t.Errorf("next runs = %v, want %v", runs, w1)
+	}
+	shown := eval[string](c, `document.querySelector('.next-runs').innerText`)
+	if !strings.Contains(shown, "12:0") || !(strings.Contains(shown, "(+02:00)") || strings.Contains(shown, "(+03:00)")) {
+		t.Errorf("next runs as shown: %q", shown)
+	}
+	if n := c.total("/v1/triggers"); n != 0 {
+		t.Fatalf("the preview saved a trigger (%d)", n)
+	}
+	// The flow list offers service flows only.
+	if opts := eval[string](c, `[...document.querySelector('`+c.find("combobox", "Flow")+`').options].map((o) => o.textContent).join(',')`); strings.Contains(opts, "ivr-menu") {
+		t.Errorf("a default flow is offered to a trigger: %s", opts)
+	}
+	c.choose("Flow", flowID)
+	c.screenshot("trigger-form")
+	c.click("button", "Save")
+	c.waitRow("Webitel noon digest", "At Time")
+	c.screenshot("triggers")
+	list := c.api(http.StatusOK, "GET", "/v1/triggers", nil)["items"].([]any)
+	tr := list[0].(map[string]any)
+	if tr["expression"] != "0 */1 12 * * *" || tr["timezone"] != "Europe/Kyiv" || tr["flow"] != flowID || tr["type"] != "at_time" {
+		t.Fatalf("saved trigger: %v", tr)
+	}
+	// Its page: Run now starts a run that shows with its status.
+	c.click("link", "Webitel noon digest")
+	c.find("heading", "Webitel noon digest")
+	c.click("button", "Run now")
+	testkit.Eventually(t, 30*time.Second, "the manual run finishes", func() bool {
+		return c.total("/v1/triggers/"+tr["id"].(string)+"/runs?status=succeeded") == 1
+	})
+	c.click("button", "Refresh")
+	c.waitRow("SUCCESS")
+	c.find("link", "Open run "+c.api(http.StatusOK, "GET", "/v1/triggers/"+tr["id"].(string)+"/runs", nil)["items"].([]any)[0].(map[string]any)["id"].(string)+" in Temporal UI")
+	c.screenshot("trigger")
+	// Stop pauses it (Webitel's Start/Stop).
+	c.click("button", "Stop")
+	testkit.Eventually(t, 10*time.Second, "the trigger stops", func() bool {
+		return c.api(http.StatusOK, "GET", "/v1/triggers/"+tr["id"].(string), nil)["enabled"] == false
+	})
+}
+
+// TestConsoleOnEventEventDependsOnObject: the Event list is empty and
+// disabled with no Object, follows the Object, and clears when the Object
+// is cleared; a trigger without a name is refused next to its field.
+func TestConsoleOnEventEventDependsOnObject(t *testing.T) {
+	c := startConsole(t)
+	flowID := serviceFlow(c, "notify-new-case")
+	c.open("triggers")
+	c.click("button", "New trigger")
+	c.choose("Type", "on_event")
+	event := c.find("combobox", "Event")
+	options := func() string {
+		return eval[string](c, `[...document.querySelector('`+event+`').options].map((o) => o.value).filter(Boolean).join(',')`)
+	}
+	if !eval[bool](c, `document.querySelector('`+event+`').disabled`) || options() != "" {
+		t.Fatalf("Event without an Object: disabled=%v options=%q", eval[bool](c, `document.querySelector('`+event+`').disabled`), options())
+	}
+	c.choose("Object", "case")
+	if got := options(); got != "created,updated,deleted,planned_resolution_time" {
+		t.Fatalf("case events = %q", got)
+	}
+	c.choose("Event", "created")
+	c.choose("Object", "")
+	if v := eval[string](c, `document.querySelector('`+event+`').value`); v != "" || !eval[bool](c, `document.querySelector('`+event+`').disabled`) {
+		t.Fatalf("clearing the Object left Event = %q", v)
+	}
+	c.choose("Object", "case_file")
+	if got := options(); got != "created,deleted" {
+		t.Fatalf("case file events = %q", got)
+	}
+	c.choose("Event", "deleted")
+	c.choose("Flow", flowID)
+	c.click("button", "Add condition")
+	c.fill("Condition 1 reference", "case_file.size")
+	c.choose("Condition 1 operator", ">")
+	c.fill("Condition 1 value", "1000")
+	c.screenshot("trigger-on-event-form")
+	c.click("button", "Save") // no name
+	name := c.find("textbox", "Name")
+	c.waitFor("Name marked invalid", `document.querySelector('`+name+`').getAttribute('aria-invalid') === 'true'`)
+	if n := c.total("/v1/triggers"); n != 0 {
+		t.Fatalf("saved without a name: %d", n)
+	}
+	c.fill("Name", "Big file removed")
+	c.click("button", "Save")
+	c.waitRow("Big file removed", "case_file.deleted")
+	tr := c.api(http.StatusOK, "GET", "/v1/triggers", nil)["items"].([]any)[0].(map[string]any)
+	if tr["object"] != "case_file" || tr["event"] != "deleted" || fmt.Sprint(tr["conditions"]) != "[map[operator:> reference:case_file.size value:1000]]" {
+		t.Fatalf("saved: %v", tr)
+	}
+}
+
+// TestConsoleQueueHookForMissed adds a Webitel queue hook for "missed" and
+// a published queue.missed runs its flow.
+func TestConsoleQueueHookForMissed(t *testing.T) {
+	c := startConsole(t)
+	flowID := serviceFlow(c, "call-back")
+	c.open("queues")
+	c.fill("Queue id", "sales")
+	c.click("button", "Open queue")
+	c.find("heading", "Queue sales")
+	c.click("button", "New hook")
+	c.choose("Event", "missed")
+	c.choose("Flow", flowID)
+	c.click("button", "Save")
+	c.waitRow("missed", "call-back")
+	c.screenshot("queue-hooks")
+	hooks := c.api(http.StatusOK, "GET", "/v1/queues/sales/hooks", nil)["items"].([]any)
+	if len(hooks) != 1 || hooks[0].(map[string]any)["event"] != "missed" || hooks[0].(map[string]any)["flow"] != flowID {
+		t.Fatalf("hooks: %v", hooks)
+	}
+	hookID := hooks[0].(map[string]any)["id"].(string)
+	// The queue index lists the queues that have hooks (GET /v1/queues).
+	c.click("link", "Queue hooks")
+	c.waitRow("sales", "1")
+	c.click("link", "sales")
+	c.waitRow("missed")
+	c.api(http.StatusAccepted, "POST", "/v1/events", map[string]any{"id": "call-1-missed", "type": "queue.missed", "data": map[string]any{"queue_id": "sales"}})
+	testkit.Eventually(t, 30*time.Second, "the hook's run", func() bool {
+		return c.total("/v1/queues/sales/hooks/"+hookID+"/runs?status=succeeded") == 1
+	})
+	// Bulk remove asks first.
+	c.click("checkbox", "Select missed → call-back")
+	c.click("button", "Delete")
+	c.click("button", "Delete") // the confirmation's
+	testkit.Eventually(t, 10*time.Second, "the hook removed", func() bool { return c.total("/v1/queues/sales/hooks") == 0 })
+}
+
+// TestConsoleReadOnlyKeySeesNoEditControls signs in with a read key by
+// typing it and finds no control that would change anything.
+func TestConsoleReadOnlyKeySeesNoEditControls(t *testing.T) {
+	c := startConsole(t)
+	flowID := serviceFlow(c, "notify-new-case")
+	c.api(http.StatusCreated, "POST", "/v1/webhooks", map[string]any{"name": "Case updates", "url": "https://example.com/h", "event_types": []string{"case.created"}})
+	c.api(http.StatusCreated, "POST", "/v1/triggers", map[string]any{"name": "Morning", "type": "at_time", "expression": "0 9 * * *", "flow": flowID})
+	c.api(http.StatusCreated, "POST", "/v1/queues/sales/hooks", map[string]any{"event": "missed", "flow": flowID})
+	key := c.api(http.StatusCreated, "POST", "/v1/api-keys", map[string]any{"name": "viewer", "scopes": []string{"read"}})["key"].(string)
+
+	c.do(chromedp.Navigate(c.stack.URL + "/ui/")) // no token: the sign-in form
+	c.fill("API key", key)
+	c.click("button", "Sign in")
+	c.find("link", "Webhooks")
+	c.absent("link", "API keys")
+	noEdits := func(extra ...string) {
+		t.Helper()
+		for _, name := range append([]string{"Delete", "Disable", "Enable", "Edit", "Save"}, extra...) {
+			c.absent("button", name)
+		}
+		if n := eval[int](c, `document.querySelectorAll('[role=switch], tbody input[type=checkbox]').length`); n != 0 {
+			t.Errorf("%s shows %d switches or row checkboxes to a read-only key", eval[string](c, "location.pathname"), n)
+		}
+	}
+	c.click("link", "Webhooks")
+	c.waitRow("Case updates", "Enabled")
+	noEdits("New webhook")
+	c.click("link", "Case updates")
+	c.find("heading", "Deliveries")
+	noEdits("Send test", "Rotate secret")
+	c.click("link", "Triggers")
+	c.waitRow("Morning")
+	noEdits("New trigger")
+	c.click("link", "Morning")
+	c.find("heading", "Runs")
+	noEdits("Run now", "Stop", "Start")
+	c.click("link", "Flows")
+	c.waitRow("notify-new-case")
+	noEdits("New flow")
+	c.click("link", "notify-new-case")
+	c.find("heading", "Steps")
+	noEdits("Test run")
+	c.openAs(key, "queues/sales")
+	c.waitRow("missed")
+	noEdits("New hook")
+	c.click("link", "Events")
+	c.find("heading", "Events")
+	noEdits("Publish test event")
+	c.screenshot("read-only")
+}
