@@ -487,3 +487,20 @@ func (s *Events) Insert(ctx context.Context, e domain.Event) error {
 		return translate(err, fmt.Sprintf("event %s", e.ID))
 	})
 }
+
+// CaseEvents reads the case.* events stored by batches (the raised
+// case.planned_resolution_time left out), for the case timers of a group
+// handed over by a sweep, which does not carry its events.
+func (s *Events) CaseEvents(ctx context.Context, batchIDs []string) ([]domain.Event, error) {
+	var rows []eventRow
+	if err := s.DB.SelectContext(ctx, &rows, `SELECT id, type, occurred_at, received_at, subject, data, batch_id
+		FROM events WHERE batch_id = ANY($1) AND type LIKE 'case.%' AND type <> $2`,
+		pq.StringArray(batchIDs), domain.PlannedResolutionEventType); err != nil {
+		return nil, translate(err, "case events")
+	}
+	out := make([]domain.Event, len(rows))
+	for i, r := range rows {
+		out[i] = r.toDomain()
+	}
+	return out, nil
+}

@@ -519,8 +519,8 @@ type Group struct {
 
 // Dispatch hands a group to Temporal — the batch workflow for its unordered
 // deliveries, a run workflow per trigger or queue hook with runs, a wake
-// signal to each ordered webhook's queue — and records its batches
-// dispatched. It is idempotent (workflow ids are deterministic), so the
+// signal to each ordered webhook's queue, the plan changes of its case
+// events to their case timers — and records its batches dispatched. It is idempotent (workflow ids are deterministic), so the
 // sweeper may repeat it.
 func Dispatch(ctx context.Context, c client.Client, events *store.Events, g Group) error {
 	if g.Separate {
@@ -552,6 +552,9 @@ func Dispatch(ctx context.Context, c client.Client, events *store.Events, g Grou
 			errs = append(errs, err)
 		}
 	}
+	// Case events arm, move and cancel their cases' planned-resolution
+	// timers before the batches count as handed over.
+	errs = append(errs, signalCaseTimers(ctx, c, events, g))
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
