@@ -1643,7 +1643,10 @@ type RunDetail struct {
 	FlowId      *string    `json:"flow_id,omitempty"`
 	FlowVersion *int       `json:"flow_version,omitempty"`
 	Id          string     `json:"id"`
-	QueueHookId *string    `json:"queue_hook_id,omitempty"`
+
+	// Outputs Of a run with a workflow of its own: what each step returned, by step name, asked of the run's workflow (outputs are kept in its Temporal history, not in PostgreSQL). Absent when Temporal cannot answer (its history is gone, or the run was tried inline). An output over 64 KB is replaced by {"truncated": true, "bytes": n}.
+	Outputs     *map[string]interface{} `json:"outputs,omitempty"`
+	QueueHookId *string                 `json:"queue_hook_id,omitempty"`
 
 	// RunId The Temporal run id of workflow_id.
 	RunId     string          `json:"run_id"`

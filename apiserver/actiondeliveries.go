@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -143,10 +144,12 @@ type runStepResponse struct {
 	Deliveries []deliveryResponse `json:"deliveries,omitempty"`
 }
 
-// runDetailResponse is a run with its step log.
+// runDetailResponse is a run with its step log and what each step
+// returned (see flowRunResponse.Outputs).
 type runDetailResponse struct {
 	runResponse
-	Steps []runStepResponse `json:"steps"`
+	Steps   []runStepResponse          `json:"steps"`
+	Outputs map[string]json.RawMessage `json:"outputs,omitempty"`
 }
 
 // getRun answers one run with its step log. Steps still running (no
@@ -205,7 +208,7 @@ func (s *Server) getRun(c *gin.Context) {
 		steps = append(steps, *byIndex[i])
 	}
 	s.nameRunningSteps(c, r, steps)
-	c.JSON(http.StatusOK, runDetailResponse{runResponse: s.linkedRun(r), Steps: steps})
+	c.JSON(http.StatusOK, runDetailResponse{runResponse: s.linkedRun(r), Steps: steps, Outputs: s.stepOutputs(c, r)})
 }
 
 // stepIndex reads the index (from 0) of a step id "step-<n>".
