@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -12,7 +13,10 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
+
 	"github.com/triggerflow/triggerflow/domain"
+	"github.com/triggerflow/triggerflow/store"
 )
 
 // Action names of this family.
@@ -67,8 +71,12 @@ func init() {
 
 	RegisterAction(NewAction(domain.ActionSpec{
 		Name: ActionWebhook,
-		Description: "Sends the event as JSON to a URL (ipSCAPE's webhook action). Same answers, retries and " +
-			"outputs as http.request.",
+		Description: "Delivers the event (or the given payload) as JSON to a URL, as ipSCAPE's webhook action does: " +
+			"the request is a delivery of the run's trigger (GET /v1/triggers/{id}/deliveries), signed with the trigger's " +
+			"signing secret (Standard Webhooks headers), retried on any non-2xx answer by its retry policy (default " +
+			"every 10 minutes for 48 hours), every attempt logged with request and response (bodies over 10 KB cut), and " +
+			"retryable by hand. The step ends once the delivery is handed over; its tries go on by themselves, whatever " +
+			"the run's timeout.",
 		Params: []domain.ParamSpec{
 			{Name: "url", Type: domain.ParamString, Required: true, Format: domain.FormatURL,
 				Description: "absolute http(s) URL; placeholders allowed"},
@@ -78,8 +86,14 @@ func init() {
 				Description: "request headers, values are templates"},
 			{Name: "payload", Type: domain.ParamAny, Default: "{{ event }}",
 				Description: "what is sent; default the event {id, type, occurred_at, subject, data} as JSON"},
+			{Name: "timeout", Type: domain.ParamString, Format: domain.FormatDuration,
+				Description: "how long each try waits for the answer, 1s–30s; default 10s"},
+			{Name: "retry", Type: domain.ParamString, Enum: []string{domain.RetryEvery10m48h, domain.Retry30sX3, domain.RetryNone},
+				Description: "retry preset: every_10m_48h (the default: every 10 minutes for 48 hours until 2xx), " +
+					"30s_x3 (after 30 s, up to two more tries) or none; every non-2xx answer is retried"},
 		},
-		Outputs: responseOutputs,
+		Outputs: webhookActionOutputs,
+		Check:   checkHTTPTimeout,
 	}, (*Actions).Webhook))
 }
 
@@ -132,6 +146,8 @@ type WebhookActionInput struct {
 	Method  string            `json:"method"`
 	Headers map[string]string `json:"headers"`
 	Payload json.RawMessage   `json:"payload"`
+	Timeout string            `json:"timeout"`
+	Retry   string            `json:"retry"`
 }
 
 // HTTPRequest sends one request over the egress-checked client.
@@ -154,17 +170,17 @@ func (a *Actions) HTTPRequest(ctx context.Context, in HTTPRequestInput) (HTTPReq
 	return a.doHTTP(ctx, method, in.URL, in.Params, in.Headers, in.Body, timeout)
 }
 
-// Webhook posts the event (or the given payload) as JSON.
-func (a *Actions) Webhook(ctx context.Context, in WebhookActionInput) (HTTPRequestResult, error) {
-	method := strings.ToUpper(strings.TrimSpace(in.Method))
-	if method == "" {
-		method = http.MethodPost
+// Webhook hands the event (or the given payload) to the delivery engine as
+// a delivery of the run's trigger (see WebhookActions).
+func (a *Actions) Webhook(ctx context.Context, in WebhookActionInput) (WebhookActionResult, error) {
+	if a.WebhookActions == nil {
+		return WebhookActionResult{}, permanentActionError("this worker has no delivery engine for webhook actions")
 	}
-	headers := map[string]string{"Content-Type": "application/json"}
-	for k, v := range in.Headers {
-		headers[k] = v
+	req, err := webhookActionRequest(in)
+	if err != nil {
+		return WebhookActionResult{}, err
 	}
-	return a.doHTTP(ctx, method, in.URL, nil, headers, in.Payload, DefaultHTTPActionTimeout)
+	return a.WebhookActions.Deliver(ctx, stepInfoOf(ctx), req)
 }
 
 // doHTTP is one try of an HTTP step: a 2xx answer is the output, a retryable
@@ -172,8 +188,7 @@ func (a *Actions) Webhook(ctx context.Context, in WebhookActionInput) (HTTPReque
 // else a permanent error. Failure errors carry the response as details, so
 // operators see it in Temporal UI.
 func (a *Actions) doHTTP(ctx context.Context, method, rawURL string, query, headers map[string]string,
-	body json.RawMessage, timeout time.Duration) (HTTPRequestResult, error) {
-	var res HTTPRequestResult
+	body json.RawMessage, timeout time.Duration) (res HTTPRequestResult, err error) {
 	u, err := checkOutboundURL(strings.TrimSpace(rawURL))
 	if err != nil {
 		return res, permanentActionError("%v", err)
@@ -215,6 +230,8 @@ func (a *Actions) doHTTP(ctx context.Context, method, rawURL string, query, head
 		return res, permanentActionError("no HTTP client is configured for flow actions")
 	}
 	start := time.Now()
+	var rawBody []byte
+	defer func() { a.logTry(ctx, req, payload, rawBody, start, res, err) }()
 	resp, err := client.Do(req)
 	res.DurationMS = time.Since(start).Milliseconds()
 	if err != nil {
@@ -226,6 +243,7 @@ func (a *Actions) doHTTP(ctx context.Context, method, rawURL string, query, head
 	}
 	defer resp.Body.Close()
 	raw, truncated, readErr := readCapped(resp.Body, MaxResponseBody)
+	rawBody = raw
 	res.Response = HTTPResponse{
 		Status: resp.StatusCode, Headers: flattenHeaders(resp.Header),
 		Body: strings.ToValidUTF8(string(raw), "\uFFFD"), Truncated: truncated,
@@ -247,6 +265,44 @@ func (a *Actions) doHTTP(ctx context.Context, method, rawURL string, query, head
 		return res, retryableActionError(parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), res, "%s", msg)
 	}
 	return res, nonRetryableWithDetails(msg, res)
+}
+
+// logTry records one try of an HTTP step with what it sent and received
+// (credential headers masked, the response's first 10 KB as received), so
+// the run's log shows it (GET /v1/runs/{id}). A try that cannot be recorded
+// is logged and does not fail the step: the request was made, and failing
+// would send it again.
+func (a *Actions) logTry(ctx context.Context, req *http.Request, body, respBody []byte, start time.Time, res HTTPRequestResult, err error) {
+	if a.StepAttempts == nil {
+		return
+	}
+	si := stepInfoOf(ctx)
+	errText := ""
+	if err != nil {
+		errText = err.Error()
+		var appErr *temporal.ApplicationError
+		if errors.As(err, &appErr) {
+			errText = appErr.Message()
+		}
+	}
+	var status int
+	var respHeaders map[string]string
+	if res.Response.Status > 0 {
+		status, respHeaders = res.Response.Status, maskHeaders(res.Response.Headers)
+	}
+	att := store.NewAttempt("", req.Method, req.URL.String(), maskHeaders(flattenHeaders(req.Header)), string(body),
+		status, respHeaders, string(respBody), res.Response.Truncated, time.Duration(res.DurationMS)*time.Millisecond,
+		errText, start, err == nil)
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	var werr error
+	for try := range 3 {
+		if _, werr = a.StepAttempts.Record(wctx, si.WorkflowID, si.StepID, att); werr == nil {
+			return
+		}
+		time.Sleep(time.Duration(200<<try) * time.Millisecond)
+	}
+	a.logger().Warn("a try of an HTTP step could not be logged", "workflow", si.WorkflowID, "step", si.StepID, "error", werr)
 }
 
 // retryableStatus: 408, 429 and 5xx may succeed later; every other non-2xx

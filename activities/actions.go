@@ -40,6 +40,11 @@ type Actions struct {
 	Settings ActionSettings
 	// Logger receives the log action's lines; nil means slog.Default().
 	Logger *slog.Logger
+	// WebhookActions makes the webhook action's deliveries; nil refuses
+	// the action.
+	WebhookActions *WebhookActions
+	// StepAttempts logs each try of http.request; nil logs none.
+	StepAttempts *store.StepAttempts
 }
 
 // ActionSettings are the operator's settings for actions that reach systems

@@ -183,19 +183,6 @@ func TestHTTPRequestRefusesPrivateAddresses(t *testing.T) {
 	}
 }
 
-func TestWebhookActionPostsThePayloadAsJSON(t *testing.T) {
-	rc := testkit.NewReceiver(t)
-	env := actionEnv(t, &activities.Actions{HTTP: loopbackClient(t)})
-	payload := `{"id":"evt-1","type":"agent.wrap","data":{"campaignId":"215"}}`
-	if _, err := env.ExecuteActivity(activities.ActionWebhook, map[string]any{"url": rc.URL, "method": "POST", "payload": payload}); err != nil {
-		t.Fatal(err)
-	}
-	got := rc.Requests()[0]
-	if got.Method != "POST" || string(got.Body) != payload || got.Header.Get("Content-Type") != "application/json" {
-		t.Fatalf("request %s %s %s", got.Method, got.Body, got.Header.Get("Content-Type"))
-	}
-}
-
 func TestNotifyStoresOneRowPerUserOnce(t *testing.T) {
 	db := testkit.DB(t)
 	deps := &activities.Actions{Notifications: &store.Notifications{DB: db}, Runs: &store.Runs{DB: db}}

@@ -31,3 +31,7 @@ func (r Recorder) Add(rec store.Record) { r.r.add(rec) }
 
 // Close writes what is waiting.
 func (r Recorder) Close() error { return r.r.close() }
+
+// WithStepInfo is withStepInfo: a context as the inline runner gives an
+// action, naming the run and step.
+var WithStepInfo = withStepInfo

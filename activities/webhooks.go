@@ -135,6 +135,9 @@ type RetryItem struct {
 	WebhookCode string
 	EventID     string
 	EventType   string
+	// TriggerID names the trigger whose webhook action made the delivery
+	// ('' for a subscription's), for its workflow's TriggerFlowTrigger.
+	TriggerID string `json:",omitempty"`
 	// FirstDelay is how long to wait before the next try (the policy's
 	// interval or the receiver's Retry-After); 0 when paused.
 	FirstDelay time.Duration
@@ -469,7 +472,7 @@ func (a *Webhooks) loadWebhooks(ctx context.Context, ds []*store.Delivery) (map[
 func (a *Webhooks) attempt(ctx context.Context, w *domain.Webhook, d *store.Delivery, n int) store.Record {
 	now := a.now()
 	out := store.Outcome{DeliveryID: d.ID}
-	req, err := renderRequest(w, d.Event())
+	req, err := requestOf(w, d)
 	if err != nil {
 		att := store.NewAttempt(d.ID, w.Method, w.URL, nil, "", 0, nil, "", false, 0, err.Error(), now, false)
 		out.Status, out.LastError = store.DeliveryFailed, err.Error()
@@ -479,20 +482,22 @@ func (a *Webhooks) attempt(ctx context.Context, w *domain.Webhook, d *store.Deli
 	if w.PreviousSecret != "" && w.PreviousSecretUntil != nil && now.Before(*w.PreviousSecretUntil) {
 		secrets = append(secrets, w.PreviousSecret)
 	}
-	res, sentHeaders := send(ctx, a.HTTP, req, d.ID, w.Timeout, now, secrets...)
+	policy, timeout := policyOf(w, d)
+	res, sentHeaders := send(ctx, a.HTTP, req, d.ID, timeout, now, secrets...)
 	res = res.judgedBy(w)
 	att := store.NewAttempt(d.ID, req.Method, req.URL, maskHeaders(sentHeaders), string(req.Body),
 		res.Status, res.ResponseHeaders, res.ResponseBody, res.Truncated, res.Duration, res.Err, now, res.Success())
 	rec := store.Record{Attempt: &att, Outcome: out}
 	rec.Outcome.LastCode, rec.Outcome.LastError = res.Status, res.Err
 	defer func() { a.observe(w, d, n, res, rec.Outcome, now) }()
-	policy := w.Retry.Resolved()
 	try := n - d.WindowAttempts // tries in this retry window
 	switch {
 	case res.Success():
 		rec.Outcome.Status = store.DeliverySucceeded
 		return rec
-	case res.Permanent && !policy.RetryAll:
+	case res.Permanent && (!policy.RetryAll || res.Status == 0):
+		// retry_all retries answers; a request that cannot be sent (a
+		// refused destination) never succeeds on retry.
 		rec.Outcome.Status = store.DeliveryFailed
 		return rec
 	case policy.MaxAttempts > 0 && try >= policy.MaxAttempts:
@@ -515,6 +520,33 @@ func (a *Webhooks) attempt(ctx context.Context, w *domain.Webhook, d *store.Deli
 	next := now.Add(delay)
 	rec.Outcome.Status, rec.Outcome.NextAttemptAt = store.DeliveryPending, &next
 	return rec
+}
+
+// requestOf is what a try of delivery d sends: the request its webhook
+// action rendered, or else w's templates rendered for its event.
+func requestOf(w *domain.Webhook, d *store.Delivery) (outboundRequest, error) {
+	sr := d.StepRequest()
+	if sr == nil {
+		return renderRequest(w, d.Event())
+	}
+	body, err := sr.BodyBytes()
+	if err != nil {
+		return outboundRequest{}, fmt.Errorf("%w: the stored body: %v", errPermanentRequest, err)
+	}
+	headers := make(map[string]string, len(sr.Headers))
+	for k, v := range sr.Headers {
+		headers[k] = v
+	}
+	return outboundRequest{Method: sr.Method, URL: sr.URL, Headers: headers, Body: body}, nil
+}
+
+// policyOf is delivery d's retry policy (resolved) and request timeout: its
+// webhook action's, or else its webhook's.
+func policyOf(w *domain.Webhook, d *store.Delivery) (domain.RetryPolicy, time.Duration) {
+	if sr := d.StepRequest(); sr != nil {
+		return sr.Retry.Resolved(), sr.Timeout()
+	}
+	return w.Retry.Resolved(), w.Timeout
 }
 
 // PrepareDeliveryInput names a delivery.
@@ -555,9 +587,10 @@ func (a *Webhooks) PrepareDelivery(ctx context.Context, in PrepareDeliveryInput)
 	if err != nil {
 		return PrepareDeliveryResult{}, err
 	}
+	policy, timeout := policyOf(w, d)
 	out := PrepareDeliveryResult{
 		Exists: true, Status: d.Status, Enabled: w.Enabled, Attempts: d.Attempts - d.WindowAttempts,
-		FirstAttemptAt: d.WindowStart, Policy: w.Retry.Resolved(), Timeout: w.Timeout,
+		FirstAttemptAt: d.WindowStart, Policy: policy, Timeout: timeout,
 	}
 	if me := activity.GetInfo(ctx).WorkflowExecution.ID; d.Status == store.DeliveryPending && d.WorkflowID != "" && d.WorkflowID != me {
 		out.CarriedBy = d.WorkflowID

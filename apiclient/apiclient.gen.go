@@ -578,6 +578,63 @@ func (e RunStatus) Valid() bool {
 	}
 }
 
+// Defines values for RunDetailStatus.
+const (
+	RunDetailStatusCanceled  RunDetailStatus = "canceled"
+	RunDetailStatusFailed    RunDetailStatus = "failed"
+	RunDetailStatusPending   RunDetailStatus = "pending"
+	RunDetailStatusRunning   RunDetailStatus = "running"
+	RunDetailStatusSucceeded RunDetailStatus = "succeeded"
+	RunDetailStatusTimedOut  RunDetailStatus = "timed_out"
+)
+
+// Valid indicates whether the value is a known member of the RunDetailStatus enum.
+func (e RunDetailStatus) Valid() bool {
+	switch e {
+	case RunDetailStatusCanceled:
+		return true
+	case RunDetailStatusFailed:
+		return true
+	case RunDetailStatusPending:
+		return true
+	case RunDetailStatusRunning:
+		return true
+	case RunDetailStatusSucceeded:
+		return true
+	case RunDetailStatusTimedOut:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RunStepStatus.
+const (
+	RunStepStatusCanceled  RunStepStatus = "canceled"
+	RunStepStatusFailed    RunStepStatus = "failed"
+	RunStepStatusRunning   RunStepStatus = "running"
+	RunStepStatusSkipped   RunStepStatus = "skipped"
+	RunStepStatusSucceeded RunStepStatus = "succeeded"
+)
+
+// Valid indicates whether the value is a known member of the RunStepStatus enum.
+func (e RunStepStatus) Valid() bool {
+	switch e {
+	case RunStepStatusCanceled:
+		return true
+	case RunStepStatusFailed:
+		return true
+	case RunStepStatusRunning:
+		return true
+	case RunStepStatusSkipped:
+		return true
+	case RunStepStatusSucceeded:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for StepOutcomeStatus.
 const (
 	StepOutcomeStatusCanceled  StepOutcomeStatus = "canceled"
@@ -1093,8 +1150,10 @@ type Delivery struct {
 	// TemporalUiUrl A link to the workflow that carried it in Temporal UI: <TRIGGERFLOW_TEMPORAL_UI_URL>/namespaces/<namespace>/workflows/<workflow_id>[/<run_id>]. Absent when no Temporal UI URL is configured.
 	TemporalUiUrl *string   `json:"temporal_ui_url,omitempty"`
 	UpdatedAt     time.Time `json:"updated_at"`
-	WebhookCode   string    `json:"webhook_code"`
-	WebhookId     string    `json:"webhook_id"`
+
+	// WebhookCode The webhook's code; a trigger's webhook action is delivered under trigger.<trigger id> (queue_hook.<id>, flow.<id> for runs of a queue hook or of a flow by itself).
+	WebhookCode string `json:"webhook_code"`
+	WebhookId   string `json:"webhook_id"`
 
 	// WorkflowId The workflow carrying the delivery: its own delivery-<id> once retried, else the batch workflow of its dispatch group (delivery-batch-<group>) or the ordered webhook's queue workflow.
 	WorkflowId string `json:"workflow_id"`
@@ -1575,6 +1634,37 @@ type Run struct {
 // RunStatus defines model for Run.Status.
 type RunStatus string
 
+// RunDetail A run with its step log.
+type RunDetail struct {
+	Error       string     `json:"error"`
+	EventId     *string    `json:"event_id,omitempty"`
+	FailedStep  *string    `json:"failed_step,omitempty"`
+	FinishedAt  *time.Time `json:"finished_at"`
+	FlowId      *string    `json:"flow_id,omitempty"`
+	FlowVersion *int       `json:"flow_version,omitempty"`
+	Id          string     `json:"id"`
+
+	// Outputs Of a run with a workflow of its own: what each step returned, by step name, asked of the run's workflow (outputs are kept in its Temporal history, not in PostgreSQL). Absent when Temporal cannot answer (its history is gone, or the run was tried inline). An output over 64 KB is replaced by {"truncated": true, "bytes": n}.
+	Outputs     *map[string]interface{} `json:"outputs,omitempty"`
+	QueueHookId *string                 `json:"queue_hook_id,omitempty"`
+
+	// RunId The Temporal run id of workflow_id.
+	RunId     string          `json:"run_id"`
+	StartedAt time.Time       `json:"started_at"`
+	Status    RunDetailStatus `json:"status"`
+	Steps     []RunStep       `json:"steps"`
+
+	// TemporalUiUrl A link to the workflow that carried it in Temporal UI: <TRIGGERFLOW_TEMPORAL_UI_URL>/namespaces/<namespace>/workflows/<workflow_id>[/<run_id>]. Absent when no Temporal UI URL is configured.
+	TemporalUiUrl *string `json:"temporal_ui_url,omitempty"`
+	TriggerId     *string `json:"trigger_id,omitempty"`
+
+	// WorkflowId The workflow executing the run: a published event's run makes its first try in its trigger's batch run workflow (trigger-batch-<group>-<trigger>) and moves to its own trigger-<trigger>-<event> when it needs retries or a delay; other runs have their own from the start.
+	WorkflowId string `json:"workflow_id"`
+}
+
+// RunDetailStatus defines model for RunDetail.Status.
+type RunDetailStatus string
+
 // RunList defines model for RunList.
 type RunList struct {
 	Items   []Run `json:"items"`
@@ -1590,6 +1680,30 @@ type RunRequest struct {
 	// Timeout flows only
 	Timeout *string `json:"timeout,omitempty"`
 }
+
+// RunStep One step of a run: its outcome, and for a step that calls out, each try of http.request with its request and response, or the delivery carrying a webhook action's request.
+type RunStep struct {
+	Action string `json:"action"`
+
+	// Attempts http.request: every try, newest first, with what was sent (credential headers masked) and received (first 10 KB).
+	Attempts *[]Attempt `json:"attempts,omitempty"`
+
+	// Deliveries webhook: the delivery carrying the step's request; its attempts are on GET /v1/deliveries/{id}.
+	Deliveries *[]Delivery `json:"deliveries,omitempty"`
+	Error      *string     `json:"error,omitempty"`
+	FinishedAt *time.Time  `json:"finished_at,omitempty"`
+	Name       string      `json:"name"`
+	StartedAt  *time.Time  `json:"started_at,omitempty"`
+
+	// Status running: the run is in progress; a step's outcome is recorded when the run ends.
+	Status RunStepStatus `json:"status"`
+
+	// StepId The step's id within the run (step-<n>, n from 1): the id every try of the step shares.
+	StepId string `json:"step_id"`
+}
+
+// RunStepStatus running: the run is in progress; a step's outcome is recorded when the run ends.
+type RunStepStatus string
 
 // Stats defines model for Stats.
 type Stats struct {
@@ -1689,12 +1803,18 @@ type Trigger struct {
 	Object        *string               `json:"object,omitempty"`
 	OverlapPolicy *TriggerOverlapPolicy `json:"overlap_policy,omitempty"`
 	Paused        *bool                 `json:"paused,omitempty"`
-	Schedule      *struct {
+
+	// PreviousSigningSecretExpiresAt After a rotation: when the previous signing secret stops signing.
+	PreviousSigningSecretExpiresAt *time.Time `json:"previous_signing_secret_expires_at,omitempty"`
+	Schedule                       *struct {
 		Id           string `json:"id"`
 		NextRunsFrom string `json:"next_runs_from"`
 		Running      int    `json:"running"`
 		State        string `json:"state"`
 	} `json:"schedule,omitempty"`
+
+	// SigningSecret Signs the requests of the trigger's webhook actions (Standard Webhooks, like a webhook's secret): whole in the answer that made it (the create or change that gave the trigger its first webhook action) and in rotate-secret's, masked (whsec_…abcd) in other single reads; absent in lists and while the trigger has none.
+	SigningSecret *string `json:"signing_secret,omitempty"`
 
 	// Timeout Bounds one run (1s–24h)
 	Timeout string `json:"timeout"`
@@ -2203,6 +2323,30 @@ type ListTriggersParams struct {
 
 	// Q Text in name or description
 	Q *string `form:"q,omitempty" json:"q,omitempty"`
+}
+
+// ListTriggerDeliveriesParams defines parameters for ListTriggerDeliveries.
+type ListTriggerDeliveriesParams struct {
+	// Page 1-based page
+	Page *int `form:"page,omitempty" json:"page,omitempty"`
+
+	// PerPage Items per page (1–500, default 50)
+	PerPage *int `form:"per_page,omitempty" json:"per_page,omitempty"`
+
+	// Sort Field, - prefix for descending; default newest first
+	Sort *string `form:"sort,omitempty" json:"sort,omitempty"`
+
+	// Status pending, succeeded, failed or canceled
+	Status *string `form:"status,omitempty" json:"status,omitempty"`
+
+	// Since RFC 3339, inclusive
+	Since *string `form:"since,omitempty" json:"since,omitempty"`
+
+	// Until RFC 3339, exclusive
+	Until *string `form:"until,omitempty" json:"until,omitempty"`
+
+	// EventId Only this event
+	EventId *string `form:"event_id,omitempty" json:"event_id,omitempty"`
 }
 
 // ListTriggerRunsParams defines parameters for ListTriggerRuns.
@@ -2723,7 +2867,7 @@ type ClientInterface interface {
 
 	// PublishEventsWithBody Publish one event or a batch (up to 1,000)
 	//
-	// Answers once every event and the deliveries and runs it leads to are committed in PostgreSQL: from then on nothing is lost. Publishing never waits for Temporal: the dispatcher hands the events over right after; if it cannot (the process dies, Temporal is unreachable), the workers' sweeps do once it is back. 503 with `Retry-After` when PostgreSQL cannot commit, or while more than `TRIGGERFLOW_MAX_UNDISPATCHED_BATCHES` published batches (default 10,000) wait for an unreachable Temporal.
+	// Answers once every event and the deliveries and runs it leads to are committed in PostgreSQL: from then on nothing is lost. Publishing never waits for Temporal: the dispatcher hands the events over right after; if it cannot (the process dies, Temporal is unreachable), the workers' sweeps do once it is back. 503 with `Retry-After` when PostgreSQL cannot commit, or while more than `TRIGGERFLOW_MAX_UNDISPATCHED_BATCHES` published batches (default 10,000) wait for an unreachable Temporal. A `case.*` event whose `data.case.planned_resolution_at` is an RFC 3339 time arms (or moves) the case's planned-resolution timer (one workflow per case, `case-timer-<data.case.id>`); `case.deleted`, a resolved case (`data.case.status` resolved, closed, done, completed, canceled or cancelled, or `data.case.resolved_at` / `closed_at` set) or `planned_resolution_at: null` cancels it. When the time comes TriggerFlow raises `case.planned_resolution_time` (id `case-<case id>-planned-resolution-<time>`, `occurred_at` the planned time, the data of the event that set the plan) like a published event: webhooks and triggers match it.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2732,7 +2876,7 @@ type ClientInterface interface {
 
 	// PublishEvents Publish one event or a batch (up to 1,000)
 	//
-	// Answers once every event and the deliveries and runs it leads to are committed in PostgreSQL: from then on nothing is lost. Publishing never waits for Temporal: the dispatcher hands the events over right after; if it cannot (the process dies, Temporal is unreachable), the workers' sweeps do once it is back. 503 with `Retry-After` when PostgreSQL cannot commit, or while more than `TRIGGERFLOW_MAX_UNDISPATCHED_BATCHES` published batches (default 10,000) wait for an unreachable Temporal.
+	// Answers once every event and the deliveries and runs it leads to are committed in PostgreSQL: from then on nothing is lost. Publishing never waits for Temporal: the dispatcher hands the events over right after; if it cannot (the process dies, Temporal is unreachable), the workers' sweeps do once it is back. 503 with `Retry-After` when PostgreSQL cannot commit, or while more than `TRIGGERFLOW_MAX_UNDISPATCHED_BATCHES` published batches (default 10,000) wait for an unreachable Temporal. A `case.*` event whose `data.case.planned_resolution_at` is an RFC 3339 time arms (or moves) the case's planned-resolution timer (one workflow per case, `case-timer-<data.case.id>`); `case.deleted`, a resolved case (`data.case.status` resolved, closed, done, completed, canceled or cancelled, or `data.case.resolved_at` / `closed_at` set) or `planned_resolution_at: null` cancels it. When the time comes TriggerFlow raises `case.planned_resolution_time` (id `case-<case id>-planned-resolution-<time>`, `occurred_at` the planned time, the data of the event that set the plan) like a published event: webhooks and triggers match it.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2932,6 +3076,11 @@ type ClientInterface interface {
 	// Corresponds with GET /v1/queues/{queue_id}/hooks/{id}/runs (the `ListQueueHookRuns` operationId).
 	ListQueueHookRuns(ctx context.Context, queueId string, id string, params *ListQueueHookRunsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetRun A run with its step log: each step's outcome, the tries of its HTTP requests and the deliveries of its webhook actions
+	//
+	// Corresponds with GET /v1/runs/{id} (the `GetRun` operationId).
+	GetRun(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetStats Overview: counts, recent deliveries, failing webhooks
 	//
 	// Corresponds with GET /v1/stats (the `GetStats` operationId).
@@ -3021,6 +3170,20 @@ type ClientInterface interface {
 	//
 	// Corresponds with PATCH /v1/triggers/{id} (the `UpdateTrigger` operationId).
 	UpdateTrigger(ctx context.Context, id string, body UpdateTriggerJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListTriggerDeliveries The deliveries a trigger's webhook actions made (its event log), newest first
+	//
+	// Same shape and filters as a webhook's deliveries; attempts are on GET /v1/deliveries/{id}, and POST /v1/deliveries/{id}/retry retries one by hand.
+	//
+	// Corresponds with GET /v1/triggers/{id}/deliveries (the `ListTriggerDeliveries` operationId).
+	ListTriggerDeliveries(ctx context.Context, id string, params *ListTriggerDeliveriesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RotateTriggerSecret Rotate the signing secret of the trigger's webhook actions; the previous one also signs for 24 hours
+	//
+	// A trigger whose webhook actions have no sender yet gets one. The new secret is shown whole only in this answer.
+	//
+	// Corresponds with POST /v1/triggers/{id}/rotate-secret (the `RotateTriggerSecret` operationId).
+	RotateTriggerSecret(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RunTriggerWithBody Fire a trigger now (on_event: with an optional event)
 	//
@@ -3736,7 +3899,7 @@ func (c *Client) ListEvents(ctx context.Context, params *ListEventsParams, reqEd
 
 // PublishEventsWithBody Publish one event or a batch (up to 1,000)
 //
-// Answers once every event and the deliveries and runs it leads to are committed in PostgreSQL: from then on nothing is lost. Publishing never waits for Temporal: the dispatcher hands the events over right after; if it cannot (the process dies, Temporal is unreachable), the workers' sweeps do once it is back. 503 with `Retry-After` when PostgreSQL cannot commit, or while more than `TRIGGERFLOW_MAX_UNDISPATCHED_BATCHES` published batches (default 10,000) wait for an unreachable Temporal.
+// Answers once every event and the deliveries and runs it leads to are committed in PostgreSQL: from then on nothing is lost. Publishing never waits for Temporal: the dispatcher hands the events over right after; if it cannot (the process dies, Temporal is unreachable), the workers' sweeps do once it is back. 503 with `Retry-After` when PostgreSQL cannot commit, or while more than `TRIGGERFLOW_MAX_UNDISPATCHED_BATCHES` published batches (default 10,000) wait for an unreachable Temporal. A `case.*` event whose `data.case.planned_resolution_at` is an RFC 3339 time arms (or moves) the case's planned-resolution timer (one workflow per case, `case-timer-<data.case.id>`); `case.deleted`, a resolved case (`data.case.status` resolved, closed, done, completed, canceled or cancelled, or `data.case.resolved_at` / `closed_at` set) or `planned_resolution_at: null` cancels it. When the time comes TriggerFlow raises `case.planned_resolution_time` (id `case-<case id>-planned-resolution-<time>`, `occurred_at` the planned time, the data of the event that set the plan) like a published event: webhooks and triggers match it.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3755,7 +3918,7 @@ func (c *Client) PublishEventsWithBody(ctx context.Context, contentType string, 
 
 // PublishEvents Publish one event or a batch (up to 1,000)
 //
-// Answers once every event and the deliveries and runs it leads to are committed in PostgreSQL: from then on nothing is lost. Publishing never waits for Temporal: the dispatcher hands the events over right after; if it cannot (the process dies, Temporal is unreachable), the workers' sweeps do once it is back. 503 with `Retry-After` when PostgreSQL cannot commit, or while more than `TRIGGERFLOW_MAX_UNDISPATCHED_BATCHES` published batches (default 10,000) wait for an unreachable Temporal.
+// Answers once every event and the deliveries and runs it leads to are committed in PostgreSQL: from then on nothing is lost. Publishing never waits for Temporal: the dispatcher hands the events over right after; if it cannot (the process dies, Temporal is unreachable), the workers' sweeps do once it is back. 503 with `Retry-After` when PostgreSQL cannot commit, or while more than `TRIGGERFLOW_MAX_UNDISPATCHED_BATCHES` published batches (default 10,000) wait for an unreachable Temporal. A `case.*` event whose `data.case.planned_resolution_at` is an RFC 3339 time arms (or moves) the case's planned-resolution timer (one workflow per case, `case-timer-<data.case.id>`); `case.deleted`, a resolved case (`data.case.status` resolved, closed, done, completed, canceled or cancelled, or `data.case.resolved_at` / `closed_at` set) or `planned_resolution_at: null` cancels it. When the time comes TriggerFlow raises `case.planned_resolution_time` (id `case-<case id>-planned-resolution-<time>`, `occurred_at` the planned time, the data of the event that set the plan) like a published event: webhooks and triggers match it.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4275,6 +4438,21 @@ func (c *Client) ListQueueHookRuns(ctx context.Context, queueId string, id strin
 	return c.Client.Do(req)
 }
 
+// GetRun A run with its step log: each step's outcome, the tries of its HTTP requests and the deliveries of its webhook actions
+//
+// Corresponds with GET /v1/runs/{id} (the `GetRun` operationId).
+func (c *Client) GetRun(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetRunRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetStats Overview: counts, recent deliveries, failing webhooks
 //
 // Corresponds with GET /v1/stats (the `GetStats` operationId).
@@ -4495,6 +4673,40 @@ func (c *Client) UpdateTriggerWithBody(ctx context.Context, id string, contentTy
 // Corresponds with PATCH /v1/triggers/{id} (the `UpdateTrigger` operationId).
 func (c *Client) UpdateTrigger(ctx context.Context, id string, body UpdateTriggerJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateTriggerRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListTriggerDeliveries The deliveries a trigger's webhook actions made (its event log), newest first
+//
+// Same shape and filters as a webhook's deliveries; attempts are on GET /v1/deliveries/{id}, and POST /v1/deliveries/{id}/retry retries one by hand.
+//
+// Corresponds with GET /v1/triggers/{id}/deliveries (the `ListTriggerDeliveries` operationId).
+func (c *Client) ListTriggerDeliveries(ctx context.Context, id string, params *ListTriggerDeliveriesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListTriggerDeliveriesRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RotateTriggerSecret Rotate the signing secret of the trigger's webhook actions; the previous one also signs for 24 hours
+//
+// A trigger whose webhook actions have no sender yet gets one. The new secret is shown whole only in this answer.
+//
+// Corresponds with POST /v1/triggers/{id}/rotate-secret (the `RotateTriggerSecret` operationId).
+func (c *Client) RotateTriggerSecret(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRotateTriggerSecretRequest(c.Server, id)
 	if err != nil {
 		return nil, err
 	}
@@ -7504,6 +7716,40 @@ func NewListQueueHookRunsRequest(server string, queueId string, id string, param
 	return req, nil
 }
 
+// NewGetRunRequest constructs an http.Request for the GetRun method
+func NewGetRunRequest(server string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/runs/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetStatsRequest constructs an http.Request for the GetStats method
 func NewGetStatsRequest(server string) (*http.Request, error) {
 	var err error
@@ -7952,6 +8198,173 @@ func NewUpdateTriggerRequestWithBody(server string, id string, contentType strin
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListTriggerDeliveriesRequest constructs an http.Request for the ListTriggerDeliveries method
+func NewListTriggerDeliveriesRequest(server string, id string, params *ListTriggerDeliveriesParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/triggers/%s/deliveries", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Page != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page", *params.Page, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PerPage != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "per_page", *params.PerPage, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Sort != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sort", *params.Sort, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Status != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Since != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "since", *params.Since, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Until != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "until", *params.Until, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.EventId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "event_id", *params.EventId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRotateTriggerSecretRequest constructs an http.Request for the RotateTriggerSecret method
+func NewRotateTriggerSecretRequest(server string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/triggers/%s/rotate-secret", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -9119,7 +9532,7 @@ type ClientWithResponsesInterface interface {
 
 	// PublishEventsWithBodyWithResponse Publish one event or a batch (up to 1,000)
 	//
-	// Answers once every event and the deliveries and runs it leads to are committed in PostgreSQL: from then on nothing is lost. Publishing never waits for Temporal: the dispatcher hands the events over right after; if it cannot (the process dies, Temporal is unreachable), the workers' sweeps do once it is back. 503 with `Retry-After` when PostgreSQL cannot commit, or while more than `TRIGGERFLOW_MAX_UNDISPATCHED_BATCHES` published batches (default 10,000) wait for an unreachable Temporal.
+	// Answers once every event and the deliveries and runs it leads to are committed in PostgreSQL: from then on nothing is lost. Publishing never waits for Temporal: the dispatcher hands the events over right after; if it cannot (the process dies, Temporal is unreachable), the workers' sweeps do once it is back. 503 with `Retry-After` when PostgreSQL cannot commit, or while more than `TRIGGERFLOW_MAX_UNDISPATCHED_BATCHES` published batches (default 10,000) wait for an unreachable Temporal. A `case.*` event whose `data.case.planned_resolution_at` is an RFC 3339 time arms (or moves) the case's planned-resolution timer (one workflow per case, `case-timer-<data.case.id>`); `case.deleted`, a resolved case (`data.case.status` resolved, closed, done, completed, canceled or cancelled, or `data.case.resolved_at` / `closed_at` set) or `planned_resolution_at: null` cancels it. When the time comes TriggerFlow raises `case.planned_resolution_time` (id `case-<case id>-planned-resolution-<time>`, `occurred_at` the planned time, the data of the event that set the plan) like a published event: webhooks and triggers match it.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9128,7 +9541,7 @@ type ClientWithResponsesInterface interface {
 
 	// PublishEventsWithResponse Publish one event or a batch (up to 1,000)
 	//
-	// Answers once every event and the deliveries and runs it leads to are committed in PostgreSQL: from then on nothing is lost. Publishing never waits for Temporal: the dispatcher hands the events over right after; if it cannot (the process dies, Temporal is unreachable), the workers' sweeps do once it is back. 503 with `Retry-After` when PostgreSQL cannot commit, or while more than `TRIGGERFLOW_MAX_UNDISPATCHED_BATCHES` published batches (default 10,000) wait for an unreachable Temporal.
+	// Answers once every event and the deliveries and runs it leads to are committed in PostgreSQL: from then on nothing is lost. Publishing never waits for Temporal: the dispatcher hands the events over right after; if it cannot (the process dies, Temporal is unreachable), the workers' sweeps do once it is back. 503 with `Retry-After` when PostgreSQL cannot commit, or while more than `TRIGGERFLOW_MAX_UNDISPATCHED_BATCHES` published batches (default 10,000) wait for an unreachable Temporal. A `case.*` event whose `data.case.planned_resolution_at` is an RFC 3339 time arms (or moves) the case's planned-resolution timer (one workflow per case, `case-timer-<data.case.id>`); `case.deleted`, a resolved case (`data.case.status` resolved, closed, done, completed, canceled or cancelled, or `data.case.resolved_at` / `closed_at` set) or `planned_resolution_at: null` cancels it. When the time comes TriggerFlow raises `case.planned_resolution_time` (id `case-<case id>-planned-resolution-<time>`, `occurred_at` the planned time, the data of the event that set the plan) like a published event: webhooks and triggers match it.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9358,6 +9771,13 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1/queues/{queue_id}/hooks/{id}/runs (the `ListQueueHookRuns` operationId).
 	ListQueueHookRunsWithResponse(ctx context.Context, queueId string, id string, params *ListQueueHookRunsParams, reqEditors ...RequestEditorFn) (*ListQueueHookRunsResponse, error)
 
+	// GetRunWithResponse A run with its step log: each step's outcome, the tries of its HTTP requests and the deliveries of its webhook actions
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/runs/{id} (the `GetRun` operationId).
+	GetRunWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetRunResponse, error)
+
 	// GetStatsWithResponse Overview: counts, recent deliveries, failing webhooks
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -9455,6 +9875,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PATCH /v1/triggers/{id} (the `UpdateTrigger` operationId).
 	UpdateTriggerWithResponse(ctx context.Context, id string, body UpdateTriggerJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateTriggerResponse, error)
+
+	// ListTriggerDeliveriesWithResponse The deliveries a trigger's webhook actions made (its event log), newest first
+	//
+	// Same shape and filters as a webhook's deliveries; attempts are on GET /v1/deliveries/{id}, and POST /v1/deliveries/{id}/retry retries one by hand.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/triggers/{id}/deliveries (the `ListTriggerDeliveries` operationId).
+	ListTriggerDeliveriesWithResponse(ctx context.Context, id string, params *ListTriggerDeliveriesParams, reqEditors ...RequestEditorFn) (*ListTriggerDeliveriesResponse, error)
+
+	// RotateTriggerSecretWithResponse Rotate the signing secret of the trigger's webhook actions; the previous one also signs for 24 hours
+	//
+	// A trigger whose webhook actions have no sender yet gets one. The new secret is shown whole only in this answer.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/triggers/{id}/rotate-secret (the `RotateTriggerSecret` operationId).
+	RotateTriggerSecretWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*RotateTriggerSecretResponse, error)
 
 	// RunTriggerWithBodyWithResponse Fire a trigger now (on_event: with an optional event)
 	//
@@ -13192,6 +13630,75 @@ func (r ListQueueHookRunsResponse) ContentType() string {
 	return ""
 }
 
+type GetRunResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *RunDetail
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetRunResponse) GetJSON200() *RunDetail {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetRunResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetRunResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetRunResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetRunResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetRunResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetRunResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetRunResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetRunResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetStatsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -13870,6 +14377,151 @@ func (r UpdateTriggerResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r UpdateTriggerResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListTriggerDeliveriesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DeliveryList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListTriggerDeliveriesResponse) GetJSON200() *DeliveryList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListTriggerDeliveriesResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListTriggerDeliveriesResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListTriggerDeliveriesResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListTriggerDeliveriesResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListTriggerDeliveriesResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListTriggerDeliveriesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListTriggerDeliveriesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListTriggerDeliveriesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListTriggerDeliveriesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type RotateTriggerSecretResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Trigger
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RotateTriggerSecretResponse) GetJSON200() *Trigger {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RotateTriggerSecretResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RotateTriggerSecretResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RotateTriggerSecretResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r RotateTriggerSecretResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r RotateTriggerSecretResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RotateTriggerSecretResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RotateTriggerSecretResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RotateTriggerSecretResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -15590,7 +16242,7 @@ func (c *ClientWithResponses) ListEventsWithResponse(ctx context.Context, params
 
 // PublishEventsWithBodyWithResponse Publish one event or a batch (up to 1,000)
 //
-// Answers once every event and the deliveries and runs it leads to are committed in PostgreSQL: from then on nothing is lost. Publishing never waits for Temporal: the dispatcher hands the events over right after; if it cannot (the process dies, Temporal is unreachable), the workers' sweeps do once it is back. 503 with `Retry-After` when PostgreSQL cannot commit, or while more than `TRIGGERFLOW_MAX_UNDISPATCHED_BATCHES` published batches (default 10,000) wait for an unreachable Temporal.
+// Answers once every event and the deliveries and runs it leads to are committed in PostgreSQL: from then on nothing is lost. Publishing never waits for Temporal: the dispatcher hands the events over right after; if it cannot (the process dies, Temporal is unreachable), the workers' sweeps do once it is back. 503 with `Retry-After` when PostgreSQL cannot commit, or while more than `TRIGGERFLOW_MAX_UNDISPATCHED_BATCHES` published batches (default 10,000) wait for an unreachable Temporal. A `case.*` event whose `data.case.planned_resolution_at` is an RFC 3339 time arms (or moves) the case's planned-resolution timer (one workflow per case, `case-timer-<data.case.id>`); `case.deleted`, a resolved case (`data.case.status` resolved, closed, done, completed, canceled or cancelled, or `data.case.resolved_at` / `closed_at` set) or `planned_resolution_at: null` cancels it. When the time comes TriggerFlow raises `case.planned_resolution_time` (id `case-<case id>-planned-resolution-<time>`, `occurred_at` the planned time, the data of the event that set the plan) like a published event: webhooks and triggers match it.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -15605,7 +16257,7 @@ func (c *ClientWithResponses) PublishEventsWithBodyWithResponse(ctx context.Cont
 
 // PublishEventsWithResponse Publish one event or a batch (up to 1,000)
 //
-// Answers once every event and the deliveries and runs it leads to are committed in PostgreSQL: from then on nothing is lost. Publishing never waits for Temporal: the dispatcher hands the events over right after; if it cannot (the process dies, Temporal is unreachable), the workers' sweeps do once it is back. 503 with `Retry-After` when PostgreSQL cannot commit, or while more than `TRIGGERFLOW_MAX_UNDISPATCHED_BATCHES` published batches (default 10,000) wait for an unreachable Temporal.
+// Answers once every event and the deliveries and runs it leads to are committed in PostgreSQL: from then on nothing is lost. Publishing never waits for Temporal: the dispatcher hands the events over right after; if it cannot (the process dies, Temporal is unreachable), the workers' sweeps do once it is back. 503 with `Retry-After` when PostgreSQL cannot commit, or while more than `TRIGGERFLOW_MAX_UNDISPATCHED_BATCHES` published batches (default 10,000) wait for an unreachable Temporal. A `case.*` event whose `data.case.planned_resolution_at` is an RFC 3339 time arms (or moves) the case's planned-resolution timer (one workflow per case, `case-timer-<data.case.id>`); `case.deleted`, a resolved case (`data.case.status` resolved, closed, done, completed, canceled or cancelled, or `data.case.resolved_at` / `closed_at` set) or `planned_resolution_at: null` cancels it. When the time comes TriggerFlow raises `case.planned_resolution_time` (id `case-<case id>-planned-resolution-<time>`, `occurred_at` the planned time, the data of the event that set the plan) like a published event: webhooks and triggers match it.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -16027,6 +16679,19 @@ func (c *ClientWithResponses) ListQueueHookRunsWithResponse(ctx context.Context,
 	return ParseListQueueHookRunsResponse(rsp)
 }
 
+// GetRunWithResponse A run with its step log: each step's outcome, the tries of its HTTP requests and the deliveries of its webhook actions
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/runs/{id} (the `GetRun` operationId).
+func (c *ClientWithResponses) GetRunWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetRunResponse, error) {
+	rsp, err := c.GetRun(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetRunResponse(rsp)
+}
+
 // GetStatsWithResponse Overview: counts, recent deliveries, failing webhooks
 //
 // Returns a wrapper object for the known response body format(s).
@@ -16207,6 +16872,36 @@ func (c *ClientWithResponses) UpdateTriggerWithResponse(ctx context.Context, id 
 		return nil, err
 	}
 	return ParseUpdateTriggerResponse(rsp)
+}
+
+// ListTriggerDeliveriesWithResponse The deliveries a trigger's webhook actions made (its event log), newest first
+//
+// Same shape and filters as a webhook's deliveries; attempts are on GET /v1/deliveries/{id}, and POST /v1/deliveries/{id}/retry retries one by hand.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/triggers/{id}/deliveries (the `ListTriggerDeliveries` operationId).
+func (c *ClientWithResponses) ListTriggerDeliveriesWithResponse(ctx context.Context, id string, params *ListTriggerDeliveriesParams, reqEditors ...RequestEditorFn) (*ListTriggerDeliveriesResponse, error) {
+	rsp, err := c.ListTriggerDeliveries(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListTriggerDeliveriesResponse(rsp)
+}
+
+// RotateTriggerSecretWithResponse Rotate the signing secret of the trigger's webhook actions; the previous one also signs for 24 hours
+//
+// A trigger whose webhook actions have no sender yet gets one. The new secret is shown whole only in this answer.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/triggers/{id}/rotate-secret (the `RotateTriggerSecret` operationId).
+func (c *ClientWithResponses) RotateTriggerSecretWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*RotateTriggerSecretResponse, error) {
+	rsp, err := c.RotateTriggerSecret(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRotateTriggerSecretResponse(rsp)
 }
 
 // RunTriggerWithBodyWithResponse Fire a trigger now (on_event: with an optional event)
@@ -19323,6 +20018,60 @@ func ParseListQueueHookRunsResponse(rsp *http.Response) (*ListQueueHookRunsRespo
 	return response, nil
 }
 
+// ParseGetRunResponse parses an HTTP response from a GetRunWithResponse call
+func ParseGetRunResponse(rsp *http.Response) (*GetRunResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetRunResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest RunDetail
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetStatsResponse parses an HTTP response from a GetStatsWithResponse call
 func ParseGetStatsResponse(rsp *http.Response) (*GetStatsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -19888,6 +20637,121 @@ func ParseUpdateTriggerResponse(rsp *http.Response) (*UpdateTriggerResponse, err
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListTriggerDeliveriesResponse parses an HTTP response from a ListTriggerDeliveriesWithResponse call
+func ParseListTriggerDeliveriesResponse(rsp *http.Response) (*ListTriggerDeliveriesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListTriggerDeliveriesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DeliveryList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseRotateTriggerSecretResponse parses an HTTP response from a RotateTriggerSecretWithResponse call
+func ParseRotateTriggerSecretResponse(rsp *http.Response) (*RotateTriggerSecretResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RotateTriggerSecretResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Trigger
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
 	}
 
 	return response, nil

@@ -228,6 +228,11 @@ func (s *Server) retryDelivery(c *gin.Context) {
 	carrier := workflows.DeliveryWorkflowID(d.ID)
 	if d.Ordered {
 		carrier = workflows.WebhookQueueWorkflowID(d.WebhookCode, d.WebhookID)
+	} else if d.Status == store.DeliveryFailed || d.Status == store.DeliveryCanceled {
+		if err := workflows.EndFinishedDeliveryWorkflow(ctx, s.opts.Temporal, d.ID); err != nil {
+			abortWithError(c, fmt.Errorf("%w: %v", domain.ErrUnavailable, err))
+			return
+		}
 	}
 	if err := s.deliveries.Reopen(ctx, d.ID, carrier); err != nil {
 		abortWithError(c, err)

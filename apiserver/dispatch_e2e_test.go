@@ -194,8 +194,41 @@ func TestSweepHandsOverBatchesTheDispatcherCouldNot(t *testing.T) {
 	}
 }
 
+// A batch whose publisher started its workflow but could not record it
+// dispatched (PostgreSQL went away between the two) is swept with other
+// loose batches: they are regrouped under a fresh name, never the name the
+// first one's workflow already has, so every event is delivered — once.
+func TestSweepNeverRegroupsUnderANameAlreadyStarted(t *testing.T) {
+	r := newDispatchRig(t)
+	r.tc.down.Store(true)
+	first := r.publish(t, "rg-0")
+	r.publish(t, "rg-1")
+	r.publish(t, "rg-2")
+	time.Sleep(2 * time.Second) // the dispatcher gave up on all three
+	// The publisher of rg-0 had in fact started its workflow.
+	if _, err := workflows.StartBatch(context.Background(), r.s.Temporal,
+		workflows.DeliverBatchInput{BatchID: first, HasUnordered: true}, workflows.SearchAttributeValues{}); err != nil {
+		t.Fatal(err)
+	}
+	r.rc.WaitFor(t, 1, 30*time.Second)
+	r.tc.down.Store(false)
+	expireDispatchLeases(t, r.s)
+	if n, _, err := workflows.SweepUndispatched(context.Background(), r.s.Temporal, r.events, 0, false, testkit.Logger()); err != nil || n != 3 {
+		t.Fatalf("sweep handed over %d batches (%v), want 3", n, err)
+	}
+	r.rc.WaitFor(t, 3, 30*time.Second)
+	time.Sleep(time.Second)
+	ids := map[string]int{}
+	for _, req := range r.rc.Requests() {
+		ids[req.Header.Get("Webhook-Id")]++
+	}
+	if len(ids) != 3 || r.rc.Count() != 3 {
+		t.Fatalf("receiver got %d requests for %d deliveries; want each of 3 once", r.rc.Count(), len(ids))
+	}
+}
+
 // expireDispatchLeases ends the claims dispatchers and sweepers hold on
-// undispatched batches, as the passing of their lease (30 s) would.
+// undispatched batches, as the passing of their lease (20 s) would.
 func expireDispatchLeases(t *testing.T, s *teststack.Stack) {
 	t.Helper()
 	if _, err := s.DB.Exec(`UPDATE publish_batches SET claimed_until = now() - interval '1 second'

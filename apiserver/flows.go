@@ -449,17 +449,27 @@ func (s *Server) getFlowRun(c *gin.Context) {
 	if steps == nil {
 		steps = []domain.StepOutcome{}
 	}
-	resp := flowRunResponse{runResponse: s.linkedRun(r), Steps: steps}
-	if r.InlineWorkflowID == "" && r.RunID != "" && s.opts.Temporal != nil {
-		qctx, cancel := context.WithTimeout(ctx, outputsQueryTimeout)
-		defer cancel()
-		if v, err := s.opts.Temporal.QueryWorkflow(qctx, r.WorkflowID, r.RunID, workflows.QueryStepOutputs); err == nil {
-			_ = v.Get(&resp.Outputs)
-		} else {
-			loggerFrom(c).Debug("step outputs unavailable", "run", r.ID, "error", err)
-		}
+	c.JSON(http.StatusOK, flowRunResponse{runResponse: s.linkedRun(r), Steps: steps, Outputs: s.stepOutputs(c, r)})
+}
+
+// stepOutputs asks a run's own workflow what each step returned; nil when
+// the run has none (tried inline) or Temporal cannot answer.
+func (s *Server) stepOutputs(c *gin.Context, r *store.Run) map[string]json.RawMessage {
+	if r.InlineWorkflowID != "" || r.RunID == "" || s.opts.Temporal == nil {
+		return nil
 	}
-	c.JSON(http.StatusOK, resp)
+	ctx, cancel := context.WithTimeout(c.Request.Context(), outputsQueryTimeout)
+	defer cancel()
+	v, err := s.opts.Temporal.QueryWorkflow(ctx, r.WorkflowID, r.RunID, workflows.QueryStepOutputs)
+	var out map[string]json.RawMessage
+	if err == nil {
+		err = v.Get(&out)
+	}
+	if err != nil {
+		loggerFrom(c).Debug("step outputs unavailable", "run", r.ID, "error", err)
+		return nil
+	}
+	return out
 }
 
 func (s *Server) listFlowRuns(c *gin.Context) {

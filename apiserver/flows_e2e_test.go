@@ -156,6 +156,13 @@ func TestFlowRunShowsEachStepsOutput(t *testing.T) {
 	if got.Status != "succeeded" || len(got.Steps) != 2 || len(got.Outputs) != 2 {
 		t.Fatalf("run read: %+v", got)
 	}
+	var detail struct {
+		Outputs map[string]json.RawMessage `json:"outputs"`
+	}
+	s.MustDo(http.StatusOK, "GET", "/v1/runs/"+run.ID, nil).JSON(t, &detail)
+	if string(detail.Outputs["lookup"]) != string(got.Outputs["lookup"]) {
+		t.Fatalf("GET /v1/runs/{id} outputs %s, want the same as the flow's run read", detail.Outputs["lookup"])
+	}
 	if r := s.Do("GET", "/v1/flows/"+flowID+"/runs/run_nope", nil); r.Status != http.StatusNotFound {
 		t.Fatalf("unknown run: %d", r.Status)
 	}

@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/triggerflow/triggerflow/domain"
 	"github.com/triggerflow/triggerflow/internal/testkit"
 	"github.com/triggerflow/triggerflow/internal/teststack"
 	"github.com/triggerflow/triggerflow/workflows"
@@ -118,6 +119,27 @@ func TestRecordWorkflowHistories(t *testing.T) {
 	}
 	runBatch := workflows.RunBatchWorkflowID(trigger["id"].(string), group)
 
+	// CaseTimerWorkflow: armed by a created case, raised when due, then
+	// armed again by an update (the recording ends while it waits).
+	plannedAt := time.Now().UTC().Add(time.Second).Truncate(time.Millisecond)
+	publish(t, s, "evt-replay-case", "case.created", map[string]any{"case": map[string]any{"id": 9, "planned_resolution_at": plannedAt.Format(time.RFC3339Nano)}})
+	testkit.Eventually(t, time.Minute, "the case's planned resolution is raised", func() bool {
+		return s.Do("GET", "/v1/events/"+domain.PlannedResolutionEventID("9", plannedAt), nil).Status == http.StatusOK
+	})
+	publish(t, s, "evt-replay-case-moved", "case.updated", map[string]any{"case": map[string]any{"id": 9,
+		"planned_resolution_at": time.Now().UTC().Add(time.Hour).Format(time.RFC3339Nano)}})
+	caseTimer := workflows.CaseTimerWorkflowID("9")
+	testkit.Eventually(t, time.Minute, "the case timer applies the update", func() bool {
+		h := fetchHistory(t, s.Temporal, caseTimer, "")
+		signals := 0
+		for _, ev := range h.Events {
+			if ev.GetWorkflowExecutionSignaledEventAttributes() != nil {
+				signals++
+			}
+		}
+		return signals == 2 && h.Events[len(h.Events)-1].GetEventType() == enumspb.EVENT_TYPE_TIMER_STARTED
+	})
+
 	if err := os.MkdirAll(historiesDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -130,6 +152,7 @@ func TestRecordWorkflowHistories(t *testing.T) {
 		"WebhookQueueWorkflow":    {"WebhookQueueWorkflow", queueID, first.GetRunID()},
 		"FlowRunWorkflow-resumed": {workflows.FlowRunWorkflowName, run["workflow_id"].(string), run["run_id"].(string)},
 		"RunBatchWorkflow":        {"RunBatchWorkflow", runBatch, ""},
+		"CaseTimerWorkflow":       {"CaseTimerWorkflow", caseTimer, ""},
 	} {
 		h := fetchHistory(t, s.Temporal, exec[1], exec[2])
 		if got := h.Events[0].GetWorkflowExecutionStartedEventAttributes().GetWorkflowType().GetName(); got != exec[0] {

@@ -69,10 +69,13 @@ type Server struct {
 	log     *slog.Logger
 	metrics *httpMetrics
 
-	webhooks   *store.Webhooks
-	events     *store.Events
-	deliveries *store.Deliveries
-	runs       *store.Runs
+	webhooks *store.Webhooks
+	// actionSenders reaches the webhooks owned by triggers (their webhook
+	// actions' senders), which webhooks does not see.
+	actionSenders *store.Webhooks
+	events        *store.Events
+	deliveries    *store.Deliveries
+	runs          *store.Runs
 
 	eventTypeStore *store.EventTypes
 	eventTypes     *eventTypeRegistry
@@ -99,7 +102,10 @@ func New(opts Options) *Server {
 	if opts.Index != nil {
 		invalidate = opts.Index.Invalidate
 	}
-	s.webhooks = &store.Webhooks{DB: opts.DB, OnChange: invalidate, Cipher: opts.Cipher}
+	// The webhooks API shows subscriptions only; the webhooks that send
+	// triggers' webhook actions are reached through their triggers.
+	s.webhooks = &store.Webhooks{DB: opts.DB, OnChange: invalidate, Cipher: opts.Cipher, Subscriptions: true}
+	s.actionSenders = &store.Webhooks{DB: opts.DB, Cipher: opts.Cipher}
 	s.apiKeys = &store.APIKeys{DB: opts.DB}
 	s.keys = newKeyAuthenticator(s.apiKeys, opts.Logger)
 	s.publishLimit = newPublishLimiter(opts.PublishRate, opts.PublishBurst)

@@ -118,11 +118,16 @@ type triggerResponse struct {
 	EventType      string                 `json:"event_type,omitempty"`
 	Conditions     *[]domain.Condition    `json:"conditions,omitempty"`
 	// ConditionExpression is the on_event trigger's CEL expression, if any.
-	ConditionExpression string    `json:"condition_expression,omitempty"`
-	Description         string    `json:"description"`
-	Enabled             bool      `json:"enabled"`
-	CreatedAt           time.Time `json:"created_at"`
-	UpdatedAt           time.Time `json:"updated_at"`
+	ConditionExpression string `json:"condition_expression,omitempty"`
+	Description         string `json:"description"`
+	Enabled             bool   `json:"enabled"`
+	// SigningSecret signs the requests of the trigger's webhook actions:
+	// whole in the answer that made it and in rotate-secret's, masked in
+	// other single reads, absent in lists and before the trigger has one.
+	SigningSecret                  string     `json:"signing_secret,omitempty"`
+	PreviousSigningSecretExpiresAt *time.Time `json:"previous_signing_secret_expires_at,omitempty"`
+	CreatedAt                      time.Time  `json:"created_at"`
+	UpdatedAt                      time.Time  `json:"updated_at"`
 }
 
 // scheduleResponse tells an operator where an At Time trigger's next runs
@@ -159,6 +164,9 @@ func (s *Server) toTriggerResponse(c *gin.Context, t *domain.Trigger, describe b
 	if t.Flow != "" {
 		flow := t.Flow
 		r.Flow = &flow
+	}
+	if describe {
+		r.SigningSecret = s.maskedSigningSecret(c, t)
 	}
 	switch t.Type {
 	case domain.TriggerOnEvent:
@@ -285,7 +293,7 @@ func (s *Server) createTrigger(c *gin.Context) {
 			return
 		}
 	}
-	c.JSON(http.StatusCreated, s.toTriggerResponse(c, t, true))
+	c.JSON(http.StatusCreated, s.triggerAnswer(c, t))
 }
 
 // validateTrigger merges t's own validation (knowing the registry's custom
@@ -387,7 +395,7 @@ func (s *Server) patchTrigger(c *gin.Context) {
 		abortWithError(c, unavailable("the trigger's schedule could not be updated; the change was undone", err))
 		return
 	}
-	c.JSON(http.StatusOK, s.toTriggerResponse(c, &t, true))
+	c.JSON(http.StatusOK, s.triggerAnswer(c, &t))
 }
 
 // applyTriggerPatch applies the present fields of p to t. Switching between

@@ -185,3 +185,14 @@ func BoundRetryAfter(retryAfter, windowLeft time.Duration, hasExpiry bool) (time
 	}
 	return d, true
 }
+
+// ActionRetryPolicy is the policy of a webhook action (ipSCAPE's trigger
+// action): the preset named — every_10m_48h when none is — with every
+// non-2xx answer retried, 4xx included, as ipSCAPE documents ("retried
+// after 10 minutes, for 48 hours or until 2xx").
+func ActionRetryPolicy(preset string) RetryPolicy {
+	if preset == "" {
+		preset = RetryEvery10m48h
+	}
+	return RetryPolicy{Preset: preset, RetryAll: true}
+}

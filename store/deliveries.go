@@ -57,12 +57,23 @@ type Delivery struct {
 	// Ordered is fixed when the delivery is planned: an ordered delivery
 	// belongs to its webhook's queue workflow, whatever the webhook's
 	// setting is now.
-	Ordered        bool      `db:"ordered" json:"-"`
+	Ordered bool `db:"ordered" json:"-"`
+	// Request is the request a webhook action rendered (nil for a
+	// subscription's delivery, which renders its webhook's templates).
+	Request jsonb[*StepRequest] `db:"request" json:"-"`
+	// RunWorkflowID and StepID name the run and step of a webhook action
+	// that made the delivery ('' for a subscription's).
+	RunWorkflowID  string    `db:"run_workflow_id" json:"-"`
+	StepID         string    `db:"step_id" json:"-"`
 	EventData      []byte    `db:"event_data" json:"-"`
 	EventSubject   string    `db:"event_subject" json:"-"`
 	EventTime      time.Time `db:"event_occurred_at" json:"-"`
 	WebhookEnabled bool      `db:"webhook_enabled" json:"-"`
 }
+
+// StepRequest is the request a webhook action rendered, nil for a
+// subscription's delivery.
+func (d *Delivery) StepRequest() *StepRequest { return d.Request.V }
 
 // Event rebuilds the delivery's event.
 func (d *Delivery) Event() domain.Event {
@@ -72,6 +83,7 @@ func (d *Delivery) Event() domain.Event {
 const deliverySelect = `SELECT d.id, d.seq, d.webhook_id, w.code AS webhook_code, d.event_id, e.type AS event_type,
 	d.status, d.attempts, d.window_start, d.window_attempts, d.last_status_code, d.last_error, d.next_attempt_at, d.workflow_id, d.run_id,
 	d.created_at, d.updated_at, d.completed_at, d.batch_id, d.parked_at, d.ordered, w.enabled AS webhook_enabled,
+	d.request, d.run_workflow_id, d.step_id,
 	(SELECT dispatch_group FROM publish_batches b WHERE b.id = d.batch_id) AS dispatch_group,
 	e.data AS event_data, e.subject AS event_subject, e.occurred_at AS event_occurred_at
 	FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id JOIN events e ON e.id = d.event_id`
@@ -108,10 +120,12 @@ func (s *Deliveries) PendingOrdered(ctx context.Context, webhookID string, limit
 // DeliveryFilter narrows a delivery list.
 type DeliveryFilter struct {
 	WebhookID string
-	EventID   string
-	Status    string
-	Since     time.Time
-	Until     time.Time
+	// RunWorkflowID keeps the deliveries a run's webhook actions made.
+	RunWorkflowID string
+	EventID       string
+	Status        string
+	Since         time.Time
+	Until         time.Time
 }
 
 var deliverySorts = map[string]string{"created_at": "d.created_at", "updated_at": "d.updated_at", "attempts": "d.attempts"}
@@ -123,6 +137,7 @@ func DeliverySortFields() []string { return []string{"created_at", "updated_at",
 func (s *Deliveries) List(ctx context.Context, f DeliveryFilter, p domain.Page) (domain.List[*Delivery], error) {
 	var q listQuery
 	q.eq("d.webhook_id", f.WebhookID)
+	q.eq("d.run_workflow_id", f.RunWorkflowID)
 	q.eq("d.event_id", f.EventID)
 	q.eq("d.status", f.Status)
 	if !f.Since.IsZero() {

@@ -238,7 +238,7 @@ func (s *Events) MarkDispatched(ctx context.Context, batchIDs ...string) error {
 // dispatchLease is how long a dispatcher or sweeper holds the batches it
 // committed or claimed before a sweeper may take them over. A dispatcher's
 // hand-over is bounded well below it.
-const dispatchLease = 30 * time.Second
+const dispatchLease = 20 * time.Second
 
 // AssignGroup records that batches are handed to Temporal together, before
 // the hand-over begins, and claims them for a while: a sweep finishing an
@@ -248,6 +248,19 @@ const dispatchLease = 30 * time.Second
 // it returns that name and the batches taken (none when all were taken
 // elsewhere meanwhile).
 func (s *Events) AssignGroup(ctx context.Context, batchIDs []string) (string, []string, error) {
+	return s.assignGroup(ctx, batchIDs, "")
+}
+
+// AssignNewGroup is AssignGroup under a fresh group name (PrefixGroup), for
+// a sweep regrouping batches whose publisher may have started a workflow
+// under a batch's own name before it failed: a fresh name never meets it.
+// (Deliveries and runs are claimed by the workflow that carries them, so a
+// batch handed over twice is still delivered once.)
+func (s *Events) AssignNewGroup(ctx context.Context, batchIDs []string) (string, []string, error) {
+	return s.assignGroup(ctx, batchIDs, NewID(PrefixGroup))
+}
+
+func (s *Events) assignGroup(ctx context.Context, batchIDs []string, name string) (string, []string, error) {
 	var rows []struct {
 		ID    string `db:"id"`
 		Group string `db:"dispatch_group"`
@@ -255,10 +268,10 @@ func (s *Events) AssignGroup(ctx context.Context, batchIDs []string) (string, []
 	err := s.DB.SelectContext(ctx, &rows, `WITH cand AS (
 			SELECT id FROM publish_batches WHERE id = ANY($1) AND (dispatch_group = '' OR dispatch_group = id)
 				AND dispatched_at IS NULL ORDER BY id FOR UPDATE),
-		leader AS (SELECT min(id) AS g FROM cand)
+		leader AS (SELECT COALESCE(NULLIF($3, ''), min(id)) AS g FROM cand)
 		UPDATE publish_batches b SET dispatch_group = leader.g, claimed_until = now() + $2 * interval '1 millisecond'
 		FROM cand, leader WHERE b.id = cand.id RETURNING b.id, b.dispatch_group`,
-		pq.StringArray(batchIDs), dispatchLease.Milliseconds())
+		pq.StringArray(batchIDs), dispatchLease.Milliseconds(), name)
 	if err != nil || len(rows) == 0 {
 		return "", nil, translate(err, "assign dispatch group")
 	}
@@ -473,4 +486,21 @@ func (s *Events) Insert(ctx context.Context, e domain.Event) error {
 			VALUES ($1, $2, $3, $4, $5, $6)`, e.ID, e.Type, e.OccurredAt, e.Subject, string(e.Data), batch)
 		return translate(err, fmt.Sprintf("event %s", e.ID))
 	})
+}
+
+// CaseEvents reads the case.* events stored by batches (the raised
+// case.planned_resolution_time left out), for the case timers of a group
+// handed over by a sweep, which does not carry its events.
+func (s *Events) CaseEvents(ctx context.Context, batchIDs []string) ([]domain.Event, error) {
+	var rows []eventRow
+	if err := s.DB.SelectContext(ctx, &rows, `SELECT id, type, occurred_at, received_at, subject, data, batch_id
+		FROM events WHERE batch_id = ANY($1) AND type LIKE 'case.%' AND type <> $2`,
+		pq.StringArray(batchIDs), domain.PlannedResolutionEventType); err != nil {
+		return nil, translate(err, "case events")
+	}
+	out := make([]domain.Event, len(rows))
+	for i, r := range rows {
+		out[i] = r.toDomain()
+	}
+	return out, nil
 }

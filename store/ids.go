@@ -1,6 +1,8 @@
 package store
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 
 	"github.com/google/uuid"
@@ -13,6 +15,7 @@ const (
 	PrefixDelivery  = "msg_" // Standard Webhooks calls the message id msg_…
 	PrefixEvent     = "evt_"
 	PrefixBatch     = "bat_"
+	PrefixGroup     = "grp_" // batches a sweep regrouped
 	PrefixFlow      = "flw_"
 	PrefixTrigger   = "trg_"
 	PrefixQueueHook = "qh_"
@@ -29,4 +32,13 @@ func NewID(prefix string) string {
 		u = uuid.New()
 	}
 	return prefix + strings.ReplaceAll(u.String(), "-", "")
+}
+
+// StepDeliveryID is the id of the delivery a webhook action makes in one
+// step of one run: derived from the run's workflow id and the step's id, so
+// every try of the step — inline, in the run's own workflow, after a crash —
+// names the same delivery and a retried step makes no second one.
+func StepDeliveryID(runWorkflowID, stepID string) string {
+	sum := sha256.Sum256([]byte(runWorkflowID + "\x00" + stepID))
+	return PrefixDelivery + hex.EncodeToString(sum[:16])
 }

@@ -48,8 +48,8 @@ type WebhookHealth struct {
 func (s *Overview) Counts(ctx context.Context) (DefinitionCounts, error) {
 	var c DefinitionCounts
 	err := s.DB.GetContext(ctx, &c, `SELECT
-		(SELECT count(*) FROM webhooks) AS webhooks,
-		(SELECT count(*) FROM webhooks WHERE enabled) AS webhooks_enabled,
+		(SELECT count(*) FROM webhooks WHERE NOT owned) AS webhooks,
+		(SELECT count(*) FROM webhooks WHERE enabled AND NOT owned) AS webhooks_enabled,
 		(SELECT count(*) FROM triggers) AS triggers,
 		(SELECT count(*) FROM triggers WHERE enabled) AS triggers_enabled,
 		(SELECT count(*) FROM flows) AS flows,
@@ -85,7 +85,8 @@ const selectWebhookHealth = `SELECT w.id, w.code, w.name, w.enabled,
 			count(*) FILTER (WHERE d.status = 'failed') AS day_failed,
 			count(*) FILTER (WHERE d.status = 'pending') AS day_pending,
 			max(COALESCE(d.completed_at, d.updated_at)) FILTER (WHERE d.status = 'failed') AS last_failed_at
-		FROM deliveries d WHERE d.webhook_id = w.id AND d.created_at >= $1) s`
+		FROM deliveries d WHERE d.webhook_id = w.id AND d.created_at >= $1) s
+	WHERE NOT w.owned` // triggers' webhook-action senders are no subscriptions
 
 // WebhookHealth returns every webhook's counts for the day and the hour
 // before now, the ones with the most failed deliveries today first.

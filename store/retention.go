@@ -94,7 +94,8 @@ func (r *Retention) PurgeEvents(ctx context.Context, before time.Time, limit int
 }
 
 // PurgeLogs deletes one batch of attempt logs executed before before (of
-// finished deliveries: a pending one's attempts decide its retry budget),
+// finished deliveries: a pending one's attempts decide its retry budget; and
+// the tries of steps of runs that ended),
 // of notifications created before it, and of publish batches left without
 // events.
 func (r *Retention) PurgeLogs(ctx context.Context, before time.Time, limit int) (PurgeCounts, error) {
@@ -107,6 +108,14 @@ WITH old_attempts AS (
 	FOR UPDATE OF a SKIP LOCKED
 ), gone_attempts AS (
 	DELETE FROM delivery_attempts a USING old_attempts o WHERE a.id = o.id RETURNING 1
+), old_step_attempts AS (
+	SELECT s.id FROM step_attempts s
+	WHERE s.executed_at < $1
+	  AND NOT EXISTS (SELECT 1 FROM trigger_runs r WHERE r.workflow_id = s.run_workflow_id AND r.status IN ('pending', 'running'))
+	ORDER BY s.executed_at LIMIT $2
+	FOR UPDATE OF s SKIP LOCKED
+), gone_step_attempts AS (
+	DELETE FROM step_attempts s USING old_step_attempts o WHERE s.id = o.id RETURNING 1
 ), old_notes AS (
 	SELECT id FROM notifications WHERE created_at < $1 ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED
 ), gone_notes AS (
@@ -127,7 +136,8 @@ WITH old_attempts AS (
 ), gone_batches AS (
 	DELETE FROM publish_batches b USING old_batches o WHERE b.id = o.id RETURNING 1
 )
-SELECT (SELECT count(*) FROM gone_attempts), (SELECT count(*) FROM gone_notes), (SELECT count(*) FROM gone_batches)`,
+SELECT (SELECT count(*) FROM gone_attempts) + (SELECT count(*) FROM gone_step_attempts), (SELECT count(*) FROM gone_notes),
+       (SELECT count(*) FROM gone_batches)`,
 		before, limit).Scan(&c.Attempts, &c.Notifications, &c.Batches)
 	if err != nil {
 		return c, fmt.Errorf("purge logs: %w", err)
@@ -139,7 +149,8 @@ SELECT (SELECT count(*) FROM gone_attempts), (SELECT count(*) FROM gone_notes), 
 type Erasure struct {
 	EventID string `json:"event_id"`
 	// Deliveries is how many of the event's deliveries had their attempts'
-	// bodies and headers erased; Attempts how many attempts that was.
+	// bodies and headers erased; Attempts how many attempts that was, with
+	// the tries of its runs' steps.
 	Deliveries int       `json:"deliveries"`
 	Attempts   int       `json:"attempts"`
 	Runs       int       `json:"runs"`
@@ -185,6 +196,21 @@ func (r *Retention) Erase(ctx context.Context, eventID string) (Erasure, error) 
 			SELECT count(DISTINCT delivery_id), count(*) FROM erased`, eventID).Scan(&out.Deliveries, &out.Attempts); err != nil {
 			return err
 		}
+		// A webhook action's delivery keeps the request its step rendered
+		// (a manual retry sends it again) and a step's tries what they
+		// sent and received: both hold the event's data.
+		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET request = jsonb_set(jsonb_set(request, '{body}', '""'),
+			'{headers}', '{}') WHERE event_id = $1 AND request IS NOT NULL`, eventID); err != nil {
+			return err
+		}
+		sres, err := tx.ExecContext(ctx, `UPDATE step_attempts s SET request_body = '', response_body = '',
+			request_headers = '{}', response_headers = '{}'
+			FROM trigger_runs r WHERE r.event_id = $1 AND s.run_workflow_id = r.workflow_id`, eventID)
+		if err != nil {
+			return err
+		}
+		stepAttempts, _ := sres.RowsAffected()
+		out.Attempts += int(stepAttempts)
 		res, err := tx.ExecContext(ctx, `UPDATE trigger_runs SET error = CASE WHEN error = '' THEN '' ELSE '(erased)' END
 			WHERE event_id = $1`, eventID)
 		if err != nil {

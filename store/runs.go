@@ -90,14 +90,17 @@ func (s *Runs) InlineInBatches(ctx context.Context, batchIDs []string, g RunGrou
 
 // MarkInline records that runs begin their first try inline in a batch run
 // workflow, pinning the flow and version unless one is pinned already, and
-// returns the runs as they now are.
+// returns the runs as they now are: the pending ones, and the ones this
+// workflow began before (its activity retried) — never one another
+// workflow holds, so a run has one carrier even if its batch is ever handed
+// over twice.
 func (s *Runs) MarkInline(ctx context.Context, ids []string, workflowID, runID, flowID string, version int) ([]*Run, error) {
 	var out []*Run
 	err := s.DB.SelectContext(ctx, &out, `UPDATE trigger_runs SET status = 'running', inline_workflow_id = $2,
 		run_id = $3, flow_id = COALESCE(flow_id, NULLIF($4, '')),
 		flow_version = COALESCE(flow_version, CASE WHEN $4 = '' THEN NULL ELSE $5::int END),
 		error = '', failed_step = '', steps = '[]', finished_at = NULL, started_at = now()
-		WHERE id = ANY($1) AND (status = 'pending' OR (status = 'running' AND inline_workflow_id <> ''))
+		WHERE id = ANY($1) AND (status = 'pending' OR (status = 'running' AND inline_workflow_id = $2))
 		RETURNING `+runColumns, pq.StringArray(ids), workflowID, runID, flowID, version)
 	return out, translate(err, "mark runs inline")
 }

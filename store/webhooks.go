@@ -22,6 +22,11 @@ type Webhooks struct {
 	// Cipher seals signing secrets on write and opens them on read; nil
 	// keeps them in plaintext (tests only).
 	Cipher SecretCipher
+	// Subscriptions makes the repository see subscriptions only: the
+	// webhooks that send a trigger's, queue hook's or flow's webhook actions
+	// (see WebhookOwner) are then neither found, listed nor changed by it.
+	// The API sets it; the delivery engine, which sends both, does not.
+	Subscriptions bool
 }
 
 // NotifyChannel is the LISTEN/NOTIFY channel on which definition changes are
@@ -116,11 +121,21 @@ const (
 		success_status = :success_status, secret = :secret, previous_secret = :previous_secret, previous_secret_until = :previous_secret_until,
 		updated_at = :updated_at
 		WHERE id = :id`
-	selectWebhookByIDOrCode = `SELECT ` + webhookColumns + ` FROM webhooks WHERE id = $1 OR code = $1 LIMIT 1`
-	selectEnabledWebhooks   = `SELECT ` + webhookColumns + ` FROM webhooks WHERE enabled`
-	deleteWebhook           = `DELETE FROM webhooks WHERE id = $1`
-	notifyDefinitions       = `SELECT pg_notify('` + NotifyChannel + `', $1)`
+	selectWebhookByIDOrCode = `SELECT ` + webhookColumns + ` FROM webhooks WHERE (id = $1 OR code = $1)`
+	// Owned webhooks are no subscriptions: they match no event.
+	selectEnabledWebhooks = `SELECT ` + webhookColumns + ` FROM webhooks WHERE enabled AND NOT owned`
+	deleteWebhook         = `DELETE FROM webhooks WHERE id = $1`
+	notifyDefinitions     = `SELECT pg_notify('` + NotifyChannel + `', $1)`
 )
+
+// scope is the condition that limits statements to subscriptions when the
+// repository sees only them ("" otherwise), starting with " AND".
+func (s *Webhooks) scope() string {
+	if s.Subscriptions {
+		return " AND NOT owned"
+	}
+	return ""
+}
 
 // Create stores a new webhook. A duplicate code is ErrConflict.
 func (s *Webhooks) Create(ctx context.Context, w *domain.Webhook) error {
@@ -145,7 +160,7 @@ func (s *Webhooks) Create(ctx context.Context, w *domain.Webhook) error {
 // Get finds a webhook by id or code.
 func (s *Webhooks) Get(ctx context.Context, idOrCode string) (*domain.Webhook, error) {
 	var r webhookRow
-	if err := s.DB.GetContext(ctx, &r, selectWebhookByIDOrCode, idOrCode); err != nil {
+	if err := s.DB.GetContext(ctx, &r, selectWebhookByIDOrCode+s.scope()+` LIMIT 1`, idOrCode); err != nil {
 		return nil, translate(err, "webhook "+idOrCode)
 	}
 	if err := openSecrets(s.Cipher, &r); err != nil {
@@ -162,7 +177,7 @@ func (s *Webhooks) Update(ctx context.Context, w *domain.Webhook) error {
 		return err
 	}
 	err := changeDefinitions(ctx, s.DB, "webhook:"+w.ID, s.OnChange, func(tx *sqlx.Tx) error {
-		res, err := tx.NamedExecContext(ctx, updateWebhook, row)
+		res, err := tx.NamedExecContext(ctx, updateWebhook+s.scope(), row)
 		return oneRow(res, err, "webhook "+w.ID, "webhook "+w.ID)
 	})
 	return err
@@ -171,7 +186,7 @@ func (s *Webhooks) Update(ctx context.Context, w *domain.Webhook) error {
 // Delete removes a webhook with its deliveries and attempts.
 func (s *Webhooks) Delete(ctx context.Context, id string) error {
 	err := changeDefinitions(ctx, s.DB, "webhook:"+id, s.OnChange, func(tx *sqlx.Tx) error {
-		res, err := tx.ExecContext(ctx, deleteWebhook, id)
+		res, err := tx.ExecContext(ctx, deleteWebhook+s.scope(), id)
 		return oneRow(res, err, "webhook "+id, "webhook "+id)
 	})
 	return err
@@ -200,6 +215,9 @@ func (s *Webhooks) List(ctx context.Context, f WebhookFilter, p domain.Page) (do
 		q.and(fmt.Sprintf("event_types && ARRAY[%s, %s, '*']::text[]", q.arg(f.EventType), q.arg(obj+".*")))
 	}
 	q.text(f.Text, "name", "code", "description", "url")
+	if s.Subscriptions {
+		q.and("NOT owned")
+	}
 	var out domain.List[*domain.Webhook]
 	var rows []webhookRow
 	if err := q.page(ctx, s.DB, "webhooks", "SELECT "+webhookColumns+" FROM webhooks", orderBy(p.Sort, webhookSorts),
@@ -236,7 +254,7 @@ func (s *Webhooks) SetEnabled(ctx context.Context, idsOrCodes []string, enabled 
 	var ids []string
 	err := changeDefinitions(ctx, s.DB, "webhooks", s.OnChange, func(tx *sqlx.Tx) error {
 		if err := tx.SelectContext(ctx, &ids, `UPDATE webhooks SET enabled = $2, updated_at = now()
-			WHERE (id = ANY($1) OR code = ANY($1)) RETURNING id`, pq.StringArray(idsOrCodes), enabled); err != nil {
+			WHERE (id = ANY($1) OR code = ANY($1))`+s.scope()+` RETURNING id`, pq.StringArray(idsOrCodes), enabled); err != nil {
 			return translate(err, "switch webhooks")
 		}
 		return nil
@@ -248,7 +266,7 @@ func (s *Webhooks) SetEnabled(ctx context.Context, idsOrCodes []string, enabled 
 func (s *Webhooks) DeleteMany(ctx context.Context, idsOrCodes []string) ([]string, error) {
 	var ids []string
 	err := changeDefinitions(ctx, s.DB, "webhooks", s.OnChange, func(tx *sqlx.Tx) error {
-		if err := tx.SelectContext(ctx, &ids, `DELETE FROM webhooks WHERE id = ANY($1) OR code = ANY($1) RETURNING id`,
+		if err := tx.SelectContext(ctx, &ids, `DELETE FROM webhooks WHERE (id = ANY($1) OR code = ANY($1))`+s.scope()+` RETURNING id`,
 			pq.StringArray(idsOrCodes)); err != nil {
 			return translate(err, "delete webhooks")
 		}

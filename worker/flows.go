@@ -30,6 +30,11 @@ func RegisterFlows(w sdkworker.Worker, opts Options, settings activities.ActionS
 		Runs:          runs,
 		Settings:      settings,
 		Logger:        opts.Logger,
+		WebhookActions: &activities.WebhookActions{
+			Runs: runs, Webhooks: &store.Webhooks{DB: opts.DB, Cipher: opts.Cipher}, Deliveries: &store.Deliveries{DB: opts.DB},
+			Events: events, Temporal: opts.Temporal, Starter: workflows.Starter{},
+		},
+		StepAttempts: &store.StepAttempts{DB: opts.DB},
 	}
 	w.RegisterWorkflowWithOptions(workflows.FlowRunWorkflow, workflow.RegisterOptions{Name: workflows.FlowRunWorkflowName})
 	w.RegisterWorkflow(workflows.RunBatchWorkflow)

@@ -99,6 +99,10 @@ type Options struct {
 	// Cipher opens webhook signing secrets sealed at rest
 	// (TRIGGERFLOW_SECRET_KEY).
 	Cipher store.SecretCipher
+	// Index matches the events the worker raises (a case's planned
+	// resolution time) against webhooks and triggers; keep it fresh with
+	// Index.Listen. nil makes one that reloads every 30 s.
+	Index *store.Index
 }
 
 // New registers every workflow and activity on the task queue and returns
@@ -130,7 +134,21 @@ func New(opts Options) sdkworker.Worker {
 	})
 	registerFlows(w, opts)
 	registerRetention(w, opts.DB)
+	registerCaseTimers(w, opts)
 	return w
+}
+
+// registerCaseTimers registers the case timers and the activity that
+// raises a case's planned resolution time through the publish path.
+func registerCaseTimers(w sdkworker.Worker, opts Options) {
+	events := &store.Events{DB: opts.DB}
+	index := opts.Index
+	if index == nil {
+		index = store.NewIndex(opts.DB, opts.Logger)
+	}
+	w.RegisterWorkflow(workflows.CaseTimerWorkflow)
+	w.RegisterActivity(&activities.CaseTimers{Events: events,
+		Raiser: &workflows.Raiser{Temporal: opts.Temporal, Events: events, Index: index}})
 }
 
 // RunDispatcherSweep hands over publish batches whose publisher stored them

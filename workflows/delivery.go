@@ -133,6 +133,10 @@ type DeliveryInput struct {
 	WebhookCode string
 	EventID     string
 	EventType   string
+	// TriggerID names the trigger whose webhook action made the delivery
+	// ('' for a subscription's): the workflow then carries
+	// TriggerFlowTrigger too.
+	TriggerID string `json:",omitempty"`
 	// FirstDelay is waited before the next try.
 	FirstDelay time.Duration
 	// SingleTry makes exactly one try, whatever the policy (test sends).
@@ -343,9 +347,13 @@ func rootMessage(err error) string {
 	}
 }
 
-// deliverySearchAttributes are the attributes of a delivery's workflow.
-func deliverySearchAttributes(webhookCode, eventID, eventType string) temporal.SearchAttributes {
+// deliverySearchAttributes are the attributes of a delivery's workflow;
+// triggerID is set for a trigger's webhook action.
+func deliverySearchAttributes(webhookCode, eventID, eventType, triggerID string) temporal.SearchAttributes {
 	updates := []temporal.SearchAttributeUpdate{SAWebhook.ValueSet(webhookCode)}
+	if triggerID != "" {
+		updates = append(updates, SATrigger.ValueSet(triggerID))
+	}
 	if eventID != "" {
 		updates = append(updates, SAEventID.ValueSet(eventID))
 	}

@@ -256,9 +256,9 @@ func TestWebhookActionSendsTheEvent(t *testing.T) {
 		Source: &activities.RunSourceInfo{TriggerID: "trg_1", Name: "Wrap"}})
 	var sent activities.WebhookActionInput
 	h.env.OnActivity("webhook", mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.WebhookActionInput) (activities.HTTPRequestResult, error) {
+		func(_ context.Context, in activities.WebhookActionInput) (activities.WebhookActionResult, error) {
 			sent = in
-			return activities.HTTPRequestResult{Response: activities.HTTPResponse{Status: 200}}, nil
+			return activities.WebhookActionResult{DeliveryID: "msg_1", WorkflowID: "delivery-msg_1", Status: "pending"}, nil
 		})
 	var lead activities.LeadUpdateListInput
 	h.env.OnActivity("lead.update.list", mock.Anything, mock.Anything).Return(

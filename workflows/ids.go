@@ -38,9 +38,15 @@ func RunBatchWorkflowID(source, group string) string {
 // returned so far, by step name.
 const QueryStepOutputs = "step-outputs"
 
+// CaseTimerWorkflowID is the id of a case's planned-resolution timer.
+func CaseTimerWorkflowID(caseID string) string { return "case-timer-" + caseID }
+
 // Signal names.
 const (
 	// SignalWake tells a waiting workflow to look at the database again: new
 	// deliveries for an ordered webhook, or a webhook enabled again.
 	SignalWake = "wake"
+	// SignalCasePlan brings a case timer a change of the case's plan
+	// (CasePlanSignal).
+	SignalCasePlan = "case-plan"
 )

@@ -20,6 +20,10 @@ var (
 	SAWebhook   = temporal.NewSearchAttributeKeyKeyword("TriggerFlowWebhook")
 	SATrigger   = temporal.NewSearchAttributeKeyKeyword("TriggerFlowTrigger")
 	SAQueue     = temporal.NewSearchAttributeKeyKeyword("TriggerFlowQueue")
+	// SACase and SAPlannedAt are a case timer's: the case's id and the
+	// planned resolution time it is armed for (unset while none is).
+	SACase      = temporal.NewSearchAttributeKeyKeyword("TriggerFlowCase")
+	SAPlannedAt = temporal.NewSearchAttributeKeyTime("TriggerFlowPlannedAt")
 )
 
 // Search attributes of group workflows (a dispatched group's first tries):
@@ -37,11 +41,12 @@ var (
 // registration on a namespace.
 func SearchAttributes() map[string]enumspb.IndexedValueType {
 	out := map[string]enumspb.IndexedValueType{}
-	for _, k := range []temporal.SearchAttributeKeyKeyword{SAEventID, SAEventType, SAWebhook, SATrigger, SAQueue} {
+	for _, k := range []temporal.SearchAttributeKeyKeyword{SAEventID, SAEventType, SAWebhook, SATrigger, SAQueue, SACase} {
 		out[k.GetName()] = enumspb.INDEXED_VALUE_TYPE_KEYWORD
 	}
 	for _, k := range []temporal.SearchAttributeKeyKeywordList{SAWebhooks, SATriggers, SAEventTypes} {
 		out[k.GetName()] = enumspb.INDEXED_VALUE_TYPE_KEYWORD_LIST
 	}
+	out[SAPlannedAt.GetName()] = enumspb.INDEXED_VALUE_TYPE_DATETIME
 	return out
 }

@@ -519,8 +519,8 @@ type Group struct {
 
 // Dispatch hands a group to Temporal — the batch workflow for its unordered
 // deliveries, a run workflow per trigger or queue hook with runs, a wake
-// signal to each ordered webhook's queue — and records its batches
-// dispatched. It is idempotent (workflow ids are deterministic), so the
+// signal to each ordered webhook's queue, the plan changes of its case
+// events to their case timers — and records its batches dispatched. It is idempotent (workflow ids are deterministic), so the
 // sweeper may repeat it.
 func Dispatch(ctx context.Context, c client.Client, events *store.Events, g Group) error {
 	if g.Separate {
@@ -529,7 +529,7 @@ func Dispatch(ctx context.Context, c client.Client, events *store.Events, g Grou
 	var errs []error
 	if g.Targets.HasUnordered {
 		in := DeliverBatchInput{BatchID: g.ID, HasUnordered: true}
-		if len(g.BatchIDs) > 1 {
+		if len(g.BatchIDs) > 1 || g.BatchIDs[0] != g.ID {
 			in.BatchIDs = g.BatchIDs
 		}
 		sa := sharedAttributes(g.Events, g.Targets.UnorderedEventTypes)
@@ -552,6 +552,9 @@ func Dispatch(ctx context.Context, c client.Client, events *store.Events, g Grou
 			errs = append(errs, err)
 		}
 	}
+	// Case events arm, move and cancel their cases' planned-resolution
+	// timers before the batches count as handed over.
+	errs = append(errs, signalCaseTimers(ctx, c, events, g))
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
@@ -704,9 +707,12 @@ func SweepUndispatched(ctx context.Context, c client.Client, events *store.Event
 			work += loose[0].Work
 			loose = loose[1:]
 		}
+		// A lone batch keeps its own name (the workflow its publisher may
+		// have started is the one to find); batches put together get a
+		// fresh one, never a name one of them may already have used alone.
 		g := Group{ID: ids[0], BatchIDs: ids}
 		if len(ids) > 1 {
-			if g.ID, g.BatchIDs, err = events.AssignGroup(ctx, ids); err != nil {
+			if g.ID, g.BatchIDs, err = events.AssignNewGroup(ctx, ids); err != nil {
 				log.Warn("sweep: batches not grouped", "batches", len(ids), "error", err)
 				continue
 			}

@@ -25,7 +25,7 @@ var _ activities.DeliveryStarter = Starter{}
 func (Starter) StartDeliveryRetry(ctx context.Context, c client.Client, item activities.RetryItem) (string, string, error) {
 	run, err := StartDelivery(ctx, c, DeliveryInput{
 		DeliveryID: item.DeliveryID, WebhookID: item.WebhookID, WebhookCode: item.WebhookCode,
-		EventID: item.EventID, EventType: item.EventType, FirstDelay: item.FirstDelay,
+		EventID: item.EventID, EventType: item.EventType, TriggerID: item.TriggerID, FirstDelay: item.FirstDelay,
 	})
 	if err != nil {
 		return "", "", err
@@ -37,7 +37,7 @@ func (Starter) StartDeliveryRetry(ctx context.Context, c client.Client, item act
 func (Starter) DeliveryWorkflowID(deliveryID string) string { return DeliveryWorkflowID(deliveryID) }
 
 // StartDelivery starts the workflow of one delivery, or finds it when it is
-// already running; a closed one is started again (manual retry).
+// already running; a closed one is started again.
 func StartDelivery(ctx context.Context, c client.Client, in DeliveryInput) (client.WorkflowRun, error) {
 	id := DeliveryWorkflowID(in.DeliveryID)
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
@@ -45,12 +45,26 @@ func StartDelivery(ctx context.Context, c client.Client, in DeliveryInput) (clie
 		TaskQueue:                TaskQueue,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		TypedSearchAttributes:    deliverySearchAttributes(in.WebhookCode, in.EventID, in.EventType),
+		TypedSearchAttributes:    deliverySearchAttributes(in.WebhookCode, in.EventID, in.EventType, in.TriggerID),
 	}, DeliveryWorkflow, in)
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", id, err)
 	}
 	return run, nil
+}
+
+// EndFinishedDeliveryWorkflow ends the workflow of a delivery that has
+// finished (failed or canceled) if it has not closed yet, before the
+// delivery is reopened for a manual retry: that run recorded the delivery
+// finished and may still be closing, and under the same workflow id it would
+// record over the retry, or be found again instead of a new run.
+func EndFinishedDeliveryWorkflow(ctx context.Context, c client.Client, deliveryID string) error {
+	err := c.TerminateWorkflow(ctx, DeliveryWorkflowID(deliveryID), "", "the delivery is retried by hand")
+	var nf *serviceerror.NotFound
+	if err != nil && !errors.As(err, &nf) {
+		return fmt.Errorf("end the previous workflow of delivery %s: %w", deliveryID, err)
+	}
+	return nil
 }
 
 // WakeWebhookQueue signals an ordered webhook's queue workflow, starting it
@@ -61,7 +75,7 @@ func WakeWebhookQueue(ctx context.Context, c client.Client, webhookID, code stri
 		ID:                    id,
 		TaskQueue:             TaskQueue,
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		TypedSearchAttributes: deliverySearchAttributes(code, "", ""),
+		TypedSearchAttributes: deliverySearchAttributes(code, "", "", ""),
 	}, WebhookQueueWorkflow, WebhookQueueInput{WebhookID: webhookID, WebhookCode: code})
 	if err != nil {
 		return nil, fmt.Errorf("wake queue of webhook %s: %w", code, err)

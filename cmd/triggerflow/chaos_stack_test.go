@@ -220,7 +220,10 @@ func TestChaosPostgresOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	testkit.Eventually(t, 45*time.Second, "every event accepted before the outage delivered and recorded", func() bool {
+	// Batches whose hand-over the outage interrupted stay claimed by their
+	// publisher for its lease (20 s); the sweep (every 5 s) then hands
+	// them over, and interrupted activities retry with backoff.
+	testkit.Eventually(t, 75*time.Second, "every event accepted before the outage delivered and recorded", func() bool {
 		return deliveryCounts(t, stack.db, hook["id"].(string))["succeeded"] == len(accepted) &&
 			deliveryCounts(t, stack.db, ordHook["id"].(string))["succeeded"] == len(accepted)
 	})

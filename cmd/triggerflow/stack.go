@@ -185,15 +185,18 @@ func startWorker(ctx context.Context, cfg Config, db *sqlx.DB, tc client.Client,
 	if cfg.Tracing {
 		httpClient = tracing.HTTPClient(httpClient)
 	}
+	// The worker matches the events it raises itself (case timers).
+	index := store.NewIndex(db, log)
 	w := worker.New(worker.Options{DB: db, Temporal: tc, Logger: log, HTTP: httpClient,
 		Actions: activities.ActionSettings{SMTPURL: cfg.SMTPURL, LeadAPIURL: cfg.LeadAPIURL, LeadAPIToken: cfg.LeadAPIToken},
-		Cipher:  box, Metrics: reg})
+		Cipher:  box, Metrics: reg, Index: index})
 	if err := w.Start(); err != nil {
 		return nil, fmt.Errorf("start worker: %w", err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	p := &workerProcess{stop: cancel, w: w}
-	p.wg.Add(3)
+	p.wg.Add(4)
+	go func() { defer p.wg.Done(); index.Listen(ctx, cfg.DatabaseURL) }()
 	go func() { defer p.wg.Done(); worker.RunDispatcherSweep(ctx, tc, db, !cfg.DeliveryGrouping, log) }()
 	go func() {
 		defer p.wg.Done()

@@ -155,7 +155,7 @@ func Start(t testing.TB, opts Options) *Stack {
 			httpClient = tracing.HTTPClient(httpClient)
 		}
 		wopts := worker.Options{DB: db, Temporal: tc, Logger: log, HTTP: httpClient, Actions: opts.Actions, Cipher: box,
-			Concurrency: opts.Concurrency, DeliveryBudget: opts.DeliveryBudget}
+			Concurrency: opts.Concurrency, DeliveryBudget: opts.DeliveryBudget, Index: s.Index}
 		if opts.Metrics != nil {
 			wopts.Metrics = opts.Metrics
 		}
