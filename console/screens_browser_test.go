@@ -273,11 +273,15 @@ func TestConsoleReadOnlyKeySeesNoEditControls(t *testing.T) {
 // condition expression, and the actions as rows — a webhook with a URL, then
 // lead.update.list with a list id — each parameter form generated from the
 // action's schema, rows added, reordered and removed. Errors land on the
-// expression and on the action's parameter; the saved trigger runs both
-// actions when ipSCAPE's event arrives; an edit keeps the actions.
+// expression and on the action's parameter; saving shows the webhook
+// actions' signing secret once; the saved trigger runs both actions when
+// ipSCAPE's event arrives; the webhook action's request is in the trigger's
+// delivery log, FAILED at first and retried from its panel; an edit keeps
+// the actions.
 func TestConsoleIPSCAPETriggerActionsByClicking(t *testing.T) {
-	rc := testkit.NewReceiver(t)
-	c := startConsoleWith(t, teststack.Options{Actions: activities.ActionSettings{LeadAPIURL: rc.URL + "/lead-api"}})
+	hook, leads := testkit.NewReceiver(t), testkit.NewReceiver(t)
+	hook.FailFirst(1, http.StatusServiceUnavailable)
+	c := startConsoleWith(t, teststack.Options{Actions: activities.ActionSettings{LeadAPIURL: leads.URL}})
 	c.open("triggers")
 	c.click("button", "New trigger")
 	c.fill("Name", "Move after 3 attempts")
@@ -300,6 +304,7 @@ func TestConsoleIPSCAPETriggerActionsByClicking(t *testing.T) {
 	}
 	c.choose("Action 1", "webhook")
 	c.fill("url (required)", "ftp://example.com/ipscape")
+	c.choose("retry", "none")
 	c.click("button", "Add action")
 	c.choose("Action 2", "lead.update.list")
 	c.click("button", "Add action")
@@ -339,13 +344,19 @@ func TestConsoleIPSCAPETriggerActionsByClicking(t *testing.T) {
 	c.screenshotShowing("trigger-actions-form", `dialog[open] .action-row + .action-row .step-head`)
 	c.fill("Condition expression (CEL)", `data.campaignId == "53"`)
 	c.fill("listId (required)", "354")
-	c.fill("url (required)", rc.URL+"/ipscape")
+	c.fill("url (required)", hook.URL+"/ipscape")
 	c.click("button", "Save")
+	// The trigger's first webhook action made it a signing secret: shown once.
+	c.find("dialog", "Signing secret of the webhook actions")
+	if v := eval[string](c, `document.querySelector('`+c.find("textbox", "Signing secret")+`').value`); !strings.HasPrefix(v, "whsec_") {
+		t.Fatalf("signing secret shown = %q", v)
+	}
+	c.click("button", "Done")
 	c.waitRow("Move after 3 attempts", "2 actions")
 	tr := c.api(http.StatusOK, "GET", "/v1/triggers", nil)["items"].([]any)[0].(map[string]any)
 	acts := tr["actions"].([]any)
 	if len(acts) != 2 || fmt.Sprint(acts[0].(map[string]any)["action"]) != "webhook" || acts[1].(map[string]any)["action"] != "lead.update.list" ||
-		acts[0].(map[string]any)["parameters"].(map[string]any)["url"] != rc.URL+"/ipscape" ||
+		acts[0].(map[string]any)["parameters"].(map[string]any)["url"] != hook.URL+"/ipscape" ||
 		acts[1].(map[string]any)["parameters"].(map[string]any)["listId"] != "354" ||
 		tr["condition_expression"] != `data.campaignId == "53"` || tr["flow"] != nil {
 		t.Fatalf("saved trigger: %v", tr)
@@ -353,9 +364,10 @@ func TestConsoleIPSCAPETriggerActionsByClicking(t *testing.T) {
 	// ipSCAPE sends its event: both actions run, in order.
 	c.api(http.StatusAccepted, "POST", "/v1/events", map[string]any{"id": "ips-lead-131413", "type": "outbound.lead.outcome.predictive",
 		"payload": map[string]any{"campaignId": "53", "leadId": "131413", "lead": map[string]any{"totalAttempts": "3"}}})
-	got := rc.WaitFor(t, 2, 30*time.Second)
-	if got[0].Path != "/ipscape" || got[1].Path != "/lead-api/leads/131413/list" || !strings.Contains(string(got[1].Body), `"354"`) {
-		t.Fatalf("requests: %s %s %s", got[0].Path, got[1].Path, got[1].Body)
+	sent := hook.WaitFor(t, 1, 30*time.Second)[0]
+	moved := leads.WaitFor(t, 1, 30*time.Second)[0]
+	if sent.Path != "/ipscape" || sent.Header.Get("webhook-signature") == "" || moved.Path != "/leads/131413/list" || !strings.Contains(string(moved.Body), `"354"`) {
+		t.Fatalf("requests: %s (signature %q), %s %s", sent.Path, sent.Header.Get("webhook-signature"), moved.Path, moved.Body)
 	}
 	c.click("link", "Move after 3 attempts")
 	c.find("heading", "Move after 3 attempts")
@@ -366,7 +378,25 @@ func TestConsoleIPSCAPETriggerActionsByClicking(t *testing.T) {
 	})
 	c.click("button", "Refresh")
 	c.waitRow("SUCCESS", "ips-lead-131413")
-	c.screenshot("trigger-actions")
+	// The webhook action's request is in the trigger's own delivery log:
+	// FAILED (503, no retries), then retried by hand from its panel.
+	c.find("heading", "Webhook deliveries")
+	testkit.Eventually(t, 30*time.Second, "the action's delivery fails", func() bool {
+		return c.total("/v1/triggers/"+tr["id"].(string)+"/deliveries?status=failed") == 1
+	})
+	c.waitRow("ips-lead-131413", "FAILED", "503")
+	row := c.findWithin(c.find("table", "Deliveries"), "row", "ips-lead-131413")
+	c.screenshotShowing("trigger-actions", "h2 + .registry + h2 + .registry")
+	c.do(chromedp.Click(chromedp.CSS(row + " td:first-child")))
+	c.waitText("HTTP 503")
+	c.waitText("POST " + hook.URL + "/ipscape")
+	c.find("link", tr["id"].(string)) // the trigger that sent it
+	c.click("button", "Retry")
+	c.waitFor("the retried delivery's SUCCESS", `document.querySelector('dialog[open] .facts .badge').textContent === 'SUCCESS'`)
+	if n := hook.Count(); n != 2 {
+		t.Errorf("the receiver got %d requests, want 2 (failed, retried)", n)
+	}
+	c.escape()
 	// An edit that changes nothing keeps the actions as they were.
 	c.click("button", "Edit")
 	c.find("dialog", "Edit trigger Move after 3 attempts")

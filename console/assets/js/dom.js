@@ -128,6 +128,19 @@ export function openDialog({ title, body, footer, wide, onclose }) {
   return dlg;
 }
 
+/** showSecretOnce shows a signing secret (a webhook's, a trigger's
+ * webhook actions') the one time the API gives it whole, with Copy. */
+export function showSecretOnce(title, owner, secret) {
+  const input = h('input', { type: 'text', readonly: true, value: secret, class: 'mono grow', 'aria-label': 'Signing secret' });
+  const dlg = openDialog({
+    title,
+    body: [h('p', {}, `The signing secret of ${owner}. It is shown only now: copy it to the receiver, which verifies the webhook-signature header with it.`),
+      h('div', { class: 'row' }, input, copyButton('Copy signing secret', () => secret))],
+    footer: [h('button', { type: 'button', class: 'btn primary', onclick: () => dlg.close_() }, 'Done')],
+  });
+  return dlg;
+}
+
 /** confirmAction asks before something destructive; resolves true on yes. */
 export function confirmAction(title, message, yesLabel) {
   return new Promise((resolve) => {

@@ -5,8 +5,9 @@ import { h, replace, openDialog, time, copyButton, statusBadge, pre, pretty, ann
 import { api } from '../api.js';
 import { registry } from '../list.js';
 
-/** deliveryLog lists the deliveries at path (a webhook's, a trigger's). */
-export function deliveryLog(ctx, { path, write }) {
+/** deliveryLog lists the deliveries at path (a webhook's, a trigger's);
+ * write shows Retry (POST /v1/deliveries/{id}/retry needs webhooks:write). */
+export function deliveryLog(ctx, { path, write, empty }) {
   const filter = { status: '', since: '', until: '' };
   const result = select([['', 'All results'], ['succeeded', 'SUCCESS'], ['failed', 'FAILED'], ['pending', 'PENDING'], ['canceled', 'CANCELED']], '', { id: 'dl-result' });
   const since = h('input', { type: 'datetime-local', id: 'dl-since', step: '1' });
@@ -21,7 +22,7 @@ export function deliveryLog(ctx, { path, write }) {
   for (const c of [result, since, until]) c.addEventListener('change', apply);
   const list = registry({
     caption: 'Deliveries', noun: 'deliveries', one: 'delivery', selectable: false,
-    empty: 'No deliveries match. Publish an event of a subscribed type, or use “Send test”.',
+    empty: empty || 'No deliveries match. Publish an event of a subscribed type, or use “Send test”.',
     key: (d) => d.id, name: (d) => d.id,
     fetch: (q) => api('GET', path, null, { ...q, status: filter.status, since: filter.since, until: filter.until }),
     filters: [
@@ -66,6 +67,20 @@ function headersText(hs) {
   return e.length ? e.map(([k, v]) => `${k}: ${v}`).join('\n') : '(none)';
 }
 
+/** senderFact names what made a delivery: a webhook, or a trigger's
+ * webhook action (delivered under trigger.<id>; queue_hook.<id> and
+ * flow.<id> for runs of a queue hook or of a flow by itself). */
+function senderFact(d, close) {
+  const [kind, id] = d.webhook_code.includes('.') ? d.webhook_code.split(/\.(.*)/s) : ['', ''];
+  const link = (label, href) => h('a', { href, onclick: close }, label);
+  switch (kind) {
+    case 'trigger': return [h('dt', {}, 'Trigger'), h('dd', {}, link(id, 'triggers/' + encodeURIComponent(id)), ' (its webhook action)')];
+    case 'flow': return [h('dt', {}, 'Flow'), h('dd', {}, link(id, 'flows/' + encodeURIComponent(id)), ' (a webhook step of a run of the flow itself)')];
+    case 'queue_hook': return [h('dt', {}, 'Queue hook'), h('dd', {}, h('code', {}, id), ' (a webhook step of its flow)')];
+    default: return [h('dt', {}, 'Webhook'), h('dd', {}, link(d.webhook_code, 'webhooks/' + encodeURIComponent(d.webhook_code)))];
+  }
+}
+
 /** openDelivery shows one delivery's attempts in a panel. */
 export async function openDelivery(id, { write, changed } = {}) {
   let d;
@@ -79,7 +94,7 @@ export async function openDelivery(id, { write, changed } = {}) {
     replace(body,
       h('dl', { class: 'facts' },
         h('dt', {}, 'Result'), h('dd', {}, statusBadge(d.status)),
-        h('dt', {}, 'Webhook'), h('dd', {}, h('a', { href: 'webhooks/' + encodeURIComponent(d.webhook_code), onclick: () => dlg.close_() }, d.webhook_code)),
+        senderFact(d, () => dlg.close_()),
         h('dt', {}, 'Event'), h('dd', {}, h('a', { href: 'events/' + encodeURIComponent(d.event_id), onclick: () => dlg.close_() }, d.event_id), ` (${d.event_type})`),
         h('dt', {}, 'Attempts'), h('dd', {}, String(d.attempt_count)),
         d.next_attempt_at ? [h('dt', {}, 'Next attempt'), h('dd', {}, time(d.next_attempt_at))] : null,

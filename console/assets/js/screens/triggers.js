@@ -2,11 +2,12 @@
 // typing) and On Event (Object → Event, conditions), running a service flow
 // or ipSCAPE-style actions; enable switch, Start/Stop, Run now, runs.
 import { h, replace, field, group, openDialog, showFieldErrors, clearFieldErrors, switchButton, confirmAction, announce,
-  time, zonedTime, select, debounce, setFieldError, statusBadge } from '../dom.js';
+  time, zonedTime, select, debounce, setFieldError, statusBadge, showSecretOnce } from '../dom.js';
 import { api, Scope } from '../api.js';
 import { registry, searchBox } from '../list.js';
 import { conditionsEditor, searchableSelect, durationOrUndefined, objectChoices, objectEvents, typeExamples } from '../editors.js';
 import { paramsForm } from '../params.js';
+import { deliveryLog } from './deliveries.js';
 
 const typeLabels = { at_time: 'At Time', on_event: 'On Event' };
 const overlapLabels = {
@@ -260,6 +261,9 @@ async function triggerForm(ctx, t, saved) {
       const r = editing ? await api('PATCH', '/triggers/' + encodeURIComponent(t.id), payload) : await api('POST', '/triggers', payload);
       dlg.close_();
       announce(editing ? `Saved ${r.name}` : `Created ${r.name}`);
+      // The answer that gave the trigger its first webhook action carries
+      // the signing secret whole, this once.
+      if (r.signing_secret && !r.signing_secret.includes('…')) showSecretOnce('Signing secret of the webhook actions', r.name, r.signing_secret);
       if (saved) saved(r);
     } catch (err) { showFieldErrors(form, err); } finally { save.disabled = false; }
   });
@@ -327,6 +331,13 @@ async function triggerPage(ctx, ref) {
       if (t.type === 'on_event') { runWithEvent(ctx, t, runList); return; }
       try { await api('POST', `/triggers/${encodeURIComponent(t.id)}/run`); announce('Run started'); setTimeout(() => runList.reload(), 600); } catch (e) { announce(e.message, 'error'); }
     } }, 'Run now'),
+    t.signing_secret ? h('button', { type: 'button', class: 'btn', onclick: async () => {
+      if (!await confirmAction(`Rotate the secret of ${t.name}?`, 'A new signing secret for the webhook actions is made now; the current one keeps signing for 24 hours so receivers can switch.', 'Rotate secret')) return;
+      try {
+        const r = await api('POST', `/triggers/${encodeURIComponent(t.id)}/rotate-secret`);
+        showSecretOnce('Secret rotated', r.name, r.signing_secret);
+      } catch (e) { announce(e.message, 'error'); }
+    } }, 'Rotate secret') : null,
     h('button', { type: 'button', class: 'btn danger-outline', onclick: async () => {
       if (!await confirmAction(`Delete ${t.name}?`, `Delete the trigger ${t.name}? Its schedule stops; its runs' history stays in Temporal.`, 'Delete')) return;
       try { await api('DELETE', '/triggers/' + encodeURIComponent(t.id)); announce(`Deleted ${t.name}`); ctx.navigate('triggers'); } catch (e) { announce(e.message, 'error'); }
@@ -341,13 +352,20 @@ async function triggerPage(ctx, ref) {
     ['Runs', t.flow ? h('a', { href: 'flows/' + encodeURIComponent(t.flow) }, t.flow_name || t.flow)
       : h('ol', { class: 'plain actions-list' }, (t.actions || []).map((a) => h('li', {}, h('code', {}, a.action), ' ',
         h('span', { class: 'mono muted' }, Object.entries(a.parameters || {}).map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`).join(', ')))))],
+    t.signing_secret ? ['Signing secret', [h('code', {}, t.signing_secret), t.previous_signing_secret_expires_at
+      ? [' (the previous one signs until ', time(t.previous_signing_secret_expires_at), ')'] : '']] : null,
     ['Timeout', t.timeout], ['Description', t.description || '—'], ['Updated', time(t.updated_at)],
   ].filter(Boolean);
+  // The trigger's event log (ipSCAPE): the requests its webhook actions made.
+  const deliveries = deliveryLog(ctx, { path: `/triggers/${encodeURIComponent(t.id)}/deliveries`, write: ctx.can(Scope.webhooks),
+    empty: 'No webhook deliveries: this trigger’s webhook actions have sent nothing yet.' });
   replace(ctx.main,
     h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: 'triggers' }, 'Triggers'), ' / ', t.name),
     h('div', { class: 'page-head with-actions' }, h('div', {}, h('h1', {}, t.name), h('p', { class: 'lede' }, typeLabels[t.type], t.enabled ? '' : ' · stopped')),
       h('div', { class: 'head-actions' }, enabledCell(t, write, reloadPage), actions)),
     h('dl', { class: 'facts' }, facts.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
-    h('h2', {}, 'Runs'), runList.el);
+    h('h2', {}, 'Runs'), runList.el,
+    h('h2', {}, 'Webhook deliveries'), deliveries.el);
   runList.reload();
+  deliveries.reload();
 }

@@ -1,7 +1,7 @@
 // Webhooks: the registry, the create/edit form (code suggested from the
 // name, locked once saved), and a webhook's page with its delivery log.
 import { h, replace, field, group, openDialog, showFieldErrors, clearFieldErrors, switchButton, confirmAction,
-  announce, time, copyButton, select, debounce, statusBadge } from '../dom.js';
+  announce, time, select, debounce, statusBadge, showSecretOnce } from '../dom.js';
 import { api, Scope } from '../api.js';
 import { registry, searchBox } from '../list.js';
 import { kvEditor, conditionsEditor, placeholderPicker, examplePaths, typeExamples, envelopePaths, durationOrUndefined,
@@ -262,16 +262,8 @@ export async function webhookForm(ctx, w, saved) {
   });
 }
 
-/** showSecret shows a signing secret once, with a copy button. */
-function showSecret(w, title) {
-  const input = h('input', { type: 'text', readonly: true, value: w.secret, class: 'mono grow', 'aria-label': 'Signing secret' });
-  const dlg = openDialog({
-    title,
-    body: [h('p', {}, `The signing secret of ${w.name}. It is shown only now: copy it to the receiver, which verifies the webhook-signature header with it.`),
-      h('div', { class: 'row' }, input, copyButton('Copy signing secret', () => w.secret))],
-    footer: [h('button', { type: 'button', class: 'btn primary', onclick: () => dlg.close_() }, 'Done')],
-  });
-}
+/** showSecret shows a webhook's signing secret once, with Copy. */
+function showSecret(w, title) { showSecretOnce(title, w.name, w.secret); }
 
 async function webhookPage(ctx, ref) {
   const write = ctx.can(Scope.webhooks);
