@@ -238,6 +238,15 @@ func (c *console) fill(label, text string) {
 	c.do(chromedp.SendKeys(chromedp.CSS(sel), text))
 }
 
+// fillWithin is fill for a textbox inside the element of a selector find
+// returned (one of several groups with the same field names).
+func (c *console) fillWithin(scope, label, text string) {
+	c.t.Helper()
+	sel := c.findWithin(scope, "textbox", label)
+	eval[bool](c, fmt.Sprintf(`(() => { const el = document.querySelector(%q); el.value = ''; el.focus(); return true; })()`, sel))
+	c.do(chromedp.SendKeys(chromedp.CSS(sel), text))
+}
+
 // choose picks the option with value in the labelled select.
 func (c *console) choose(label, value string) {
 	c.t.Helper()

@@ -311,16 +311,20 @@ func TestConsoleIPSCAPETriggerActionsByClicking(t *testing.T) {
 	c.choose("Action 3", "log")
 	c.click("button", "Remove action 3")
 	c.absent("combobox", "Action 3")
+	// A third action, http.request, with its own url field.
+	c.click("button", "Add action")
+	c.choose("Action 3", "http.request")
+	c.fillWithin(c.find("group", "Action 3"), "url (required)", leads.URL+"/lookup/{{ leadId }}")
 	// Reordered and back: the rows follow.
 	order := func() string {
 		return eval[string](c, `[...document.querySelectorAll('dialog[open] .action-row select')].filter((s) => (s.getAttribute('aria-label') || '').startsWith('Action ')).map((s) => s.value).join(',')`)
 	}
 	c.click("button", "Move action 2 up")
-	if o := order(); o != "lead.update.list,webhook" {
+	if o := order(); o != "lead.update.list,webhook,http.request" {
 		t.Fatalf("after moving action 2 up: %s", o)
 	}
 	c.click("button", "Move action 1 down")
-	if o := order(); o != "webhook,lead.update.list" {
+	if o := order(); o != "webhook,lead.update.list,http.request" {
 		t.Fatalf("after moving action 1 down: %s", o)
 	}
 	// listId left empty and a broken expression: both marked, nothing saved.
@@ -352,10 +356,10 @@ func TestConsoleIPSCAPETriggerActionsByClicking(t *testing.T) {
 		t.Fatalf("signing secret shown = %q", v)
 	}
 	c.click("button", "Done")
-	c.waitRow("Move after 3 attempts", "2 actions")
+	c.waitRow("Move after 3 attempts", "3 actions")
 	tr := c.api(http.StatusOK, "GET", "/v1/triggers", nil)["items"].([]any)[0].(map[string]any)
 	acts := tr["actions"].([]any)
-	if len(acts) != 2 || fmt.Sprint(acts[0].(map[string]any)["action"]) != "webhook" || acts[1].(map[string]any)["action"] != "lead.update.list" ||
+	if len(acts) != 3 || fmt.Sprint(acts[0].(map[string]any)["action"]) != "webhook" || acts[1].(map[string]any)["action"] != "lead.update.list" ||
 		acts[0].(map[string]any)["parameters"].(map[string]any)["url"] != hook.URL+"/ipscape" ||
 		acts[1].(map[string]any)["parameters"].(map[string]any)["listId"] != "354" ||
 		tr["condition_expression"] != `data.campaignId == "53"` || tr["flow"] != nil {
@@ -365,9 +369,11 @@ func TestConsoleIPSCAPETriggerActionsByClicking(t *testing.T) {
 	c.api(http.StatusAccepted, "POST", "/v1/events", map[string]any{"id": "ips-lead-131413", "type": "outbound.lead.outcome.predictive",
 		"payload": map[string]any{"campaignId": "53", "leadId": "131413", "lead": map[string]any{"totalAttempts": "3"}}})
 	sent := hook.WaitFor(t, 1, 30*time.Second)[0]
-	moved := leads.WaitFor(t, 1, 30*time.Second)[0]
-	if sent.Path != "/ipscape" || sent.Header.Get("webhook-signature") == "" || moved.Path != "/leads/131413/list" || !strings.Contains(string(moved.Body), `"354"`) {
-		t.Fatalf("requests: %s (signature %q), %s %s", sent.Path, sent.Header.Get("webhook-signature"), moved.Path, moved.Body)
+	leadCalls := leads.WaitFor(t, 2, 30*time.Second)
+	moved, looked := leadCalls[0], leadCalls[1]
+	if sent.Path != "/ipscape" || sent.Header.Get("webhook-signature") == "" || moved.Path != "/leads/131413/list" || !strings.Contains(string(moved.Body), `"354"`) ||
+		looked.Path != "/lookup/131413" {
+		t.Fatalf("requests: %s (signature %q), %s %s, %s", sent.Path, sent.Header.Get("webhook-signature"), moved.Path, moved.Body, looked.Path)
 	}
 	c.click("link", "Move after 3 attempts")
 	c.find("heading", "Move after 3 attempts")
@@ -378,6 +384,21 @@ func TestConsoleIPSCAPETriggerActionsByClicking(t *testing.T) {
 	})
 	c.click("button", "Refresh")
 	c.waitRow("SUCCESS", "ips-lead-131413")
+	// The run's step log: each step, the webhook action's delivery, the
+	// request http.request sent and what came back.
+	runID := c.api(http.StatusOK, "GET", "/v1/triggers/"+tr["id"].(string)+"/runs", nil)["items"].([]any)[0].(map[string]any)["id"].(string)
+	c.click("button", "Details of run "+runID)
+	c.find("dialog", "Run "+runID)
+	c.waitText("Step 2: ")
+	c.waitText("GET " + leads.URL + "/lookup/131413")
+	c.find("button", "Copy response of step 3 attempt 1")
+	c.screenshot("run-log")
+	delivery := c.api(http.StatusOK, "GET", "/v1/triggers/"+tr["id"].(string)+"/deliveries", nil)["items"].([]any)[0].(map[string]any)["id"].(string)
+	c.click("button", "Details of delivery "+delivery)
+	c.find("dialog", "Delivery "+delivery)
+	c.escape()
+	c.escape()
+	c.waitFor("the panels to close", `!document.querySelector('dialog[open]')`)
 	// The webhook action's request is in the trigger's own delivery log:
 	// FAILED (503, no retries), then retried by hand from its panel.
 	c.find("heading", "Webhook deliveries")

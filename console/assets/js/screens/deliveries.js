@@ -81,6 +81,32 @@ function senderFact(d, close) {
   }
 }
 
+/** attemptSection shows one try: its request and its response, each with
+ * Copy (a delivery's attempts, an http.request step's tries). prefix names
+ * the try when several lists share a panel ("Step 2 attempt 1"). */
+export function attemptSection(a, prefix = 'Attempt') {
+  const n = `${prefix} ${a.attempt}`;
+  const of = n.charAt(0).toLowerCase() + n.slice(1);
+  return h('section', { class: 'attempt', 'aria-label': n },
+    h('h4', {}, `${n} `, statusBadge(a.result === 'SUCCESS' ? 'succeeded' : 'failed'),
+      ' ', a.response_status != null ? `HTTP ${a.response_status}` : 'no response', ` · ${a.duration_ms} ms · `, time(a.executed_at)),
+    a.error ? h('p', { class: 'alert' }, a.error) : null,
+    h('div', { class: 'exchange' },
+      h('div', { class: 'half' },
+        h('div', { class: 'label-row' }, h('h5', {}, 'Request'), copyButton(`Copy request of ${of}`, () => requestText(a))),
+        h('p', { class: 'mono' }, `${a.request.method} ${a.request.url}`),
+        pre(headersText(a.request.headers), `Request headers of ${of}`),
+        a.request.body_encoding === 'base64' ? h('p', { class: 'hint' }, 'The body was not text; shown as base64.') : null,
+        pre(pretty(a.request.body || ''), `Request body of ${of}`)),
+      h('div', { class: 'half' },
+        h('div', { class: 'label-row' }, h('h5', {}, 'Response'), copyButton(`Copy response of ${of}`, () => responseText(a))),
+        h('p', { class: 'mono' }, a.response_status != null ? `HTTP ${a.response_status}` : '—', a.truncated ? h('span', { class: 'badge truncated' }, 'truncated at 10 KB') : null),
+        pre(headersText(a.response_headers), `Response headers of ${of}`),
+        a.response_body_encoding === 'base64' ? h('p', { class: 'hint' }, 'The body was not text (NUL bytes or invalid UTF-8); shown as base64.') : null,
+        a.escaped ? h('p', { class: 'hint' }, 'Bytes that are not text in headers, the URL or the error are written as \\xNN.') : null,
+        pre(pretty(a.response_body || ''), `Response body of ${of}`))));
+}
+
 /** openDelivery shows one delivery's attempts in a panel. */
 export async function openDelivery(id, { write, changed } = {}) {
   let d;
@@ -105,24 +131,7 @@ export async function openDelivery(id, { write, changed } = {}) {
         h('span', { class: 'muted' }, 'Sends it again now, with a fresh retry window.')) : null,
       h('h3', {}, `Attempts (${attempts.length})`),
       attempts.length === 0 ? h('p', { class: 'empty' }, 'No attempt yet.') : null,
-      attempts.map((a) => h('section', { class: 'attempt', 'aria-label': `Attempt ${a.attempt}` },
-        h('h4', {}, `Attempt ${a.attempt} `, statusBadge(a.result === 'SUCCESS' ? 'succeeded' : 'failed'),
-          ' ', a.response_status != null ? `HTTP ${a.response_status}` : 'no response', ` · ${a.duration_ms} ms · `, time(a.executed_at)),
-        a.error ? h('p', { class: 'alert' }, a.error) : null,
-        h('div', { class: 'exchange' },
-          h('div', { class: 'half' },
-            h('div', { class: 'label-row' }, h('h5', {}, 'Request'), copyButton(`Copy request of attempt ${a.attempt}`, () => requestText(a))),
-            h('p', { class: 'mono' }, `${a.request.method} ${a.request.url}`),
-            pre(headersText(a.request.headers), `Request headers of attempt ${a.attempt}`),
-            a.request.body_encoding === 'base64' ? h('p', { class: 'hint' }, 'The body was not text; shown as base64.') : null,
-            pre(pretty(a.request.body || ''), `Request body of attempt ${a.attempt}`)),
-          h('div', { class: 'half' },
-            h('div', { class: 'label-row' }, h('h5', {}, 'Response'), copyButton(`Copy response of attempt ${a.attempt}`, () => responseText(a))),
-            h('p', { class: 'mono' }, a.response_status != null ? `HTTP ${a.response_status}` : '—', a.truncated ? h('span', { class: 'badge truncated' }, 'truncated at 10 KB') : null),
-            pre(headersText(a.response_headers), `Response headers of attempt ${a.attempt}`),
-            a.response_body_encoding === 'base64' ? h('p', { class: 'hint' }, 'The body was not text (NUL bytes or invalid UTF-8); shown as base64.') : null,
-            a.escaped ? h('p', { class: 'hint' }, 'Bytes that are not text in headers, the URL or the error are written as \\xNN.') : null,
-            pre(pretty(a.response_body || ''), `Response body of attempt ${a.attempt}`))))));
+      attempts.map((a) => attemptSection(a)));
   }
   retry.addEventListener('click', async () => {
     retry.disabled = true;
@@ -141,4 +150,39 @@ export async function openDelivery(id, { write, changed } = {}) {
     } catch (e) { announce('Retry failed: ' + e.message, 'error'); } finally { retry.disabled = false; }
   });
   fill(d);
+}
+
+/** openRun shows a run's step log (GET /v1/runs/{id}): each step's
+ * outcome and output, the tries of its HTTP requests with request and
+ * response, and the deliveries of its webhook actions, which open in
+ * their own panel (write allows their Retry). */
+export async function openRun(id, { write } = {}) {
+  let r;
+  try { r = await api('GET', '/runs/' + encodeURIComponent(id)); } catch (e) { announce(e.message, 'error'); return; }
+  const outputs = r.outputs || {};
+  const owner = r.trigger_id ? ['Trigger', h('a', { href: 'triggers/' + encodeURIComponent(r.trigger_id), onclick: () => dlg.close_() }, r.trigger_id)]
+    : r.queue_hook_id ? ['Queue hook', h('code', {}, r.queue_hook_id)]
+      : r.flow_id ? ['Flow', h('a', { href: 'flows/' + encodeURIComponent(r.flow_id), onclick: () => dlg.close_() }, r.flow_id)] : null;
+  const body = h('div', { class: 'delivery' },
+    h('dl', { class: 'facts' },
+      h('dt', {}, 'Status'), h('dd', {}, statusBadge(r.status)),
+      owner ? [h('dt', {}, owner[0]), h('dd', {}, owner[1])] : null,
+      r.event_id ? [h('dt', {}, 'Event'), h('dd', {}, h('a', { href: 'events/' + encodeURIComponent(r.event_id), onclick: () => dlg.close_() }, r.event_id))] : null,
+      h('dt', {}, 'Started'), h('dd', {}, time(r.started_at)),
+      h('dt', {}, 'Ended'), h('dd', {}, time(r.finished_at)),
+      r.error ? [h('dt', {}, 'Error'), h('dd', { class: 'alert' }, r.failed_step ? `${r.failed_step}: ${r.error}` : r.error)] : null,
+      h('dt', {}, 'Workflow'), h('dd', {}, h('code', {}, r.workflow_id || '—'), ' ',
+        r.temporal_ui_url ? h('a', { href: r.temporal_ui_url, target: '_blank', rel: 'noopener noreferrer', class: 'external' }, 'Open in Temporal UI') : null)),
+    h('h3', {}, `Steps (${r.steps.length})`),
+    r.steps.length === 0 ? h('p', { class: 'empty' }, 'No step has run yet.') : null,
+    r.steps.map((st, i) => h('section', { class: 'step', 'aria-label': `Step ${i + 1}: ${st.name}` },
+      h('div', { class: 'step-head' }, h('strong', { class: 'grow' }, `Step ${i + 1}: ${st.name} `, h('code', {}, st.action)), statusBadge(st.status)),
+      st.error ? h('p', { class: 'alert' }, st.error) : null,
+      st.name in outputs ? h('pre', { class: 'code', 'aria-label': `Output of ${st.name}` }, JSON.stringify(outputs[st.name], null, 2)) : null,
+      (st.deliveries || []).map((d) => h('p', { class: 'row' }, 'Delivery ', statusBadge(d.status), ' ',
+        d.last_status_code == null ? '' : `HTTP ${d.last_status_code} · `, `${d.attempt_count} attempt${d.attempt_count === 1 ? '' : 's'} `,
+        h('button', { type: 'button', class: 'btn small', 'aria-label': `Details of delivery ${d.id}`, onclick: () => openDelivery(d.id, { write }) }, 'Details'))),
+      (st.attempts || []).map((a) => attemptSection(a, `Step ${i + 1} attempt`)))));
+  const dlg = openDialog({ title: `Run ${r.id}`, body, wide: true });
+  dlg.classList.add('panel');
 }

@@ -5,7 +5,7 @@ import { h, replace, field, openDialog, showFieldErrors, clearFieldErrors, annou
 import { api, Scope } from '../api.js';
 import { registry, searchBox } from '../list.js';
 import { typeExamples } from '../editors.js';
-import { openDelivery } from './deliveries.js';
+import { openDelivery, openRun } from './deliveries.js';
 
 export function render(ctx) {
   if (ctx.params[0]) return eventPage(ctx, ctx.params[0]);
@@ -124,10 +124,11 @@ async function eventPage(ctx, eid) {
     h('h2', {}, `Runs (${ev.runs.length})`),
     ev.runs.length === 0 ? h('p', { class: 'empty' }, 'No trigger or queue hook ran for this event.') :
       h('div', { class: 'table-wrap' }, h('table', { class: 'grid' }, h('caption', { class: 'sr-only' }, 'Runs'),
-        h('thead', {}, h('tr', {}, ['Status', 'Trigger or hook', 'Started', 'Ended', 'Failed step', 'Error', 'Temporal'].map((c) => h('th', { scope: 'col' }, c)))),
+        h('thead', {}, h('tr', {}, ['Status', 'Trigger or hook', 'Started', 'Ended', 'Failed step', 'Error', 'Temporal', 'Steps'].map((c) => h('th', { scope: 'col' }, c)))),
         h('tbody', {}, ev.runs.map((r) => h('tr', {},
           h('td', {}, statusBadge(r.status)),
           h('td', {}, r.trigger_id ? h('a', { href: 'triggers/' + encodeURIComponent(r.trigger_id) }, names[r.trigger_id] || r.trigger_id) : r.queue_hook_id ? 'queue hook ' + r.queue_hook_id : '—'),
           h('td', {}, time(r.started_at)), h('td', {}, time(r.finished_at)), h('td', {}, r.failed_step || '—'), h('td', {}, r.error || '—'),
-          h('td', {}, r.temporal_ui_url ? h('a', { href: r.temporal_ui_url, target: '_blank', rel: 'noopener noreferrer', class: 'external' }, 'Open in Temporal UI') : h('code', {}, r.workflow_id))))))));
+          h('td', {}, r.temporal_ui_url ? h('a', { href: r.temporal_ui_url, target: '_blank', rel: 'noopener noreferrer', class: 'external' }, 'Open in Temporal UI') : h('code', {}, r.workflow_id)),
+          h('td', {}, h('button', { type: 'button', class: 'btn small', 'aria-label': `Details of run ${r.id}`, onclick: () => openRun(r.id, { write }) }, 'Details'))))))));
 }

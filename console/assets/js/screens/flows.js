@@ -6,6 +6,7 @@ import { api, Scope } from '../api.js';
 import { registry, searchBox } from '../list.js';
 import { conditionsEditor, typeExamples, eventTypePicker } from '../editors.js';
 import { paramsForm } from '../params.js';
+import { openRun } from './deliveries.js';
 
 export function render(ctx) {
   if (ctx.params[0]) return flowPage(ctx, ctx.params[0]);
@@ -165,6 +166,7 @@ async function flowPage(ctx, ref) {
       { label: 'Steps', cell: (r) => stepOutcomes(r.steps) },
       { label: 'Error', cell: (r) => r.error || h('span', { class: 'muted' }, '—') },
       { label: 'Temporal', cell: (r) => r.temporal_ui_url ? h('a', { href: r.temporal_ui_url, target: '_blank', rel: 'noopener noreferrer', class: 'external' }, 'Open in Temporal UI') : h('code', {}, r.workflow_id) },
+      { label: 'Log', cell: (r) => h('button', { type: 'button', class: 'btn small', 'aria-label': `Details of run ${r.id}`, onclick: () => openRun(r.id, { write: ctx.can(Scope.webhooks) }) }, 'Details') },
     ],
   });
   const versions = registry({

@@ -7,7 +7,7 @@ import { api, Scope } from '../api.js';
 import { registry, searchBox } from '../list.js';
 import { conditionsEditor, searchableSelect, durationOrUndefined, objectChoices, objectEvents, typeExamples } from '../editors.js';
 import { paramsForm } from '../params.js';
-import { deliveryLog } from './deliveries.js';
+import { deliveryLog, openRun } from './deliveries.js';
 
 const typeLabels = { at_time: 'At Time', on_event: 'On Event' };
 const overlapLabels = {
@@ -100,6 +100,7 @@ function actionsEditor(actions, allowed, initial) {
     [...rows.children].forEach((row, i) => {
       const n = i + 1;
       row.dataset.path = `actions[${i}]`;
+      row.setAttribute('aria-label', `Action ${n}`);
       row.title_.textContent = `Action ${n}`;
       row.select.closest('.field').dataset.path = `actions[${i}].action`;
       row.select.setAttribute('aria-label', `Action ${n}`);
@@ -114,7 +115,7 @@ function actionsEditor(actions, allowed, initial) {
     // An action saved before that is no longer offered still shows.
     if (a.action && !usable.some((x) => x.name === a.action)) { sel.append(h('option', { value: a.action }, a.action)); sel.value = a.action; }
     const paramsBox = h('div', {});
-    const row = h('section', { class: 'step action-row' });
+    const row = h('section', { class: 'step action-row', role: 'group' });
     row.select = sel;
     row.title_ = h('strong', { class: 'grow' });
     row.up = h('button', { type: 'button', class: 'btn small', onclick: () => { if (row.previousElementSibling) rows.insertBefore(row, row.previousElementSibling); renumber(); } }, '↑');
@@ -320,6 +321,7 @@ async function triggerPage(ctx, ref) {
       { label: 'Failed step', cell: (r) => r.failed_step || h('span', { class: 'muted' }, '—') },
       { label: 'Error', cell: (r) => r.error || h('span', { class: 'muted' }, '—') },
       { label: 'Temporal', cell: (r) => r.temporal_ui_url ? h('a', { href: r.temporal_ui_url, target: '_blank', rel: 'noopener noreferrer', class: 'external', 'aria-label': `Open run ${r.id} in Temporal UI` }, 'Open in Temporal UI') : h('code', {}, r.workflow_id || '—') },
+      { label: 'Steps', cell: (r) => h('button', { type: 'button', class: 'btn small', 'aria-label': `Details of run ${r.id}`, onclick: () => openRun(r.id, { write: ctx.can(Scope.webhooks) }) }, 'Details') },
     ],
   });
   const actions = write ? [
