@@ -11,12 +11,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/triggerflow/triggerflow/dispatch"
+
 	"github.com/gin-gonic/gin"
 
 	"github.com/triggerflow/triggerflow/activities"
 	"github.com/triggerflow/triggerflow/domain"
 	"github.com/triggerflow/triggerflow/store"
-	"github.com/triggerflow/triggerflow/workflows"
 )
 
 // A trigger's webhook actions are deliveries of a webhook the trigger owns
@@ -162,7 +163,7 @@ func (s *Server) getRun(c *gin.Context) {
 		abortWithError(c, err)
 		return
 	}
-	if fresh, err := workflows.ReconcileRunStatus(ctx, s.opts.Temporal, s.runs, r); err == nil {
+	if fresh, err := dispatch.ReconcileRunStatus(ctx, s.opts.Temporal, s.runs, r); err == nil {
 		r = fresh
 	}
 	outcomes, err := s.runs.StepsOfRuns(ctx, []string{r.ID})

@@ -11,11 +11,12 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/triggerflow/triggerflow/dispatch"
+
 	"github.com/gin-gonic/gin"
 
 	"github.com/triggerflow/triggerflow/domain"
 	"github.com/triggerflow/triggerflow/store"
-	"github.com/triggerflow/triggerflow/workflows"
 )
 
 // Publishing limits.
@@ -78,7 +79,7 @@ func (s *Server) publishEvents(c *gin.Context) {
 		return
 	}
 	if err := s.opts.Publisher.Publish(c.Request.Context(), events); err != nil {
-		var backlog *workflows.BacklogError
+		var backlog *dispatch.BacklogError
 		if errors.As(err, &backlog) {
 			c.Header("Retry-After", strconv.Itoa(int(max(backlog.RetryAfter.Seconds(), 1))))
 		}

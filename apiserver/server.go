@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/triggerflow/triggerflow/dispatch"
+
 	"github.com/gin-gonic/gin"
 	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,7 +16,6 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/triggerflow/triggerflow/store"
-	"github.com/triggerflow/triggerflow/workflows"
 )
 
 // Options are the API server's dependencies and settings.
@@ -36,7 +37,7 @@ type Options struct {
 	Version string
 	// Publisher makes published events durable (group commit); required for
 	// POST /v1/events.
-	Publisher *workflows.Publisher
+	Publisher *dispatch.Publisher
 	// Index is the matching index; definition changes invalidate it.
 	Index *store.Index
 	// Cipher seals webhook signing secrets at rest (TRIGGERFLOW_SECRET_KEY).

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/triggerflow/triggerflow/dispatch"
+
 	"github.com/gin-gonic/gin"
 
 	"github.com/triggerflow/triggerflow/activities"
@@ -46,7 +48,7 @@ func (s *Server) triggerStore() *store.Triggers {
 	return &store.Triggers{DB: s.opts.DB, OnChange: s.invalidateIndex}
 }
 
-func (s *Server) schedules() workflows.Schedules { return workflows.Schedules{Client: s.opts.Temporal} }
+func (s *Server) schedules() dispatch.Schedules { return dispatch.Schedules{Client: s.opts.Temporal} }
 
 // invalidateIndex makes this process's matching index reload definitions
 // before the next publish, so a saved trigger or hook matches at once.
@@ -690,7 +692,7 @@ func (s *Server) runEventTrigger(c *gin.Context, t *domain.Trigger, in *eventReq
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), temporalCallTimeout)
 	defer cancel()
-	wfID, runID, err := workflows.Starter{}.StartRun(ctx, s.opts.Temporal, run, t.Timeout, activities.RunAttributes{
+	wfID, runID, err := dispatch.Starter{}.StartRun(ctx, s.opts.Temporal, run, t.Timeout, activities.RunAttributes{
 		TriggerID: t.ID, EventID: ev.ID, EventType: ev.Type,
 	}, nil)
 	if err != nil {

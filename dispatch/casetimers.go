@@ -1,4 +1,4 @@
-package workflows
+package dispatch
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/triggerflow/triggerflow/activities"
 	"github.com/triggerflow/triggerflow/domain"
 	"github.com/triggerflow/triggerflow/store"
+	"github.com/triggerflow/triggerflow/workflows"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
@@ -19,11 +20,11 @@ import (
 // caseTimerStartOptions start a case's timer (signal-with-start).
 func caseTimerStartOptions(caseID string) client.StartWorkflowOptions {
 	return client.StartWorkflowOptions{
-		ID:                    CaseTimerWorkflowID(caseID),
-		TaskQueue:             TaskQueue,
+		ID:                    workflows.CaseTimerWorkflowID(caseID),
+		TaskQueue:             workflows.TaskQueue,
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		TypedSearchAttributes: temporal.NewSearchAttributes(SACase.ValueSet(caseID),
-			SAEventType.ValueSet(domain.PlannedResolutionEventType)),
+		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.SACase.ValueSet(caseID),
+			workflows.SAEventType.ValueSet(domain.PlannedResolutionEventType)),
 	}
 }
 
@@ -75,18 +76,18 @@ func signalCaseTimers(ctx context.Context, c client.Client, events *store.Events
 
 // signalCaseTimer sends one change to its case's timer.
 func signalCaseTimer(ctx context.Context, c client.Client, ch domain.CasePlanChange) error {
-	sig := CasePlanSignal{EventID: ch.EventID, OccurredAt: ch.OccurredAt, Cancel: ch.Cancel, PlannedAt: ch.PlannedAt, Reason: ch.Reason}
-	id := CaseTimerWorkflowID(ch.CaseID)
+	sig := workflows.CasePlanSignal{EventID: ch.EventID, OccurredAt: ch.OccurredAt, Cancel: ch.Cancel, PlannedAt: ch.PlannedAt, Reason: ch.Reason}
+	id := workflows.CaseTimerWorkflowID(ch.CaseID)
 	var err error
 	if ch.Cancel {
-		err = c.SignalWorkflow(ctx, id, "", SignalCasePlan, sig)
+		err = c.SignalWorkflow(ctx, id, "", workflows.SignalCasePlan, sig)
 		var nf *serviceerror.NotFound
 		if errors.As(err, &nf) {
 			return nil // no timer runs: nothing to cancel
 		}
 	} else {
-		_, err = c.SignalWithStartWorkflow(ctx, id, SignalCasePlan, sig, caseTimerStartOptions(ch.CaseID),
-			CaseTimerWorkflow, CaseTimerInput{CaseID: ch.CaseID})
+		_, err = c.SignalWithStartWorkflow(ctx, id, workflows.SignalCasePlan, sig, caseTimerStartOptions(ch.CaseID),
+			workflows.CaseTimerWorkflow, workflows.CaseTimerInput{CaseID: ch.CaseID})
 	}
 	var invalid *serviceerror.InvalidArgument
 	if errors.As(err, &invalid) {

@@ -1,4 +1,4 @@
-package workflows
+package dispatch
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/triggerflow/triggerflow/domain"
+	"github.com/triggerflow/triggerflow/workflows"
 )
 
 // Schedules creates, updates, pauses, fires and deletes the schedules of At
@@ -69,22 +70,22 @@ func scheduleOptions(t *domain.Trigger) (client.ScheduleOptions, error) {
 		return client.ScheduleOptions{}, fmt.Errorf("trigger %s: unknown overlap policy %q", t.ID, t.OverlapPolicy)
 	}
 	return client.ScheduleOptions{
-		ID:   TriggerScheduleID(t.ID),
+		ID:   workflows.TriggerScheduleID(t.ID),
 		Spec: scheduleSpec(expr, t.TimeZone),
 		Action: &client.ScheduleWorkflowAction{
-			ID:                       TriggerScheduleID(t.ID),
-			Workflow:                 FlowRunWorkflowName,
-			Args:                     []any{FlowRunInput{TriggerID: t.ID}},
-			TaskQueue:                TaskQueue,
+			ID:                       workflows.TriggerScheduleID(t.ID),
+			Workflow:                 workflows.FlowRunWorkflowName,
+			Args:                     []any{workflows.FlowRunInput{TriggerID: t.ID}},
+			TaskQueue:                workflows.TaskQueue,
 			WorkflowExecutionTimeout: t.Timeout,
-			TypedSearchAttributes:    temporal.NewSearchAttributes(SATrigger.ValueSet(t.ID)),
+			TypedSearchAttributes:    temporal.NewSearchAttributes(workflows.SATrigger.ValueSet(t.ID)),
 		},
 		Overlap:               overlap,
-		CatchupWindow:         ScheduleCatchupWindow,
+		CatchupWindow:         workflows.ScheduleCatchupWindow,
 		Paused:                !t.Enabled,
 		Note:                  pauseNote(t.Enabled),
 		Memo:                  map[string]any{"trigger": t.Name},
-		TypedSearchAttributes: temporal.NewSearchAttributes(SATrigger.ValueSet(t.ID)),
+		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.SATrigger.ValueSet(t.ID)),
 	}, nil
 }
 
@@ -175,7 +176,7 @@ func (s Schedules) SetPaused(ctx context.Context, triggerID string, paused bool)
 	if s.Client == nil {
 		return fmt.Errorf("%w: Temporal is not configured", domain.ErrUnavailable)
 	}
-	h := s.Client.ScheduleClient().GetHandle(ctx, TriggerScheduleID(triggerID))
+	h := s.Client.ScheduleClient().GetHandle(ctx, workflows.TriggerScheduleID(triggerID))
 	if paused {
 		return temporalError(h.Pause(ctx, client.SchedulePauseOptions{Note: pauseNote(false)}), "pause schedule "+h.GetID())
 	}
@@ -188,12 +189,12 @@ func (s Schedules) Delete(ctx context.Context, triggerID string) error {
 	if s.Client == nil {
 		return fmt.Errorf("%w: Temporal is not configured", domain.ErrUnavailable)
 	}
-	err := s.Client.ScheduleClient().GetHandle(ctx, TriggerScheduleID(triggerID)).Delete(ctx)
+	err := s.Client.ScheduleClient().GetHandle(ctx, workflows.TriggerScheduleID(triggerID)).Delete(ctx)
 	var nf *serviceerror.NotFound
 	if errors.As(err, &nf) {
 		return nil
 	}
-	return temporalError(err, "delete schedule "+TriggerScheduleID(triggerID))
+	return temporalError(err, "delete schedule "+workflows.TriggerScheduleID(triggerID))
 }
 
 // Describe reports the schedule's pause state, next fire times and recent runs.
@@ -201,7 +202,7 @@ func (s Schedules) Describe(ctx context.Context, triggerID string) (ScheduleStat
 	if s.Client == nil {
 		return ScheduleState{}, fmt.Errorf("%w: Temporal is not configured", domain.ErrUnavailable)
 	}
-	id := TriggerScheduleID(triggerID)
+	id := workflows.TriggerScheduleID(triggerID)
 	d, err := s.Client.ScheduleClient().GetHandle(ctx, id).Describe(ctx)
 	if err != nil {
 		return ScheduleState{}, temporalError(err, "describe schedule "+id)
@@ -238,7 +239,7 @@ func (s Schedules) TriggerNow(ctx context.Context, triggerID string, wait time.D
 	for _, r := range before.Recent {
 		seen[r.WorkflowID] = true
 	}
-	id := TriggerScheduleID(triggerID)
+	id := workflows.TriggerScheduleID(triggerID)
 	err = s.Client.ScheduleClient().GetHandle(ctx, id).Trigger(ctx, client.ScheduleTriggerOptions{
 		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL,
 	})
