@@ -25,12 +25,6 @@ import (
 // log, its signing secret the trigger's. A run's log shows, step by step,
 // the tries of http.request steps and the deliveries of webhook steps.
 
-var _ = registerRoutes(func(s *Server, v1 *gin.RouterGroup) {
-	v1.GET("/triggers/:id/deliveries", require(ScopeRead), s.listTriggerDeliveries)
-	v1.POST("/triggers/:id/rotate-secret", require(ScopeTriggersWrite), s.rotateTriggerSecret)
-	v1.GET("/runs/:id", require(ScopeRead), s.getRun)
-})
-
 // hasWebhookAction reports a trigger whose actions include a webhook.
 func hasWebhookAction(t *domain.Trigger) bool {
 	for _, a := range t.Actions {

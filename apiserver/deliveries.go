@@ -17,12 +17,6 @@ import (
 	"github.com/triggerflow/triggerflow/workflows"
 )
 
-var _ = registerRoutes(func(s *Server, v1 *gin.RouterGroup) {
-	v1.GET("/deliveries", require(ScopeRead), s.listDeliveries)
-	v1.GET("/deliveries/:id", require(ScopeRead), s.getDelivery)
-	v1.POST("/deliveries/:id/retry", require(ScopeWebhooksWrite), s.retryDelivery)
-})
-
 // deliveryResponse is a delivery; Attempts is filled on single reads.
 type deliveryResponse struct {
 	ID             string            `json:"id"`

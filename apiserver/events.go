@@ -26,11 +26,6 @@ const (
 	MaxEventIDLength    = 200
 )
 
-var _ = registerRoutes(func(s *Server, v1 *gin.RouterGroup) {
-	v1.POST("/events", require(ScopePublish), s.publishEvents)
-	v1.GET("/events/:id", require(ScopeRead), s.getEvent)
-})
-
 // eventRequest is one published event.
 type eventRequest struct {
 	ID         string          `json:"id"`

@@ -21,19 +21,6 @@ import (
 	"github.com/triggerflow/triggerflow/workflows"
 )
 
-var _ = registerRoutes(func(s *Server, v1 *gin.RouterGroup) {
-	read, write := require(ScopeRead), require(ScopeTriggersWrite)
-	v1.POST("/flows", write, s.createFlow)
-	v1.GET("/flows", read, s.listFlows)
-	v1.GET("/flows/:id", read, s.getFlow)
-	v1.PATCH("/flows/:id", write, s.patchFlow)
-	v1.DELETE("/flows/:id", write, s.deleteFlow)
-	v1.GET("/flows/:id/versions", read, s.listFlowVersions)
-	v1.POST("/flows/:id/run", write, s.runFlow)
-	v1.GET("/flows/:id/runs", read, s.listFlowRuns)
-	v1.GET("/flows/:id/runs/:run_id", read, s.getFlowRun)
-})
-
 // flowRequest is the body of POST /v1/flows. Steps stay raw until each is
 // decoded on its own, so an error names the step ("steps[1].param").
 type flowRequest struct {

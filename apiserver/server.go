@@ -129,26 +129,3 @@ func New(opts Options) *Server {
 
 // Handler is the server's http.Handler.
 func (s *Server) Handler() http.Handler { return s.engine }
-
-func (s *Server) routes() {
-	r := s.engine
-	r.GET("/healthz", s.healthz)
-	r.GET("/readyz", s.readyz)
-	r.GET("/metrics", s.serveMetrics)
-	r.GET("/openapi.json", s.openAPI)
-	s.mountConsole(r)
-	s.codecRoutes(r)
-
-	v1 := r.Group("/v1", s.authenticate)
-	for _, register := range routeRegistrars {
-		register(s, v1)
-	}
-}
-
-// routeRegistrars lets each resource file add its routes next to its handlers.
-var routeRegistrars []func(s *Server, v1 *gin.RouterGroup)
-
-func registerRoutes(f func(s *Server, v1 *gin.RouterGroup)) bool {
-	routeRegistrars = append(routeRegistrars, f)
-	return true
-}

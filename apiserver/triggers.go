@@ -20,22 +20,6 @@ import (
 	"github.com/triggerflow/triggerflow/workflows"
 )
 
-var _ = registerRoutes(func(s *Server, v1 *gin.RouterGroup) {
-	read, write := require(ScopeRead), require(ScopeTriggersWrite)
-	v1.POST("/triggers", write, s.createTrigger)
-	v1.GET("/triggers", read, s.listTriggers)
-	v1.POST("/triggers/bulk-disable", write, s.bulkDisableTriggers)
-	v1.POST("/triggers/bulk-enable", write, s.bulkEnableTriggers)
-	v1.POST("/triggers/bulk-delete", write, s.bulkDeleteTriggers)
-	v1.GET("/triggers/:id", read, s.getTrigger)
-	v1.PATCH("/triggers/:id", write, s.patchTrigger)
-	v1.DELETE("/triggers/:id", write, s.deleteTrigger)
-	v1.POST("/triggers/:id/start", write, s.startTrigger)
-	v1.POST("/triggers/:id/stop", write, s.stopTrigger)
-	v1.POST("/triggers/:id/run", write, s.runTrigger)
-	v1.GET("/triggers/:id/runs", read, s.listTriggerRuns)
-})
-
 // temporalCallTimeout bounds one request's calls to Temporal, so a slow
 // cluster answers 503 instead of holding the client.
 const temporalCallTimeout = 10 * time.Second

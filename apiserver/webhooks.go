@@ -17,21 +17,6 @@ import (
 	"github.com/triggerflow/triggerflow/workflows"
 )
 
-var _ = registerRoutes(func(s *Server, v1 *gin.RouterGroup) {
-	read, write := require(ScopeRead), require(ScopeWebhooksWrite)
-	v1.POST("/webhooks", write, s.createWebhook)
-	v1.GET("/webhooks", read, s.listWebhooks)
-	v1.POST("/webhooks/bulk-disable", write, s.bulkDisableWebhooks)
-	v1.POST("/webhooks/bulk-enable", write, s.bulkEnableWebhooks)
-	v1.POST("/webhooks/bulk-delete", write, s.bulkDeleteWebhooks)
-	v1.GET("/webhooks/:id", read, s.getWebhook)
-	v1.PATCH("/webhooks/:id", write, s.patchWebhook)
-	v1.DELETE("/webhooks/:id", write, s.deleteWebhook)
-	v1.POST("/webhooks/:id/rotate-secret", write, s.rotateSecret)
-	v1.POST("/webhooks/:id/test", write, s.testWebhook)
-	v1.GET("/webhooks/:id/deliveries", read, s.listWebhookDeliveries)
-})
-
 // webhookRequest is the body of POST /v1/webhooks.
 type webhookRequest struct {
 	Name        string                        `json:"name"`
