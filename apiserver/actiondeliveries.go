@@ -11,24 +11,19 @@ import (
 	"strings"
 	"time"
 
+	"github.com/triggerflow/triggerflow/dispatch"
+
 	"github.com/gin-gonic/gin"
 
 	"github.com/triggerflow/triggerflow/activities"
 	"github.com/triggerflow/triggerflow/domain"
 	"github.com/triggerflow/triggerflow/store"
-	"github.com/triggerflow/triggerflow/workflows"
 )
 
 // A trigger's webhook actions are deliveries of a webhook the trigger owns
 // (see activities.WebhookActions): its deliveries are the trigger's event
 // log, its signing secret the trigger's. A run's log shows, step by step,
 // the tries of http.request steps and the deliveries of webhook steps.
-
-var _ = registerRoutes(func(s *Server, v1 *gin.RouterGroup) {
-	v1.GET("/triggers/:id/deliveries", require(ScopeRead), s.listTriggerDeliveries)
-	v1.POST("/triggers/:id/rotate-secret", require(ScopeTriggersWrite), s.rotateTriggerSecret)
-	v1.GET("/runs/:id", require(ScopeRead), s.getRun)
-})
 
 // hasWebhookAction reports a trigger whose actions include a webhook.
 func hasWebhookAction(t *domain.Trigger) bool {
@@ -162,7 +157,7 @@ func (s *Server) getRun(c *gin.Context) {
 		abortWithError(c, err)
 		return
 	}
-	if fresh, err := workflows.ReconcileRunStatus(ctx, s.opts.Temporal, s.runs, r); err == nil {
+	if fresh, err := dispatch.ReconcileRunStatus(ctx, s.opts.Temporal, s.runs, r); err == nil {
 		r = fresh
 	}
 	outcomes, err := s.runs.StepsOfRuns(ctx, []string{r.ID})

@@ -10,12 +10,6 @@ import (
 	"github.com/triggerflow/triggerflow/domain"
 )
 
-var _ = registerRoutes(func(s *Server, v1 *gin.RouterGroup) {
-	read := require(ScopeRead)
-	v1.GET("/actions", read, s.listActions)
-	v1.GET("/actions/:name", read, s.getAction)
-})
-
 // actionResponse is a registered action: what flow steps may name in
 // "action", with the parameters they take and the outputs later steps read.
 type actionResponse struct {

@@ -20,14 +20,6 @@ import (
 	"github.com/triggerflow/triggerflow/store"
 )
 
-var _ = registerRoutes(func(s *Server, v1 *gin.RouterGroup) {
-	admin := require(ScopeAdmin)
-	v1.POST("/api-keys", admin, s.createAPIKey)
-	v1.GET("/api-keys", admin, s.listAPIKeys)
-	v1.GET("/api-keys/:id", admin, s.getAPIKey)
-	v1.DELETE("/api-keys/:id", admin, s.revokeAPIKey)
-})
-
 // KeyPrefix starts every API key the server makes, so a key found in a
 // config file or a leak scanner's report says what it is.
 const KeyPrefix = "tfk_"

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/triggerflow/triggerflow/dispatch"
+
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
@@ -121,7 +123,7 @@ func TestCaseTimerSignalSurvivesADispatchThatFailed(t *testing.T) {
 	gate := &signalGate{Client: s.Temporal}
 	gate.down.Store(true)
 	events := &store.Events{DB: s.DB}
-	pub := &workflows.Publisher{Events: events, Index: s.Index, Temporal: gate, Log: testkit.Logger()}
+	pub := &dispatch.Publisher{Events: events, Index: s.Index, Temporal: gate, Log: testkit.Logger()}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); pub.Run(ctx) }()
@@ -143,14 +145,14 @@ func TestCaseTimerSignalSurvivesADispatchThatFailed(t *testing.T) {
 	}
 	gate.down.Store(false)
 	expireDispatchLeases(t, s)
-	if n, _, err := workflows.SweepUndispatched(context.Background(), s.Temporal, events, 0, false, testkit.Logger()); err != nil || n != 1 {
+	if n, _, err := dispatch.SweepUndispatched(context.Background(), s.Temporal, events, 0, false, testkit.Logger()); err != nil || n != 1 {
 		t.Fatalf("the sweep handed over %d batches (%v), want 1", n, err)
 	}
 	got := rc.WaitFor(t, 1, 20*time.Second)[0]
 	if got.At.Before(due) {
 		t.Fatalf("raised at %s, before its time %s", got.At, due)
 	}
-	if err := workflows.Dispatch(context.Background(), s.Temporal, events, workflows.Group{ID: batch, BatchIDs: []string{batch}}); err != nil {
+	if err := dispatch.Dispatch(context.Background(), s.Temporal, events, dispatch.Group{ID: batch, BatchIDs: []string{batch}}); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(2 * time.Second)

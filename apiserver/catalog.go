@@ -10,10 +10,6 @@ import (
 	"github.com/triggerflow/triggerflow/domain"
 )
 
-var _ = registerRoutes(func(s *Server, v1 *gin.RouterGroup) {
-	v1.GET("/catalog", require(ScopeRead), s.getCatalog)
-})
-
 // catalogResponse is everything a trigger, hook or webhook form offers as
 // choices: objects with their events, event types, time zones, queue hook
 // events, overlap policies, trigger types, the actions a trigger's actions

@@ -2,7 +2,6 @@ package apiserver
 
 import (
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 
@@ -12,25 +11,14 @@ import (
 	"github.com/triggerflow/triggerflow/domain"
 )
 
-// codecRoutes serves Temporal's remote codec protocol: POST {endpoint}/decode
-// and {endpoint}/encode with {"payloads": [...]} in protobuf JSON, answering
-// the same shape. Temporal UI (its "codec endpoint" setting, with "pass access
-// token") and `temporal --codec-endpoint … --codec-auth "Bearer <key>"` call
-// it to show the payloads that workers encrypt. Only admin keys may: a
-// decoded payload holds event data and credentials. Browsers call it across
-// origins, so it answers CORS preflights for the configured origins.
-func (s *Server) codecRoutes(r *gin.Engine) {
-	serve := func(c *gin.Context) {
-		if s.opts.PayloadCodec == nil {
-			abortWithError(c, fmt.Errorf("%w: this API has no payload codec", domain.ErrUnavailable))
-			return
-		}
-		converter.NewPayloadCodecHTTPHandler(s.opts.PayloadCodec).ServeHTTP(c.Writer, c.Request)
+// serveCodec answers Temporal's codec server protocol with the payload
+// codec (see routes.go for who may call it).
+func (s *Server) serveCodec(c *gin.Context) {
+	if s.opts.PayloadCodec == nil {
+		abortWithError(c, fmt.Errorf("%w: this API has no payload codec", domain.ErrUnavailable))
+		return
 	}
-	for _, op := range []string{"/codec/decode", "/codec/encode"} {
-		r.OPTIONS(op, s.codecCORS, func(c *gin.Context) { c.Status(http.StatusNoContent) })
-		r.POST(op, s.codecCORS, s.codecKeyless(serve), s.authenticate, require(ScopeAdmin), serve)
-	}
+	converter.NewPayloadCodecHTTPHandler(s.opts.PayloadCodec).ServeHTTP(c.Writer, c.Request)
 }
 
 // codecKeyless serves, without a key, requests from the browser origins of

@@ -8,18 +8,14 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/triggerflow/triggerflow/dispatch"
+
 	"github.com/gin-gonic/gin"
 
 	"github.com/triggerflow/triggerflow/domain"
 	"github.com/triggerflow/triggerflow/store"
 	"github.com/triggerflow/triggerflow/workflows"
 )
-
-var _ = registerRoutes(func(s *Server, v1 *gin.RouterGroup) {
-	v1.GET("/deliveries", require(ScopeRead), s.listDeliveries)
-	v1.GET("/deliveries/:id", require(ScopeRead), s.getDelivery)
-	v1.POST("/deliveries/:id/retry", require(ScopeWebhooksWrite), s.retryDelivery)
-})
 
 // deliveryResponse is a delivery; Attempts is filled on single reads.
 type deliveryResponse struct {
@@ -229,7 +225,7 @@ func (s *Server) retryDelivery(c *gin.Context) {
 	if d.Ordered {
 		carrier = workflows.WebhookQueueWorkflowID(d.WebhookCode, d.WebhookID)
 	} else if d.Status == store.DeliveryFailed || d.Status == store.DeliveryCanceled {
-		if err := workflows.EndFinishedDeliveryWorkflow(ctx, s.opts.Temporal, d.ID); err != nil {
+		if err := dispatch.EndFinishedDeliveryWorkflow(ctx, s.opts.Temporal, d.ID); err != nil {
 			abortWithError(c, fmt.Errorf("%w: %v", domain.ErrUnavailable, err))
 			return
 		}
@@ -239,12 +235,12 @@ func (s *Server) retryDelivery(c *gin.Context) {
 		return
 	}
 	if d.Ordered {
-		if _, err := workflows.WakeWebhookQueue(ctx, s.opts.Temporal, d.WebhookID, d.WebhookCode); err != nil {
+		if _, err := dispatch.WakeWebhookQueue(ctx, s.opts.Temporal, d.WebhookID, d.WebhookCode); err != nil {
 			abortWithError(c, fmt.Errorf("%w: %v", domain.ErrUnavailable, err))
 			return
 		}
 	} else {
-		run, err := workflows.StartDelivery(ctx, s.opts.Temporal, workflows.DeliveryInput{
+		run, err := dispatch.StartDelivery(ctx, s.opts.Temporal, workflows.DeliveryInput{
 			DeliveryID: d.ID, WebhookID: d.WebhookID, WebhookCode: d.WebhookCode, EventID: d.EventID, EventType: d.EventType,
 		})
 		if err != nil {
@@ -318,7 +314,7 @@ func (s *Server) testWebhook(c *gin.Context) {
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), w.Timeout+testTimeoutMargin)
 	defer cancel()
-	run, err := workflows.StartDelivery(ctx, s.opts.Temporal, workflows.DeliveryInput{
+	run, err := dispatch.StartDelivery(ctx, s.opts.Temporal, workflows.DeliveryInput{
 		DeliveryID: deliveryID, WebhookID: w.ID, WebhookCode: w.Code, EventID: ev.ID, EventType: ev.Type, SingleTry: true,
 	})
 	if err != nil {

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/triggerflow/triggerflow/dispatch"
+
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
@@ -72,7 +74,7 @@ type dispatchRig struct {
 	s         *teststack.Stack
 	rc        *testkit.Receiver
 	tc        *gatedClient
-	pub       *workflows.Publisher
+	pub       *dispatch.Publisher
 	events    *store.Events
 	webhookID string
 }
@@ -85,7 +87,7 @@ func newDispatchRig(t *testing.T) *dispatchRig {
 		"name": "Grouped", "url": rc.URL + "/hook", "event_types": []string{"case.created"},
 	}).Map(t)
 	r := &dispatchRig{s: s, rc: rc, tc: &gatedClient{Client: s.Temporal}, events: &store.Events{DB: s.DB}, webhookID: hook["id"].(string)}
-	r.pub = &workflows.Publisher{Events: r.events, Index: s.Index, Temporal: r.tc, Log: testkit.Logger()}
+	r.pub = &dispatch.Publisher{Events: r.events, Index: s.Index, Temporal: r.tc, Log: testkit.Logger()}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); r.pub.Run(ctx) }()
@@ -171,7 +173,7 @@ func TestSweepHandsOverBatchesTheDispatcherCouldNot(t *testing.T) {
 
 	r.tc.down.Store(false)
 	expireDispatchLeases(t, r.s)
-	n, _, err := workflows.SweepUndispatched(context.Background(), r.s.Temporal, r.events, 0, false, testkit.Logger())
+	n, _, err := dispatch.SweepUndispatched(context.Background(), r.s.Temporal, r.events, 0, false, testkit.Logger())
 	if err != nil || n != 3 {
 		t.Fatalf("sweep handed over %d batches (%v), want 3", n, err)
 	}
@@ -185,7 +187,7 @@ func TestSweepHandsOverBatchesTheDispatcherCouldNot(t *testing.T) {
 		t.Fatal("the sweep started a second workflow for a grouped batch")
 	}
 	expireDispatchLeases(t, r.s)
-	if n, _, _ := workflows.SweepUndispatched(context.Background(), r.s.Temporal, r.events, 0, false, testkit.Logger()); n != 0 {
+	if n, _, _ := dispatch.SweepUndispatched(context.Background(), r.s.Temporal, r.events, 0, false, testkit.Logger()); n != 0 {
 		t.Fatalf("a second sweep handed over %d batches", n)
 	}
 	time.Sleep(time.Second)
@@ -206,14 +208,14 @@ func TestSweepNeverRegroupsUnderANameAlreadyStarted(t *testing.T) {
 	r.publish(t, "rg-2")
 	time.Sleep(2 * time.Second) // the dispatcher gave up on all three
 	// The publisher of rg-0 had in fact started its workflow.
-	if _, err := workflows.StartBatch(context.Background(), r.s.Temporal,
-		workflows.DeliverBatchInput{BatchID: first, HasUnordered: true}, workflows.SearchAttributeValues{}); err != nil {
+	if _, err := dispatch.StartBatch(context.Background(), r.s.Temporal,
+		workflows.DeliverBatchInput{BatchID: first, HasUnordered: true}, dispatch.SearchAttributeValues{}); err != nil {
 		t.Fatal(err)
 	}
 	r.rc.WaitFor(t, 1, 30*time.Second)
 	r.tc.down.Store(false)
 	expireDispatchLeases(t, r.s)
-	if n, _, err := workflows.SweepUndispatched(context.Background(), r.s.Temporal, r.events, 0, false, testkit.Logger()); err != nil || n != 3 {
+	if n, _, err := dispatch.SweepUndispatched(context.Background(), r.s.Temporal, r.events, 0, false, testkit.Logger()); err != nil || n != 3 {
 		t.Fatalf("sweep handed over %d batches (%v), want 3", n, err)
 	}
 	r.rc.WaitFor(t, 3, 30*time.Second)

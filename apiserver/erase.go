@@ -8,11 +8,6 @@ import (
 	"github.com/triggerflow/triggerflow/store"
 )
 
-var _ = registerRoutes(func(s *Server, v1 *gin.RouterGroup) {
-	// Erasing personal data is an operator's act: admin keys only.
-	v1.DELETE("/events/:id", require(ScopeAdmin), s.eraseEvent)
-})
-
 // eraseEvent answers a personal-data request for one event: its payload and
 // the bodies and headers its deliveries sent and received are erased; the
 // delivery log keeps the rest (when, where, how it went).

@@ -11,11 +11,12 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/triggerflow/triggerflow/dispatch"
+
 	"github.com/gin-gonic/gin"
 
 	"github.com/triggerflow/triggerflow/domain"
 	"github.com/triggerflow/triggerflow/store"
-	"github.com/triggerflow/triggerflow/workflows"
 )
 
 // Publishing limits.
@@ -24,11 +25,6 @@ const (
 	MaxEventDataBytes   = 256 << 10
 	MaxEventIDLength    = 200
 )
-
-var _ = registerRoutes(func(s *Server, v1 *gin.RouterGroup) {
-	v1.POST("/events", require(ScopePublish), s.publishEvents)
-	v1.GET("/events/:id", require(ScopeRead), s.getEvent)
-})
 
 // eventRequest is one published event.
 type eventRequest struct {
@@ -78,7 +74,7 @@ func (s *Server) publishEvents(c *gin.Context) {
 		return
 	}
 	if err := s.opts.Publisher.Publish(c.Request.Context(), events); err != nil {
-		var backlog *workflows.BacklogError
+		var backlog *dispatch.BacklogError
 		if errors.As(err, &backlog) {
 			c.Header("Retry-After", strconv.Itoa(int(max(backlog.RetryAfter.Seconds(), 1))))
 		}

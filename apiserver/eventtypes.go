@@ -19,15 +19,6 @@ import (
 // The event-type registry's routes, and what publishing asks of it: the type
 // an alias names, and whether data passes its type's schema.
 
-var _ = registerRoutes(func(s *Server, v1 *gin.RouterGroup) {
-	read, write := require(ScopeRead), require(ScopeAdmin)
-	v1.GET("/event-types", read, s.listEventTypes)
-	v1.POST("/event-types", write, s.createEventType)
-	v1.GET("/event-types/:name", read, s.getEventType)
-	v1.PATCH("/event-types/:name", write, s.patchEventType)
-	v1.DELETE("/event-types/:name", write, s.deleteEventType)
-})
-
 // registryMaxAge is how long a loaded registry serves publishes before it is
 // read again: a change made through another API process shows within it;
 // one made through this process shows at once.

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/triggerflow/triggerflow/dispatch"
+
 	"github.com/gin-gonic/gin"
 
 	"github.com/triggerflow/triggerflow/activities"
@@ -18,19 +20,6 @@ import (
 	"github.com/triggerflow/triggerflow/store"
 	"github.com/triggerflow/triggerflow/workflows"
 )
-
-var _ = registerRoutes(func(s *Server, v1 *gin.RouterGroup) {
-	read, write := require(ScopeRead), require(ScopeTriggersWrite)
-	v1.POST("/flows", write, s.createFlow)
-	v1.GET("/flows", read, s.listFlows)
-	v1.GET("/flows/:id", read, s.getFlow)
-	v1.PATCH("/flows/:id", write, s.patchFlow)
-	v1.DELETE("/flows/:id", write, s.deleteFlow)
-	v1.GET("/flows/:id/versions", read, s.listFlowVersions)
-	v1.POST("/flows/:id/run", write, s.runFlow)
-	v1.GET("/flows/:id/runs", read, s.listFlowRuns)
-	v1.GET("/flows/:id/runs/:run_id", read, s.getFlowRun)
-})
 
 // flowRequest is the body of POST /v1/flows. Steps stay raw until each is
 // decoded on its own, so an error names the step ("steps[1].param").
@@ -406,7 +395,7 @@ func (s *Server) runFlow(c *gin.Context) {
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), flowRunStartTimeout)
 	defer cancel()
-	wr, err := workflows.StartFlowRun(ctx, s.opts.Temporal, wfID, in, timeout, sa)
+	wr, err := dispatch.StartFlowRun(ctx, s.opts.Temporal, wfID, in, timeout, sa)
 	if err != nil {
 		_ = s.runs.Discard(context.WithoutCancel(c.Request.Context()), run.ID)
 		abortWithError(c, fmt.Errorf("the run could not be started: %v: %w", err, domain.ErrUnavailable))
@@ -438,7 +427,7 @@ func (s *Server) getFlowRun(c *gin.Context) {
 		abortWithError(c, err)
 		return
 	}
-	if fresh, err := workflows.ReconcileRunStatus(ctx, s.opts.Temporal, s.runs, r); err == nil {
+	if fresh, err := dispatch.ReconcileRunStatus(ctx, s.opts.Temporal, s.runs, r); err == nil {
 		r = fresh
 	}
 	steps, err := s.runs.StepsOf(ctx, r.ID)
@@ -496,7 +485,7 @@ func (s *Server) listFlowRuns(c *gin.Context) {
 	ids := make([]string, 0, len(list.Items))
 	for i, r := range list.Items {
 		// A run whose workflow timed out or was terminated could not say so.
-		if fresh, err := workflows.ReconcileRunStatus(c.Request.Context(), s.opts.Temporal, s.runs, r); err == nil {
+		if fresh, err := dispatch.ReconcileRunStatus(c.Request.Context(), s.opts.Temporal, s.runs, r); err == nil {
 			list.Items[i] = fresh
 		}
 		ids = append(ids, r.ID)

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/triggerflow/triggerflow/dispatch"
+
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 
@@ -269,7 +271,7 @@ func TestBatchFromBeforeInlineRunsStillStartsItsRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := workflows.StartBatch(ctx, s.Temporal, workflows.DeliverBatchInput{BatchID: stored.BatchID, HasRuns: true}, workflows.SearchAttributeValues{}); err != nil {
+	if _, err := dispatch.StartBatch(ctx, s.Temporal, workflows.DeliverBatchInput{BatchID: stored.BatchID, HasRuns: true}, dispatch.SearchAttributeValues{}); err != nil {
 		t.Fatal(err)
 	}
 	run := finishedRun(t, s, ev.ID)

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/triggerflow/triggerflow/dispatch"
+
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
@@ -259,7 +261,7 @@ func TestPublishingNeverHangsWhileTemporalIsUnreachable(t *testing.T) {
 		go func() {
 			defer sweeps.Done()
 			for {
-				n, more, err := workflows.SweepUndispatched(context.Background(), hc, events, 0, false, testkit.Logger())
+				n, more, err := dispatch.SweepUndispatched(context.Background(), hc, events, 0, false, testkit.Logger())
 				if err != nil {
 					t.Error(err)
 					return

@@ -8,10 +8,6 @@ import (
 	"github.com/triggerflow/triggerflow/store"
 )
 
-var _ = registerRoutes(func(s *Server, v1 *gin.RouterGroup) {
-	v1.GET("/notifications", require(ScopeRead), s.listNotifications)
-})
-
 // notificationResponse is one message the notify action left for a user.
 type notificationResponse struct {
 	ID        string    `json:"id"`

@@ -10,12 +10,6 @@ import (
 	"github.com/triggerflow/triggerflow/store"
 )
 
-var _ = registerRoutes(func(s *Server, v1 *gin.RouterGroup) {
-	read := require(ScopeRead)
-	v1.GET("/stats", read, s.getStats)
-	v1.GET("/events", read, s.listEvents)
-})
-
 // maxFailingWebhooks is how many failing webhooks GET /v1/stats names.
 const maxFailingWebhooks = 10
 

@@ -11,12 +11,6 @@ import (
 	"github.com/triggerflow/triggerflow/domain"
 )
 
-var _ = registerRoutes(func(s *Server, v1 *gin.RouterGroup) {
-	read := require(ScopeRead)
-	v1.POST("/cron/preview", read, s.previewCron)
-	v1.GET("/webhooks/suggest-code", read, s.suggestWebhookCode)
-})
-
 // cronPreviewRequest is the body of POST /v1/cron/preview.
 type cronPreviewRequest struct {
 	Expression string `json:"expression"`

@@ -11,20 +11,6 @@ import (
 	"github.com/triggerflow/triggerflow/store"
 )
 
-var _ = registerRoutes(func(s *Server, v1 *gin.RouterGroup) {
-	read, write := require(ScopeRead), require(ScopeTriggersWrite)
-	v1.GET("/queues", read, s.listQueues)
-	v1.GET("/queues/:queue_id/hooks", read, s.listQueueHooks)
-	v1.POST("/queues/:queue_id/hooks", write, s.createQueueHook)
-	v1.POST("/queues/:queue_id/hooks/bulk-disable", write, s.bulkDisableQueueHooks)
-	v1.POST("/queues/:queue_id/hooks/bulk-enable", write, s.bulkEnableQueueHooks)
-	v1.POST("/queues/:queue_id/hooks/bulk-delete", write, s.bulkDeleteQueueHooks)
-	v1.GET("/queues/:queue_id/hooks/:id", read, s.getQueueHook)
-	v1.PATCH("/queues/:queue_id/hooks/:id", write, s.patchQueueHook)
-	v1.DELETE("/queues/:queue_id/hooks/:id", write, s.deleteQueueHook)
-	v1.GET("/queues/:queue_id/hooks/:id/runs", read, s.listQueueHookRuns)
-})
-
 func (s *Server) queueHookStore() *store.QueueHooks {
 	return &store.QueueHooks{DB: s.opts.DB, OnChange: s.invalidateIndex}
 }

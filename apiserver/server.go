@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/triggerflow/triggerflow/dispatch"
+
 	"github.com/gin-gonic/gin"
 	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,7 +16,6 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/triggerflow/triggerflow/store"
-	"github.com/triggerflow/triggerflow/workflows"
 )
 
 // Options are the API server's dependencies and settings.
@@ -36,7 +37,7 @@ type Options struct {
 	Version string
 	// Publisher makes published events durable (group commit); required for
 	// POST /v1/events.
-	Publisher *workflows.Publisher
+	Publisher *dispatch.Publisher
 	// Index is the matching index; definition changes invalidate it.
 	Index *store.Index
 	// Cipher seals webhook signing secrets at rest (TRIGGERFLOW_SECRET_KEY).
@@ -128,26 +129,3 @@ func New(opts Options) *Server {
 
 // Handler is the server's http.Handler.
 func (s *Server) Handler() http.Handler { return s.engine }
-
-func (s *Server) routes() {
-	r := s.engine
-	r.GET("/healthz", s.healthz)
-	r.GET("/readyz", s.readyz)
-	r.GET("/metrics", s.serveMetrics)
-	r.GET("/openapi.json", s.openAPI)
-	s.mountConsole(r)
-	s.codecRoutes(r)
-
-	v1 := r.Group("/v1", s.authenticate)
-	for _, register := range routeRegistrars {
-		register(s, v1)
-	}
-}
-
-// routeRegistrars lets each resource file add its routes next to its handlers.
-var routeRegistrars []func(s *Server, v1 *gin.RouterGroup)
-
-func registerRoutes(f func(s *Server, v1 *gin.RouterGroup)) bool {
-	routeRegistrars = append(routeRegistrars, f)
-	return true
-}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/triggerflow/triggerflow/dispatch"
+
 	"github.com/gin-gonic/gin"
 
 	"github.com/triggerflow/triggerflow/activities"
@@ -17,22 +19,6 @@ import (
 	"github.com/triggerflow/triggerflow/store"
 	"github.com/triggerflow/triggerflow/workflows"
 )
-
-var _ = registerRoutes(func(s *Server, v1 *gin.RouterGroup) {
-	read, write := require(ScopeRead), require(ScopeTriggersWrite)
-	v1.POST("/triggers", write, s.createTrigger)
-	v1.GET("/triggers", read, s.listTriggers)
-	v1.POST("/triggers/bulk-disable", write, s.bulkDisableTriggers)
-	v1.POST("/triggers/bulk-enable", write, s.bulkEnableTriggers)
-	v1.POST("/triggers/bulk-delete", write, s.bulkDeleteTriggers)
-	v1.GET("/triggers/:id", read, s.getTrigger)
-	v1.PATCH("/triggers/:id", write, s.patchTrigger)
-	v1.DELETE("/triggers/:id", write, s.deleteTrigger)
-	v1.POST("/triggers/:id/start", write, s.startTrigger)
-	v1.POST("/triggers/:id/stop", write, s.stopTrigger)
-	v1.POST("/triggers/:id/run", write, s.runTrigger)
-	v1.GET("/triggers/:id/runs", read, s.listTriggerRuns)
-})
 
 // temporalCallTimeout bounds one request's calls to Temporal, so a slow
 // cluster answers 503 instead of holding the client.
@@ -46,7 +32,7 @@ func (s *Server) triggerStore() *store.Triggers {
 	return &store.Triggers{DB: s.opts.DB, OnChange: s.invalidateIndex}
 }
 
-func (s *Server) schedules() workflows.Schedules { return workflows.Schedules{Client: s.opts.Temporal} }
+func (s *Server) schedules() dispatch.Schedules { return dispatch.Schedules{Client: s.opts.Temporal} }
 
 // invalidateIndex makes this process's matching index reload definitions
 // before the next publish, so a saved trigger or hook matches at once.
@@ -690,7 +676,7 @@ func (s *Server) runEventTrigger(c *gin.Context, t *domain.Trigger, in *eventReq
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), temporalCallTimeout)
 	defer cancel()
-	wfID, runID, err := workflows.Starter{}.StartRun(ctx, s.opts.Temporal, run, t.Timeout, activities.RunAttributes{
+	wfID, runID, err := dispatch.Starter{}.StartRun(ctx, s.opts.Temporal, run, t.Timeout, activities.RunAttributes{
 		TriggerID: t.ID, EventID: ev.ID, EventType: ev.Type,
 	}, nil)
 	if err != nil {

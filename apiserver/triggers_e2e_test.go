@@ -9,13 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/triggerflow/triggerflow/dispatch"
+
 	"go.temporal.io/sdk/converter"
 
 	"github.com/triggerflow/triggerflow/domain"
 	"github.com/triggerflow/triggerflow/internal/testkit"
 	"github.com/triggerflow/triggerflow/internal/teststack"
 	"github.com/triggerflow/triggerflow/store"
-	"github.com/triggerflow/triggerflow/workflows"
 )
 
 // temporalNextRuns waits until a trigger read shows next runs computed by
@@ -448,7 +449,7 @@ func TestSaveAllRecreatesLostSchedules(t *testing.T) {
 	if err != nil || len(triggers) != 2 {
 		t.Fatalf("at_time triggers: %d %v", len(triggers), err)
 	}
-	n, err := workflows.Schedules{Client: s.Temporal}.SaveAll(context.Background(), triggers)
+	n, err := dispatch.Schedules{Client: s.Temporal}.SaveAll(context.Background(), triggers)
 	if err != nil || n != 2 || !scheduleExists(t, s, a["id"].(string)) {
 		t.Fatalf("save all: %d %v", n, err)
 	}

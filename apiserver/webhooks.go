@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/triggerflow/triggerflow/dispatch"
+
 	"github.com/gin-gonic/gin"
 
 	"github.com/triggerflow/triggerflow/activities"
@@ -14,21 +16,6 @@ import (
 	"github.com/triggerflow/triggerflow/store"
 	"github.com/triggerflow/triggerflow/workflows"
 )
-
-var _ = registerRoutes(func(s *Server, v1 *gin.RouterGroup) {
-	read, write := require(ScopeRead), require(ScopeWebhooksWrite)
-	v1.POST("/webhooks", write, s.createWebhook)
-	v1.GET("/webhooks", read, s.listWebhooks)
-	v1.POST("/webhooks/bulk-disable", write, s.bulkDisableWebhooks)
-	v1.POST("/webhooks/bulk-enable", write, s.bulkEnableWebhooks)
-	v1.POST("/webhooks/bulk-delete", write, s.bulkDeleteWebhooks)
-	v1.GET("/webhooks/:id", read, s.getWebhook)
-	v1.PATCH("/webhooks/:id", write, s.patchWebhook)
-	v1.DELETE("/webhooks/:id", write, s.deleteWebhook)
-	v1.POST("/webhooks/:id/rotate-secret", write, s.rotateSecret)
-	v1.POST("/webhooks/:id/test", write, s.testWebhook)
-	v1.GET("/webhooks/:id/deliveries", read, s.listWebhookDeliveries)
-})
 
 // webhookRequest is the body of POST /v1/webhooks.
 type webhookRequest struct {
@@ -448,17 +435,17 @@ func (s *Server) wakeWebhook(c *gin.Context, w *domain.Webhook) {
 	}
 	log := loggerFrom(c)
 	if w.Ordered {
-		if _, err := workflows.WakeWebhookQueue(c.Request.Context(), s.opts.Temporal, w.ID, w.Code); err != nil {
+		if _, err := dispatch.WakeWebhookQueue(c.Request.Context(), s.opts.Temporal, w.ID, w.Code); err != nil {
 			log.Warn("could not wake ordered queue; the reconciler will", "webhook", w.Code, "error", err)
 		}
 	}
-	if _, err := workflows.ResumeParked(c.Request.Context(), s.opts.Temporal, s.deliveries, s.events,
+	if _, err := dispatch.ResumeParked(c.Request.Context(), s.opts.Temporal, s.deliveries, s.events,
 		[]string{w.ID}, resumeOnEnable, log); err != nil {
 		log.Warn("could not resume parked deliveries; the reconciler will", "webhook", w.Code, "error", err)
 	}
 	// Delivery workflows started before deliveries were parked wait for
 	// this signal (or recheck each minute).
-	if err := workflows.SignalRunning(c.Request.Context(), s.opts.Temporal, workflows.SAWebhook.GetName(), w.Code, workflows.SignalWake); err != nil {
+	if err := dispatch.SignalRunning(c.Request.Context(), s.opts.Temporal, workflows.SAWebhook.GetName(), w.Code, workflows.SignalWake); err != nil {
 		log.Warn("could not wake paused deliveries; they recheck within a minute", "webhook", w.Code, "error", err)
 	}
 }
@@ -470,7 +457,7 @@ func (s *Server) cancelWebhookRuns(c *gin.Context, w *domain.Webhook) {
 	if s.opts.Temporal == nil {
 		return
 	}
-	if err := workflows.CancelRunning(c.Request.Context(), s.opts.Temporal, workflows.SAWebhook.GetName(), w.Code); err != nil {
+	if err := dispatch.CancelRunning(c.Request.Context(), s.opts.Temporal, workflows.SAWebhook.GetName(), w.Code); err != nil {
 		loggerFrom(c).Warn("could not cancel runs of deleted webhook; they stop on their own", "webhook", w.Code, "error", err)
 	}
 }

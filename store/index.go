@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"strings"
 	"sync"
@@ -20,8 +21,8 @@ import (
 // changes from other processes arrive by LISTEN/NOTIFY, and a periodic reload
 // covers a lost notification.
 type Index struct {
-	db  *sqlx.DB
-	log *slog.Logger
+	defs *Definitions
+	log  *slog.Logger
 	// gen counts invalidations. A snapshot is current only if it was loaded
 	// at the present generation, so a reader never takes a snapshot that a
 	// reload in progress is about to replace.
@@ -85,7 +86,7 @@ func NewIndex(db *sqlx.DB, log *slog.Logger) *Index {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Index{db: db, log: log}
+	return &Index{defs: &Definitions{DB: db}, log: log}
 }
 
 // Invalidate makes the next Match reload definitions first.
@@ -127,11 +128,11 @@ func (ix *Index) load(ctx context.Context) (*indexSnapshot, error) {
 		triggers: map[string][]triggerRule{},
 		hooks:    map[string][]hookRule{},
 	}
-	hooks, err := (&Webhooks{DB: ix.db}).Enabled(ctx)
+	defs, err := ix.defs.Matchable(ctx)
 	if err != nil {
 		return nil, err
 	}
-	for _, w := range hooks {
+	for _, w := range defs.Webhooks {
 		cw := &compiledWebhook{
 			target:     WebhookTarget{ID: w.ID, Code: w.Code, Ordered: w.Ordered},
 			conditions: w.Conditions,
@@ -159,27 +160,10 @@ func (ix *Index) load(ctx context.Context) (*indexSnapshot, error) {
 			}
 		}
 	}
-	var trs []struct {
-		ID         string                    `db:"id"`
-		Object     string                    `db:"object"`
-		Event      string                    `db:"event"`
-		FlowID     *string                   `db:"flow_id"`
-		Conditions jsonb[[]domain.Condition] `db:"conditions"`
-		Expr       string                    `db:"condition_expression"`
-	}
-	if err := ix.db.SelectContext(ctx, &trs, `SELECT id, object, event, flow_id, conditions, condition_expression
-		FROM triggers WHERE enabled AND type = 'on_event'`); err != nil {
-		return nil, translate(err, "load triggers")
-	}
-	for _, t := range trs {
-		typ := t.Object + "." + t.Event
-		rt := RunTarget{TriggerID: t.ID}
-		if t.FlowID != nil {
-			rt.FlowID = *t.FlowID
-		}
-		rule := triggerRule{target: rt, conditions: t.Conditions.V}
-		if t.Expr != "" {
-			expr, err := domain.CompileExpression(t.Expr)
+	for _, t := range defs.Triggers {
+		rule := triggerRule{target: RunTarget{TriggerID: t.ID, FlowID: t.FlowID}, conditions: t.Conditions}
+		if t.Expression != "" {
+			expr, err := domain.CompileExpression(t.Expression)
 			if err != nil {
 				// Saved expressions were validated; one that no longer
 				// compiles (a newer CEL) matches nothing rather than all.
@@ -188,19 +172,11 @@ func (ix *Index) load(ctx context.Context) (*indexSnapshot, error) {
 			}
 			rule.expr = expr
 		}
+		typ := domain.EventType(t.Object, t.Event)
 		s.triggers[typ] = append(s.triggers[typ], rule)
 	}
-	var qhs []struct {
-		ID      string `db:"id"`
-		QueueID string `db:"queue_id"`
-		Event   string `db:"event"`
-		FlowID  string `db:"flow_id"`
-	}
-	if err := ix.db.SelectContext(ctx, &qhs, `SELECT id, queue_id, event, flow_id FROM queue_hooks WHERE enabled`); err != nil {
-		return nil, translate(err, "load queue hooks")
-	}
-	for _, h := range qhs {
-		typ := "queue." + h.Event
+	for _, h := range defs.QueueHooks {
+		typ := domain.EventType("queue", h.Event)
 		s.hooks[typ] = append(s.hooks[typ], hookRule{target: RunTarget{QueueHookID: h.ID, QueueID: h.QueueID, FlowID: h.FlowID}, queueID: h.QueueID})
 	}
 	return s, nil
@@ -301,7 +277,7 @@ func valueText(v any) string {
 	case nil:
 		return ""
 	default:
-		b, _ := jsonMarshal(x)
+		b, _ := json.Marshal(x)
 		return strings.Trim(string(b), `"`)
 	}
 }

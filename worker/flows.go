@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"github.com/triggerflow/triggerflow/dispatch"
 	"go.temporal.io/sdk/activity"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -32,7 +33,7 @@ func RegisterFlows(w sdkworker.Worker, opts Options, settings activities.ActionS
 		Logger:        opts.Logger,
 		WebhookActions: &activities.WebhookActions{
 			Runs: runs, Webhooks: &store.Webhooks{DB: opts.DB, Cipher: opts.Cipher}, Deliveries: &store.Deliveries{DB: opts.DB},
-			Events: events, Temporal: opts.Temporal, Starter: workflows.Starter{},
+			Events: events, Temporal: opts.Temporal, Starter: dispatch.Starter{},
 		},
 		StepAttempts: &store.StepAttempts{DB: opts.DB},
 	}
@@ -44,7 +45,7 @@ func RegisterFlows(w sdkworker.Worker, opts Options, settings activities.ActionS
 		Flows:    flows,
 		Events:   events,
 		Temporal: opts.Temporal,
-		Starter:  workflows.Starter{},
+		Starter:  dispatch.Starter{},
 		Planner:  &activities.FlowRunPlanner{Runs: runs},
 		Actions:  deps,
 	})

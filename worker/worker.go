@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/triggerflow/triggerflow/dispatch"
+
 	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -127,7 +129,7 @@ func New(opts Options) sdkworker.Worker {
 		Webhooks:    &store.Webhooks{DB: opts.DB, Cipher: opts.Cipher},
 		HTTP:        opts.HTTP,
 		Temporal:    opts.Temporal,
-		Starter:     workflows.Starter{},
+		Starter:     dispatch.Starter{},
 		Concurrency: opts.Concurrency,
 		Budget:      opts.DeliveryBudget,
 		Observer:    deliveryObserver(opts.Metrics),
@@ -148,7 +150,7 @@ func registerCaseTimers(w sdkworker.Worker, opts Options) {
 	}
 	w.RegisterWorkflow(workflows.CaseTimerWorkflow)
 	w.RegisterActivity(&activities.CaseTimers{Events: events,
-		Raiser: &workflows.Raiser{Temporal: opts.Temporal, Events: events, Index: index}})
+		Raiser: &dispatch.Raiser{Temporal: opts.Temporal, Events: events, Index: index}})
 }
 
 // RunDispatcherSweep hands over publish batches whose publisher stored them
@@ -168,7 +170,7 @@ func RunDispatcherSweep(ctx context.Context, c client.Client, db *sqlx.DB, separ
 		case <-t.C:
 		}
 		for ctx.Err() == nil {
-			n, more, err := workflows.SweepUndispatched(ctx, c, events, 5*time.Second, separate, log)
+			n, more, err := dispatch.SweepUndispatched(ctx, c, events, 5*time.Second, separate, log)
 			if err != nil {
 				log.Warn("dispatcher sweep failed", "error", err)
 				break
@@ -190,7 +192,7 @@ const reconcilerLock = 0x7466_7265_636f // "tfreco"
 // RunReconciler runs rec's passes every interval until ctx ends, one
 // process at a time (an advisory lock on PostgreSQL); see
 // workflows.Reconciler.
-func RunReconciler(ctx context.Context, db *sqlx.DB, rec *workflows.Reconciler, interval time.Duration, log *slog.Logger) {
+func RunReconciler(ctx context.Context, db *sqlx.DB, rec *dispatch.Reconciler, interval time.Duration, log *slog.Logger) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -205,7 +207,7 @@ func RunReconciler(ctx context.Context, db *sqlx.DB, rec *workflows.Reconciler, 
 	}
 }
 
-func reconcileOnce(ctx context.Context, db *sqlx.DB, rec *workflows.Reconciler, log *slog.Logger) error {
+func reconcileOnce(ctx context.Context, db *sqlx.DB, rec *dispatch.Reconciler, log *slog.Logger) error {
 	conn, err := db.Connx(ctx)
 	if err != nil {
 		return err
@@ -217,7 +219,7 @@ func reconcileOnce(ctx context.Context, db *sqlx.DB, rec *workflows.Reconciler, 
 	}
 	defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, reconcilerLock) //nolint:errcheck
 	rep, err := rec.Reconcile(ctx)
-	if rep != (workflows.ReconcileReport{}) {
+	if rep != (dispatch.ReconcileReport{}) {
 		log.Info("reconciler pass", "resumed", rep.Resumed, "queues", rep.Queues, "handed_over", rep.HandedOver,
 			"canceled", rep.Canceled, "runs_started", rep.RunsStarted, "runs_ended", rep.RunsEnded)
 	}
@@ -225,9 +227,9 @@ func reconcileOnce(ctx context.Context, db *sqlx.DB, rec *workflows.Reconciler, 
 }
 
 // NewReconciler is the reconciler of a worker process.
-func NewReconciler(c client.Client, db *sqlx.DB, log *slog.Logger) *workflows.Reconciler {
+func NewReconciler(c client.Client, db *sqlx.DB, log *slog.Logger) *dispatch.Reconciler {
 	runs := &store.Runs{DB: db}
-	return &workflows.Reconciler{
+	return &dispatch.Reconciler{
 		Temporal: c, Deliveries: &store.Deliveries{DB: db}, Events: &store.Events{DB: db}, Runs: runs,
 		Planner: &activities.FlowRunPlanner{Runs: runs}, Log: log,
 	}
@@ -241,7 +243,7 @@ func RestoreSchedules(ctx context.Context, c client.Client, db *sqlx.DB, log *sl
 	if err != nil {
 		return err
 	}
-	n, err := workflows.Schedules{Client: c}.SaveAll(ctx, triggers)
+	n, err := dispatch.Schedules{Client: c}.SaveAll(ctx, triggers)
 	if n > 0 {
 		log.Info("schedules checked", "triggers", len(triggers), "saved", n)
 	}

@@ -346,19 +346,3 @@ func rootMessage(err error) string {
 		err = next
 	}
 }
-
-// deliverySearchAttributes are the attributes of a delivery's workflow;
-// triggerID is set for a trigger's webhook action.
-func deliverySearchAttributes(webhookCode, eventID, eventType, triggerID string) temporal.SearchAttributes {
-	updates := []temporal.SearchAttributeUpdate{SAWebhook.ValueSet(webhookCode)}
-	if triggerID != "" {
-		updates = append(updates, SATrigger.ValueSet(triggerID))
-	}
-	if eventID != "" {
-		updates = append(updates, SAEventID.ValueSet(eventID))
-	}
-	if eventType != "" {
-		updates = append(updates, SAEventType.ValueSet(eventType))
-	}
-	return temporal.NewSearchAttributes(updates...)
-}

@@ -1,6 +1,9 @@
 package workflows
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // Workflow ids are readable and deterministic: a repeated start for the same
 // thing finds the existing run instead of making a second one.
@@ -50,3 +53,20 @@ const (
 	// (CasePlanSignal).
 	SignalCasePlan = "case-plan"
 )
+
+// An At Time trigger is a Temporal Schedule: Temporal owns the clock (cron in
+// the trigger's zone, DST included), the overlap policy, pause on disable and
+// trigger-now, and every firing is a FlowRunWorkflow run operators see in
+// Temporal UI. The database row is the definition; Schedules keeps the
+// schedule in line with it.
+
+// ScheduleCatchupWindow is how late a fire time missed during an outage of
+// Temporal or the workers may still be taken. Temporal's default is a year,
+// which would replay every missed tick of a frequent trigger; an hour keeps
+// a daily report that was due during a short outage without flooding.
+const ScheduleCatchupWindow = time.Hour
+
+// TriggerScheduleID is the id of an At Time trigger's schedule. The
+// workflows it starts get the same id with the fire time appended
+// ("trigger-trg_…-2026-11-21T12:00:00Z").
+func TriggerScheduleID(triggerID string) string { return "trigger-" + triggerID }

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/triggerflow/triggerflow/dispatch"
+
 	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -120,7 +122,7 @@ func startAPI(ctx context.Context, cfg Config, db *sqlx.DB, tc client.Client, lo
 		maxUndispatched = -1 // no bound
 	}
 	codec := &payloadcodec.Codec{Box: box}
-	publisher := &workflows.Publisher{Events: &store.Events{DB: db}, Index: index, Temporal: tc, Log: log,
+	publisher := &dispatch.Publisher{Events: &store.Events{DB: db}, Index: index, Temporal: tc, Log: log,
 		MaxUndispatched: maxUndispatched, Separate: !cfg.DeliveryGrouping}
 	srv := apiserver.New(apiserver.Options{
 		DB: db, Temporal: tc, Namespace: cfg.TemporalNamespace, AdminToken: cfg.AdminToken, Logger: log,

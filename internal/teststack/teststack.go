@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/triggerflow/triggerflow/dispatch"
+
 	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
@@ -28,7 +30,6 @@ import (
 	"github.com/triggerflow/triggerflow/internal/tracing"
 	"github.com/triggerflow/triggerflow/store"
 	"github.com/triggerflow/triggerflow/worker"
-	"github.com/triggerflow/triggerflow/workflows"
 )
 
 // Token is the admin key of every test stack.
@@ -126,7 +127,7 @@ func Start(t testing.TB, opts Options) *Stack {
 	if pubTemporal == nil {
 		pubTemporal = tc
 	}
-	pub := &workflows.Publisher{Events: &store.Events{DB: db}, Index: s.Index, Temporal: pubTemporal, Log: log, MaxUndispatched: opts.MaxUndispatched,
+	pub := &dispatch.Publisher{Events: &store.Events{DB: db}, Index: s.Index, Temporal: pubTemporal, Log: log, MaxUndispatched: opts.MaxUndispatched,
 		Separate: opts.Separate}
 	go pub.Run(runCtx)
 	go s.Index.Listen(runCtx, dbURL)

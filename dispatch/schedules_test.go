@@ -1,4 +1,4 @@
-package workflows
+package dispatch
 
 import (
 	"errors"
@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/triggerflow/triggerflow/domain"
+	"github.com/triggerflow/triggerflow/workflows"
 )
 
 func TestScheduleOptionsOfWebitelTrigger(t *testing.T) {
@@ -33,22 +34,22 @@ func TestScheduleOptionsOfWebitelTrigger(t *testing.T) {
 		t.Fatalf("spec = %+v", opts.Spec)
 	}
 	if opts.ID != "trigger-trg_1" || opts.Spec.TimeZoneName != "Europe/Kyiv" || !opts.Paused ||
-		opts.Overlap != enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ONE || opts.CatchupWindow != ScheduleCatchupWindow {
+		opts.Overlap != enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ONE || opts.CatchupWindow != workflows.ScheduleCatchupWindow {
 		t.Fatalf("options = %+v", opts)
 	}
 	a, ok := opts.Action.(*client.ScheduleWorkflowAction)
 	if !ok {
 		t.Fatalf("action = %T", opts.Action)
 	}
-	if a.ID != "trigger-trg_1" || a.Workflow != FlowRunWorkflowName || a.TaskQueue != TaskQueue ||
+	if a.ID != "trigger-trg_1" || a.Workflow != workflows.FlowRunWorkflowName || a.TaskQueue != workflows.TaskQueue ||
 		a.WorkflowExecutionTimeout != 90*time.Second {
 		t.Fatalf("action = %+v", a)
 	}
-	if in, ok := a.Args[0].(FlowRunInput); !ok || in.TriggerID != "trg_1" || in.RunID != "" {
+	if in, ok := a.Args[0].(workflows.FlowRunInput); !ok || in.TriggerID != "trg_1" || in.RunID != "" {
 		t.Fatalf("args = %+v", a.Args)
 	}
-	if v, ok := a.TypedSearchAttributes.GetKeyword(SATrigger); !ok || v != "trg_1" {
-		t.Fatalf("search attribute %s = %q, %v", SATrigger.GetName(), v, ok)
+	if v, ok := a.TypedSearchAttributes.GetKeyword(workflows.SATrigger); !ok || v != "trg_1" {
+		t.Fatalf("search attribute %s = %q, %v", workflows.SATrigger.GetName(), v, ok)
 	}
 }
 

@@ -1,4 +1,4 @@
-package workflows
+package dispatch
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/triggerflow/triggerflow/activities"
+	"github.com/triggerflow/triggerflow/workflows"
 )
 
 // Starter starts TriggerFlow's workflows with their ids, options and search
@@ -23,7 +24,7 @@ var _ activities.DeliveryStarter = Starter{}
 // StartDeliveryRetry starts (or finds, if already running) the workflow that
 // retries one delivery.
 func (Starter) StartDeliveryRetry(ctx context.Context, c client.Client, item activities.RetryItem) (string, string, error) {
-	run, err := StartDelivery(ctx, c, DeliveryInput{
+	run, err := StartDelivery(ctx, c, workflows.DeliveryInput{
 		DeliveryID: item.DeliveryID, WebhookID: item.WebhookID, WebhookCode: item.WebhookCode,
 		EventID: item.EventID, EventType: item.EventType, TriggerID: item.TriggerID, FirstDelay: item.FirstDelay,
 	})
@@ -34,19 +35,21 @@ func (Starter) StartDeliveryRetry(ctx context.Context, c client.Client, item act
 }
 
 // DeliveryWorkflowID is the id of a delivery's own workflow.
-func (Starter) DeliveryWorkflowID(deliveryID string) string { return DeliveryWorkflowID(deliveryID) }
+func (Starter) DeliveryWorkflowID(deliveryID string) string {
+	return workflows.DeliveryWorkflowID(deliveryID)
+}
 
 // StartDelivery starts the workflow of one delivery, or finds it when it is
 // already running; a closed one is started again.
-func StartDelivery(ctx context.Context, c client.Client, in DeliveryInput) (client.WorkflowRun, error) {
-	id := DeliveryWorkflowID(in.DeliveryID)
+func StartDelivery(ctx context.Context, c client.Client, in workflows.DeliveryInput) (client.WorkflowRun, error) {
+	id := workflows.DeliveryWorkflowID(in.DeliveryID)
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       id,
-		TaskQueue:                TaskQueue,
+		TaskQueue:                workflows.TaskQueue,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		TypedSearchAttributes:    deliverySearchAttributes(in.WebhookCode, in.EventID, in.EventType, in.TriggerID),
-	}, DeliveryWorkflow, in)
+	}, workflows.DeliveryWorkflow, in)
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", id, err)
 	}
@@ -59,7 +62,7 @@ func StartDelivery(ctx context.Context, c client.Client, in DeliveryInput) (clie
 // finished and may still be closing, and under the same workflow id it would
 // record over the retry, or be found again instead of a new run.
 func EndFinishedDeliveryWorkflow(ctx context.Context, c client.Client, deliveryID string) error {
-	err := c.TerminateWorkflow(ctx, DeliveryWorkflowID(deliveryID), "", "the delivery is retried by hand")
+	err := c.TerminateWorkflow(ctx, workflows.DeliveryWorkflowID(deliveryID), "", "the delivery is retried by hand")
 	var nf *serviceerror.NotFound
 	if err != nil && !errors.As(err, &nf) {
 		return fmt.Errorf("end the previous workflow of delivery %s: %w", deliveryID, err)
@@ -70,13 +73,13 @@ func EndFinishedDeliveryWorkflow(ctx context.Context, c client.Client, deliveryI
 // WakeWebhookQueue signals an ordered webhook's queue workflow, starting it
 // when it is not running (signal-with-start).
 func WakeWebhookQueue(ctx context.Context, c client.Client, webhookID, code string) (client.WorkflowRun, error) {
-	id := WebhookQueueWorkflowID(code, webhookID)
-	run, err := c.SignalWithStartWorkflow(ctx, id, SignalWake, nil, client.StartWorkflowOptions{
+	id := workflows.WebhookQueueWorkflowID(code, webhookID)
+	run, err := c.SignalWithStartWorkflow(ctx, id, workflows.SignalWake, nil, client.StartWorkflowOptions{
 		ID:                    id,
-		TaskQueue:             TaskQueue,
+		TaskQueue:             workflows.TaskQueue,
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		TypedSearchAttributes: deliverySearchAttributes(code, "", "", ""),
-	}, WebhookQueueWorkflow, WebhookQueueInput{WebhookID: webhookID, WebhookCode: code})
+	}, workflows.WebhookQueueWorkflow, workflows.WebhookQueueInput{WebhookID: webhookID, WebhookCode: code})
 	if err != nil {
 		return nil, fmt.Errorf("wake queue of webhook %s: %w", code, err)
 	}
@@ -85,11 +88,11 @@ func WakeWebhookQueue(ctx context.Context, c client.Client, webhookID, code stri
 
 // StartBatch starts the workflow delivering a publish batch; a repeated start
 // of the same batch finds the existing run.
-func StartBatch(ctx context.Context, c client.Client, in DeliverBatchInput, sa SearchAttributeValues) (client.WorkflowRun, error) {
-	id := BatchWorkflowID(in.BatchID)
+func StartBatch(ctx context.Context, c client.Client, in workflows.DeliverBatchInput, sa SearchAttributeValues) (client.WorkflowRun, error) {
+	id := workflows.BatchWorkflowID(in.BatchID)
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:        id,
-		TaskQueue: TaskQueue,
+		TaskQueue: workflows.TaskQueue,
 		// When a worker shares this client (the dev stack), the first
 		// workflow task runs here at once instead of a round trip through
 		// the matching service; elsewhere the option is a no-op.
@@ -97,7 +100,7 @@ func StartBatch(ctx context.Context, c client.Client, in DeliverBatchInput, sa S
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		TypedSearchAttributes:    sa.attributes(),
-	}, DeliverBatchWorkflow, in)
+	}, workflows.DeliverBatchWorkflow, in)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &started) {
 		// Closed already (the id is never reused): the batch was handed
@@ -135,24 +138,24 @@ const maxListedAttributes = 100
 func (v SearchAttributeValues) attributes() temporal.SearchAttributes {
 	var updates []temporal.SearchAttributeUpdate
 	if v.EventID != "" {
-		updates = append(updates, SAEventID.ValueSet(v.EventID))
+		updates = append(updates, workflows.SAEventID.ValueSet(v.EventID))
 	}
 	if v.EventType != "" {
-		updates = append(updates, SAEventType.ValueSet(v.EventType))
+		updates = append(updates, workflows.SAEventType.ValueSet(v.EventType))
 	}
 	if v.Webhook != "" {
-		updates = append(updates, SAWebhook.ValueSet(v.Webhook))
+		updates = append(updates, workflows.SAWebhook.ValueSet(v.Webhook))
 	}
 	if v.Trigger != "" {
-		updates = append(updates, SATrigger.ValueSet(v.Trigger))
+		updates = append(updates, workflows.SATrigger.ValueSet(v.Trigger))
 	}
 	if v.Queue != "" {
-		updates = append(updates, SAQueue.ValueSet(v.Queue))
+		updates = append(updates, workflows.SAQueue.ValueSet(v.Queue))
 	}
 	for _, l := range []struct {
 		key    temporal.SearchAttributeKeyKeywordList
 		values []string
-	}{{SAWebhooks, v.Webhooks}, {SATriggers, v.Triggers}, {SAEventTypes, v.EventTypes}} {
+	}{{workflows.SAWebhooks, v.Webhooks}, {workflows.SATriggers, v.Triggers}, {workflows.SAEventTypes, v.EventTypes}} {
 		if vals := distinctCapped(l.values, maxListedAttributes); len(vals) > 0 {
 			updates = append(updates, l.key.ValueSet(vals))
 		}
@@ -175,4 +178,20 @@ func distinctCapped(values []string, n int) []string {
 		out = out[:n]
 	}
 	return out
+}
+
+// deliverySearchAttributes are the attributes of a delivery's workflow;
+// triggerID is set for a trigger's webhook action.
+func deliverySearchAttributes(webhookCode, eventID, eventType, triggerID string) temporal.SearchAttributes {
+	updates := []temporal.SearchAttributeUpdate{workflows.SAWebhook.ValueSet(webhookCode)}
+	if triggerID != "" {
+		updates = append(updates, workflows.SATrigger.ValueSet(triggerID))
+	}
+	if eventID != "" {
+		updates = append(updates, workflows.SAEventID.ValueSet(eventID))
+	}
+	if eventType != "" {
+		updates = append(updates, workflows.SAEventType.ValueSet(eventType))
+	}
+	return temporal.NewSearchAttributes(updates...)
 }

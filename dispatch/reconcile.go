@@ -1,4 +1,4 @@
-package workflows
+package dispatch
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/triggerflow/triggerflow/activities"
 	"github.com/triggerflow/triggerflow/store"
+	"github.com/triggerflow/triggerflow/workflows"
 )
 
 // Reconciler makes sure every pending thing PostgreSQL records has a live
@@ -114,7 +115,7 @@ func (r *Reconciler) queues(ctx context.Context, since time.Time, limit int, rep
 	}
 	var errs []error
 	for _, w := range hooks {
-		state, err := r.describe(ctx, WebhookQueueWorkflowID(w.Code, w.ID))
+		state, err := r.describe(ctx, workflows.WebhookQueueWorkflowID(w.Code, w.ID))
 		if err != nil || state == carrierRunning {
 			errs = append(errs, err)
 			continue
@@ -141,7 +142,7 @@ func (r *Reconciler) deliveries(ctx context.Context, since time.Time, limit int,
 	for _, d := range quiet {
 		carrier := d.WorkflowID
 		if carrier == "" {
-			carrier = BatchWorkflowID(d.Group)
+			carrier = workflows.BatchWorkflowID(d.Group)
 		}
 		state, ok := states[carrier]
 		if !ok {
@@ -179,7 +180,7 @@ func (r *Reconciler) deliveries(ctx context.Context, since time.Time, limit int,
 
 // handOver gives a delivery whose carrier is gone a workflow of its own.
 func (r *Reconciler) handOver(ctx context.Context, d store.QuietDelivery, from string) error {
-	to := DeliveryWorkflowID(d.ID)
+	to := workflows.DeliveryWorkflowID(d.ID)
 	if d.WorkflowID == "" {
 		from = ""
 	}
@@ -187,7 +188,7 @@ func (r *Reconciler) handOver(ctx context.Context, d store.QuietDelivery, from s
 	if err != nil || !moved {
 		return err
 	}
-	in := DeliveryInput{DeliveryID: d.ID, WebhookID: d.WebhookID, WebhookCode: d.WebhookCode, EventID: d.EventID, EventType: d.EventType}
+	in := workflows.DeliveryInput{DeliveryID: d.ID, WebhookID: d.WebhookID, WebhookCode: d.WebhookCode, EventID: d.EventID, EventType: d.EventType}
 	if d.NextAttemptAt.Valid {
 		in.FirstDelay = max(0, time.Until(d.NextAttemptAt.Time))
 	}
@@ -214,7 +215,7 @@ func (r *Reconciler) runs(ctx context.Context, since time.Time, limit int, rep *
 			if source == "" {
 				source = run.QueueHookID.String
 			}
-			carrier = RunBatchWorkflowID(source, quiet[i].Group)
+			carrier = workflows.RunBatchWorkflowID(source, quiet[i].Group)
 		}
 		state, err := r.describe(ctx, carrier)
 		if err != nil {

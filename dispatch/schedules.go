@@ -1,4 +1,4 @@
-package workflows
+package dispatch
 
 import (
 	"context"
@@ -12,24 +12,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/triggerflow/triggerflow/domain"
+	"github.com/triggerflow/triggerflow/workflows"
 )
-
-// An At Time trigger is a Temporal Schedule: Temporal owns the clock (cron in
-// the trigger's zone, DST included), the overlap policy, pause on disable and
-// trigger-now, and every firing is a FlowRunWorkflow run operators see in
-// Temporal UI. The database row is the definition; Schedules keeps the
-// schedule in line with it.
-
-// ScheduleCatchupWindow is how late a fire time missed during an outage of
-// Temporal or the workers may still be taken. Temporal's default is a year,
-// which would replay every missed tick of a frequent trigger; an hour keeps
-// a daily report that was due during a short outage without flooding.
-const ScheduleCatchupWindow = time.Hour
-
-// TriggerScheduleID is the id of an At Time trigger's schedule. The
-// workflows it starts get the same id with the fire time appended
-// ("trigger-trg_…-2026-11-21T12:00:00Z").
-func TriggerScheduleID(triggerID string) string { return "trigger-" + triggerID }
 
 // Schedules creates, updates, pauses, fires and deletes the schedules of At
 // Time triggers. Errors wrap domain.ErrNotFound when the schedule does not
@@ -86,22 +70,22 @@ func scheduleOptions(t *domain.Trigger) (client.ScheduleOptions, error) {
 		return client.ScheduleOptions{}, fmt.Errorf("trigger %s: unknown overlap policy %q", t.ID, t.OverlapPolicy)
 	}
 	return client.ScheduleOptions{
-		ID:   TriggerScheduleID(t.ID),
+		ID:   workflows.TriggerScheduleID(t.ID),
 		Spec: scheduleSpec(expr, t.TimeZone),
 		Action: &client.ScheduleWorkflowAction{
-			ID:                       TriggerScheduleID(t.ID),
-			Workflow:                 FlowRunWorkflowName,
-			Args:                     []any{FlowRunInput{TriggerID: t.ID}},
-			TaskQueue:                TaskQueue,
+			ID:                       workflows.TriggerScheduleID(t.ID),
+			Workflow:                 workflows.FlowRunWorkflowName,
+			Args:                     []any{workflows.FlowRunInput{TriggerID: t.ID}},
+			TaskQueue:                workflows.TaskQueue,
 			WorkflowExecutionTimeout: t.Timeout,
-			TypedSearchAttributes:    temporal.NewSearchAttributes(SATrigger.ValueSet(t.ID)),
+			TypedSearchAttributes:    temporal.NewSearchAttributes(workflows.SATrigger.ValueSet(t.ID)),
 		},
 		Overlap:               overlap,
-		CatchupWindow:         ScheduleCatchupWindow,
+		CatchupWindow:         workflows.ScheduleCatchupWindow,
 		Paused:                !t.Enabled,
 		Note:                  pauseNote(t.Enabled),
 		Memo:                  map[string]any{"trigger": t.Name},
-		TypedSearchAttributes: temporal.NewSearchAttributes(SATrigger.ValueSet(t.ID)),
+		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.SATrigger.ValueSet(t.ID)),
 	}, nil
 }
 
@@ -192,7 +176,7 @@ func (s Schedules) SetPaused(ctx context.Context, triggerID string, paused bool)
 	if s.Client == nil {
 		return fmt.Errorf("%w: Temporal is not configured", domain.ErrUnavailable)
 	}
-	h := s.Client.ScheduleClient().GetHandle(ctx, TriggerScheduleID(triggerID))
+	h := s.Client.ScheduleClient().GetHandle(ctx, workflows.TriggerScheduleID(triggerID))
 	if paused {
 		return temporalError(h.Pause(ctx, client.SchedulePauseOptions{Note: pauseNote(false)}), "pause schedule "+h.GetID())
 	}
@@ -205,12 +189,12 @@ func (s Schedules) Delete(ctx context.Context, triggerID string) error {
 	if s.Client == nil {
 		return fmt.Errorf("%w: Temporal is not configured", domain.ErrUnavailable)
 	}
-	err := s.Client.ScheduleClient().GetHandle(ctx, TriggerScheduleID(triggerID)).Delete(ctx)
+	err := s.Client.ScheduleClient().GetHandle(ctx, workflows.TriggerScheduleID(triggerID)).Delete(ctx)
 	var nf *serviceerror.NotFound
 	if errors.As(err, &nf) {
 		return nil
 	}
-	return temporalError(err, "delete schedule "+TriggerScheduleID(triggerID))
+	return temporalError(err, "delete schedule "+workflows.TriggerScheduleID(triggerID))
 }
 
 // Describe reports the schedule's pause state, next fire times and recent runs.
@@ -218,7 +202,7 @@ func (s Schedules) Describe(ctx context.Context, triggerID string) (ScheduleStat
 	if s.Client == nil {
 		return ScheduleState{}, fmt.Errorf("%w: Temporal is not configured", domain.ErrUnavailable)
 	}
-	id := TriggerScheduleID(triggerID)
+	id := workflows.TriggerScheduleID(triggerID)
 	d, err := s.Client.ScheduleClient().GetHandle(ctx, id).Describe(ctx)
 	if err != nil {
 		return ScheduleState{}, temporalError(err, "describe schedule "+id)
@@ -255,7 +239,7 @@ func (s Schedules) TriggerNow(ctx context.Context, triggerID string, wait time.D
 	for _, r := range before.Recent {
 		seen[r.WorkflowID] = true
 	}
-	id := TriggerScheduleID(triggerID)
+	id := workflows.TriggerScheduleID(triggerID)
 	err = s.Client.ScheduleClient().GetHandle(ctx, id).Trigger(ctx, client.ScheduleTriggerOptions{
 		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL,
 	})
