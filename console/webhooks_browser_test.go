@@ -170,6 +170,14 @@ func TestConsoleWebhookDeliveredRetriedFromTheLog(t *testing.T) {
 	if v := eval[string](c, `document.querySelector('`+c.find("combobox", "Event type")+`').value`); v != "case.created" {
 		t.Errorf("test event type = %q", v)
 	}
+	before := rc.Count()
+	c.fill("Event data", `{"case": `)
+	c.click("button", "Send")
+	data := c.find("textbox", "Event data")
+	c.waitFor("the broken JSON marked", `document.querySelector('`+data+`').getAttribute('aria-invalid') === 'true'`)
+	if msg := c.errorOf(data); !strings.HasPrefix(msg, "is not valid JSON") || rc.Count() != before {
+		t.Errorf("broken test data: message %q, %d requests sent", msg, rc.Count()-before)
+	}
 	c.fill("Event data", `{"case": {"id": 7, "number": "C-7"}}`)
 	c.click("button", "Send")
 	c.find("dialog", "Test sent")

@@ -224,6 +224,16 @@ export function showFieldErrors(form, err) {
   if (firstBad) firstBad.focus();
 }
 
+/** readJSONField parses a JSON field before anything is sent ('' is {});
+ * on a syntax error it marks the field of path with where the JSON breaks
+ * and returns undefined, so the caller sends nothing. */
+export function readJSONField(form, control, path) {
+  try { return JSON.parse(control.value || '{}'); } catch (err) {
+    showFieldErrors(form, { fields: { [path]: 'is not valid JSON: ' + err.message } });
+    return undefined;
+  }
+}
+
 /** clearFieldErrors removes every error mark from a form. */
 export function clearFieldErrors(form) {
   for (const el of form.querySelectorAll('.field-error')) { el.hidden = true; el.textContent = ''; }

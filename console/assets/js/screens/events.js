@@ -1,7 +1,7 @@
 // Events: recent events, look up an event id and see what it led to
 // (deliveries and runs with status), publish a test event from a catalog
 // type's example payload.
-import { h, replace, field, openDialog, showFieldErrors, clearFieldErrors, announce, time, select, statusBadge, pretty, copyButton } from '../dom.js';
+import { h, replace, field, openDialog, showFieldErrors, clearFieldErrors, announce, time, select, statusBadge, pretty, copyButton, readJSONField } from '../dom.js';
 import { api, Scope } from '../api.js';
 import { registry, searchBox } from '../list.js';
 import { typeExamples } from '../editors.js';
@@ -76,8 +76,8 @@ async function publishForm(ctx) {
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     clearFieldErrors(form);
-    let parsed;
-    try { parsed = JSON.parse(data.value || '{}'); } catch (err) { showFieldErrors(form, { fields: { data: 'is not valid JSON: ' + err.message } }); return; }
+    const parsed = readJSONField(form, data, 'data');
+    if (parsed === undefined) return;
     publish.disabled = true;
     try {
       const r = await api('POST', '/events', { id: eventId.value.trim() || undefined, type: type.value, data: parsed,

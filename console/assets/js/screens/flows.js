@@ -1,7 +1,7 @@
 // Flows: steps in order, each an action from GET /v1/actions with a form
 // built from the action's parameters; if-conditions, timeout, retry;
 // versions; a test run with a sample event that shows what each step did.
-import { h, replace, field, group, openDialog, showFieldErrors, clearFieldErrors, confirmAction, announce, time, select, statusBadge, id } from '../dom.js';
+import { h, replace, field, group, openDialog, showFieldErrors, clearFieldErrors, confirmAction, announce, time, select, statusBadge, id, readJSONField } from '../dom.js';
 import { api, Scope } from '../api.js';
 import { registry, searchBox } from '../list.js';
 import { conditionsEditor, typeExamples, eventTypePicker } from '../editors.js';
@@ -238,8 +238,8 @@ async function testRun(ctx, f, runs) {
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     clearFieldErrors(form);
-    let parsed;
-    try { parsed = JSON.parse(data.value || '{}'); } catch (err) { showFieldErrors(form, { fields: { 'event.data': 'is not valid JSON: ' + err.message } }); return; }
+    const parsed = readJSONField(form, data, 'event.data');
+    if (parsed === undefined) return;
     run.disabled = true;
     try {
       const body = type.value ? { event: { type: type.value, data: parsed } } : {};

@@ -2,7 +2,7 @@
 // typing) and On Event (Object → Event, conditions), running a service flow
 // or ipSCAPE-style actions; enable switch, Start/Stop, Run now, runs.
 import { h, replace, field, group, openDialog, showFieldErrors, clearFieldErrors, switchButton, confirmAction, announce,
-  time, zonedTime, select, debounce, setFieldError, statusBadge, showSecretOnce } from '../dom.js';
+  time, zonedTime, select, debounce, setFieldError, statusBadge, showSecretOnce, readJSONField } from '../dom.js';
 import { api, Scope } from '../api.js';
 import { registry, searchBox } from '../list.js';
 import { conditionsEditor, searchableSelect, durationOrUndefined, objectChoices, objectEvents, typeExamples } from '../editors.js';
@@ -287,8 +287,8 @@ async function runWithEvent(ctx, t, runList) {
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     clearFieldErrors(form);
-    let parsed;
-    try { parsed = JSON.parse(data.value || '{}'); } catch (err) { showFieldErrors(form, { fields: { 'event.data': 'is not valid JSON: ' + err.message } }); return; }
+    const parsed = readJSONField(form, data, 'event.data');
+    if (parsed === undefined) return;
     run.disabled = true;
     try {
       await api('POST', `/triggers/${encodeURIComponent(t.id)}/run`, { event: { data: parsed } });

@@ -1,7 +1,7 @@
 // Webhooks: the registry, the create/edit form (code suggested from the
 // name, locked once saved), and a webhook's page with its delivery log.
 import { h, replace, field, group, openDialog, showFieldErrors, clearFieldErrors, switchButton, confirmAction,
-  announce, time, select, debounce, statusBadge, showSecretOnce } from '../dom.js';
+  announce, time, select, debounce, statusBadge, showSecretOnce, readJSONField } from '../dom.js';
 import { api, Scope } from '../api.js';
 import { registry, searchBox } from '../list.js';
 import { kvEditor, conditionsEditor, placeholderPicker, examplePaths, typeExamples, envelopePaths, durationOrUndefined,
@@ -347,8 +347,8 @@ async function sendTest(ctx, w, log) {
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     clearFieldErrors(form);
-    let parsed;
-    try { parsed = JSON.parse(data.value || '{}'); } catch (err) { showFieldErrors(form, { fields: { data: 'is not valid JSON: ' + err.message } }); return; }
+    const parsed = readJSONField(form, data, 'data');
+    if (parsed === undefined) return;
     send.disabled = true;
     try {
       const r = await api('POST', '/webhooks/' + encodeURIComponent(w.id) + '/test', { event_type: type.value || undefined, data: parsed });
