@@ -94,7 +94,7 @@ func newBatchFixture(t *testing.T, events int, specs ...hookSpec) *batchFixture 
 			}
 		}
 		return pl
-	})
+	}(evs))
 	if err != nil {
 		t.Fatal(err)
 	}

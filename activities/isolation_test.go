@@ -35,7 +35,7 @@ func TestRecorderWritesAroundARecordTheDatabaseRefuses(t *testing.T) {
 			pl.Deliveries = append(pl.Deliveries, store.PlannedDelivery{ID: store.NewID(store.PrefixDelivery), WebhookID: w.ID, EventID: e.ID})
 		}
 		return pl
-	})
+	}(evs))
 	if err != nil {
 		t.Fatal(err)
 	}

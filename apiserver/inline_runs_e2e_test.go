@@ -264,10 +264,10 @@ func TestBatchFromBeforeInlineRunsStillStartsItsRuns(t *testing.T) {
 	})
 	ctx := context.Background()
 	ev := domain.Event{ID: "inl-legacy", Type: "case.created", OccurredAt: time.Now().UTC(), Data: []byte(`{}`)}
-	stored, err := (&store.Events{DB: s.DB}).StoreBatch(ctx, []domain.Event{ev}, func([]domain.Event) store.Plan {
+	stored, err := (&store.Events{DB: s.DB}).StoreBatch(ctx, []domain.Event{ev}, func(_ []domain.Event) store.Plan {
 		return store.Plan{Runs: []store.PlannedRun{{ID: store.NewID(store.PrefixRun), TriggerID: trID, EventID: ev.ID,
 			WorkflowID: workflows.TriggerRunWorkflowID(trID, ev.ID)}}}
-	})
+	}([]domain.Event{ev}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/triggerflow/triggerflow/matching"
+
 	"github.com/triggerflow/triggerflow/dispatch"
 
 	"github.com/gin-gonic/gin"
@@ -39,7 +41,7 @@ type Options struct {
 	// POST /v1/events.
 	Publisher *dispatch.Publisher
 	// Index is the matching index; definition changes invalidate it.
-	Index *store.Index
+	Index *matching.Index
 	// Cipher seals webhook signing secrets at rest (TRIGGERFLOW_SECRET_KEY).
 	Cipher store.SecretCipher
 	// PublishRate is how many events per second each API key may publish

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"sync"
 
+	"github.com/triggerflow/triggerflow/matching"
+
 	"github.com/triggerflow/triggerflow/activities"
 	"github.com/triggerflow/triggerflow/domain"
 	"github.com/triggerflow/triggerflow/store"
@@ -111,7 +113,7 @@ func signalCaseTimer(ctx context.Context, c client.Client, ch domain.CasePlanCha
 type Raiser struct {
 	Temporal client.Client
 	Events   *store.Events
-	Index    *store.Index
+	Index    *matching.Index
 }
 
 var _ activities.EventRaiser = (*Raiser)(nil)
@@ -122,9 +124,7 @@ func (r *Raiser) Raise(ctx context.Context, ev domain.Event) error {
 	if err != nil {
 		return fmt.Errorf("match %s: %w", ev.ID, err)
 	}
-	stored, err := r.Events.StoreBatch(ctx, []domain.Event{ev}, func(fresh []domain.Event) store.Plan {
-		return plan(fresh, matches)
-	})
+	stored, err := r.Events.StoreBatch(ctx, []domain.Event{ev}, plan([]domain.Event{ev}, matches))
 	if err != nil {
 		return err
 	}

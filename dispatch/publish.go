@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/triggerflow/triggerflow/matching"
+
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -37,7 +39,7 @@ import (
 // committed during the previous start.
 type Publisher struct {
 	Events   *store.Events
-	Index    *store.Index
+	Index    *matching.Index
 	Temporal client.Client
 	Log      *slog.Logger
 	// Window is how long the committer waits for more publishes to join a
@@ -301,15 +303,13 @@ func (p *Publisher) commit(ctx context.Context, reqs []*publishRequest) (dispatc
 	if len(events) == 0 {
 		return dispatchItem{}, context.Canceled
 	}
-	// Matching happens before the transaction (it may load definitions);
-	// only new events get deliveries, decided inside it.
+	// Matching and planning happen before the transaction (matching may
+	// load definitions); the store keeps the rows of the events new to it.
 	matches, err := p.Index.Match(ctx, events)
 	if err != nil {
 		return dispatchItem{}, fmt.Errorf("match events: %w", err)
 	}
-	stored, err := p.Events.StoreBatch(ctx, events, func(fresh []domain.Event) store.Plan {
-		return plan(fresh, matches)
-	})
+	stored, err := p.Events.StoreBatch(ctx, events, plan(events, matches))
 	if err != nil {
 		return dispatchItem{}, err
 	}
@@ -440,7 +440,7 @@ func startDispatchSpan(ctx context.Context, g Group, items []dispatchItem) (cont
 }
 
 // plan turns matches into delivery and run rows.
-func plan(events []domain.Event, matches map[string]store.Matches) store.Plan {
+func plan(events []domain.Event, matches map[string]matching.Matches) store.Plan {
 	var pl store.Plan
 	for _, ev := range events {
 		m := matches[ev.ID]

@@ -36,7 +36,7 @@ func TestOwnedWebhooksAreNotSubscriptions(t *testing.T) {
 	db := testkit.DB(t)
 	engine := &store.Webhooks{DB: db}
 	api := &store.Webhooks{DB: db, Subscriptions: true}
-	sub := newWebhook("wrap_sink", []string{"agent.wrap"}, nil)
+	sub := testkit.Webhook("wrap_sink", []string{"agent.wrap"}, nil)
 	if err := api.Create(ctx, sub); err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func TestStepDeliveryIsMadeOncePerStep(t *testing.T) {
 		t.Fatalf("the run's deliveries: %+v (%v)", listed, err)
 	}
 
-	sub := newWebhook("sub", []string{"flow.run"}, nil)
+	sub := testkit.Webhook("sub", []string{"flow.run"}, nil)
 	if err := (&store.Webhooks{DB: db}).Create(ctx, sub); err != nil {
 		t.Fatal(err)
 	}

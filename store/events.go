@@ -47,11 +47,6 @@ type Plan struct {
 	Runs       []PlannedRun
 }
 
-// Planner decides deliveries and runs for the events that are new (not seen
-// before under the same id). It runs inside the publish transaction and must
-// not do I/O.
-type Planner func(newEvents []domain.Event) Plan
-
 // StoredBatch is the outcome of a publish transaction.
 type StoredBatch struct {
 	BatchID   string
@@ -88,11 +83,12 @@ const (
 	selectStaleBatches  = `SELECT id FROM publish_batches WHERE dispatched_at IS NULL AND created_at < $1 ORDER BY created_at LIMIT $2`
 )
 
-// StoreBatch stores events in one transaction: events whose id is already
-// stored are skipped (publishing is idempotent), and plan is asked for the
-// deliveries and runs of the new ones, which are stored too. When it returns
-// nil, the events and everything they lead to are durable.
-func (s *Events) StoreBatch(ctx context.Context, events []domain.Event, plan Planner) (StoredBatch, error) {
+// StoreBatch stores events in one transaction with the deliveries and runs
+// plan holds for them (decided by matching, before the transaction): an
+// event whose id is already stored is skipped with its plan rows
+// (publishing is idempotent), so only new events lead anywhere. When it
+// returns nil, the events and everything they lead to are durable.
+func (s *Events) StoreBatch(ctx context.Context, events []domain.Event, plan Plan) (StoredBatch, error) {
 	out := StoredBatch{BatchID: NewID(PrefixBatch)}
 	// Rows are inserted in id order: concurrent batches that share ids then
 	// take their row locks in the same order and cannot deadlock.
@@ -131,7 +127,7 @@ func (s *Events) StoreBatch(ctx context.Context, events []domain.Event, plan Pla
 		if len(out.NewEvents) == 0 {
 			return nil
 		}
-		out.Plan = plan(out.NewEvents)
+		out.Plan = plan.onlyFor(out.NewEvents)
 		var err error
 		if out.Plan.Deliveries, err = keepExistingWebhooks(ctx, tx, out.Plan.Deliveries); err != nil {
 			return err
@@ -167,6 +163,30 @@ func (s *Events) StoreBatch(ctx context.Context, events []domain.Event, plan Pla
 		return nil
 	})
 	return out, err
+}
+
+// onlyFor keeps the rows of the plan that belong to events (each delivery
+// and run once, however often its event appeared in the publish).
+func (p Plan) onlyFor(events []domain.Event) Plan {
+	keep := make(map[string]bool, len(events))
+	for _, e := range events {
+		keep[e.ID] = true
+	}
+	var out Plan
+	seen := map[string]bool{}
+	for _, d := range p.Deliveries {
+		if key := d.WebhookID + "\x00" + d.EventID; keep[d.EventID] && !seen[key] {
+			seen[key] = true
+			out.Deliveries = append(out.Deliveries, d)
+		}
+	}
+	for _, r := range p.Runs {
+		if key := "run\x00" + r.WorkflowID; keep[r.EventID] && !seen[key] {
+			seen[key] = true
+			out.Runs = append(out.Runs, r)
+		}
+	}
+	return out
 }
 
 // keepExistingWebhooks drops the deliveries to webhooks deleted since the

@@ -19,7 +19,7 @@ import (
 func TestConcurrentBatchesDoNotInterleaveAnOrderedWebhooksQueue(t *testing.T) {
 	db := testkit.DB(t)
 	ctx := context.Background()
-	w := newWebhook("fifo", []string{"case.created"}, func(w *domain.Webhook) { w.Ordered = true })
+	w := testkit.Webhook("fifo", []string{"case.created"}, func(w *domain.Webhook) { w.Ordered = true })
 	if err := (&store.Webhooks{DB: db}).Create(ctx, w); err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func TestConcurrentBatchesDoNotInterleaveAnOrderedWebhooksQueue(t *testing.T) {
 						WebhookID: w.ID, EventID: e.ID, WebhookCode: w.Code, Ordered: true})
 				}
 				return pl
-			})
+			}(evs))
 			errs <- err
 		}()
 	}

@@ -29,7 +29,7 @@ type deliveryRig struct {
 func newDeliveryRig(t *testing.T, mod func(*domain.Webhook)) *deliveryRig {
 	t.Helper()
 	db := testkit.DB(t)
-	w := newWebhook("isolated", []string{"case.created"}, mod)
+	w := testkit.Webhook("isolated", []string{"case.created"}, mod)
 	if err := (&store.Webhooks{DB: db}).Create(context.Background(), w); err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +51,7 @@ func (r *deliveryRig) publish(t *testing.T, ids ...string) (string, []string) {
 				WebhookID: r.webhook.ID, EventID: e.ID, WebhookCode: r.webhook.Code, Ordered: r.webhook.Ordered})
 		}
 		return pl
-	})
+	}(evs))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,23 +226,22 @@ func TestOnlyTheCarrierChangesADeliverysState(t *testing.T) {
 func TestAPublishSurvivesAWebhookDeletedWhileMatching(t *testing.T) {
 	r := newDeliveryRig(t, nil)
 	ctx := context.Background()
-	gone := newWebhook("gone", []string{"case.created"}, nil)
+	gone := testkit.Webhook("gone", []string{"case.created"}, nil)
 	if err := (&store.Webhooks{DB: r.db}).Create(ctx, gone); err != nil {
 		t.Fatal(err)
 	}
-	stored, err := r.events.StoreBatch(ctx, []domain.Event{{ID: "evt-race-delete", Type: "case.created",
-		OccurredAt: time.Now().UTC(), Data: json.RawMessage(`{}`)}}, func(fresh []domain.Event) store.Plan {
-		// Matched before the delete; the delete commits before the insert.
-		if err := (&store.Webhooks{DB: r.db}).Delete(ctx, gone.ID); err != nil {
-			t.Error(err)
-		}
-		var pl store.Plan
-		for _, w := range []*domain.Webhook{r.webhook, gone} {
-			pl.Deliveries = append(pl.Deliveries, store.PlannedDelivery{ID: store.NewID(store.PrefixDelivery),
-				WebhookID: w.ID, EventID: fresh[0].ID, WebhookCode: w.Code})
-		}
-		return pl
-	})
+	// Matched (planned) before the delete; the delete commits before the
+	// publish's transaction.
+	ev := domain.Event{ID: "evt-race-delete", Type: "case.created", OccurredAt: time.Now().UTC(), Data: json.RawMessage(`{}`)}
+	var pl store.Plan
+	for _, w := range []*domain.Webhook{r.webhook, gone} {
+		pl.Deliveries = append(pl.Deliveries, store.PlannedDelivery{ID: store.NewID(store.PrefixDelivery),
+			WebhookID: w.ID, EventID: ev.ID, WebhookCode: w.Code})
+	}
+	if err := (&store.Webhooks{DB: r.db}).Delete(ctx, gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	stored, err := r.events.StoreBatch(ctx, []domain.Event{ev}, pl)
 	if err != nil {
 		t.Fatalf("publish failed because a webhook was deleted meanwhile: %v", err)
 	}

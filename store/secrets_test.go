@@ -33,7 +33,7 @@ func TestWebhookSecretsAreSealedAtRest(t *testing.T) {
 	}
 
 	const secret = "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0"
-	w := newWebhook("sealed", []string{"case.created"}, nil)
+	w := testkit.Webhook("sealed", []string{"case.created"}, nil)
 	w.Secret = secret
 	if err := repo.Create(ctx, w); err != nil {
 		t.Fatal(err)
@@ -105,7 +105,7 @@ func TestResealMovesSecretsToTheNewestKeyAndBindsThemToTheirRow(t *testing.T) {
 	old := &store.Webhooks{DB: db, Cipher: oldBox}
 	var ids []string
 	for i, code := range []string{"one", "two", "three"} {
-		w := newWebhook(code, []string{"case.created"}, nil)
+		w := testkit.Webhook(code, []string{"case.created"}, nil)
 		w.Secret = "whsec_" + strings.Repeat(string(rune('a'+i)), 32)
 		if err := old.Create(ctx, w); err != nil {
 			t.Fatal(err)

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/triggerflow/triggerflow/matching"
+
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
@@ -61,7 +63,7 @@ func TestTriggersResolveFlowsNotifyAndFeedTheIndex(t *testing.T) {
 	flowID := insertFlowRow(t, db, "notify", domain.FlowTypeService)
 	insertFlowRow(t, db, "ivr", "default")
 	changes := 0
-	index := store.NewIndex(db, testkit.Logger())
+	index := matching.NewIndex(db, testkit.Logger())
 	triggers := &store.Triggers{DB: db, OnChange: func() { changes++; index.Invalidate() }}
 
 	// The flow may be named by name; the id is saved.
@@ -96,7 +98,7 @@ func TestTriggersResolveFlowsNotifyAndFeedTheIndex(t *testing.T) {
 	}
 
 	// The index matches the enabled on_event trigger by type and conditions.
-	match := func(id, typ, data string) []store.RunTarget {
+	match := func(id, typ, data string) []matching.RunTarget {
 		t.Helper()
 		m, err := index.Match(ctx, []domain.Event{{ID: id, Type: typ, Data: []byte(data)}})
 		if err != nil {
@@ -186,7 +188,7 @@ func TestQueueHooksAreScopedToTheirQueue(t *testing.T) {
 	db := testkit.DB(t)
 	flowID := insertFlowRow(t, db, "callback", domain.FlowTypeService)
 	changes := 0
-	index := store.NewIndex(db, testkit.Logger())
+	index := matching.NewIndex(db, testkit.Logger())
 	hooks := &store.QueueHooks{DB: db, OnChange: func() { changes++; index.Invalidate() }}
 	h := &domain.QueueHook{QueueID: "42", Event: "missed", Flow: "callback", Enabled: true}
 	if err := hooks.Create(ctx, h); err != nil {
@@ -204,7 +206,7 @@ func TestQueueHooksAreScopedToTheirQueue(t *testing.T) {
 	if got, err := hooks.ByID(ctx, h.ID); err != nil || got.QueueID != "42" {
 		t.Fatalf("by id: %+v %v", got, err)
 	}
-	match := func(id, typ, data string) []store.RunTarget {
+	match := func(id, typ, data string) []matching.RunTarget {
 		m, err := index.Match(ctx, []domain.Event{{ID: id, Type: typ, Data: []byte(data)}})
 		if err != nil {
 			t.Fatal(err)

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/triggerflow/triggerflow/matching"
+
 	"github.com/triggerflow/triggerflow/dispatch"
 
 	"github.com/jmoiron/sqlx"
@@ -104,7 +106,7 @@ type Options struct {
 	// Index matches the events the worker raises (a case's planned
 	// resolution time) against webhooks and triggers; keep it fresh with
 	// Index.Listen. nil makes one that reloads every 30 s.
-	Index *store.Index
+	Index *matching.Index
 }
 
 // New registers every workflow and activity on the task queue and returns
@@ -146,7 +148,7 @@ func registerCaseTimers(w sdkworker.Worker, opts Options) {
 	events := &store.Events{DB: opts.DB}
 	index := opts.Index
 	if index == nil {
-		index = store.NewIndex(opts.DB, opts.Logger)
+		index = matching.NewIndex(opts.DB, opts.Logger)
 	}
 	w.RegisterWorkflow(workflows.CaseTimerWorkflow)
 	w.RegisterActivity(&activities.CaseTimers{Events: events,

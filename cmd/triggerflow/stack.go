@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/triggerflow/triggerflow/matching"
+
 	"github.com/triggerflow/triggerflow/dispatch"
 
 	"github.com/jmoiron/sqlx"
@@ -116,7 +118,7 @@ func startAPI(ctx context.Context, cfg Config, db *sqlx.DB, tc client.Client, lo
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	index := store.NewIndex(db, log)
+	index := matching.NewIndex(db, log)
 	maxUndispatched := cfg.MaxUndispatched
 	if maxUndispatched == 0 {
 		maxUndispatched = -1 // no bound
@@ -188,7 +190,7 @@ func startWorker(ctx context.Context, cfg Config, db *sqlx.DB, tc client.Client,
 		httpClient = tracing.HTTPClient(httpClient)
 	}
 	// The worker matches the events it raises itself (case timers).
-	index := store.NewIndex(db, log)
+	index := matching.NewIndex(db, log)
 	w := worker.New(worker.Options{DB: db, Temporal: tc, Logger: log, HTTP: httpClient,
 		Actions: activities.ActionSettings{SMTPURL: cfg.SMTPURL, LeadAPIURL: cfg.LeadAPIURL, LeadAPIToken: cfg.LeadAPIToken},
 		Cipher:  box, Metrics: reg, Index: index})

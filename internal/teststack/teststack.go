@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/triggerflow/triggerflow/matching"
+
 	"github.com/triggerflow/triggerflow/dispatch"
 
 	"github.com/jmoiron/sqlx"
@@ -45,7 +47,7 @@ type Stack struct {
 	DB       *sqlx.DB
 	DBURL    string
 	Temporal client.Client
-	Index    *store.Index
+	Index    *matching.Index
 	Worker   sdkworker.Worker
 	t        testing.TB
 }
@@ -122,7 +124,7 @@ func Start(t testing.TB, opts Options) *Stack {
 	}
 
 	runCtx, stop := context.WithCancel(context.Background())
-	s.Index = store.NewIndex(db, log)
+	s.Index = matching.NewIndex(db, log)
 	pubTemporal := opts.PublishTemporal
 	if pubTemporal == nil {
 		pubTemporal = tc

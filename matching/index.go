@@ -1,4 +1,4 @@
-package store
+package matching
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/triggerflow/triggerflow/domain"
+	"github.com/triggerflow/triggerflow/store"
 )
 
 // Index matches events against every enabled webhook, On Event trigger and
@@ -21,7 +22,7 @@ import (
 // changes from other processes arrive by LISTEN/NOTIFY, and a periodic reload
 // covers a lost notification.
 type Index struct {
-	defs *Definitions
+	defs *store.Definitions
 	log  *slog.Logger
 	// gen counts invalidations. A snapshot is current only if it was loaded
 	// at the present generation, so a reader never takes a snapshot that a
@@ -86,7 +87,7 @@ func NewIndex(db *sqlx.DB, log *slog.Logger) *Index {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Index{defs: &Definitions{DB: db}, log: log}
+	return &Index{defs: &store.Definitions{DB: db}, log: log}
 }
 
 // Invalidate makes the next Match reload definitions first.
@@ -294,7 +295,7 @@ func (ix *Index) Listen(ctx context.Context, url string) {
 		}
 	})
 	defer l.Close()
-	if err := l.Listen(NotifyChannel); err != nil {
+	if err := l.Listen(store.NotifyChannel); err != nil {
 		ix.log.Warn("cannot listen for definition changes; relying on periodic reload", "error", err)
 	}
 	for {

@@ -1,4 +1,4 @@
-package store_test
+package matching_test
 
 import (
 	"context"
@@ -9,21 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/triggerflow/triggerflow/matching"
+
 	"github.com/triggerflow/triggerflow/domain"
 	"github.com/triggerflow/triggerflow/internal/testkit"
 	"github.com/triggerflow/triggerflow/store"
 )
 
-func newWebhook(code string, types []string, mod func(*domain.Webhook)) *domain.Webhook {
-	w := &domain.Webhook{Name: code, Code: code, URL: "https://example.com/" + code, EventTypes: types, Enabled: true, Secret: "whsec_x"}
-	if mod != nil {
-		mod(w)
-	}
-	w.Normalize()
-	return w
-}
-
-func matchedCodes(t *testing.T, ix *store.Index, typ, data string) []string {
+func matchedCodes(t *testing.T, ix *matching.Index, typ, data string) []string {
 	t.Helper()
 	m, err := ix.Match(context.Background(), []domain.Event{{ID: "e", Type: typ, OccurredAt: time.Now(), Data: json.RawMessage(data)}})
 	if err != nil {
@@ -40,21 +33,21 @@ func matchedCodes(t *testing.T, ix *store.Index, typ, data string) []string {
 func TestIndexMatchesTypesConditionsFiltersAndExpressions(t *testing.T) {
 	db := testkit.DB(t)
 	ctx := context.Background()
-	ix := store.NewIndex(db, testkit.Logger())
+	ix := matching.NewIndex(db, testkit.Logger())
 	repo := &store.Webhooks{DB: db, OnChange: ix.Invalidate}
 	for _, w := range []*domain.Webhook{
-		newWebhook("exact", []string{"case.created"}, nil),
-		newWebhook("object", []string{"task.*"}, nil),
-		newWebhook("everything", []string{"*"}, nil),
-		newWebhook("both", []string{"task.*", "task.created"}, nil), // matched once
-		newWebhook("campaigns", []string{"agent.wrap"}, func(w *domain.Webhook) {
+		testkit.Webhook("exact", []string{"case.created"}, nil),
+		testkit.Webhook("object", []string{"task.*"}, nil),
+		testkit.Webhook("everything", []string{"*"}, nil),
+		testkit.Webhook("both", []string{"task.*", "task.created"}, nil), // matched once
+		testkit.Webhook("campaigns", []string{"agent.wrap"}, func(w *domain.Webhook) {
 			w.Conditions = []domain.Condition{{Reference: "campaignId", Operator: "in", Value: "215, 223"}, {Reference: "lead.totalAttempts", Operator: ">=", Value: "3"}}
 		}),
-		newWebhook("one_workflow", []string{"task.*", "user.logout"}, func(w *domain.Webhook) {
+		testkit.Webhook("one_workflow", []string{"task.*", "user.logout"}, func(w *domain.Webhook) {
 			w.Filters = map[string][]domain.Condition{"task.*": {{Reference: "workflow", Operator: "=", Value: "wf1"}}}
 		}),
-		newWebhook("cel", []string{"survey.created"}, func(w *domain.Webhook) { w.Expression = `data.score > 8 && event.type == "survey.created"` }),
-		newWebhook("off", []string{"*"}, func(w *domain.Webhook) { w.Enabled = false }),
+		testkit.Webhook("cel", []string{"survey.created"}, func(w *domain.Webhook) { w.Expression = `data.score > 8 && event.type == "survey.created"` }),
+		testkit.Webhook("off", []string{"*"}, func(w *domain.Webhook) { w.Enabled = false }),
 	} {
 		if err := repo.Create(ctx, w); err != nil {
 			t.Fatal(err)
@@ -98,7 +91,7 @@ func TestIndexSeesChangesFromOtherProcessesByNotify(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	ix := store.NewIndex(db, testkit.Logger())
+	ix := matching.NewIndex(db, testkit.Logger())
 	go ix.Listen(ctx, url)
 	if got := matchedCodes(t, ix, "case.created", `{}`); len(got) != 0 {
 		t.Fatal(got)
@@ -106,7 +99,7 @@ func TestIndexSeesChangesFromOtherProcessesByNotify(t *testing.T) {
 	time.Sleep(300 * time.Millisecond) // let the listener connect
 	// Another process's repository: no OnChange into this index.
 	other := &store.Webhooks{DB: db}
-	if err := other.Create(ctx, newWebhook("remote", []string{"case.created"}, nil)); err != nil {
+	if err := other.Create(ctx, testkit.Webhook("remote", []string{"case.created"}, nil)); err != nil {
 		t.Fatal(err)
 	}
 	testkit.Eventually(t, 5*time.Second, "index picks up the NOTIFY", func() bool {
@@ -119,12 +112,12 @@ func TestIndexSeesChangesFromOtherProcessesByNotify(t *testing.T) {
 func BenchmarkMatch1000Subscriptions(b *testing.B) {
 	db := testkit.DB(b)
 	ctx := context.Background()
-	ix := store.NewIndex(db, testkit.Logger())
+	ix := matching.NewIndex(db, testkit.Logger())
 	repo := &store.Webhooks{DB: db}
 	objects := []string{"case", "task", "user", "lead", "queue", "survey", "element", "agent", "note", "contact"}
 	for i := 0; i < 1000; i++ {
 		obj := objects[i%len(objects)]
-		w := newWebhook(fmt.Sprintf("w%04d", i), []string{obj + ".*"}, func(w *domain.Webhook) {
+		w := testkit.Webhook(fmt.Sprintf("w%04d", i), []string{obj + ".*"}, func(w *domain.Webhook) {
 			w.Conditions = []domain.Condition{{Reference: "campaignId", Operator: "in", Value: fmt.Sprintf("%d, %d", i, i+1)}}
 		})
 		if err := repo.Create(ctx, w); err != nil {
@@ -150,12 +143,12 @@ func BenchmarkMatch1000Subscriptions(b *testing.B) {
 func TestIndexNeverServesAStaleSnapshotToConcurrentReaders(t *testing.T) {
 	db := testkit.DB(t)
 	ctx := context.Background()
-	ix := store.NewIndex(db, testkit.Logger())
+	ix := matching.NewIndex(db, testkit.Logger())
 	repo := &store.Webhooks{DB: db, OnChange: ix.Invalidate}
 	for round := 0; round < 30; round++ {
 		typ := "case.created"
 		code := fmt.Sprintf("r%02d", round)
-		if err := repo.Create(ctx, newWebhook(code, []string{typ}, nil)); err != nil {
+		if err := repo.Create(ctx, testkit.Webhook(code, []string{typ}, nil)); err != nil {
 			t.Fatal(err)
 		}
 		var wg sync.WaitGroup

@@ -1,0 +1,9 @@
+package matching_test
+
+import (
+	"testing"
+
+	"github.com/triggerflow/triggerflow/internal/testkit"
+)
+
+func TestMain(m *testing.M) { testkit.Main(m) }
