@@ -62,13 +62,15 @@ func TestConsoleEventTypesRegistry(t *testing.T) {
 	c.stack.MustDo(http.StatusNotFound, "GET", "/v1/event-types/invoice.paid", nil)
 	// The API's own errors: the example does not match, alias 2 is taken.
 	c.fill("Schema (JSON)", `{"type": "object", "required": ["invoice"], "properties": {"invoice": {"type": "object", "required": ["number"]}}}`)
+	c.fill("Example (JSON)", `{"amount": `)
+	example := c.find("textbox", "Example (JSON)")
+	c.waitFor("the broken example marked while typing", `document.querySelector('`+example+`').getAttribute('aria-invalid') === 'true'`)
 	c.fill("Example (JSON)", `{"amount": 120.5}`)
 	c.click("button", "Add alias")
 	c.fill("Alias 1", "billing.invoice.paid")
 	c.click("button", "Add alias")
 	c.fill("Alias 2", "outbound.lead.outcome.preview")
 	c.click("button", "Save")
-	example := c.find("textbox", "Example (JSON)")
 	c.waitFor("the example marked", `document.querySelector('`+example+`').getAttribute('aria-invalid') === 'true'`)
 	if msg := c.errorOf(example); !strings.Contains(msg, "does not match the schema") {
 		t.Errorf("example message = %q", msg)

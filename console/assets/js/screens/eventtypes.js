@@ -75,11 +75,18 @@ async function eventTypeForm(ctx, t, saved) {
     hint: fixed || 'A JSON Schema (draft 2020-12) of the event’s data. Empty: no schema.' });
   const exampleField = field('Example (JSON)', example, { path: 'example', wide: true,
     hint: fixed || 'Example data: it fills test sends, flow test runs and the placeholder picker; it must match the schema.' });
-  // The JSON is checked once typing pauses, and again before anything is
-  // sent. (Not on blur: a message appearing or going as the admin clicks
-  // elsewhere moves the button under the pointer.)
+  // Editing a field drops its old message (it was about other text); its
+  // JSON is checked once typing pauses, and again before anything is sent.
+  // The pause's check only ever adds a syntax error: one that fires after
+  // the API answered must not wipe the API's message. (Not on blur: a
+  // message appearing or going as the admin clicks elsewhere moves the
+  // button under the pointer.)
   for (const [wrap, control] of [[schemaField, schema], [exampleField, example]]) {
-    control.addEventListener('input', debounce(() => setFieldError(wrap, parseJSONText(control.value).error || ''), 600));
+    const check = debounce(() => { const bad = parseJSONText(control.value).error; if (bad) setFieldError(wrap, bad); }, 600);
+    control.addEventListener('input', () => {
+      if (control.getAttribute('aria-invalid') === 'true') setFieldError(wrap, '');
+      check();
+    });
   }
   const form = h('form', { class: 'form', novalidate: true },
     h('p', { class: 'form-error alert', role: 'alert', hidden: true }),
