@@ -90,7 +90,7 @@ async function eventTypeForm(ctx, t, saved) {
   }
   const form = h('form', { class: 'form', novalidate: true },
     h('p', { class: 'form-error alert', role: 'alert', hidden: true }),
-    builtin ? h('p', { class: 'muted' }, 'A built-in type: its description, schema and example come with TriggerFlow. You can add the names source systems send it under and choose how publishes are checked.') : null,
+    builtin ? h('p', { class: 'muted' }, 'A built-in type: its description, schema and example come with TriggerFlow. You can add the names source systems send it under and choose how publishes are checked; the aliases TriggerFlow documents for it always apply, even when removed here.') : null,
     h('div', { class: 'grid-fields' },
       field('Name', name, { path: 'name', hint: editing ? 'Names cannot be changed; make a new type and give it the old name as an alias.' : '<object>.<event> in lowercase, e.g. invoice.paid. The object is what On Event triggers offer.' }),
       field('Validation', validation, { path: 'validation', hint: 'Warn and Reject need a schema.' }),
