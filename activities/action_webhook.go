@@ -152,7 +152,7 @@ func webhookActionRequest(in WebhookActionInput) (store.StepRequest, error) {
 	}
 	body, contentType := requestBody(in.Payload)
 	headers := map[string]string{}
-	for _, k := range sortedHeaderNames(in.Headers) {
+	for _, k := range sortedNames(in.Headers) {
 		if reservedRequestHeader(k) {
 			continue
 		}

@@ -20,19 +20,7 @@ var _ activities.RunStarter = Starter{}
 // StartRun starts the workflow of one planned run; the workflow id comes from
 // the trigger (or hook) and the event, so a repeated event is one run.
 func (Starter) StartRun(ctx context.Context, c client.Client, r *store.Run, timeout time.Duration, sa activities.RunAttributes, resume *activities.RunResume) (string, string, error) {
-	updates := []temporal.SearchAttributeUpdate{}
-	if sa.TriggerID != "" {
-		updates = append(updates, workflows.SATrigger.ValueSet(sa.TriggerID))
-	}
-	if sa.QueueID != "" {
-		updates = append(updates, workflows.SAQueue.ValueSet(sa.QueueID))
-	}
-	if sa.EventID != "" {
-		updates = append(updates, workflows.SAEventID.ValueSet(sa.EventID))
-	}
-	if sa.EventType != "" {
-		updates = append(updates, workflows.SAEventType.ValueSet(sa.EventType))
-	}
+	attrs := runAttributes(sa)
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       r.WorkflowID,
 		TaskQueue:                workflows.TaskQueue,
@@ -42,7 +30,7 @@ func (Starter) StartRun(ctx context.Context, c client.Client, r *store.Run, time
 		EnableEagerStart:         true,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		TypedSearchAttributes:    temporal.NewSearchAttributes(updates...),
+		TypedSearchAttributes:    attrs,
 	}, workflows.FlowRunWorkflowName, workflows.FlowRunInput{RunID: r.ID, Resume: resume})
 	if err != nil {
 		return "", "", fmt.Errorf("start %s: %w", r.WorkflowID, err)
@@ -81,26 +69,14 @@ func StartRunBatch(ctx context.Context, c client.Client, group string, in workfl
 // execution timeout and search attributes. A start under an id already
 // running finds that run.
 func StartFlowRun(ctx context.Context, c client.Client, workflowID string, in workflows.FlowRunInput, timeout time.Duration, sa activities.RunAttributes) (client.WorkflowRun, error) {
-	var updates []temporal.SearchAttributeUpdate
-	if sa.TriggerID != "" {
-		updates = append(updates, workflows.SATrigger.ValueSet(sa.TriggerID))
-	}
-	if sa.QueueID != "" {
-		updates = append(updates, workflows.SAQueue.ValueSet(sa.QueueID))
-	}
-	if sa.EventID != "" {
-		updates = append(updates, workflows.SAEventID.ValueSet(sa.EventID))
-	}
-	if sa.EventType != "" {
-		updates = append(updates, workflows.SAEventType.ValueSet(sa.EventType))
-	}
+	attrs := runAttributes(sa)
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       workflowID,
 		TaskQueue:                workflows.TaskQueue,
 		WorkflowExecutionTimeout: timeout,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		TypedSearchAttributes:    temporal.NewSearchAttributes(updates...),
+		TypedSearchAttributes:    attrs,
 	}, workflows.FlowRunWorkflowName, in)
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", workflowID, err)
@@ -149,4 +125,9 @@ func ReconcileRunStatus(ctx context.Context, c client.Client, runs *store.Runs, 
 		return r, err
 	}
 	return runs.Find(ctx, r.ID)
+}
+
+// runAttributes are the search attributes of a run's own workflow.
+func runAttributes(sa activities.RunAttributes) temporal.SearchAttributes {
+	return SearchAttributeValues{Trigger: sa.TriggerID, Queue: sa.QueueID, EventID: sa.EventID, EventType: sa.EventType}.attributes()
 }

@@ -11,16 +11,20 @@ import (
 	"github.com/triggerflow/triggerflow/store"
 )
 
+// infrastructureRetry is the retry policy of activities whose failures are
+// the infrastructure's (PostgreSQL restarting, a worker gone), not a
+// receiver's: quickly at first, then at most a minute apart. The receiver's
+// own failures follow the webhook's policy instead (attemptOptions).
+func infrastructureRetry() *temporal.RetryPolicy {
+	return &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute}
+}
+
 // Activity options shared by bookkeeping activities: they only touch the
 // database, so they retry (PostgreSQL may be restarting) with a bound.
 var bookkeeping = workflow.ActivityOptions{
 	StartToCloseTimeout:    30 * time.Second,
 	ScheduleToCloseTimeout: 24 * time.Hour,
-	RetryPolicy: &temporal.RetryPolicy{
-		InitialInterval:    time.Second,
-		BackoffCoefficient: 2,
-		MaximumInterval:    time.Minute,
-	},
+	RetryPolicy:            infrastructureRetry(),
 }
 
 // pausedRecheck is how often, in workflows started before deliveries were
@@ -91,11 +95,7 @@ func DeliverBatchWorkflow(ctx workflow.Context, in DeliverBatchInput) (DeliverBa
 			// the activity heartbeats every 2 s while it runs.
 			HeartbeatTimeout:       10 * time.Second,
 			ScheduleToCloseTimeout: 48 * time.Hour,
-			RetryPolicy: &temporal.RetryPolicy{
-				InitialInterval:    time.Second,
-				BackoffCoefficient: 2,
-				MaximumInterval:    time.Minute,
-			},
+			RetryPolicy:            infrastructureRetry(),
 		}
 		if rounds >= 1 {
 			opts.StartToCloseTimeout = batchRound
