@@ -2,7 +2,6 @@ package apiserver
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,7 +35,8 @@ func (s *Server) schedules() dispatch.Schedules { return dispatch.Schedules{Clie
 
 // triggerCases changes triggers and their schedules together.
 func (s *Server) triggerCases(c *gin.Context) dispatch.Triggers {
-	return dispatch.Triggers{Store: s.triggerStore(), Schedules: s.schedules(), Log: loggerFrom(c), CallTimeout: temporalCallTimeout}
+	return dispatch.Triggers{Store: s.triggerStore(), Schedules: s.schedules(), Runs: s.runs, Events: s.events,
+		Temporal: s.opts.Temporal, Log: loggerFrom(c), CallTimeout: temporalCallTimeout}
 }
 
 // invalidateIndex makes this process's matching index reload definitions
@@ -496,36 +496,15 @@ func (s *Server) runTrigger(c *gin.Context) {
 }
 
 func (s *Server) runScheduledTrigger(c *gin.Context, t *domain.Trigger) {
-	ctx, cancel := context.WithTimeout(c.Request.Context(), temporalCallTimeout+manualRunWait)
-	defer cancel()
-	sched := s.schedules()
-	fired, err := sched.TriggerNow(ctx, t.ID, manualRunWait)
-	if errors.Is(err, domain.ErrNotFound) {
-		// Made by an older version, or lost: create it, then fire.
-		if err = sched.Save(ctx, t); err == nil {
-			fired, err = sched.TriggerNow(ctx, t.ID, manualRunWait)
-		}
-	}
+	run, err := s.triggerCases(c).RunScheduled(c.Request.Context(), t, manualRunWait)
 	if err != nil {
-		abortWithError(c, dispatch.Unavailable("the trigger could not be fired", err))
+		abortWithError(c, err)
 		return
 	}
-	if fired.WorkflowID == "" {
+	if run == nil {
 		// Accepted by Temporal but not started yet: it will be, and the
 		// run records itself.
 		c.JSON(http.StatusAccepted, runResponse{TriggerID: t.ID, FlowID: t.Flow, Status: store.RunPending})
-		return
-	}
-	run, err := s.runs.Record(c.Request.Context(), &store.Run{
-		TriggerID:  nullString(t.ID),
-		FlowID:     nullString(t.Flow),
-		WorkflowID: fired.WorkflowID,
-		RunID:      fired.RunID,
-		Status:     store.RunRunning,
-		StartedAt:  fired.StartedAt,
-	})
-	if err != nil {
-		abortWithError(c, err)
 		return
 	}
 	c.JSON(http.StatusAccepted, s.linkedRun(run))
@@ -552,65 +531,17 @@ func (s *Server) runEventTrigger(c *gin.Context, t *domain.Trigger, in *eventReq
 		}
 		ev = given
 	}
-	if err := s.events.Insert(c.Request.Context(), ev); err != nil {
-		if !errors.Is(err, domain.ErrConflict) {
-			abortWithError(c, err)
-			return
-		}
-		// The id was published before: run for that event, as a publish
-		// of it would have.
-		stored, gerr := s.events.Get(c.Request.Context(), ev.ID)
-		if gerr != nil {
-			abortWithError(c, gerr)
-			return
-		}
-		if stored.Type != t.EventType() {
-			abortWithError(c, domain.Invalid("event.id", fmt.Sprintf("names an event of type %q; this trigger listens to %q", stored.Type, t.EventType())))
-			return
-		}
-		ev = stored.Event
-	}
-	run, err := s.runs.Record(c.Request.Context(), &store.Run{
-		TriggerID:  nullString(t.ID),
-		EventID:    nullString(ev.ID),
-		FlowID:     nullString(t.Flow),
-		WorkflowID: workflows.TriggerRunWorkflowID(t.ID, ev.ID),
-	})
+	run, existing, err := s.triggerCases(c).RunForEvent(c.Request.Context(), t, ev)
 	if err != nil {
 		abortWithError(c, err)
 		return
 	}
-	if run.Status != store.RunPending || run.RunID != "" {
+	if existing {
 		// A repeated event id is one run: answer with the one there is.
 		c.JSON(http.StatusOK, s.linkedRun(run))
 		return
 	}
-	if s.opts.Temporal == nil {
-		_ = s.runs.Discard(context.WithoutCancel(c.Request.Context()), run.ID)
-		abortWithError(c, fmt.Errorf("%w: Temporal is not configured", domain.ErrUnavailable))
-		return
-	}
-	ctx, cancel := context.WithTimeout(c.Request.Context(), temporalCallTimeout)
-	defer cancel()
-	wfID, runID, err := dispatch.Starter{}.StartRun(ctx, s.opts.Temporal, run, t.Timeout, activities.RunAttributes{
-		TriggerID: t.ID, EventID: ev.ID, EventType: ev.Type,
-	}, nil)
-	if err != nil {
-		_ = s.runs.Discard(context.WithoutCancel(c.Request.Context()), run.ID)
-		abortWithError(c, dispatch.Unavailable("the run could not be started", temporalCause(err)))
-		return
-	}
-	if err := s.runs.MarkStarted(c.Request.Context(), run.ID, wfID, runID); err != nil {
-		abortWithError(c, err)
-		return
-	}
-	run.WorkflowID, run.RunID, run.Status = wfID, runID, store.RunRunning
 	c.JSON(http.StatusAccepted, s.linkedRun(run))
-}
-
-// temporalCause marks a failed start as Temporal's trouble.
-func temporalCause(err error) error {
-	return fmt.Errorf("%v: %w", err, domain.ErrUnavailable)
 }
 
 // mergeInto prefixes every path of f with prefix.
@@ -618,10 +549,6 @@ func mergeInto(prefix string, f domain.FieldErrors) domain.FieldErrors {
 	out := domain.FieldErrors{}
 	out.Merge(prefix, f)
 	return out
-}
-
-func nullString(s string) sql.NullString {
-	return sql.NullString{String: s, Valid: s != ""}
 }
 
 func (s *Server) listTriggerRuns(c *gin.Context) {

@@ -2,13 +2,17 @@ package dispatch
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
+	"github.com/triggerflow/triggerflow/activities"
 	"github.com/triggerflow/triggerflow/domain"
 	"github.com/triggerflow/triggerflow/store"
+	"github.com/triggerflow/triggerflow/workflows"
+	"go.temporal.io/sdk/client"
 )
 
 // Triggers keeps what the database says of triggers and what Temporal runs
@@ -18,7 +22,12 @@ import (
 type Triggers struct {
 	Store     *store.Triggers
 	Schedules Schedules
-	Log       *slog.Logger
+	// Runs, Events and Temporal serve manual runs (RunScheduled,
+	// RunForEvent).
+	Runs     *store.Runs
+	Events   *store.Events
+	Temporal client.Client
+	Log      *slog.Logger
 	// CallTimeout bounds each call to Temporal (default 10s).
 	CallTimeout time.Duration
 }
@@ -238,3 +247,83 @@ func (u Triggers) revert(ctx context.Context, old *domain.Trigger) {
 			"trigger", old.ID, "error", err)
 	}
 }
+
+// RunScheduled fires an At Time trigger now through its schedule (the run
+// appears in the schedule's history like any other), creating the schedule
+// first if it is missing, waiting up to wait for the run to start. It
+// returns the run recorded, or nil when Temporal accepted the firing but the
+// run has not started yet (it records itself when it does).
+func (u Triggers) RunScheduled(ctx context.Context, t *domain.Trigger, wait time.Duration) (*store.Run, error) {
+	sctx, cancel := context.WithTimeout(ctx, u.timeout()+wait)
+	defer cancel()
+	fired, err := u.Schedules.TriggerNow(sctx, t.ID, wait)
+	if errors.Is(err, domain.ErrNotFound) {
+		// Made by an older version, or lost: create it, then fire.
+		if err = u.Schedules.Save(sctx, t); err == nil {
+			fired, err = u.Schedules.TriggerNow(sctx, t.ID, wait)
+		}
+	}
+	if err != nil {
+		return nil, Unavailable("the trigger could not be fired", err)
+	}
+	if fired.WorkflowID == "" {
+		return nil, nil
+	}
+	return u.Runs.Record(ctx, &store.Run{
+		TriggerID: nullString(t.ID), FlowID: nullString(t.Flow), WorkflowID: fired.WorkflowID,
+		RunID: fired.RunID, Status: store.RunRunning, StartedAt: fired.StartedAt,
+	})
+}
+
+// RunForEvent runs an On Event trigger's flow now for ev, without publishing
+// it (no webhook or other trigger sees it) and without testing the
+// trigger's conditions: a person asked for this run. An event id published
+// before runs for that stored event, as a publish of it would have, and a
+// run that exists already for it is returned as it is (existing true).
+func (u Triggers) RunForEvent(ctx context.Context, t *domain.Trigger, ev domain.Event) (run *store.Run, existing bool, err error) {
+	if err := u.Events.Insert(ctx, ev); err != nil {
+		if !errors.Is(err, domain.ErrConflict) {
+			return nil, false, err
+		}
+		stored, gerr := u.Events.Get(ctx, ev.ID)
+		if gerr != nil {
+			return nil, false, gerr
+		}
+		if stored.Type != t.EventType() {
+			return nil, false, domain.Invalid("event.id", fmt.Sprintf("names an event of type %q; this trigger listens to %q", stored.Type, t.EventType()))
+		}
+		ev = stored.Event
+	}
+	run, err = u.Runs.Record(ctx, &store.Run{
+		TriggerID: nullString(t.ID), EventID: nullString(ev.ID), FlowID: nullString(t.Flow),
+		WorkflowID: workflows.TriggerRunWorkflowID(t.ID, ev.ID),
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	if run.Status != store.RunPending || run.RunID != "" {
+		return run, true, nil // a repeated event id is one run
+	}
+	if u.Temporal == nil {
+		_ = u.Runs.Discard(context.WithoutCancel(ctx), run.ID)
+		return nil, false, fmt.Errorf("%w: Temporal is not configured", domain.ErrUnavailable)
+	}
+	sctx, cancel := context.WithTimeout(ctx, u.timeout())
+	defer cancel()
+	wfID, runID, err := Starter{}.StartRun(sctx, u.Temporal, run, t.Timeout, activities.RunAttributes{
+		TriggerID: t.ID, EventID: ev.ID, EventType: ev.Type,
+	}, nil)
+	if err != nil {
+		// No run is left behind that nothing would ever finish.
+		_ = u.Runs.Discard(context.WithoutCancel(ctx), run.ID)
+		return nil, false, Unavailable("the run could not be started", fmt.Errorf("%v: %w", err, domain.ErrUnavailable))
+	}
+	if err := u.Runs.MarkStarted(ctx, run.ID, wfID, runID); err != nil {
+		return nil, false, err
+	}
+	run.WorkflowID, run.RunID, run.Status = wfID, runID, store.RunRunning
+	return run, false, nil
+}
+
+// nullString is s as a nullable column value (” is NULL).
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
