@@ -53,9 +53,9 @@ type Webhooks struct {
 	// timeout, whatever the group's size.
 	Budget time.Duration
 	// MaxPerWebhook bounds the requests in flight to one webhook from this
-	// process, across all groups (default 256): a slow receiver holds at
-	// most that many connections, and its lanes in many groups wait for
-	// each other rather than open thousands.
+	// process, across all groups (default 64): a slow receiver holds at
+	// most that many connections (and activity slots), and its lanes in
+	// other groups leave their deliveries for a later call rather than wait.
 	MaxPerWebhook int
 	// Observer, when set, is told of every attempt and every delivery that
 	// ends (metrics; internal/deliverymetrics implements it).
@@ -115,7 +115,7 @@ func (a *Webhooks) slotsOf(webhookID string) chan struct{} {
 	}
 	n := a.MaxPerWebhook
 	if n <= 0 {
-		n = 256
+		n = 64
 	}
 	ch, _ := a.slots.LoadOrStore(webhookID, make(chan struct{}, n))
 	return ch.(chan struct{})
@@ -170,9 +170,11 @@ type DeliverBatchResult struct {
 	HandedOff int
 	// Parked deliveries wait, with no workflow, for their disabled webhook.
 	Parked int
-	// Left deliveries were not started within the call's budget; the
-	// workflow calls again for them.
+	// Left deliveries were not started within the call's budget (or their
+	// webhook had no request to spare); the workflow calls again for them.
 	Left int
+	// Sent counts the requests this call made.
+	Sent int `json:",omitempty"`
 }
 
 // DeliverBatchProgress is the heartbeat detail of DeliverBatch.
@@ -297,9 +299,11 @@ func (a *Webhooks) DeliverBatch(ctx context.Context, in DeliverBatchInput) (Deli
 			go func() {
 				defer wg.Done()
 				for first := true; ctx.Err() == nil; first = false {
-					// A token of the webhook's, waited for until the
-					// deadline at most: other groups may hold them all.
-					wait, cancel := context.WithDeadline(ctx, deadline)
+					// A token of the webhook's, waited for briefly: when
+					// other groups hold them all (a slow receiver), the
+					// lane's deliveries wait for a later call instead of
+					// keeping this one (and its activity slot) open.
+					wait, cancel := context.WithDeadline(ctx, minTime(deadline, a.now().Add(tokenWait)))
 					select {
 					case slots <- struct{}{}:
 					case <-wait.Done():
@@ -330,6 +334,7 @@ func (a *Webhooks) DeliverBatch(ctx context.Context, in DeliverBatchInput) (Deli
 	for _, f := range left {
 		res.Left += f()
 	}
+	res.Sent = progress.Sent
 	if err := rec.close(); err != nil {
 		handOff.close()
 		return res, err
@@ -350,6 +355,17 @@ func (a *Webhooks) concurrency() int {
 		return a.Concurrency
 	}
 	return 64
+}
+
+// tokenWait is how long a lane waits for one of its webhook's request
+// tokens before it leaves its deliveries for a later call.
+const tokenWait = time.Second
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 func (a *Webhooks) budget() time.Duration {

@@ -41,6 +41,10 @@ const pausedWait = 24 * time.Hour
 // plus time to record and hand over.
 const batchRound = 3 * time.Minute
 
+// roundPause is how long a group waits before another call when its last
+// call could send nothing.
+const roundPause = 5 * time.Second
+
 // Statuses a delivery workflow may end with besides the delivery's own.
 const (
 	// StatusParked: the webhook is disabled; the delivery waits in
@@ -114,6 +118,13 @@ func DeliverBatchWorkflow(ctx workflow.Context, in DeliverBatchInput) (DeliverBa
 				break
 			}
 			out.Rounds++
+			if res.Sent == 0 && workflow.GetVersion(ctx, "delivery-batch-round-pause", workflow.DefaultVersion, 1) >= 1 {
+				// Nothing could be sent (the webhooks' requests are all in
+				// use elsewhere): pause before trying again.
+				if err := workflow.Sleep(ctx, roundPause); err != nil {
+					return out, err
+				}
+			}
 		}
 	}
 	if in.HasRuns {

@@ -507,6 +507,21 @@ func (b *bencher) latencyScenario(ctx context.Context, rate int, dur time.Durati
 	prefix := fmt.Sprintf("b%d", b.seq.Add(1))
 	b.recv.expect(prefix, codes, n)
 	cpu0, wall0 := cpuSeconds(), time.Now()
+	failed := b.publishAtRate(ctx, prefix, "survey.created", n, rate)
+	res.AcceptedPerSec = float64(n) / time.Since(wall0).Seconds()
+	if err := b.recv.wait(ctx, prefix, n, 5*time.Minute); err != nil {
+		res.Note = err.Error()
+	}
+	if failed > 0 {
+		res.Note = strings.TrimSpace(res.Note + fmt.Sprintf(" %d publishes failed", failed))
+	}
+	b.fill(&res, prefix, n, b.recv.lastReceipt(prefix).Sub(wall0), cpuSeconds()-cpu0)
+	return res, nil
+}
+
+// publishAtRate publishes n single events of typ at rate per second, each
+// from its own request, and returns how many publishes failed.
+func (b *bencher) publishAtRate(ctx context.Context, prefix, typ string, n, rate int) int {
 	tick := time.NewTicker(time.Second / time.Duration(rate))
 	defer tick.Stop()
 	var wg sync.WaitGroup
@@ -518,21 +533,13 @@ func (b *bencher) latencyScenario(ctx context.Context, rate int, dur time.Durati
 			defer wg.Done()
 			id := fmt.Sprintf("%s-%06d", prefix, i)
 			b.recv.sent(id)
-			if _, err := b.mustCall(ctx, 202, "POST", "/v1/events", eventBody(id, "survey.created", i)); err != nil {
+			if _, err := b.mustCall(ctx, 202, "POST", "/v1/events", eventBody(id, typ, i)); err != nil {
 				failed.Add(1)
 			}
 		}(i)
 	}
 	wg.Wait()
-	res.AcceptedPerSec = float64(n) / time.Since(wall0).Seconds()
-	if err := b.recv.wait(ctx, prefix, n, 5*time.Minute); err != nil {
-		res.Note = err.Error()
-	}
-	if f := failed.Load(); f > 0 {
-		res.Note = strings.TrimSpace(res.Note + fmt.Sprintf(" %d publishes failed", f))
-	}
-	b.fill(&res, prefix, n, b.recv.lastReceipt(prefix).Sub(wall0), cpuSeconds()-cpu0)
-	return res, nil
+	return int(failed.Load())
 }
 
 // plainHTTP posts the same bodies straight to the receiver: the machine's
