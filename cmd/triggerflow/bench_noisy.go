@@ -52,7 +52,7 @@ func (b *bencher) noisyScenario(ctx context.Context, n int) ([2]benchResult, err
 				if kind == "slow" {
 					body["timeout"] = "30s"
 				}
-				if _, err := b.mustCall(ctx, 201, "POST", "/v1/webhooks", body); err != nil {
+				if _, err := b.mustCall(ctx, 201, "create webhook", withJSON(b.api.CreateWebhookWithBody), body); err != nil {
 					return out, err
 				}
 				all = append(all, code)
@@ -74,7 +74,7 @@ func (b *bencher) noisyScenario(ctx context.Context, n int) ([2]benchResult, err
 			nul, slow := b.recv.noiseCounts()
 			res.Note = strings.TrimSpace(res.Note + fmt.Sprintf(" neighbours answered meanwhile: %d NUL, %d slow", nul, slow))
 			// Deleting the neighbours cancels what they still carry.
-			_, _ = b.mustCall(ctx, 200, "POST", "/v1/webhooks/bulk-delete", map[string]any{"ids": all[1:]})
+			_, _ = b.mustCall(ctx, 200, "delete webhooks", withJSON(b.api.BulkDeleteWebhooksWithBody), map[string]any{"ids": all[1:]})
 		}
 		b.disableWebhooks(ctx, codes)
 		out[i] = res
