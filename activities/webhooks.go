@@ -103,7 +103,7 @@ func (a *Webhooks) observe(w *domain.Webhook, d *store.Delivery, n int, res send
 	if n == 1 && !d.CreatedAt.IsZero() {
 		a.Observer.FirstAttempt(w.Code, now.Sub(d.CreatedAt))
 	}
-	if out.Status != store.DeliveryPending {
+	if out.Status != domain.DeliveryPending {
 		a.Observer.Delivered(w.Code, out.Status)
 	}
 }
@@ -221,11 +221,11 @@ func (a *Webhooks) DeliverBatch(ctx context.Context, in DeliverBatchInput) (Deli
 	handOff := newHandOff(ctx, a, carrier)
 	rec := newRecorder(ctx, a.Deliveries, func(r store.Record) {
 		switch r.Outcome.Status {
-		case store.DeliverySucceeded:
+		case domain.DeliverySucceeded:
 			count(func() { res.Succeeded++ })
-		case store.DeliveryFailed:
+		case domain.DeliveryFailed:
 			count(func() { res.Failed++ })
-		case store.DeliveryPending:
+		case domain.DeliveryPending:
 			handOff.add(retryItemFor(r, a.now()))
 		}
 	}, func(r store.Record, err error) {
@@ -432,7 +432,7 @@ func (h *handOff) start(item RetryItem) error {
 	if err != nil {
 		return err
 	}
-	if d.Status != store.DeliveryPending || (d.WorkflowID != "" && d.WorkflowID != h.carrier) {
+	if d.Status != domain.DeliveryPending || (d.WorkflowID != "" && d.WorkflowID != h.carrier) {
 		return nil // finished, or carried elsewhere already
 	}
 	item.WebhookID, item.WebhookCode, item.EventID, item.EventType = d.WebhookID, d.WebhookCode, d.EventID, d.EventType
@@ -491,7 +491,7 @@ func (a *Webhooks) attempt(ctx context.Context, w *domain.Webhook, d *store.Deli
 	req, err := requestOf(w, d)
 	if err != nil {
 		att := store.NewAttempt(d.ID, w.Method, w.URL, nil, "", 0, nil, "", false, 0, err.Error(), now, false)
-		out.Status, out.LastError = store.DeliveryFailed, err.Error()
+		out.Status, out.LastError = domain.DeliveryFailed, err.Error()
 		return store.Record{Attempt: &att, Outcome: out}
 	}
 	secrets := []string{w.Secret}
@@ -509,32 +509,32 @@ func (a *Webhooks) attempt(ctx context.Context, w *domain.Webhook, d *store.Deli
 	try := n - d.WindowAttempts // tries in this retry window
 	switch {
 	case res.Success():
-		rec.Outcome.Status = store.DeliverySucceeded
+		rec.Outcome.Status = domain.DeliverySucceeded
 		return rec
 	case res.Permanent && (!policy.RetryAll || res.Status == 0):
 		// retry_all retries answers; a request that cannot be sent (a
 		// refused destination) never succeeds on retry.
-		rec.Outcome.Status = store.DeliveryFailed
+		rec.Outcome.Status = domain.DeliveryFailed
 		return rec
 	case policy.MaxAttempts > 0 && try >= policy.MaxAttempts:
-		rec.Outcome.Status = store.DeliveryFailed
+		rec.Outcome.Status = domain.DeliveryFailed
 		return rec
 	}
 	delay := policy.Interval(try)
 	windowLeft := time.Duration(policy.ExpireAfter) - now.Sub(d.WindowStart)
 	if policy.ExpireAfter > 0 && windowLeft < delay && res.RetryAfter == 0 {
-		rec.Outcome.Status = store.DeliveryFailed // no try fits in the window any more
+		rec.Outcome.Status = domain.DeliveryFailed // no try fits in the window any more
 		return rec
 	}
 	if res.RetryAfter > 0 {
 		var ok bool
 		if delay, ok = domain.BoundRetryAfter(res.RetryAfter, windowLeft, policy.ExpireAfter > 0); !ok {
-			rec.Outcome.Status = store.DeliveryFailed
+			rec.Outcome.Status = domain.DeliveryFailed
 			return rec
 		}
 	}
 	next := now.Add(delay)
-	rec.Outcome.Status, rec.Outcome.NextAttemptAt = store.DeliveryPending, &next
+	rec.Outcome.Status, rec.Outcome.NextAttemptAt = domain.DeliveryPending, &next
 	return rec
 }
 
@@ -608,7 +608,7 @@ func (a *Webhooks) PrepareDelivery(ctx context.Context, in PrepareDeliveryInput)
 		Exists: true, Status: d.Status, Enabled: w.Enabled, Attempts: d.Attempts - d.WindowAttempts,
 		FirstAttemptAt: d.WindowStart, Policy: policy, Timeout: timeout,
 	}
-	if me := activity.GetInfo(ctx).WorkflowExecution.ID; d.Status == store.DeliveryPending && d.WorkflowID != "" && d.WorkflowID != me {
+	if me := activity.GetInfo(ctx).WorkflowExecution.ID; d.Status == domain.DeliveryPending && d.WorkflowID != "" && d.WorkflowID != me {
 		out.CarriedBy = d.WorkflowID
 	}
 	return out, nil
@@ -662,7 +662,7 @@ func (a *Webhooks) AttemptDelivery(ctx context.Context, in AttemptDeliveryInput)
 	if err != nil {
 		return AttemptDeliveryResult{}, err
 	}
-	if d.Status != store.DeliveryPending {
+	if d.Status != domain.DeliveryPending {
 		return AttemptDeliveryResult{Status: d.Status, Attempt: d.Attempts}, nil
 	}
 	info := activity.GetInfo(ctx)
@@ -701,9 +701,9 @@ func (a *Webhooks) AttemptDelivery(ctx context.Context, in AttemptDeliveryInput)
 	}
 	out := rec.Outcome
 	switch out.Status {
-	case store.DeliverySucceeded:
+	case domain.DeliverySucceeded:
 		return AttemptDeliveryResult{Status: out.Status, Attempt: n, Code: out.LastCode}, nil
-	case store.DeliveryFailed:
+	case domain.DeliveryFailed:
 		return AttemptDeliveryResult{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("attempt %d: %s", n, out.LastError), ErrTypePermanent, nil)
 	}
@@ -753,7 +753,7 @@ func (a *Webhooks) FinishDelivery(ctx context.Context, in FinishDeliveryInput) e
 	}}}); err != nil {
 		return err
 	}
-	if a.Observer != nil && d.Status == store.DeliveryPending {
+	if a.Observer != nil && d.Status == domain.DeliveryPending {
 		a.Observer.Delivered(d.WebhookCode, in.Status)
 	}
 	return nil

@@ -504,7 +504,7 @@ func (s *Server) runScheduledTrigger(c *gin.Context, t *domain.Trigger) {
 	if run == nil {
 		// Accepted by Temporal but not started yet: it will be, and the
 		// run records itself.
-		c.JSON(http.StatusAccepted, runResponse{TriggerID: t.ID, FlowID: t.Flow, Status: store.RunPending})
+		c.JSON(http.StatusAccepted, runResponse{TriggerID: t.ID, FlowID: t.Flow, Status: domain.RunPending})
 		return
 	}
 	c.JSON(http.StatusAccepted, s.linkedRun(run))
@@ -569,11 +569,11 @@ func (s *Server) listRuns(c *gin.Context, f store.RunFilter) {
 	}
 	if st := c.Query("status"); st != "" {
 		known := false
-		for _, v := range store.RunStatuses() {
+		for _, v := range domain.RunStatuses() {
 			known = known || v == st
 		}
 		if !known {
-			abortWithError(c, domain.Invalid("status", fmt.Sprintf("%q is not a run status; use one of %s", st, strings.Join(store.RunStatuses(), ", "))))
+			abortWithError(c, domain.Invalid("status", fmt.Sprintf("%q is not a run status; use one of %s", st, strings.Join(domain.RunStatuses(), ", "))))
 			return
 		}
 		f.Status = st

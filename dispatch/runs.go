@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/triggerflow/triggerflow/activities"
+	"github.com/triggerflow/triggerflow/domain"
 	"github.com/triggerflow/triggerflow/store"
 	"github.com/triggerflow/triggerflow/workflows"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -89,7 +90,7 @@ func StartFlowRun(ctx context.Context, c client.Client, workflowID string, in wo
 // last write) in line with what Temporal knows. Runs already finished, not
 // yet started, or whose workflow is still running are returned unchanged.
 func ReconcileRunStatus(ctx context.Context, c client.Client, runs *store.Runs, r *store.Run) (*store.Run, error) {
-	if r.Status != store.RunRunning || r.WorkflowID == "" || c == nil {
+	if r.Status != domain.RunRunning || r.WorkflowID == "" || c == nil {
 		return r, nil
 	}
 	desc, err := c.DescribeWorkflowExecution(ctx, r.ExecWorkflow(), r.RunID)
@@ -99,26 +100,26 @@ func ReconcileRunStatus(ctx context.Context, c client.Client, runs *store.Runs, 
 	var status, msg string
 	switch desc.GetWorkflowExecutionInfo().GetStatus() {
 	case enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT:
-		status, msg = store.RunTimedOut, "the run did not finish within its timeout"
+		status, msg = domain.RunTimedOut, "the run did not finish within its timeout"
 	case enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED:
-		status, msg = store.RunCanceled, "the run's workflow was terminated"
+		status, msg = domain.RunCanceled, "the run's workflow was terminated"
 	case enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED:
-		status, msg = store.RunCanceled, "the run was canceled"
+		status, msg = domain.RunCanceled, "the run was canceled"
 	case enumspb.WORKFLOW_EXECUTION_STATUS_FAILED:
-		status, msg = store.RunFailed, "the run's workflow failed"
+		status, msg = domain.RunFailed, "the run's workflow failed"
 	case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
 		if r.InlineWorkflowID != "" {
 			// A batch run workflow completes after recording every run
 			// it tried; a re-read below sees the run's own outcome.
 			return runs.Find(ctx, r.ID)
 		}
-		status = store.RunSucceeded
+		status = domain.RunSucceeded
 	default:
 		return r, nil
 	}
 	// Re-read first: the workflow may have recorded its own outcome since.
 	fresh, err := runs.Find(ctx, r.ID)
-	if err != nil || fresh.Status != store.RunRunning {
+	if err != nil || fresh.Status != domain.RunRunning {
 		return fresh, err
 	}
 	if err := runs.Finish(ctx, store.RunOutcome{ID: r.ID, Status: status, Error: msg}); err != nil {

@@ -271,7 +271,7 @@ func (u Triggers) RunScheduled(ctx context.Context, t *domain.Trigger, wait time
 	}
 	return u.Runs.Record(ctx, &store.Run{
 		TriggerID: nullString(t.ID), FlowID: nullString(t.Flow), WorkflowID: fired.WorkflowID,
-		RunID: fired.RunID, Status: store.RunRunning, StartedAt: fired.StartedAt,
+		RunID: fired.RunID, Status: domain.RunRunning, StartedAt: fired.StartedAt,
 	})
 }
 
@@ -301,7 +301,7 @@ func (u Triggers) RunForEvent(ctx context.Context, t *domain.Trigger, ev domain.
 	if err != nil {
 		return nil, false, err
 	}
-	if run.Status != store.RunPending || run.RunID != "" {
+	if run.Status != domain.RunPending || run.RunID != "" {
 		return run, true, nil // a repeated event id is one run
 	}
 	if u.Temporal == nil {
@@ -321,7 +321,7 @@ func (u Triggers) RunForEvent(ctx context.Context, t *domain.Trigger, ev domain.
 	if err := u.Runs.MarkStarted(ctx, run.ID, wfID, runID); err != nil {
 		return nil, false, err
 	}
-	run.WorkflowID, run.RunID, run.Status = wfID, runID, store.RunRunning
+	run.WorkflowID, run.RunID, run.Status = wfID, runID, domain.RunRunning
 	return run, false, nil
 }
 

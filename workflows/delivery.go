@@ -8,7 +8,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/triggerflow/triggerflow/activities"
-	"github.com/triggerflow/triggerflow/store"
+	"github.com/triggerflow/triggerflow/domain"
 )
 
 // infrastructureRetry is the retry policy of activities whose failures are
@@ -190,7 +190,7 @@ func cancelDelivery(ctx workflow.Context, deliveryID string, cause error) error 
 	var a *activities.Webhooks
 	bctx := workflow.WithActivityOptions(dctx, bookkeeping)
 	if err := workflow.ExecuteActivity(bctx, a.FinishDelivery, activities.FinishDeliveryInput{
-		DeliveryID: deliveryID, Status: store.DeliveryCanceled, Error: "its workflow was canceled (in Temporal)",
+		DeliveryID: deliveryID, Status: domain.DeliveryCanceled, Error: "its workflow was canceled (in Temporal)",
 	}).Get(dctx, nil); err != nil {
 		return errors.Join(cause, err)
 	}
@@ -219,9 +219,9 @@ func retryDelivery(ctx workflow.Context, deliveryID string, wake workflow.Receiv
 			return DeliveryResult{}, err
 		}
 		if !p.Exists {
-			return DeliveryResult{Status: store.DeliveryCanceled}, nil
+			return DeliveryResult{Status: domain.DeliveryCanceled}, nil
 		}
-		if p.Status != store.DeliveryPending {
+		if p.Status != domain.DeliveryPending {
 			return DeliveryResult{Status: p.Status, Attempt: p.Attempts}, nil
 		}
 		if p.CarriedBy != "" {
@@ -249,7 +249,7 @@ func retryDelivery(ctx workflow.Context, deliveryID string, wake workflow.Receiv
 			opts.RetryPolicy.MaximumAttempts = 1
 		}
 		if !ok {
-			return finishDelivery(ctx, deliveryID, store.DeliveryFailed, "", p.Attempts)
+			return finishDelivery(ctx, deliveryID, domain.DeliveryFailed, "", p.Attempts)
 		}
 		var res activities.AttemptDeliveryResult
 		err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), a.AttemptDelivery,
@@ -263,14 +263,14 @@ func retryDelivery(ctx workflow.Context, deliveryID string, wake workflow.Receiv
 			case activities.ErrTypePaused:
 				continue // PrepareDelivery sees it disabled
 			case activities.ErrTypeGone:
-				return DeliveryResult{Status: store.DeliveryCanceled}, nil
+				return DeliveryResult{Status: domain.DeliveryCanceled}, nil
 			}
 		}
 		if temporal.IsCanceledError(err) {
 			return DeliveryResult{}, err
 		}
 		// The policy gave up (attempts or expiry) or the answer was permanent.
-		return finishDelivery(ctx, deliveryID, store.DeliveryFailed, rootMessage(err), p.Attempts)
+		return finishDelivery(ctx, deliveryID, domain.DeliveryFailed, rootMessage(err), p.Attempts)
 	}
 }
 
