@@ -9,7 +9,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"sort"
 	"strings"
 	"time"
 
@@ -213,7 +212,7 @@ func (a *Actions) doHTTP(ctx context.Context, method, rawURL string, query, head
 	if err != nil {
 		return res, permanentActionError("cannot build the request: %v", err)
 	}
-	for _, k := range sortedHeaderNames(headers) {
+	for _, k := range sortedNames(headers) {
 		if reservedRequestHeader(k) {
 			continue
 		}
@@ -344,15 +343,6 @@ func reservedRequestHeader(k string) bool {
 		return true
 	}
 	return false
-}
-
-func sortedHeaderNames(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func firstRunes(s string, n int) string {

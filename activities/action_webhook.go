@@ -88,7 +88,7 @@ func (w *WebhookActions) Deliver(ctx context.Context, si StepInfo, req store.Ste
 		return WebhookActionResult{}, err
 	}
 	out := WebhookActionResult{DeliveryID: d.ID, WorkflowID: carrier, Status: d.Status}
-	if d.Status != store.DeliveryPending || d.WorkflowID != carrier {
+	if d.Status != domain.DeliveryPending || d.WorkflowID != carrier {
 		// Finished, or carried by another workflow since (parked, resumed):
 		// nothing to hand over.
 		return out, nil
@@ -152,7 +152,7 @@ func webhookActionRequest(in WebhookActionInput) (store.StepRequest, error) {
 	}
 	body, contentType := requestBody(in.Payload)
 	headers := map[string]string{}
-	for _, k := range sortedHeaderNames(in.Headers) {
+	for _, k := range sortedNames(in.Headers) {
 		if reservedRequestHeader(k) {
 			continue
 		}

@@ -50,7 +50,7 @@ func newActionRig(t *testing.T) *actionRig {
 	runs := &store.Runs{DB: db}
 	ns := func(s string) sql.NullString { return sql.NullString{String: s, Valid: true} }
 	if _, err := runs.Record(ctx, &store.Run{TriggerID: ns(tr.ID), EventID: ns(ev.ID), WorkflowID: rig.runWF,
-		Status: store.RunRunning}); err != nil {
+		Status: domain.RunRunning}); err != nil {
 		t.Fatal(err)
 	}
 	rig.deps = &activities.Actions{
@@ -104,7 +104,7 @@ func TestWebhookActionIsOneSignedDeliveryRetriedOnAnyNon2xx(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if first.DeliveryID != again.DeliveryID || first.Status != store.DeliveryPending || first.WorkflowID != "delivery-"+first.DeliveryID {
+	if first.DeliveryID != again.DeliveryID || first.Status != domain.DeliveryPending || first.WorkflowID != "delivery-"+first.DeliveryID {
 		t.Fatalf("results %+v %+v", first, again)
 	}
 	var n int
@@ -119,7 +119,7 @@ func TestWebhookActionIsOneSignedDeliveryRetriedOnAnyNon2xx(t *testing.T) {
 
 	rec := rig.try(t, first.DeliveryID)
 	now := time.Now()
-	if rec.Outcome.Status != store.DeliveryPending || rec.Outcome.NextAttemptAt == nil ||
+	if rec.Outcome.Status != domain.DeliveryPending || rec.Outcome.NextAttemptAt == nil ||
 		rec.Outcome.NextAttemptAt.Before(now.Add(9*time.Minute)) || rec.Outcome.NextAttemptAt.After(now.Add(11*time.Minute)) {
 		t.Fatalf("a 404 led to %+v, want a retry in 10 minutes", rec.Outcome)
 	}
@@ -156,10 +156,10 @@ func TestWebhookActionRetryPresetsAndRefusedDestinations(t *testing.T) {
 		status           string
 		next             time.Duration
 	}{
-		{"ipSCAPE's preset", rc.URL, "", store.DeliveryPending, 10 * time.Minute},
-		{"Cotalker's preset", rc.URL, "30s_x3", store.DeliveryPending, 30 * time.Second},
-		{"no retries", rc.URL, "none", store.DeliveryFailed, 0},
-		{"a private address", "http://10.0.0.1/hook", "", store.DeliveryFailed, 0},
+		{"ipSCAPE's preset", rc.URL, "", domain.DeliveryPending, 10 * time.Minute},
+		{"Cotalker's preset", rc.URL, "30s_x3", domain.DeliveryPending, 30 * time.Second},
+		{"no retries", rc.URL, "none", domain.DeliveryFailed, 0},
+		{"a private address", "http://10.0.0.1/hook", "", domain.DeliveryFailed, 0},
 	}
 	for i, c := range cases {
 		res, err := rig.deps.Webhook(rig.step(i), activities.WebhookActionInput{URL: c.url, Retry: c.retry, Payload: json.RawMessage(`{"x":1}`)})

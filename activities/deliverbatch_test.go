@@ -159,7 +159,7 @@ func TestDeliverBatchKeepsAHealthyWebhookClearOfASlowOne(t *testing.T) {
 	go func() { defer close(done); res, err = fx.deliver(context.Background()) }()
 	// Healthy deliveries are recorded while the call still runs.
 	testkit.Eventually(t, 10*time.Second, "healthy deliveries recorded during the call", func() bool {
-		return fx.statuses(t, "healthy")[store.DeliverySucceeded] == 20
+		return fx.statuses(t, "healthy")[domain.DeliverySucceeded] == 20
 	})
 	select {
 	case <-done:
@@ -181,7 +181,7 @@ func TestDeliverBatchKeepsAHealthyWebhookClearOfASlowOne(t *testing.T) {
 	if n := len(healthy.Requests()); n != 20 {
 		t.Fatalf("healthy receiver got %d requests, want 20", n)
 	}
-	tried := fx.statuses(t, "slow")[store.DeliveryPending]
+	tried := fx.statuses(t, "slow")[domain.DeliveryPending]
 	if res.Left == 0 || res.Left >= 20 || res.Succeeded != 20 {
 		t.Fatalf("result %+v: want the 20 healthy ones done, some slow ones left for the next call", res)
 	}
@@ -230,7 +230,7 @@ func TestARetriedDeliverBatchSendsOnlyWhatWasNotRecorded(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { _, err := fx.deliver(ctx); done <- err }()
 	testkit.Eventually(t, 10*time.Second, "fast deliveries recorded", func() bool {
-		return fx.statuses(t, "fast")[store.DeliverySucceeded] == 10
+		return fx.statuses(t, "fast")[domain.DeliverySucceeded] == 10
 	})
 	cancel() // the worker dies; the slow requests are in flight
 	<-done
@@ -246,7 +246,7 @@ func TestARetriedDeliverBatchSendsOnlyWhatWasNotRecorded(t *testing.T) {
 			t.Fatalf("%s sent %d times; a recorded delivery was sent again", k, n)
 		}
 	}
-	if fx.statuses(t, "slowpoke")[store.DeliverySucceeded] != 10 || fx.statuses(t, "fast")[store.DeliverySucceeded] != 10 {
+	if fx.statuses(t, "slowpoke")[domain.DeliverySucceeded] != 10 || fx.statuses(t, "fast")[domain.DeliverySucceeded] != 10 {
 		t.Fatalf("after the retried call: fast %v slow %v", fx.statuses(t, "fast"), fx.statuses(t, "slowpoke"))
 	}
 }

@@ -82,7 +82,7 @@ func (a *FlowRuns) LoadFlowRun(ctx context.Context, in LoadFlowRunInput) (LoadFl
 	} else {
 		run, err = a.Runs.Record(ctx, &store.Run{
 			TriggerID: nullString(in.TriggerID), QueueHookID: nullString(in.QueueHookID), FlowID: nullString(in.FlowID),
-			EventID: nullString(in.EventID), WorkflowID: wfID, RunID: temporalRunID, Status: store.RunRunning,
+			EventID: nullString(in.EventID), WorkflowID: wfID, RunID: temporalRunID, Status: domain.RunRunning,
 		})
 	}
 	if err != nil {
@@ -94,7 +94,7 @@ func (a *FlowRuns) LoadFlowRun(ctx context.Context, in LoadFlowRunInput) (LoadFl
 	res.RunID = run.ID
 	fail := func(format string, args ...any) (LoadFlowRunResult, error) {
 		msg := fmt.Sprintf(format, args...)
-		if err := a.Runs.Finish(ctx, store.RunOutcome{ID: run.ID, Status: store.RunFailed, Error: msg}); err != nil {
+		if err := a.Runs.Finish(ctx, store.RunOutcome{ID: run.ID, Status: domain.RunFailed, Error: msg}); err != nil {
 			return res, err
 		}
 		return res, temporal.NewNonRetryableApplicationError(msg, ErrTypeRunUnrunnable, nil)

@@ -78,7 +78,7 @@ func TestLoadFlowRunPinsTheVersionCurrentWhenItBegan(t *testing.T) {
 		t.Fatalf("loaded %+v", res)
 	}
 	run, _ := fx.runs.Find(ctx, "run_1")
-	if run.Status != store.RunRunning || run.FlowVersion.Int64 != 1 {
+	if run.Status != domain.RunRunning || run.FlowVersion.Int64 != 1 {
 		t.Fatalf("run = %+v", run)
 	}
 
@@ -136,7 +136,7 @@ func TestLoadFlowRunFailsRunsThatCannotStart(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	run, _ := fx.runs.Find(context.Background(), "run_x")
-	if run.Status != store.RunFailed || run.Error != "trigger trg_gone no longer exists" || !run.FinishedAt.Valid {
+	if run.Status != domain.RunFailed || run.Error != "trigger trg_gone no longer exists" || !run.FinishedAt.Valid {
 		t.Fatalf("run = %+v", run)
 	}
 	if _, err := fx.load(t, activities.LoadFlowRunInput{RunID: "run_nope"}); !appError(t, err).NonRetryable() {
@@ -148,7 +148,7 @@ func TestFinishFlowRunRecordsTheOutcome(t *testing.T) {
 	fx := newFlowRunFixture(t)
 	fx.exec(t, `INSERT INTO trigger_runs (id, workflow_id, status) VALUES ('run_f', 'wf-f', 'running')`)
 	_, err := fx.env.ExecuteActivity(fx.acts.FinishFlowRun, activities.FinishFlowRunInput{
-		RunID: "run_f", Status: store.RunFailed, Error: "HTTP 500", FailedStep: "call",
+		RunID: "run_f", Status: domain.RunFailed, Error: "HTTP 500", FailedStep: "call",
 		Steps: []domain.StepOutcome{{Name: "call", Action: "http.request", Status: domain.StepFailed, Error: "HTTP 500"}},
 	})
 	if err != nil {
@@ -156,7 +156,7 @@ func TestFinishFlowRunRecordsTheOutcome(t *testing.T) {
 	}
 	run, _ := fx.runs.Find(context.Background(), "run_f")
 	steps, _ := fx.runs.StepsOf(context.Background(), "run_f")
-	if run.Status != store.RunFailed || run.FailedStep != "call" || len(steps) != 1 {
+	if run.Status != domain.RunFailed || run.FailedStep != "call" || len(steps) != 1 {
 		t.Fatalf("run %+v steps %+v", run, steps)
 	}
 }

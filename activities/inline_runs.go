@@ -79,7 +79,7 @@ func (a *Runs) RunPlannedRuns(ctx context.Context, in RunPlannedInput) (RunPlann
 	if gone != "" {
 		outcomes := make([]store.RunOutcome, len(runs))
 		for i, r := range runs {
-			outcomes[i] = store.RunOutcome{ID: r.ID, Status: store.RunFailed, Error: gone}
+			outcomes[i] = store.RunOutcome{ID: r.ID, Status: domain.RunFailed, Error: gone}
 		}
 		res.Failed = len(runs)
 		return res, a.Runs.FinishMany(ctx, outcomes)
@@ -130,7 +130,7 @@ func (a *Runs) RunPlannedRuns(ctx context.Context, in RunPlannedInput) (RunPlann
 			mu.Lock()
 			res.Failed++
 			mu.Unlock()
-			rec.add(store.RunOutcome{ID: r.ID, Status: store.RunFailed, Error: failure})
+			rec.add(store.RunOutcome{ID: r.ID, Status: domain.RunFailed, Error: failure})
 			continue
 		}
 		wg.Add(1)
@@ -146,7 +146,7 @@ func (a *Runs) RunPlannedRuns(ctx context.Context, in RunPlannedInput) (RunPlann
 				handOver = append(handOver, inlineHandOver{run: r, resume: resume})
 			case outcome == nil:
 				// Stopped with the activity: tried again when it is retried.
-			case outcome.Status == store.RunSucceeded:
+			case outcome.Status == domain.RunSucceeded:
 				res.Succeeded++
 				rec.add(*outcome)
 			default:
@@ -300,7 +300,7 @@ func (a *Runs) runInline(ctx context.Context, r *store.Run, load LoadFlowRunResu
 			continue
 		case plan.Error != "":
 			record(domain.StepFailed, plan.Error)
-			return ended(store.RunFailed, step.Name, plan.Error)
+			return ended(domain.RunFailed, step.Name, plan.Error)
 		}
 		act, _ := LookupAction(step.Action) // PlanStep found it
 		if act.call == nil {
@@ -331,18 +331,18 @@ func (a *Runs) runInline(ctx context.Context, r *store.Run, load LoadFlowRunResu
 			return nil, nil
 		case runCtx.Err() != nil:
 			record(domain.StepFailed, "timed out (run timeout)")
-			return ended(store.RunTimedOut, step.Name,
+			return ended(domain.RunTimedOut, step.Name,
 				fmt.Sprintf("the run did not finish within its timeout; it was stopped during step %q", step.Name))
 		}
 		msg, delay, retry := classifyInlineError(err, step)
 		if !retry {
 			record(domain.StepFailed, msg)
-			return ended(store.RunFailed, step.Name, msg)
+			return ended(domain.RunFailed, step.Name, msg)
 		}
 		resume.Attempts, resume.RetryDelay, resume.FirstTryAt = 1, delay, started
 		return nil, resume
 	}
-	return ended(store.RunSucceeded, "", "")
+	return ended(domain.RunSucceeded, "", "")
 }
 
 // classifyInlineError reads a failed first try the way Temporal's retry

@@ -108,7 +108,7 @@ func TestInlineRunsStoppedWithTheirActivityAreTriedAgain(t *testing.T) {
 	if _, err := fx.run(ctx); err == nil || !strings.Contains(err.Error(), "cancel") {
 		t.Fatalf("stopped activity returned %v, want it canceled", err)
 	}
-	if st := fx.statuses(t); st[store.RunRunning] != 3 {
+	if st := fx.statuses(t); st[domain.RunRunning] != 3 {
 		t.Fatalf("after the stop: %v, want 3 runs still running (to be tried again)", st)
 	}
 
@@ -117,7 +117,7 @@ func TestInlineRunsStoppedWithTheirActivityAreTriedAgain(t *testing.T) {
 	if err != nil || res.Succeeded != 3 {
 		t.Fatalf("retry: %+v, %v", res, err)
 	}
-	if st := fx.statuses(t); st[store.RunSucceeded] != 3 {
+	if st := fx.statuses(t); st[domain.RunSucceeded] != 3 {
 		t.Fatalf("after the retry: %v", st)
 	}
 }
@@ -131,7 +131,7 @@ func TestInlineRunsOfADeletedTriggerFailWithTheReason(t *testing.T) {
 		t.Fatalf("result %+v, %v", res, err)
 	}
 	r, _ := fx.runs.Find(context.Background(), "run_0")
-	if r.Status != store.RunFailed || r.Error != "trigger trg_i no longer exists" {
+	if r.Status != domain.RunFailed || r.Error != "trigger trg_i no longer exists" {
 		t.Fatalf("run = %+v", r)
 	}
 }

@@ -52,7 +52,7 @@ func TestRecorderWritesAroundARecordTheDatabaseRefuses(t *testing.T) {
 	})
 	for i, d := range stored.Plan.Deliveries {
 		a := store.NewAttempt(d.ID, "POST", "https://example.com", nil, "{}", 200, nil, "ok", false, time.Millisecond, "", time.Now(), true)
-		status := store.DeliverySucceeded
+		status := domain.DeliverySucceeded
 		if i == 2 {
 			status = "exploded" // the status column's CHECK refuses it
 		}
@@ -107,7 +107,7 @@ func TestRetryAfterIsBounded(t *testing.T) {
 	every := domain.RetryPolicy{Preset: domain.RetryEvery10m48h}
 	start := time.Now()
 	r := try("99999999999999999999", every, start)
-	if r.Outcome.Status != store.DeliveryPending || r.Outcome.NextAttemptAt == nil {
+	if r.Outcome.Status != domain.DeliveryPending || r.Outcome.NextAttemptAt == nil {
 		t.Fatalf("outcome %+v", r.Outcome)
 	}
 	if wait := r.Outcome.NextAttemptAt.Sub(start); wait <= 0 || wait > domain.MaxRetryAfter+time.Second {
@@ -116,12 +116,12 @@ func TestRetryAfterIsBounded(t *testing.T) {
 	// 30 minutes left in the 48-hour window: a 2-hour Retry-After is cut to
 	// what is left.
 	r = try("7200", every, time.Now().Add(-48*time.Hour+30*time.Minute))
-	if wait := time.Until(*r.Outcome.NextAttemptAt); r.Outcome.Status != store.DeliveryPending || wait > 30*time.Minute || wait < 28*time.Minute {
+	if wait := time.Until(*r.Outcome.NextAttemptAt); r.Outcome.Status != domain.DeliveryPending || wait > 30*time.Minute || wait < 28*time.Minute {
 		t.Fatalf("Retry-After past the window: status %s, next try in %s; want within the 30 minutes left", r.Outcome.Status, wait)
 	}
 	// Nothing left of the window: the delivery gives up rather than wait.
 	r = try("60", every, time.Now().Add(-48*time.Hour))
-	if r.Outcome.Status != store.DeliveryFailed {
+	if r.Outcome.Status != domain.DeliveryFailed {
 		t.Fatalf("with the window over, status %s, want failed", r.Outcome.Status)
 	}
 }

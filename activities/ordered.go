@@ -106,9 +106,9 @@ func (a *Webhooks) DeliverOrdered(ctx context.Context, in DeliverOrderedInput) (
 		rec.add(r)
 		sent.Add(1)
 		switch r.Outcome.Status {
-		case store.DeliverySucceeded:
+		case domain.DeliverySucceeded:
 			res.Delivered++
-		case store.DeliveryFailed:
+		case domain.DeliveryFailed:
 			res.GaveUp++
 		default:
 			if r.Outcome.NextAttemptAt != nil {

@@ -6,10 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net/http"
 	"net/url"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -183,14 +184,9 @@ func renderRequest(w *domain.Webhook, ev domain.Event) (outboundRequest, error) 
 	return req, nil
 }
 
-func sortedNames(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
+// sortedNames are a map's keys in order, so headers and params are sent
+// (and signed) the same way every time.
+func sortedNames(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }
 
 // sendResult is the outcome of one HTTP try.
 type sendResult struct {

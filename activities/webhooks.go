@@ -53,9 +53,9 @@ type Webhooks struct {
 	// timeout, whatever the group's size.
 	Budget time.Duration
 	// MaxPerWebhook bounds the requests in flight to one webhook from this
-	// process, across all groups (default 256): a slow receiver holds at
-	// most that many connections, and its lanes in many groups wait for
-	// each other rather than open thousands.
+	// process, across all groups (default 64): a slow receiver holds at
+	// most that many connections (and activity slots), and its lanes in
+	// other groups leave their deliveries for a later call rather than wait.
 	MaxPerWebhook int
 	// Observer, when set, is told of every attempt and every delivery that
 	// ends (metrics; internal/deliverymetrics implements it).
@@ -103,7 +103,7 @@ func (a *Webhooks) observe(w *domain.Webhook, d *store.Delivery, n int, res send
 	if n == 1 && !d.CreatedAt.IsZero() {
 		a.Observer.FirstAttempt(w.Code, now.Sub(d.CreatedAt))
 	}
-	if out.Status != store.DeliveryPending {
+	if out.Status != domain.DeliveryPending {
 		a.Observer.Delivered(w.Code, out.Status)
 	}
 }
@@ -115,7 +115,7 @@ func (a *Webhooks) slotsOf(webhookID string) chan struct{} {
 	}
 	n := a.MaxPerWebhook
 	if n <= 0 {
-		n = 256
+		n = 64
 	}
 	ch, _ := a.slots.LoadOrStore(webhookID, make(chan struct{}, n))
 	return ch.(chan struct{})
@@ -170,9 +170,11 @@ type DeliverBatchResult struct {
 	HandedOff int
 	// Parked deliveries wait, with no workflow, for their disabled webhook.
 	Parked int
-	// Left deliveries were not started within the call's budget; the
-	// workflow calls again for them.
+	// Left deliveries were not started within the call's budget (or their
+	// webhook had no request to spare); the workflow calls again for them.
 	Left int
+	// Sent counts the requests this call made.
+	Sent int `json:",omitempty"`
 }
 
 // DeliverBatchProgress is the heartbeat detail of DeliverBatch.
@@ -219,11 +221,11 @@ func (a *Webhooks) DeliverBatch(ctx context.Context, in DeliverBatchInput) (Deli
 	handOff := newHandOff(ctx, a, carrier)
 	rec := newRecorder(ctx, a.Deliveries, func(r store.Record) {
 		switch r.Outcome.Status {
-		case store.DeliverySucceeded:
+		case domain.DeliverySucceeded:
 			count(func() { res.Succeeded++ })
-		case store.DeliveryFailed:
+		case domain.DeliveryFailed:
 			count(func() { res.Failed++ })
-		case store.DeliveryPending:
+		case domain.DeliveryPending:
 			handOff.add(retryItemFor(r, a.now()))
 		}
 	}, func(r store.Record, err error) {
@@ -297,9 +299,11 @@ func (a *Webhooks) DeliverBatch(ctx context.Context, in DeliverBatchInput) (Deli
 			go func() {
 				defer wg.Done()
 				for first := true; ctx.Err() == nil; first = false {
-					// A token of the webhook's, waited for until the
-					// deadline at most: other groups may hold them all.
-					wait, cancel := context.WithDeadline(ctx, deadline)
+					// A token of the webhook's, waited for briefly: when
+					// other groups hold them all (a slow receiver), the
+					// lane's deliveries wait for a later call instead of
+					// keeping this one (and its activity slot) open.
+					wait, cancel := context.WithDeadline(ctx, minTime(deadline, a.now().Add(tokenWait)))
 					select {
 					case slots <- struct{}{}:
 					case <-wait.Done():
@@ -330,6 +334,7 @@ func (a *Webhooks) DeliverBatch(ctx context.Context, in DeliverBatchInput) (Deli
 	for _, f := range left {
 		res.Left += f()
 	}
+	res.Sent = progress.Sent
 	if err := rec.close(); err != nil {
 		handOff.close()
 		return res, err
@@ -350,6 +355,17 @@ func (a *Webhooks) concurrency() int {
 		return a.Concurrency
 	}
 	return 64
+}
+
+// tokenWait is how long a lane waits for one of its webhook's request
+// tokens before it leaves its deliveries for a later call.
+const tokenWait = time.Second
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 func (a *Webhooks) budget() time.Duration {
@@ -416,7 +432,7 @@ func (h *handOff) start(item RetryItem) error {
 	if err != nil {
 		return err
 	}
-	if d.Status != store.DeliveryPending || (d.WorkflowID != "" && d.WorkflowID != h.carrier) {
+	if d.Status != domain.DeliveryPending || (d.WorkflowID != "" && d.WorkflowID != h.carrier) {
 		return nil // finished, or carried elsewhere already
 	}
 	item.WebhookID, item.WebhookCode, item.EventID, item.EventType = d.WebhookID, d.WebhookCode, d.EventID, d.EventType
@@ -475,7 +491,7 @@ func (a *Webhooks) attempt(ctx context.Context, w *domain.Webhook, d *store.Deli
 	req, err := requestOf(w, d)
 	if err != nil {
 		att := store.NewAttempt(d.ID, w.Method, w.URL, nil, "", 0, nil, "", false, 0, err.Error(), now, false)
-		out.Status, out.LastError = store.DeliveryFailed, err.Error()
+		out.Status, out.LastError = domain.DeliveryFailed, err.Error()
 		return store.Record{Attempt: &att, Outcome: out}
 	}
 	secrets := []string{w.Secret}
@@ -493,32 +509,32 @@ func (a *Webhooks) attempt(ctx context.Context, w *domain.Webhook, d *store.Deli
 	try := n - d.WindowAttempts // tries in this retry window
 	switch {
 	case res.Success():
-		rec.Outcome.Status = store.DeliverySucceeded
+		rec.Outcome.Status = domain.DeliverySucceeded
 		return rec
 	case res.Permanent && (!policy.RetryAll || res.Status == 0):
 		// retry_all retries answers; a request that cannot be sent (a
 		// refused destination) never succeeds on retry.
-		rec.Outcome.Status = store.DeliveryFailed
+		rec.Outcome.Status = domain.DeliveryFailed
 		return rec
 	case policy.MaxAttempts > 0 && try >= policy.MaxAttempts:
-		rec.Outcome.Status = store.DeliveryFailed
+		rec.Outcome.Status = domain.DeliveryFailed
 		return rec
 	}
 	delay := policy.Interval(try)
 	windowLeft := time.Duration(policy.ExpireAfter) - now.Sub(d.WindowStart)
 	if policy.ExpireAfter > 0 && windowLeft < delay && res.RetryAfter == 0 {
-		rec.Outcome.Status = store.DeliveryFailed // no try fits in the window any more
+		rec.Outcome.Status = domain.DeliveryFailed // no try fits in the window any more
 		return rec
 	}
 	if res.RetryAfter > 0 {
 		var ok bool
 		if delay, ok = domain.BoundRetryAfter(res.RetryAfter, windowLeft, policy.ExpireAfter > 0); !ok {
-			rec.Outcome.Status = store.DeliveryFailed
+			rec.Outcome.Status = domain.DeliveryFailed
 			return rec
 		}
 	}
 	next := now.Add(delay)
-	rec.Outcome.Status, rec.Outcome.NextAttemptAt = store.DeliveryPending, &next
+	rec.Outcome.Status, rec.Outcome.NextAttemptAt = domain.DeliveryPending, &next
 	return rec
 }
 
@@ -592,7 +608,7 @@ func (a *Webhooks) PrepareDelivery(ctx context.Context, in PrepareDeliveryInput)
 		Exists: true, Status: d.Status, Enabled: w.Enabled, Attempts: d.Attempts - d.WindowAttempts,
 		FirstAttemptAt: d.WindowStart, Policy: policy, Timeout: timeout,
 	}
-	if me := activity.GetInfo(ctx).WorkflowExecution.ID; d.Status == store.DeliveryPending && d.WorkflowID != "" && d.WorkflowID != me {
+	if me := activity.GetInfo(ctx).WorkflowExecution.ID; d.Status == domain.DeliveryPending && d.WorkflowID != "" && d.WorkflowID != me {
 		out.CarriedBy = d.WorkflowID
 	}
 	return out, nil
@@ -646,7 +662,7 @@ func (a *Webhooks) AttemptDelivery(ctx context.Context, in AttemptDeliveryInput)
 	if err != nil {
 		return AttemptDeliveryResult{}, err
 	}
-	if d.Status != store.DeliveryPending {
+	if d.Status != domain.DeliveryPending {
 		return AttemptDeliveryResult{Status: d.Status, Attempt: d.Attempts}, nil
 	}
 	info := activity.GetInfo(ctx)
@@ -685,9 +701,9 @@ func (a *Webhooks) AttemptDelivery(ctx context.Context, in AttemptDeliveryInput)
 	}
 	out := rec.Outcome
 	switch out.Status {
-	case store.DeliverySucceeded:
+	case domain.DeliverySucceeded:
 		return AttemptDeliveryResult{Status: out.Status, Attempt: n, Code: out.LastCode}, nil
-	case store.DeliveryFailed:
+	case domain.DeliveryFailed:
 		return AttemptDeliveryResult{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("attempt %d: %s", n, out.LastError), ErrTypePermanent, nil)
 	}
@@ -737,7 +753,7 @@ func (a *Webhooks) FinishDelivery(ctx context.Context, in FinishDeliveryInput) e
 	}}}); err != nil {
 		return err
 	}
-	if a.Observer != nil && d.Status == store.DeliveryPending {
+	if a.Observer != nil && d.Status == domain.DeliveryPending {
 		a.Observer.Delivered(d.WebhookCode, in.Status)
 	}
 	return nil

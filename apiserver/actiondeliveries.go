@@ -181,7 +181,7 @@ func (s *Server) getRun(c *gin.Context) {
 		if byIndex[i] == nil {
 			// A step of a run in progress: its outcome is recorded when
 			// the run ends.
-			byIndex[i] = &runStepResponse{StepOutcome: domain.StepOutcome{Status: store.RunRunning}, StepID: activities.StepActivityID(i)}
+			byIndex[i] = &runStepResponse{StepOutcome: domain.StepOutcome{Status: domain.RunRunning}, StepID: activities.StepActivityID(i)}
 		}
 		return byIndex[i]
 	}

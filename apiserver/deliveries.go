@@ -91,7 +91,7 @@ func toDeliveryResponse(d *store.Delivery) deliveryResponse {
 		code := int(d.LastStatusCode.Int64)
 		r.LastStatusCode = &code
 	}
-	if d.NextAttemptAt.Valid && d.Status == store.DeliveryPending {
+	if d.NextAttemptAt.Valid && d.Status == domain.DeliveryPending {
 		t := d.NextAttemptAt.Time.UTC()
 		r.NextAttemptAt = &t
 	}
@@ -119,7 +119,7 @@ func toAttemptResponse(a store.Attempt) attemptResponse {
 }
 
 var deliveryStatuses = map[string]bool{
-	store.DeliveryPending: true, store.DeliverySucceeded: true, store.DeliveryFailed: true, store.DeliveryCanceled: true,
+	domain.DeliveryPending: true, domain.DeliverySucceeded: true, domain.DeliveryFailed: true, domain.DeliveryCanceled: true,
 }
 
 // deliveryFilterFrom reads ?status=&since=&until=&event_id=.
@@ -224,7 +224,7 @@ func (s *Server) retryDelivery(c *gin.Context) {
 	carrier := workflows.DeliveryWorkflowID(d.ID)
 	if d.Ordered {
 		carrier = workflows.WebhookQueueWorkflowID(d.WebhookCode, d.WebhookID)
-	} else if d.Status == store.DeliveryFailed || d.Status == store.DeliveryCanceled {
+	} else if d.Status == domain.DeliveryFailed || d.Status == domain.DeliveryCanceled {
 		if err := dispatch.EndFinishedDeliveryWorkflow(ctx, s.opts.Temporal, d.ID); err != nil {
 			abortWithError(c, fmt.Errorf("%w: %v", domain.ErrUnavailable, err))
 			return

@@ -383,7 +383,7 @@ func (s *Server) runFlow(c *gin.Context) {
 		return
 	}
 	wfID := workflows.FlowTestRunWorkflowID(f.ID, runID)
-	run, err := s.runs.Record(c.Request.Context(), &store.Run{ID: runID, FlowID: sql.NullString{String: f.ID, Valid: true}, WorkflowID: wfID, Status: store.RunPending})
+	run, err := s.runs.Record(c.Request.Context(), &store.Run{ID: runID, FlowID: sql.NullString{String: f.ID, Valid: true}, WorkflowID: wfID, Status: domain.RunPending})
 	if err != nil {
 		abortWithError(c, err)
 		return
@@ -468,8 +468,8 @@ func (s *Server) listFlowRuns(c *gin.Context) {
 		return
 	}
 	status := c.Query("status")
-	if status != "" && !slices.Contains(store.RunStatuses(), status) {
-		abortWithError(c, domain.Invalid("status", "must be one of "+strings.Join(store.RunStatuses(), ", ")))
+	if status != "" && !slices.Contains(domain.RunStatuses(), status) {
+		abortWithError(c, domain.Invalid("status", "must be one of "+strings.Join(domain.RunStatuses(), ", ")))
 		return
 	}
 	f, err := s.flowStore().Get(c.Request.Context(), c.Param("id"))

@@ -50,19 +50,25 @@ func TestATraceRunsFromThePublishToTheAttempt(t *testing.T) {
 		t.Fatalf("the receiver got traceparent %q, want the publisher's trace %s", tp, callerTrace)
 	}
 	deliveryOf(t, s, "traced-1", "succeeded")
-	if err := tp.ForceFlush(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	want := []string{"POST /v1/events", "dispatch group", "StartWorkflow:DeliverBatchWorkflow",
+		"RunWorkflow:DeliverBatchWorkflow", "RunActivity:DeliverBatch", "HTTP POST"}
 	names := map[string]bool{}
-	for _, sp := range exp.GetSpans() {
-		if sp.SpanContext.TraceID() == callerTrace {
-			names[sp.Name] = true
+	// A span is exported once it ends: the workflow's when it completes,
+	// a moment after the delivery is recorded.
+	testkit.Eventually(t, 20*time.Second, "every span of the publish's trace", func() bool {
+		if err := tp.ForceFlush(t.Context()); err != nil {
+			t.Fatal(err)
 		}
-	}
-	for _, want := range []string{"POST /v1/events", "dispatch group", "StartWorkflow:DeliverBatchWorkflow",
-		"RunWorkflow:DeliverBatchWorkflow", "RunActivity:DeliverBatch", "HTTP POST"} {
-		if !names[want] {
-			t.Fatalf("no %q span in the publisher's trace; spans in it: %v", want, names)
+		for _, sp := range exp.GetSpans() {
+			if sp.SpanContext.TraceID() == callerTrace {
+				names[sp.Name] = true
+			}
 		}
-	}
+		for _, n := range want {
+			if !names[n] {
+				return false
+			}
+		}
+		return true
+	})
 }

@@ -2,7 +2,6 @@ package apiserver
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,6 +32,12 @@ func (s *Server) triggerStore() *store.Triggers {
 }
 
 func (s *Server) schedules() dispatch.Schedules { return dispatch.Schedules{Client: s.opts.Temporal} }
+
+// triggerCases changes triggers and their schedules together.
+func (s *Server) triggerCases(c *gin.Context) dispatch.Triggers {
+	return dispatch.Triggers{Store: s.triggerStore(), Schedules: s.schedules(), Runs: s.runs, Events: s.events,
+		Temporal: s.opts.Temporal, Log: loggerFrom(c), CallTimeout: temporalCallTimeout}
+}
 
 // invalidateIndex makes this process's matching index reload definitions
 // before the next publish, so a saved trigger or hook matches at once.
@@ -259,25 +264,9 @@ func (s *Server) createTrigger(c *gin.Context) {
 		abortWithError(c, err)
 		return
 	}
-	triggers := s.triggerStore()
-	if err := triggers.Create(c.Request.Context(), t); err != nil {
+	if err := s.triggerCases(c).Create(c.Request.Context(), t); err != nil {
 		abortWithError(c, err)
 		return
-	}
-	if t.Type == domain.TriggerAtTime {
-		// The row exists before its schedule, so a schedule never fires for
-		// a trigger the database does not know; a schedule that cannot be
-		// made takes the row back with it.
-		ctx, cancel := context.WithTimeout(c.Request.Context(), temporalCallTimeout)
-		err := s.schedules().Save(ctx, t)
-		cancel()
-		if err != nil {
-			if derr := triggers.Delete(context.WithoutCancel(c.Request.Context()), t.ID); derr != nil {
-				loggerFrom(c).Error("trigger saved but its schedule failed and the row could not be removed", "trigger", t.ID, "error", derr)
-			}
-			abortWithError(c, unavailable("the trigger's schedule could not be created; nothing was saved", err))
-			return
-		}
 	}
 	c.JSON(http.StatusCreated, s.triggerAnswer(c, t))
 }
@@ -302,18 +291,6 @@ func (s *Server) validateTrigger(c *gin.Context, t *domain.Trigger, decoded doma
 		return err
 	}
 	return decoded.Err()
-}
-
-// unavailable makes err a 503 unless it already says what it is (a
-// validation error, a missing thing), keeping its text for the log.
-func unavailable(msg string, err error) error {
-	if errors.Is(err, domain.ErrUnavailable) {
-		return fmt.Errorf("%s: %w", msg, err)
-	}
-	if errors.Is(err, domain.ErrInvalid) || errors.Is(err, domain.ErrNotFound) {
-		return err
-	}
-	return fmt.Errorf("%s: %v: %w", msg, err, domain.ErrUnavailable)
 }
 
 func (s *Server) getTrigger(c *gin.Context) {
@@ -372,13 +349,8 @@ func (s *Server) patchTrigger(c *gin.Context) {
 		abortWithError(c, err)
 		return
 	}
-	if err := triggers.Update(c.Request.Context(), &t); err != nil {
+	if err := s.triggerCases(c).Update(c.Request.Context(), old, &t); err != nil {
 		abortWithError(c, err)
-		return
-	}
-	if err := s.reconcileSchedule(c.Request.Context(), old, &t); err != nil {
-		s.revertTrigger(c, triggers, old)
-		abortWithError(c, unavailable("the trigger's schedule could not be updated; the change was undone", err))
 		return
 	}
 	c.JSON(http.StatusOK, s.triggerAnswer(c, &t))
@@ -455,31 +427,6 @@ func applyTriggerPatch(t *domain.Trigger, p *triggerPatch) domain.FieldErrors {
 	return fields
 }
 
-// reconcileSchedule brings Temporal in line with a trigger that changed from
-// old to t: an At Time trigger's schedule is saved (updated in place, or
-// created when missing), and one that stopped being At Time loses it.
-func (s *Server) reconcileSchedule(ctx context.Context, old, t *domain.Trigger) error {
-	ctx, cancel := context.WithTimeout(ctx, temporalCallTimeout)
-	defer cancel()
-	switch {
-	case t.Type == domain.TriggerAtTime:
-		return s.schedules().Save(ctx, t)
-	case old != nil && old.Type == domain.TriggerAtTime:
-		return s.schedules().Delete(ctx, t.ID)
-	}
-	return nil
-}
-
-// revertTrigger puts a trigger's row back after its schedule could not
-// follow a change, so the database and Temporal keep agreeing.
-func (s *Server) revertTrigger(c *gin.Context, triggers *store.Triggers, old *domain.Trigger) {
-	prev := *old
-	if err := triggers.Update(context.WithoutCancel(c.Request.Context()), &prev); err != nil {
-		loggerFrom(c).Error("trigger changed but its schedule did not follow and the change could not be undone",
-			"trigger", old.ID, "error", err)
-	}
-}
-
 func (s *Server) deleteTrigger(c *gin.Context) {
 	triggers := s.triggerStore()
 	t, err := triggers.Get(c.Request.Context(), c.Param("id"))
@@ -487,18 +434,7 @@ func (s *Server) deleteTrigger(c *gin.Context) {
 		abortWithError(c, err)
 		return
 	}
-	if t.Type == domain.TriggerAtTime {
-		// Schedule first: a row without a schedule never fires, a schedule
-		// without a row would.
-		ctx, cancel := context.WithTimeout(c.Request.Context(), temporalCallTimeout)
-		err := s.schedules().Delete(ctx, t.ID)
-		cancel()
-		if err != nil {
-			abortWithError(c, unavailable("the trigger's schedule could not be deleted; the trigger was kept", err))
-			return
-		}
-	}
-	if err := triggers.Delete(c.Request.Context(), t.ID); err != nil {
+	if err := s.triggerCases(c).Delete(c.Request.Context(), t); err != nil {
 		abortWithError(c, err)
 		return
 	}
@@ -517,32 +453,12 @@ func (s *Server) switchTrigger(c *gin.Context, enabled bool) {
 		abortWithError(c, err)
 		return
 	}
-	t := *old
-	t.Enabled = enabled
-	if err := triggers.Update(c.Request.Context(), &t); err != nil {
+	t, err := s.triggerCases(c).Switch(c.Request.Context(), old, enabled)
+	if err != nil {
 		abortWithError(c, err)
 		return
 	}
-	if t.Type == domain.TriggerAtTime {
-		if err := s.pauseSchedule(c.Request.Context(), &t); err != nil {
-			s.revertTrigger(c, triggers, old)
-			abortWithError(c, unavailable("the trigger's schedule could not be switched; the change was undone", err))
-			return
-		}
-	}
-	c.JSON(http.StatusOK, s.toTriggerResponse(c, &t, true))
-}
-
-// pauseSchedule pauses the schedule of a disabled At Time trigger and
-// unpauses that of an enabled one, creating the schedule when it is missing.
-func (s *Server) pauseSchedule(ctx context.Context, t *domain.Trigger) error {
-	ctx, cancel := context.WithTimeout(ctx, temporalCallTimeout)
-	defer cancel()
-	err := s.schedules().SetPaused(ctx, t.ID, !t.Enabled)
-	if errors.Is(err, domain.ErrNotFound) {
-		return s.schedules().Save(ctx, t)
-	}
-	return err
+	c.JSON(http.StatusOK, s.toTriggerResponse(c, t, true))
 }
 
 // runRequest is the optional body of POST /v1/triggers/{id}/run.
@@ -580,36 +496,15 @@ func (s *Server) runTrigger(c *gin.Context) {
 }
 
 func (s *Server) runScheduledTrigger(c *gin.Context, t *domain.Trigger) {
-	ctx, cancel := context.WithTimeout(c.Request.Context(), temporalCallTimeout+manualRunWait)
-	defer cancel()
-	sched := s.schedules()
-	fired, err := sched.TriggerNow(ctx, t.ID, manualRunWait)
-	if errors.Is(err, domain.ErrNotFound) {
-		// Made by an older version, or lost: create it, then fire.
-		if err = sched.Save(ctx, t); err == nil {
-			fired, err = sched.TriggerNow(ctx, t.ID, manualRunWait)
-		}
-	}
-	if err != nil {
-		abortWithError(c, unavailable("the trigger could not be fired", err))
-		return
-	}
-	if fired.WorkflowID == "" {
-		// Accepted by Temporal but not started yet: it will be, and the
-		// run records itself.
-		c.JSON(http.StatusAccepted, runResponse{TriggerID: t.ID, FlowID: t.Flow, Status: store.RunPending})
-		return
-	}
-	run, err := s.runs.Record(c.Request.Context(), &store.Run{
-		TriggerID:  nullString(t.ID),
-		FlowID:     nullString(t.Flow),
-		WorkflowID: fired.WorkflowID,
-		RunID:      fired.RunID,
-		Status:     store.RunRunning,
-		StartedAt:  fired.StartedAt,
-	})
+	run, err := s.triggerCases(c).RunScheduled(c.Request.Context(), t, manualRunWait)
 	if err != nil {
 		abortWithError(c, err)
+		return
+	}
+	if run == nil {
+		// Accepted by Temporal but not started yet: it will be, and the
+		// run records itself.
+		c.JSON(http.StatusAccepted, runResponse{TriggerID: t.ID, FlowID: t.Flow, Status: domain.RunPending})
 		return
 	}
 	c.JSON(http.StatusAccepted, s.linkedRun(run))
@@ -636,65 +531,17 @@ func (s *Server) runEventTrigger(c *gin.Context, t *domain.Trigger, in *eventReq
 		}
 		ev = given
 	}
-	if err := s.events.Insert(c.Request.Context(), ev); err != nil {
-		if !errors.Is(err, domain.ErrConflict) {
-			abortWithError(c, err)
-			return
-		}
-		// The id was published before: run for that event, as a publish
-		// of it would have.
-		stored, gerr := s.events.Get(c.Request.Context(), ev.ID)
-		if gerr != nil {
-			abortWithError(c, gerr)
-			return
-		}
-		if stored.Type != t.EventType() {
-			abortWithError(c, domain.Invalid("event.id", fmt.Sprintf("names an event of type %q; this trigger listens to %q", stored.Type, t.EventType())))
-			return
-		}
-		ev = stored.Event
-	}
-	run, err := s.runs.Record(c.Request.Context(), &store.Run{
-		TriggerID:  nullString(t.ID),
-		EventID:    nullString(ev.ID),
-		FlowID:     nullString(t.Flow),
-		WorkflowID: workflows.TriggerRunWorkflowID(t.ID, ev.ID),
-	})
+	run, existing, err := s.triggerCases(c).RunForEvent(c.Request.Context(), t, ev)
 	if err != nil {
 		abortWithError(c, err)
 		return
 	}
-	if run.Status != store.RunPending || run.RunID != "" {
+	if existing {
 		// A repeated event id is one run: answer with the one there is.
 		c.JSON(http.StatusOK, s.linkedRun(run))
 		return
 	}
-	if s.opts.Temporal == nil {
-		_ = s.runs.Discard(context.WithoutCancel(c.Request.Context()), run.ID)
-		abortWithError(c, fmt.Errorf("%w: Temporal is not configured", domain.ErrUnavailable))
-		return
-	}
-	ctx, cancel := context.WithTimeout(c.Request.Context(), temporalCallTimeout)
-	defer cancel()
-	wfID, runID, err := dispatch.Starter{}.StartRun(ctx, s.opts.Temporal, run, t.Timeout, activities.RunAttributes{
-		TriggerID: t.ID, EventID: ev.ID, EventType: ev.Type,
-	}, nil)
-	if err != nil {
-		_ = s.runs.Discard(context.WithoutCancel(c.Request.Context()), run.ID)
-		abortWithError(c, unavailable("the run could not be started", temporalCause(err)))
-		return
-	}
-	if err := s.runs.MarkStarted(c.Request.Context(), run.ID, wfID, runID); err != nil {
-		abortWithError(c, err)
-		return
-	}
-	run.WorkflowID, run.RunID, run.Status = wfID, runID, store.RunRunning
 	c.JSON(http.StatusAccepted, s.linkedRun(run))
-}
-
-// temporalCause marks a failed start as Temporal's trouble.
-func temporalCause(err error) error {
-	return fmt.Errorf("%v: %w", err, domain.ErrUnavailable)
 }
 
 // mergeInto prefixes every path of f with prefix.
@@ -702,10 +549,6 @@ func mergeInto(prefix string, f domain.FieldErrors) domain.FieldErrors {
 	out := domain.FieldErrors{}
 	out.Merge(prefix, f)
 	return out
-}
-
-func nullString(s string) sql.NullString {
-	return sql.NullString{String: s, Valid: s != ""}
 }
 
 func (s *Server) listTriggerRuns(c *gin.Context) {
@@ -726,11 +569,11 @@ func (s *Server) listRuns(c *gin.Context, f store.RunFilter) {
 	}
 	if st := c.Query("status"); st != "" {
 		known := false
-		for _, v := range store.RunStatuses() {
+		for _, v := range domain.RunStatuses() {
 			known = known || v == st
 		}
 		if !known {
-			abortWithError(c, domain.Invalid("status", fmt.Sprintf("%q is not a run status; use one of %s", st, strings.Join(store.RunStatuses(), ", "))))
+			abortWithError(c, domain.Invalid("status", fmt.Sprintf("%q is not a run status; use one of %s", st, strings.Join(domain.RunStatuses(), ", "))))
 			return
 		}
 		f.Status = st
@@ -781,52 +624,12 @@ func (s *Server) bulkSwitchTriggers(c *gin.Context, enabled bool) {
 	if !ok {
 		return
 	}
-	triggers := s.triggerStore()
-	before, err := triggers.Refs(c.Request.Context(), ids)
+	res, err := s.triggerCases(c).SwitchMany(c.Request.Context(), ids, enabled)
 	if err != nil {
 		abortWithError(c, err)
 		return
 	}
-	switched, err := triggers.SetEnabled(c.Request.Context(), ids, enabled)
-	if err != nil {
-		abortWithError(c, err)
-		return
-	}
-	resp := triggerBulkResponse{Affected: []string{}}
-	var undo []string
-	for _, ref := range switched {
-		if ref.Type == domain.TriggerAtTime {
-			t, err := triggers.Get(c.Request.Context(), ref.ID)
-			if err == nil {
-				err = s.pauseSchedule(c.Request.Context(), t)
-			}
-			if err != nil {
-				if resp.Failed == nil {
-					resp.Failed = map[string]string{}
-				}
-				resp.Failed[ref.ID] = unavailable("schedule not switched", err).Error()
-				undo = append(undo, ref.ID)
-				continue
-			}
-		}
-		resp.Affected = append(resp.Affected, ref.ID)
-	}
-	if len(undo) > 0 {
-		// Put back the rows whose schedule did not follow.
-		var back []string
-		for _, ref := range before {
-			for _, id := range undo {
-				if ref.ID == id && ref.Enabled != enabled {
-					back = append(back, id)
-				}
-			}
-		}
-		if len(back) > 0 {
-			if _, err := triggers.SetEnabled(context.WithoutCancel(c.Request.Context()), back, !enabled); err != nil {
-				loggerFrom(c).Error("could not undo switching triggers whose schedule failed", "triggers", back, "error", err)
-			}
-		}
-	}
+	resp := triggerBulkResponse{Affected: res.Affected, Failed: res.Failed}
 	resp.Count = len(resp.Affected)
 	c.JSON(http.StatusOK, resp)
 }
@@ -836,37 +639,12 @@ func (s *Server) bulkDeleteTriggers(c *gin.Context) {
 	if !ok {
 		return
 	}
-	triggers := s.triggerStore()
-	refs, err := triggers.Refs(c.Request.Context(), ids)
+	res, err := s.triggerCases(c).DeleteMany(c.Request.Context(), ids)
 	if err != nil {
 		abortWithError(c, err)
 		return
 	}
-	resp := triggerBulkResponse{Affected: []string{}}
-	var deletable []string
-	for _, ref := range refs {
-		if ref.Type == domain.TriggerAtTime {
-			ctx, cancel := context.WithTimeout(c.Request.Context(), temporalCallTimeout)
-			err := s.schedules().Delete(ctx, ref.ID)
-			cancel()
-			if err != nil {
-				if resp.Failed == nil {
-					resp.Failed = map[string]string{}
-				}
-				resp.Failed[ref.ID] = unavailable("schedule not deleted; trigger kept", err).Error()
-				continue
-			}
-		}
-		deletable = append(deletable, ref.ID)
-	}
-	if len(deletable) > 0 {
-		deleted, err := triggers.DeleteMany(c.Request.Context(), deletable)
-		if err != nil {
-			abortWithError(c, err)
-			return
-		}
-		resp.Affected = append(resp.Affected, deleted...)
-	}
+	resp := triggerBulkResponse{Affected: res.Affected, Failed: res.Failed}
 	resp.Count = len(resp.Affected)
 	c.JSON(http.StatusOK, resp)
 }

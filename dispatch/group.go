@@ -108,6 +108,10 @@ func Dispatch(ctx context.Context, c client.Client, events *store.Events, g Grou
 	return events.MarkDispatched(ctx, g.BatchIDs...)
 }
 
+// separateConcurrency is how many workflows dispatchSeparately starts at
+// once.
+const separateConcurrency = 32
+
 // dispatchSeparately hands a group over with a workflow per first try:
 // each unordered delivery is claimed for its own DeliveryWorkflow (first, so
 // no group workflow can ever take it) and that workflow started; each run
@@ -121,7 +125,7 @@ func dispatchSeparately(ctx context.Context, c client.Client, events *store.Even
 		if err != nil {
 			return err
 		}
-		sem := make(chan struct{}, 16)
+		sem := make(chan struct{}, separateConcurrency)
 		var mu sync.Mutex
 		var wg sync.WaitGroup
 		for _, d := range own {

@@ -397,7 +397,7 @@ func (p *Publisher) dispatchGroup(ctx context.Context, items []dispatchItem) {
 	defer span.End()
 	var err error
 	for attempt := range 3 {
-		dctx, cancel := context.WithTimeout(ctx, p.DispatchTimeout)
+		dctx, cancel := context.WithTimeout(ctx, p.dispatchTimeout(g))
 		err = Dispatch(dctx, p.Temporal, p.Events, g)
 		cancel()
 		if err == nil || ctx.Err() != nil {
@@ -412,6 +412,16 @@ func (p *Publisher) dispatchGroup(ctx context.Context, items []dispatchItem) {
 		span.SetStatus(codes.Error, err.Error())
 		p.Log.Warn("batches stored but not dispatched; the dispatcher sweep will finish them", "group", g.ID, "batches", len(g.BatchIDs), "error", err)
 	}
+}
+
+// dispatchTimeout bounds one hand-over of g: DispatchTimeout, and, when
+// each first try is its own workflow (Separate), time for every start.
+func (p *Publisher) dispatchTimeout(g Group) time.Duration {
+	if !g.Separate {
+		return p.DispatchTimeout
+	}
+	starts := len(g.Plan.Deliveries) + len(g.Plan.Runs)
+	return p.DispatchTimeout + time.Duration(starts)*50*time.Millisecond/separateConcurrency
 }
 
 // maxSpanLinks bounds the publish requests a group's hand-over span links.

@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/triggerflow/triggerflow/activities"
+	"github.com/triggerflow/triggerflow/domain"
 	"github.com/triggerflow/triggerflow/store"
 	"github.com/triggerflow/triggerflow/workflows"
 )
@@ -157,7 +158,7 @@ func (r *Reconciler) deliveries(ctx context.Context, since time.Time, limit int,
 			alive = append(alive, d.ID)
 		case carrierStopped, carrierTimedOut:
 			if err := r.Deliveries.Record(ctx, []store.Record{{Outcome: store.Outcome{
-				DeliveryID: d.ID, Status: store.DeliveryCanceled, Carrier: carrier,
+				DeliveryID: d.ID, Status: domain.DeliveryCanceled, Carrier: carrier,
 				LastError: fmt.Sprintf("its workflow %s was canceled or terminated (in Temporal)", carrier),
 			}}}); err != nil {
 				errs = append(errs, err)
@@ -208,9 +209,9 @@ func (r *Reconciler) runs(ctx context.Context, since time.Time, limit int, rep *
 	var errs []error
 	for i := range quiet {
 		run := &quiet[i].Run
-		inline := run.InlineWorkflowID != "" || (run.Status == store.RunPending && run.BatchID != "")
+		inline := run.InlineWorkflowID != "" || (run.Status == domain.RunPending && run.BatchID != "")
 		carrier := run.ExecWorkflow()
-		if run.Status == store.RunPending && run.BatchID != "" {
+		if run.Status == domain.RunPending && run.BatchID != "" {
 			source := run.TriggerID.String
 			if source == "" {
 				source = run.QueueHookID.String
@@ -227,9 +228,9 @@ func (r *Reconciler) runs(ctx context.Context, since time.Time, limit int, rep *
 		case state == carrierRunning:
 			continue
 		case state == carrierStopped:
-			outcome.Status, outcome.Error = store.RunCanceled, fmt.Sprintf("its workflow %s was canceled or terminated (in Temporal)", carrier)
+			outcome.Status, outcome.Error = domain.RunCanceled, fmt.Sprintf("its workflow %s was canceled or terminated (in Temporal)", carrier)
 		case state == carrierTimedOut && !inline:
-			outcome.Status, outcome.Error = store.RunTimedOut, "the run passed its timeout"
+			outcome.Status, outcome.Error = domain.RunTimedOut, "the run passed its timeout"
 		case state == carrierMissing || inline:
 			// Never started, lost with Temporal's data, or left behind by
 			// its batch: it runs again from its first step.
@@ -240,13 +241,13 @@ func (r *Reconciler) runs(ctx context.Context, since time.Time, limit int, rep *
 			rep.RunsStarted++
 			continue
 		default:
-			outcome.Status, outcome.Error = store.RunFailed, fmt.Sprintf("its workflow %s ended without recording the run's outcome", carrier)
+			outcome.Status, outcome.Error = domain.RunFailed, fmt.Sprintf("its workflow %s ended without recording the run's outcome", carrier)
 		}
 		if err := r.Runs.Finish(ctx, outcome); err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		if outcome.Status == store.RunCanceled {
+		if outcome.Status == domain.RunCanceled {
 			rep.Canceled++
 		} else {
 			rep.RunsEnded++
@@ -265,13 +266,13 @@ func (r *Reconciler) restartRun(ctx context.Context, run *store.Run) error {
 	if err != nil {
 		var started *serviceerror.WorkflowExecutionAlreadyStarted
 		if errors.As(err, &started) {
-			return r.Runs.Finish(ctx, store.RunOutcome{ID: run.ID, Status: store.RunFailed,
+			return r.Runs.Finish(ctx, store.RunOutcome{ID: run.ID, Status: domain.RunFailed,
 				Error: "its workflow ended without recording the run's outcome"})
 		}
 		return err
 	}
 	r.Log.Info("reconciler started a run again", "run", run.ID, "workflow", wfID)
-	if run.Status == store.RunPending {
+	if run.Status == domain.RunPending {
 		return r.Runs.MarkStarted(ctx, run.ID, wfID, runID)
 	}
 	return r.Runs.HandOverMany(ctx, []store.StartedRun{{ID: run.ID, WorkflowID: wfID, RunID: runID}})

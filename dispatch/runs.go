@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/triggerflow/triggerflow/activities"
+	"github.com/triggerflow/triggerflow/domain"
 	"github.com/triggerflow/triggerflow/store"
 	"github.com/triggerflow/triggerflow/workflows"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -20,19 +21,7 @@ var _ activities.RunStarter = Starter{}
 // StartRun starts the workflow of one planned run; the workflow id comes from
 // the trigger (or hook) and the event, so a repeated event is one run.
 func (Starter) StartRun(ctx context.Context, c client.Client, r *store.Run, timeout time.Duration, sa activities.RunAttributes, resume *activities.RunResume) (string, string, error) {
-	updates := []temporal.SearchAttributeUpdate{}
-	if sa.TriggerID != "" {
-		updates = append(updates, workflows.SATrigger.ValueSet(sa.TriggerID))
-	}
-	if sa.QueueID != "" {
-		updates = append(updates, workflows.SAQueue.ValueSet(sa.QueueID))
-	}
-	if sa.EventID != "" {
-		updates = append(updates, workflows.SAEventID.ValueSet(sa.EventID))
-	}
-	if sa.EventType != "" {
-		updates = append(updates, workflows.SAEventType.ValueSet(sa.EventType))
-	}
+	attrs := runAttributes(sa)
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       r.WorkflowID,
 		TaskQueue:                workflows.TaskQueue,
@@ -42,7 +31,7 @@ func (Starter) StartRun(ctx context.Context, c client.Client, r *store.Run, time
 		EnableEagerStart:         true,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		TypedSearchAttributes:    temporal.NewSearchAttributes(updates...),
+		TypedSearchAttributes:    attrs,
 	}, workflows.FlowRunWorkflowName, workflows.FlowRunInput{RunID: r.ID, Resume: resume})
 	if err != nil {
 		return "", "", fmt.Errorf("start %s: %w", r.WorkflowID, err)
@@ -81,26 +70,14 @@ func StartRunBatch(ctx context.Context, c client.Client, group string, in workfl
 // execution timeout and search attributes. A start under an id already
 // running finds that run.
 func StartFlowRun(ctx context.Context, c client.Client, workflowID string, in workflows.FlowRunInput, timeout time.Duration, sa activities.RunAttributes) (client.WorkflowRun, error) {
-	var updates []temporal.SearchAttributeUpdate
-	if sa.TriggerID != "" {
-		updates = append(updates, workflows.SATrigger.ValueSet(sa.TriggerID))
-	}
-	if sa.QueueID != "" {
-		updates = append(updates, workflows.SAQueue.ValueSet(sa.QueueID))
-	}
-	if sa.EventID != "" {
-		updates = append(updates, workflows.SAEventID.ValueSet(sa.EventID))
-	}
-	if sa.EventType != "" {
-		updates = append(updates, workflows.SAEventType.ValueSet(sa.EventType))
-	}
+	attrs := runAttributes(sa)
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       workflowID,
 		TaskQueue:                workflows.TaskQueue,
 		WorkflowExecutionTimeout: timeout,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		TypedSearchAttributes:    temporal.NewSearchAttributes(updates...),
+		TypedSearchAttributes:    attrs,
 	}, workflows.FlowRunWorkflowName, in)
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", workflowID, err)
@@ -113,7 +90,7 @@ func StartFlowRun(ctx context.Context, c client.Client, workflowID string, in wo
 // last write) in line with what Temporal knows. Runs already finished, not
 // yet started, or whose workflow is still running are returned unchanged.
 func ReconcileRunStatus(ctx context.Context, c client.Client, runs *store.Runs, r *store.Run) (*store.Run, error) {
-	if r.Status != store.RunRunning || r.WorkflowID == "" || c == nil {
+	if r.Status != domain.RunRunning || r.WorkflowID == "" || c == nil {
 		return r, nil
 	}
 	desc, err := c.DescribeWorkflowExecution(ctx, r.ExecWorkflow(), r.RunID)
@@ -123,30 +100,35 @@ func ReconcileRunStatus(ctx context.Context, c client.Client, runs *store.Runs, 
 	var status, msg string
 	switch desc.GetWorkflowExecutionInfo().GetStatus() {
 	case enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT:
-		status, msg = store.RunTimedOut, "the run did not finish within its timeout"
+		status, msg = domain.RunTimedOut, "the run did not finish within its timeout"
 	case enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED:
-		status, msg = store.RunCanceled, "the run's workflow was terminated"
+		status, msg = domain.RunCanceled, "the run's workflow was terminated"
 	case enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED:
-		status, msg = store.RunCanceled, "the run was canceled"
+		status, msg = domain.RunCanceled, "the run was canceled"
 	case enumspb.WORKFLOW_EXECUTION_STATUS_FAILED:
-		status, msg = store.RunFailed, "the run's workflow failed"
+		status, msg = domain.RunFailed, "the run's workflow failed"
 	case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
 		if r.InlineWorkflowID != "" {
 			// A batch run workflow completes after recording every run
 			// it tried; a re-read below sees the run's own outcome.
 			return runs.Find(ctx, r.ID)
 		}
-		status = store.RunSucceeded
+		status = domain.RunSucceeded
 	default:
 		return r, nil
 	}
 	// Re-read first: the workflow may have recorded its own outcome since.
 	fresh, err := runs.Find(ctx, r.ID)
-	if err != nil || fresh.Status != store.RunRunning {
+	if err != nil || fresh.Status != domain.RunRunning {
 		return fresh, err
 	}
 	if err := runs.Finish(ctx, store.RunOutcome{ID: r.ID, Status: status, Error: msg}); err != nil {
 		return r, err
 	}
 	return runs.Find(ctx, r.ID)
+}
+
+// runAttributes are the search attributes of a run's own workflow.
+func runAttributes(sa activities.RunAttributes) temporal.SearchAttributes {
+	return SearchAttributeValues{Trigger: sa.TriggerID, Queue: sa.QueueID, EventID: sa.EventID, EventType: sa.EventType}.attributes()
 }

@@ -78,14 +78,14 @@ func scheduleOptions(t *domain.Trigger) (client.ScheduleOptions, error) {
 			Args:                     []any{workflows.FlowRunInput{TriggerID: t.ID}},
 			TaskQueue:                workflows.TaskQueue,
 			WorkflowExecutionTimeout: t.Timeout,
-			TypedSearchAttributes:    temporal.NewSearchAttributes(workflows.SATrigger.ValueSet(t.ID)),
+			TypedSearchAttributes:    SearchAttributeValues{Trigger: t.ID}.attributes(),
 		},
 		Overlap:               overlap,
 		CatchupWindow:         workflows.ScheduleCatchupWindow,
 		Paused:                !t.Enabled,
 		Note:                  pauseNote(t.Enabled),
 		Memo:                  map[string]any{"trigger": t.Name},
-		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.SATrigger.ValueSet(t.ID)),
+		TypedSearchAttributes: SearchAttributeValues{Trigger: t.ID}.attributes(),
 	}, nil
 }
 

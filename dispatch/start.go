@@ -183,15 +183,5 @@ func distinctCapped(values []string, n int) []string {
 // deliverySearchAttributes are the attributes of a delivery's workflow;
 // triggerID is set for a trigger's webhook action.
 func deliverySearchAttributes(webhookCode, eventID, eventType, triggerID string) temporal.SearchAttributes {
-	updates := []temporal.SearchAttributeUpdate{workflows.SAWebhook.ValueSet(webhookCode)}
-	if triggerID != "" {
-		updates = append(updates, workflows.SATrigger.ValueSet(triggerID))
-	}
-	if eventID != "" {
-		updates = append(updates, workflows.SAEventID.ValueSet(eventID))
-	}
-	if eventType != "" {
-		updates = append(updates, workflows.SAEventType.ValueSet(eventType))
-	}
-	return temporal.NewSearchAttributes(updates...)
+	return SearchAttributeValues{Webhook: webhookCode, Trigger: triggerID, EventID: eventID, EventType: eventType}.attributes()
 }

@@ -142,7 +142,7 @@ func TestStepDeliveryIsMadeOncePerStep(t *testing.T) {
 	if first.ID != retried.ID || retried.StepRequest() == nil || retried.StepRequest().Body != `{"a":1}` ||
 		retried.StepRequest().Timeout() != 5*time.Second || !retried.StepRequest().Retry.RetryAll ||
 		retried.RunWorkflowID != wf || retried.StepID != "step-1" || retried.WorkflowID != "delivery-"+first.ID ||
-		retried.EventType != "flow.run" || retried.Status != store.DeliveryPending {
+		retried.EventType != "flow.run" || retried.Status != domain.DeliveryPending {
 		t.Fatalf("retried step: %+v %+v", retried, retried.StepRequest())
 	}
 	second := step("step-2", req)

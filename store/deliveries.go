@@ -14,14 +14,6 @@ import (
 	"github.com/triggerflow/triggerflow/domain"
 )
 
-// Delivery statuses.
-const (
-	DeliveryPending   = "pending"
-	DeliverySucceeded = "succeeded"
-	DeliveryFailed    = "failed"
-	DeliveryCanceled  = "canceled"
-)
-
 // Deliveries is the repository of deliveries and their attempts.
 type Deliveries struct {
 	DB *sqlx.DB

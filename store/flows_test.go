@@ -129,7 +129,7 @@ func TestRunBookkeeping(t *testing.T) {
 		t.Fatal(err)
 	}
 	r, err = runs.MarkRunning(ctx, r.ID, "trigger-x-1", "temporal-run-1")
-	if err != nil || r.Status != store.RunRunning || r.RunID != "temporal-run-1" {
+	if err != nil || r.Status != domain.RunRunning || r.RunID != "temporal-run-1" {
 		t.Fatalf("mark running = %+v, %v", r, err)
 	}
 	flowID, v, err := runs.PinFlowVersion(ctx, r.ID, f.ID, 1)
@@ -141,13 +141,13 @@ func TestRunBookkeeping(t *testing.T) {
 		t.Fatalf("re-pin moved the version to %d", v)
 	}
 	now := time.Now().UTC()
-	outcome := store.RunOutcome{ID: r.ID, Status: store.RunFailed, Error: "HTTP 500", FailedStep: "call",
+	outcome := store.RunOutcome{ID: r.ID, Status: domain.RunFailed, Error: "HTTP 500", FailedStep: "call",
 		Steps: []domain.StepOutcome{{Name: "call", Action: "http.request", Status: domain.StepFailed, Error: "HTTP 500", StartedAt: &now}}}
 	if err := runs.Finish(ctx, outcome); err != nil {
 		t.Fatal(err)
 	}
 	got, err := runs.Find(ctx, r.ID)
-	if err != nil || got.Status != store.RunFailed || got.FailedStep != "call" || !got.FinishedAt.Valid {
+	if err != nil || got.Status != domain.RunFailed || got.FailedStep != "call" || !got.FinishedAt.Valid {
 		t.Fatalf("finished run = %+v, %v", got, err)
 	}
 	steps, err := runs.StepsOf(ctx, r.ID)
@@ -156,13 +156,13 @@ func TestRunBookkeeping(t *testing.T) {
 	}
 	// The same Temporal run marking again changes nothing; a new Temporal
 	// run under the same workflow id begins afresh.
-	if again, _ := runs.MarkRunning(ctx, r.ID, "trigger-x-1", "temporal-run-1"); again.Status != store.RunFailed {
+	if again, _ := runs.MarkRunning(ctx, r.ID, "trigger-x-1", "temporal-run-1"); again.Status != domain.RunFailed {
 		t.Fatalf("retried mark reopened the run: %+v", again)
 	}
-	if again, _ := runs.MarkRunning(ctx, r.ID, "trigger-x-1", "temporal-run-2"); again.Status != store.RunRunning || again.FailedStep != "" {
+	if again, _ := runs.MarkRunning(ctx, r.ID, "trigger-x-1", "temporal-run-2"); again.Status != domain.RunRunning || again.FailedStep != "" {
 		t.Fatalf("new run under the same id: %+v", again)
 	}
-	list, err := runs.ByFlow(ctx, f.ID, store.RunRunning, domain.Page{Number: 1, PerPage: 10})
+	list, err := runs.ByFlow(ctx, f.ID, domain.RunRunning, domain.Page{Number: 1, PerPage: 10})
 	if err != nil || list.Total != 1 {
 		t.Fatalf("by flow = %+v, %v", list, err)
 	}
@@ -170,7 +170,7 @@ func TestRunBookkeeping(t *testing.T) {
 	if err != nil || byWF.ID != r.ID {
 		t.Fatalf("by workflow = %+v, %v", byWF, err)
 	}
-	if err := runs.Finish(ctx, store.RunOutcome{ID: "run_missing", Status: store.RunSucceeded}); !errors.Is(err, domain.ErrNotFound) {
+	if err := runs.Finish(ctx, store.RunOutcome{ID: "run_missing", Status: domain.RunSucceeded}); !errors.Is(err, domain.ErrNotFound) {
 		t.Fatalf("finish of a missing run: %v", err)
 	}
 }

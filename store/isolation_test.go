@@ -73,7 +73,7 @@ func (r *deliveryRig) get(t *testing.T, id string) *store.Delivery {
 
 func try(id string, status string, body string, at time.Time) store.Record {
 	a := store.NewAttempt(id, "POST", "https://example.com/x", map[string]string{"Content-Type": "application/json"}, `{}`,
-		200, map[string]string{"Server": "t"}, body, false, 5*time.Millisecond, "", at, status == store.DeliverySucceeded)
+		200, map[string]string{"Server": "t"}, body, false, 5*time.Millisecond, "", at, status == domain.DeliverySucceeded)
 	return store.Record{Attempt: &a, Outcome: store.Outcome{DeliveryID: id, Status: status, LastCode: 200}}
 }
 
@@ -89,7 +89,7 @@ func TestRecordStoresAnyBytesAReceiverAnswers(t *testing.T) {
 		200, map[string]string{"X-Bin\x00": "v\xffal\\ue", "Server": "fine"}, body, false, 7*time.Millisecond,
 		"odd \x00 error", time.Now(), true)
 	if err := r.deliveries.Record(ctx, []store.Record{{Attempt: &a, Outcome: store.Outcome{DeliveryID: ids[0],
-		Status: store.DeliverySucceeded, LastCode: 200, LastError: "last \x00 error"}}}); err != nil {
+		Status: domain.DeliverySucceeded, LastCode: 200, LastError: "last \x00 error"}}}); err != nil {
 		t.Fatalf("recording a NUL-laden answer failed: %v", err)
 	}
 	atts, err := r.deliveries.Attempts(ctx, ids[0])
@@ -109,12 +109,12 @@ func TestRecordStoresAnyBytesAReceiverAnswers(t *testing.T) {
 		got.RequestURL != `https://example.com/p\x00th` || got.Error != `odd \x00 error` {
 		t.Fatalf("escaped=%v headers=%q url=%q error=%q", got.Escaped, resp, got.RequestURL, got.Error)
 	}
-	if d := r.get(t, ids[0]); d.Status != store.DeliverySucceeded || d.Attempts != 1 || d.LastError != `last \x00 error` {
+	if d := r.get(t, ids[0]); d.Status != domain.DeliverySucceeded || d.Attempts != 1 || d.LastError != `last \x00 error` {
 		t.Fatalf("delivery %+v", d)
 	}
 	// Plain text stays as it was, unflagged.
 	_, more := r.publish(t, "evt-plain")
-	if err := r.deliveries.Record(ctx, []store.Record{try(more[0], store.DeliverySucceeded, `{"ok":true} \ backslash`, time.Now())}); err != nil {
+	if err := r.deliveries.Record(ctx, []store.Record{try(more[0], domain.DeliverySucceeded, `{"ok":true} \ backslash`, time.Now())}); err != nil {
 		t.Fatal(err)
 	}
 	atts, _ = r.deliveries.Attempts(ctx, more[0])
@@ -135,7 +135,7 @@ func TestAttemptNumbersNeverCollide(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for range 10 {
-				rec := try(ids[0], store.DeliveryPending, fmt.Sprint("from ", g), time.Now())
+				rec := try(ids[0], domain.DeliveryPending, fmt.Sprint("from ", g), time.Now())
 				rec.Outcome.LastCode = 503
 				if err := r.deliveries.Record(context.Background(), []store.Record{rec}); err != nil {
 					t.Error(err)
@@ -169,24 +169,24 @@ func TestAFinishedDeliveryNeverTurnsBackToPending(t *testing.T) {
 	r := newDeliveryRig(t, nil)
 	_, ids := r.publish(t, "evt-done")
 	ctx := context.Background()
-	failed := try(ids[0], store.DeliveryFailed, "no", time.Now())
+	failed := try(ids[0], domain.DeliveryFailed, "no", time.Now())
 	if err := r.deliveries.Record(ctx, []store.Record{failed}); err != nil {
 		t.Fatal(err)
 	}
-	late := try(ids[0], store.DeliveryPending, "late", time.Now())
+	late := try(ids[0], domain.DeliveryPending, "late", time.Now())
 	next := time.Now().Add(time.Minute)
 	late.Outcome.NextAttemptAt = &next
 	if err := r.deliveries.Record(ctx, []store.Record{late}); err != nil {
 		t.Fatal(err)
 	}
 	d := r.get(t, ids[0])
-	if d.Status != store.DeliveryFailed || d.Attempts != 2 || d.NextAttemptAt.Valid {
+	if d.Status != domain.DeliveryFailed || d.Attempts != 2 || d.NextAttemptAt.Valid {
 		t.Fatalf("after a late try: status %s attempts %d next %v; want failed, 2 attempts logged", d.Status, d.Attempts, d.NextAttemptAt)
 	}
 	if err := r.deliveries.Reopen(ctx, ids[0], "delivery-"+ids[0]); err != nil {
 		t.Fatal(err)
 	}
-	if d := r.get(t, ids[0]); d.Status != store.DeliveryPending || d.WorkflowID != "delivery-"+ids[0] {
+	if d := r.get(t, ids[0]); d.Status != domain.DeliveryPending || d.WorkflowID != "delivery-"+ids[0] {
 		t.Fatalf("after a manual retry: %+v", d)
 	}
 }
@@ -203,20 +203,20 @@ func TestOnlyTheCarrierChangesADeliverysState(t *testing.T) {
 	if ok, _ := r.deliveries.HandOver(ctx, ids[0], "delivery-stale", "delivery-b"); ok {
 		t.Fatal("a workflow that does not carry the delivery handed it over")
 	}
-	stale := try(ids[0], store.DeliverySucceeded, "stale", time.Now())
+	stale := try(ids[0], domain.DeliverySucceeded, "stale", time.Now())
 	stale.Outcome.Carrier = "delivery-stale"
 	if err := r.deliveries.Record(ctx, []store.Record{stale}); err != nil {
 		t.Fatal(err)
 	}
-	if d := r.get(t, ids[0]); d.Status != store.DeliveryPending || d.Attempts != 1 || d.WorkflowID != "delivery-a" {
+	if d := r.get(t, ids[0]); d.Status != domain.DeliveryPending || d.Attempts != 1 || d.WorkflowID != "delivery-a" {
 		t.Fatalf("a stale carrier's try changed the delivery: %+v", d)
 	}
-	mine := try(ids[0], store.DeliverySucceeded, "mine", time.Now())
+	mine := try(ids[0], domain.DeliverySucceeded, "mine", time.Now())
 	mine.Outcome.Carrier = "delivery-a"
 	if err := r.deliveries.Record(ctx, []store.Record{mine}); err != nil {
 		t.Fatal(err)
 	}
-	if d := r.get(t, ids[0]); d.Status != store.DeliverySucceeded || d.Attempts != 2 {
+	if d := r.get(t, ids[0]); d.Status != domain.DeliverySucceeded || d.Attempts != 2 {
 		t.Fatalf("the carrier's try did not settle the delivery: %+v", d)
 	}
 }

@@ -11,16 +11,6 @@ import (
 	"github.com/triggerflow/triggerflow/domain"
 )
 
-// Run statuses.
-const (
-	RunPending   = "pending"
-	RunRunning   = "running"
-	RunSucceeded = "succeeded"
-	RunFailed    = "failed"
-	RunCanceled  = "canceled"
-	RunTimedOut  = "timed_out"
-)
-
 // Runs is the repository of trigger and queue-hook runs.
 type Runs struct {
 	DB *sqlx.DB
@@ -171,11 +161,6 @@ func (s *Runs) MarkStarted(ctx context.Context, id, workflowID, runID string) er
 	return translate(err, "mark run started")
 }
 
-// RunStatuses lists the statuses a run can have, for filters.
-func RunStatuses() []string {
-	return []string{RunPending, RunRunning, RunSucceeded, RunFailed, RunCanceled, RunTimedOut}
-}
-
 // RunFilter narrows a run list to one trigger or queue hook and, optionally,
 // one status.
 type RunFilter struct {
@@ -207,7 +192,7 @@ func (s *Runs) Record(ctx context.Context, r *Run) (*Run, error) {
 		r.ID = NewID(PrefixRun)
 	}
 	if r.Status == "" {
-		r.Status = RunPending
+		r.Status = domain.RunPending
 	}
 	if r.StartedAt.IsZero() {
 		r.StartedAt = time.Now().UTC()

@@ -252,23 +252,23 @@ func TestRunsRecordIsIdempotentAndSearchFilters(t *testing.T) {
 	db := testkit.DB(t)
 	runs := &store.Runs{DB: db}
 	ns := func(s string) sql.NullString { return sql.NullString{String: s, Valid: true} }
-	first, err := runs.Record(ctx, &store.Run{TriggerID: ns("trg_1"), WorkflowID: "trigger-trg_1-2026-01-01T00:00:00Z", Status: store.RunRunning, RunID: "r1"})
-	if err != nil || first.Status != store.RunRunning || first.RunID != "r1" || first.BatchID != "" {
+	first, err := runs.Record(ctx, &store.Run{TriggerID: ns("trg_1"), WorkflowID: "trigger-trg_1-2026-01-01T00:00:00Z", Status: domain.RunRunning, RunID: "r1"})
+	if err != nil || first.Status != domain.RunRunning || first.RunID != "r1" || first.BatchID != "" {
 		t.Fatalf("record: %+v %v", first, err)
 	}
 	again, err := runs.Record(ctx, &store.Run{TriggerID: ns("trg_1"), WorkflowID: "trigger-trg_1-2026-01-01T00:00:00Z"})
-	if err != nil || again.ID != first.ID || again.Status != store.RunRunning {
+	if err != nil || again.ID != first.ID || again.Status != domain.RunRunning {
 		t.Fatalf("second record of the same workflow: %+v %v", again, err)
 	}
 	pending, err := runs.Record(ctx, &store.Run{TriggerID: ns("trg_1"), EventID: ns("e1"), WorkflowID: "trigger-trg_1-e1"})
-	if err != nil || pending.Status != store.RunPending {
+	if err != nil || pending.Status != domain.RunPending {
 		t.Fatal(err, pending)
 	}
 	if _, err := runs.Record(ctx, &store.Run{QueueHookID: ns("qh_1"), WorkflowID: "trigger-qh_1-e1"}); err != nil {
 		t.Fatal(err)
 	}
 	for f, want := range map[store.RunFilter]int{
-		{TriggerID: "trg_1"}: 2, {TriggerID: "trg_1", Status: store.RunRunning}: 1, {QueueHookID: "qh_1"}: 1, {TriggerID: "trg_2"}: 0,
+		{TriggerID: "trg_1"}: 2, {TriggerID: "trg_1", Status: domain.RunRunning}: 1, {QueueHookID: "qh_1"}: 1, {TriggerID: "trg_2"}: 0,
 	} {
 		l, err := runs.Search(ctx, f, domain.Page{Number: 1, PerPage: 10})
 		if err != nil || l.Total != want || len(l.Items) != want {

@@ -115,7 +115,10 @@ func New(opts Options) sdkworker.Worker {
 	w := sdkworker.New(opts.Temporal, workflows.TaskQueue, sdkworker.Options{
 		// Batches are few and large; flows are many and small. These
 		// bounds keep a 2-core machine responsive under a backlog.
-		MaxConcurrentActivityExecutionSize:     256,
+		// Delivery calls mostly wait on receivers: many may run at once.
+		// A slow receiver holds at most activities.Webhooks.MaxPerWebhook
+		// of them, so the others always have room.
+		MaxConcurrentActivityExecutionSize:     2048,
 		MaxConcurrentWorkflowTaskExecutionSize: 64,
 		MaxConcurrentActivityTaskPollers:       4,
 		MaxConcurrentWorkflowTaskPollers:       4,

@@ -8,19 +8,23 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/triggerflow/triggerflow/activities"
-	"github.com/triggerflow/triggerflow/store"
+	"github.com/triggerflow/triggerflow/domain"
 )
+
+// infrastructureRetry is the retry policy of activities whose failures are
+// the infrastructure's (PostgreSQL restarting, a worker gone), not a
+// receiver's: quickly at first, then at most a minute apart. The receiver's
+// own failures follow the webhook's policy instead (attemptOptions).
+func infrastructureRetry() *temporal.RetryPolicy {
+	return &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute}
+}
 
 // Activity options shared by bookkeeping activities: they only touch the
 // database, so they retry (PostgreSQL may be restarting) with a bound.
 var bookkeeping = workflow.ActivityOptions{
 	StartToCloseTimeout:    30 * time.Second,
 	ScheduleToCloseTimeout: 24 * time.Hour,
-	RetryPolicy: &temporal.RetryPolicy{
-		InitialInterval:    time.Second,
-		BackoffCoefficient: 2,
-		MaximumInterval:    time.Minute,
-	},
+	RetryPolicy:            infrastructureRetry(),
 }
 
 // pausedRecheck is how often, in workflows started before deliveries were
@@ -36,6 +40,10 @@ const pausedWait = 24 * time.Hour
 // (activities.Webhooks.Budget, 60 s) plus the longest webhook timeout (30 s)
 // plus time to record and hand over.
 const batchRound = 3 * time.Minute
+
+// roundPause is how long a group waits before another call when its last
+// call could send nothing.
+const roundPause = 5 * time.Second
 
 // Statuses a delivery workflow may end with besides the delivery's own.
 const (
@@ -91,11 +99,7 @@ func DeliverBatchWorkflow(ctx workflow.Context, in DeliverBatchInput) (DeliverBa
 			// the activity heartbeats every 2 s while it runs.
 			HeartbeatTimeout:       10 * time.Second,
 			ScheduleToCloseTimeout: 48 * time.Hour,
-			RetryPolicy: &temporal.RetryPolicy{
-				InitialInterval:    time.Second,
-				BackoffCoefficient: 2,
-				MaximumInterval:    time.Minute,
-			},
+			RetryPolicy:            infrastructureRetry(),
 		}
 		if rounds >= 1 {
 			opts.StartToCloseTimeout = batchRound
@@ -114,6 +118,13 @@ func DeliverBatchWorkflow(ctx workflow.Context, in DeliverBatchInput) (DeliverBa
 				break
 			}
 			out.Rounds++
+			if res.Sent == 0 && workflow.GetVersion(ctx, "delivery-batch-round-pause", workflow.DefaultVersion, 1) >= 1 {
+				// Nothing could be sent (the webhooks' requests are all in
+				// use elsewhere): pause before trying again.
+				if err := workflow.Sleep(ctx, roundPause); err != nil {
+					return out, err
+				}
+			}
 		}
 	}
 	if in.HasRuns {
@@ -179,7 +190,7 @@ func cancelDelivery(ctx workflow.Context, deliveryID string, cause error) error 
 	var a *activities.Webhooks
 	bctx := workflow.WithActivityOptions(dctx, bookkeeping)
 	if err := workflow.ExecuteActivity(bctx, a.FinishDelivery, activities.FinishDeliveryInput{
-		DeliveryID: deliveryID, Status: store.DeliveryCanceled, Error: "its workflow was canceled (in Temporal)",
+		DeliveryID: deliveryID, Status: domain.DeliveryCanceled, Error: "its workflow was canceled (in Temporal)",
 	}).Get(dctx, nil); err != nil {
 		return errors.Join(cause, err)
 	}
@@ -208,9 +219,9 @@ func retryDelivery(ctx workflow.Context, deliveryID string, wake workflow.Receiv
 			return DeliveryResult{}, err
 		}
 		if !p.Exists {
-			return DeliveryResult{Status: store.DeliveryCanceled}, nil
+			return DeliveryResult{Status: domain.DeliveryCanceled}, nil
 		}
-		if p.Status != store.DeliveryPending {
+		if p.Status != domain.DeliveryPending {
 			return DeliveryResult{Status: p.Status, Attempt: p.Attempts}, nil
 		}
 		if p.CarriedBy != "" {
@@ -238,7 +249,7 @@ func retryDelivery(ctx workflow.Context, deliveryID string, wake workflow.Receiv
 			opts.RetryPolicy.MaximumAttempts = 1
 		}
 		if !ok {
-			return finishDelivery(ctx, deliveryID, store.DeliveryFailed, "", p.Attempts)
+			return finishDelivery(ctx, deliveryID, domain.DeliveryFailed, "", p.Attempts)
 		}
 		var res activities.AttemptDeliveryResult
 		err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), a.AttemptDelivery,
@@ -252,14 +263,14 @@ func retryDelivery(ctx workflow.Context, deliveryID string, wake workflow.Receiv
 			case activities.ErrTypePaused:
 				continue // PrepareDelivery sees it disabled
 			case activities.ErrTypeGone:
-				return DeliveryResult{Status: store.DeliveryCanceled}, nil
+				return DeliveryResult{Status: domain.DeliveryCanceled}, nil
 			}
 		}
 		if temporal.IsCanceledError(err) {
 			return DeliveryResult{}, err
 		}
 		// The policy gave up (attempts or expiry) or the answer was permanent.
-		return finishDelivery(ctx, deliveryID, store.DeliveryFailed, rootMessage(err), p.Attempts)
+		return finishDelivery(ctx, deliveryID, domain.DeliveryFailed, rootMessage(err), p.Attempts)
 	}
 }
 

@@ -11,7 +11,6 @@ import (
 
 	"github.com/triggerflow/triggerflow/activities"
 	"github.com/triggerflow/triggerflow/domain"
-	"github.com/triggerflow/triggerflow/store"
 )
 
 // retryHarness runs DeliveryWorkflow against mocked activities: AttemptDelivery
@@ -33,7 +32,7 @@ func newRetryHarness(t *testing.T, policy domain.RetryPolicy, succeedAt int) *re
 	h.env.OnActivity(a.PrepareDelivery, mock.Anything, mock.Anything).Return(
 		func(ctx context.Context, in activities.PrepareDeliveryInput) (activities.PrepareDeliveryResult, error) {
 			return activities.PrepareDeliveryResult{
-				Exists: true, Status: store.DeliveryPending, Enabled: true, Attempts: 1,
+				Exists: true, Status: domain.DeliveryPending, Enabled: true, Attempts: 1,
 				FirstAttemptAt: start, Policy: policy.Resolved(), Timeout: 10 * time.Second,
 			}, nil
 		})
@@ -41,7 +40,7 @@ func newRetryHarness(t *testing.T, policy domain.RetryPolicy, succeedAt int) *re
 		func(ctx context.Context, in activities.AttemptDeliveryInput) (activities.AttemptDeliveryResult, error) {
 			h.attempts = append(h.attempts, h.env.Now())
 			if succeedAt > 0 && len(h.attempts)+1 >= succeedAt {
-				return activities.AttemptDeliveryResult{Status: store.DeliverySucceeded, Attempt: len(h.attempts) + 1}, nil
+				return activities.AttemptDeliveryResult{Status: domain.DeliverySucceeded, Attempt: len(h.attempts) + 1}, nil
 			}
 			return activities.AttemptDeliveryResult{}, temporal.NewApplicationError("HTTP 500", activities.ErrTypeAttemptFailed)
 		})
@@ -65,7 +64,7 @@ func TestEvery10MinutesFor48Hours(t *testing.T) {
 	if err := h.env.GetWorkflowResult(&res); err != nil {
 		t.Fatal(err)
 	}
-	if res.Status != store.DeliveryFailed || h.finished != store.DeliveryFailed {
+	if res.Status != domain.DeliveryFailed || h.finished != domain.DeliveryFailed {
 		t.Fatalf("result %+v finished %q", res, h.finished)
 	}
 	// The first try happened at 00:00 (in the batch); retries every 10
@@ -92,7 +91,7 @@ func TestThirtySecondsUpToTwoMoreTries(t *testing.T) {
 	if err := h.env.GetWorkflowResult(&res); err != nil {
 		t.Fatal(err)
 	}
-	if len(h.attempts) != 2 || res.Status != store.DeliveryFailed {
+	if len(h.attempts) != 2 || res.Status != domain.DeliveryFailed {
 		t.Fatalf("%d retries (want 2 after the first try), result %+v", len(h.attempts), res)
 	}
 	if gap := h.attempts[1].Sub(h.attempts[0]); gap != 30*time.Second {
@@ -107,7 +106,7 @@ func TestRetryStopsAtFirstSuccess(t *testing.T) {
 	if err := h.env.GetWorkflowResult(&res); err != nil {
 		t.Fatal(err)
 	}
-	if res.Status != store.DeliverySucceeded || len(h.attempts) != 3 || h.finished != "" {
+	if res.Status != domain.DeliverySucceeded || len(h.attempts) != 3 || h.finished != "" {
 		t.Fatalf("result %+v after %d tries, finished %q", res, len(h.attempts), h.finished)
 	}
 }
@@ -124,7 +123,7 @@ func TestDisabledWebhooksDeliveryIsParkedNotPolled(t *testing.T) {
 	env.OnActivity(a.PrepareDelivery, mock.Anything, mock.Anything).Return(
 		func(context.Context, activities.PrepareDeliveryInput) (activities.PrepareDeliveryResult, error) {
 			prepared++
-			return activities.PrepareDeliveryResult{Exists: true, Status: store.DeliveryPending, Enabled: false,
+			return activities.PrepareDeliveryResult{Exists: true, Status: domain.DeliveryPending, Enabled: false,
 				FirstAttemptAt: env.Now(), Policy: domain.RetryPolicy{Preset: domain.Retry30sX3}.Resolved(), Timeout: time.Second}, nil
 		})
 	env.OnActivity(a.ParkDelivery, mock.Anything, mock.Anything).Return(
@@ -135,7 +134,7 @@ func TestDisabledWebhooksDeliveryIsParkedNotPolled(t *testing.T) {
 	env.OnActivity(a.AttemptDelivery, mock.Anything, mock.Anything).Return(
 		func(context.Context, activities.AttemptDeliveryInput) (activities.AttemptDeliveryResult, error) {
 			tries++
-			return activities.AttemptDeliveryResult{Status: store.DeliverySucceeded}, nil
+			return activities.AttemptDeliveryResult{Status: domain.DeliverySucceeded}, nil
 		})
 	env.ExecuteWorkflow(DeliveryWorkflow, DeliveryInput{DeliveryID: "msg_1", FirstDelay: 10 * time.Minute})
 	var res DeliveryResult

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/triggerflow/triggerflow/domain"
-	"github.com/triggerflow/triggerflow/store"
 )
 
 // TestFaultReceiverDownFor48Hours: with the receiver down for the whole
@@ -20,7 +19,7 @@ func TestFaultReceiverDownFor48Hours(t *testing.T) {
 	if err := h.env.GetWorkflowResult(&res); err != nil {
 		t.Fatal(err)
 	}
-	if res.Status != store.DeliveryFailed || h.finished != store.DeliveryFailed {
+	if res.Status != domain.DeliveryFailed || h.finished != domain.DeliveryFailed {
 		t.Fatalf("result %+v, finished %q; want failed", res, h.finished)
 	}
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)

@@ -12,7 +12,6 @@ import (
 
 	"github.com/triggerflow/triggerflow/activities"
 	"github.com/triggerflow/triggerflow/domain"
-	"github.com/triggerflow/triggerflow/store"
 )
 
 // Error types a flow run ends with, for operators filtering in Temporal UI.
@@ -105,20 +104,20 @@ func FlowRunWorkflow(ctx workflow.Context, in FlowRunInput) (FlowRunResult, erro
 	failed := runSteps(stepsCtx, load.Steps, scope, &out, in.Resume, namedSteps)
 	cancelTimer()
 
-	finish := activities.FinishFlowRunInput{RunID: load.RunID, Status: store.RunSucceeded, Steps: out.Steps}
+	finish := activities.FinishFlowRunInput{RunID: load.RunID, Status: domain.RunSucceeded, Steps: out.Steps}
 	var runErr error
 	switch {
 	case failed == nil:
 	case deadlineHit:
-		finish.Status, finish.FailedStep = store.RunTimedOut, failed.step
+		finish.Status, finish.FailedStep = domain.RunTimedOut, failed.step
 		finish.Error = fmt.Sprintf("the run did not finish within its timeout; it was stopped during step %q", failed.step)
 		runErr = temporal.NewNonRetryableApplicationError(finish.Error, ErrTypeRunTimedOut, nil)
 	case ctx.Err() != nil:
-		finish.Status, finish.FailedStep = store.RunCanceled, failed.step
+		finish.Status, finish.FailedStep = domain.RunCanceled, failed.step
 		finish.Error = fmt.Sprintf("the run was canceled during step %q", failed.step)
 		runErr = ctx.Err()
 	default:
-		finish.Status, finish.FailedStep, finish.Error = store.RunFailed, failed.step, failed.message
+		finish.Status, finish.FailedStep, finish.Error = domain.RunFailed, failed.step, failed.message
 		runErr = temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("step %q (%s) failed: %s", failed.step, failed.action, failed.message), ErrTypeStepFailed, failed.cause)
 	}

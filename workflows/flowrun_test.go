@@ -16,7 +16,6 @@ import (
 
 	"github.com/triggerflow/triggerflow/activities"
 	"github.com/triggerflow/triggerflow/domain"
-	"github.com/triggerflow/triggerflow/store"
 )
 
 // flowHarness runs FlowRunWorkflow with mocked bookkeeping; actions are
@@ -115,7 +114,7 @@ func TestLaterStepsReadEarlierOutputs(t *testing.T) {
 	if notified.Text != "Case 12345678901234567891 (200) in flow v3" || len(notified.UserIDs) != 1 || notified.UserIDs[0] != "7" {
 		t.Fatalf("notify got %+v", notified)
 	}
-	if h.finished.Status != store.RunSucceeded || res.Status != store.RunSucceeded || len(h.finished.Steps) != 2 ||
+	if h.finished.Status != domain.RunSucceeded || res.Status != domain.RunSucceeded || len(h.finished.Steps) != 2 ||
 		h.finished.Steps[0].Status != domain.StepSucceeded || h.finished.Steps[1].FinishedAt == nil {
 		t.Fatalf("finished %+v", h.finished)
 	}
@@ -160,7 +159,7 @@ func TestFailingStepFailsTheRunAndNamesIt(t *testing.T) {
 		t.Fatalf("workflow error = %v", err)
 	}
 	f := h.finished
-	if f.Status != store.RunFailed || f.FailedStep != "call" || f.Error != "GET https://x.example.com answered HTTP 404" ||
+	if f.Status != domain.RunFailed || f.FailedStep != "call" || f.Error != "GET https://x.example.com answered HTTP 404" ||
 		len(f.Steps) != 1 || f.Steps[0].Status != domain.StepFailed {
 		t.Fatalf("finished %+v", f)
 	}
@@ -239,7 +238,7 @@ func TestRunRecordsItsOwnTimeout(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	f := h.finished
-	if f.Status != store.RunTimedOut || f.FailedStep != "wait" || len(f.Steps) != 1 || f.Steps[0].Status != domain.StepCanceled {
+	if f.Status != domain.RunTimedOut || f.FailedStep != "wait" || len(f.Steps) != 1 || f.Steps[0].Status != domain.StepCanceled {
 		t.Fatalf("finished %+v", f)
 	}
 }
@@ -336,7 +335,7 @@ func TestResumedRunGoesOnWithTheTriesLeft(t *testing.T) {
 	if len(tries) != 2 || tries[0] != 5*time.Second || tries[1] != 7*time.Second {
 		t.Fatalf("tries at %v, want [5s 7s]", tries)
 	}
-	if h.finished == nil || h.finished.Status != store.RunFailed || h.finished.FailedStep != "tell" ||
+	if h.finished == nil || h.finished.Status != domain.RunFailed || h.finished.FailedStep != "tell" ||
 		len(h.finished.Steps) != 2 || h.finished.Steps[0].Name != "lookup" || h.finished.Steps[0].Status != domain.StepSucceeded {
 		t.Fatalf("finished %+v", h.finished)
 	}

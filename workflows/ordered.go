@@ -39,16 +39,13 @@ func WebhookQueueWorkflow(ctx workflow.Context, in WebhookQueueInput) error {
 	var a *activities.Webhooks
 	wake := workflow.GetSignalChannel(ctx, SignalWake)
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 10 * time.Minute,
+		// A call sends for its budget (60 s) plus one timeout at most.
+		StartToCloseTimeout: batchRound,
 		// A killed worker's activity is retried elsewhere within seconds;
 		// the activity heartbeats every 2 s while it runs.
 		HeartbeatTimeout:       10 * time.Second,
 		ScheduleToCloseTimeout: 24 * time.Hour,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    time.Second,
-			BackoffCoefficient: 2,
-			MaximumInterval:    time.Minute,
-		},
+		RetryPolicy:            infrastructureRetry(),
 	})
 	if in.BatchSize <= 0 {
 		in.BatchSize = orderedBatch

@@ -3,7 +3,6 @@ package workflows
 import (
 	"time"
 
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/triggerflow/triggerflow/activities"
@@ -69,11 +68,7 @@ var runBatchOptions = workflow.ActivityOptions{
 	StartToCloseTimeout:    25 * time.Hour,
 	HeartbeatTimeout:       10 * time.Second,
 	ScheduleToCloseTimeout: 48 * time.Hour,
-	RetryPolicy: &temporal.RetryPolicy{
-		InitialInterval:    time.Second,
-		BackoffCoefficient: 2,
-		MaximumInterval:    time.Minute,
-	},
+	RetryPolicy:            infrastructureRetry(),
 }
 
 // RunBatchWorkflow makes the first try of the runs one trigger or queue hook

@@ -21,6 +21,9 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/triggerflow/triggerflow/apiclient"
 )
 
 // benchOptions are the flags of `triggerflow bench`.
@@ -65,8 +68,12 @@ type benchResult struct {
 	RSSBaselineMB  float64 `json:"rss_baseline_mb,omitempty"`
 	RSSPeakMB      float64 `json:"rss_peak_mb,omitempty"`
 	DrainPerSec    float64 `json:"drain_per_s,omitempty"`
-	Note           string  `json:"note,omitempty"`
-	Skipped        string  `json:"skipped,omitempty"`
+	// Tables are the delivery tables' live rows and size (MB) before the
+	// backlog, while it was held, once drained, and after a retention
+	// purge (the bench's own stack only).
+	Tables  []tableSizes `json:"tables,omitempty"`
+	Note    string       `json:"note,omitempty"`
+	Skipped string       `json:"skipped,omitempty"`
 }
 
 // benchReport is what bench writes as JSON.
@@ -98,6 +105,7 @@ func runBench(ctx context.Context, cfg Config, args []string) error {
 	}
 	log := newLogger(Config{LogLevel: "error", LogFormat: "text"})
 	target := o.API
+	var db *sqlx.DB // the bench's own stack's database (table sizes)
 	if target == "" {
 		dir, err := os.MkdirTemp("", "triggerflow-bench-")
 		if err != nil {
@@ -116,12 +124,13 @@ func runBench(ctx context.Context, cfg Config, args []string) error {
 			return err
 		}
 		defer stack.Stop()
-		target, o.Token = stack.APIURL, stack.AdminToken()
+		target, o.Token, db = stack.APIURL, stack.AdminToken(), stack.db
 	}
 	b, err := newBencher(ctx, target, o.Token, o)
 	if err != nil {
 		return err
 	}
+	b.db = db
 	defer b.close()
 	report := benchReport{Date: time.Now().UTC(), CPUs: cpuCount(), Quick: o.Quick, Target: target}
 	report.Host, _ = os.Hostname()
@@ -222,12 +231,14 @@ func printBenchTable(w io.Writer, r benchReport) {
 
 // bencher holds the receiver and the API client of a bench run.
 type bencher struct {
-	api, token string
-	opts       benchOptions
-	client     *http.Client
-	recv       *benchReceiver
-	seq        atomic.Int64
-	throttled  atomic.Int64 // publishes answered 429 (rate limited) and sent again
+	apiURL, token string
+	api           *apiclient.Client
+	opts          benchOptions
+	client        *http.Client
+	recv          *benchReceiver
+	seq           atomic.Int64
+	throttled     atomic.Int64 // publishes answered 429 (rate limited) and sent again
+	db            *sqlx.DB     // the bench's own stack's database; nil with --api
 }
 
 func newBencher(ctx context.Context, api, token string, o benchOptions) (*bencher, error) {
@@ -236,14 +247,23 @@ func newBencher(ctx context.Context, api, token string, o benchOptions) (*benche
 		return nil, err
 	}
 	tr := &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: time.Minute}
-	b := &bencher{api: strings.TrimRight(api, "/"), token: token, opts: o, client: &http.Client{Transport: tr, Timeout: time.Minute}, recv: rc}
+	b := &bencher{apiURL: strings.TrimRight(api, "/"), token: token, opts: o, client: &http.Client{Transport: tr, Timeout: time.Minute}, recv: rc}
 	if o.Token == "" && token == "" {
 		return nil, errors.New("an API key is needed: --token or TRIGGERFLOW_ADMIN_TOKEN")
 	}
 	if b.token == "" {
 		b.token = o.Token
 	}
-	if code, body, err := b.call(ctx, "GET", "/readyz", nil); err != nil || code != 200 {
+	b.api, err = apiclient.NewClient(b.apiURL, apiclient.WithHTTPClient(b.client), apiclient.WithRequestEditorFn(
+		func(_ context.Context, req *http.Request) error {
+			req.Header.Set("Authorization", "Bearer "+b.token)
+			return nil
+		}))
+	if err != nil {
+		return nil, err
+	}
+	ready := func(ctx context.Context, _ io.Reader) (*http.Response, error) { return b.api.GetReadiness(ctx) }
+	if code, body, err := b.call(ctx, ready, nil); err != nil || code != 200 {
 		return nil, fmt.Errorf("API at %s is not ready: %d %s %v", api, code, body, err)
 	}
 	return b, nil
@@ -251,14 +271,26 @@ func newBencher(ctx context.Context, api, token string, o benchOptions) (*benche
 
 func (b *bencher) close() { b.recv.srv.Close() }
 
-func (b *bencher) call(ctx context.Context, method, path string, body any) (int, []byte, error) {
-	code, _, raw, err := b.send(ctx, method, path, body)
+// benchCall is one operation of the typed client generated from
+// schemas/openapi.json (apiclient), given its JSON body (nil for none): the
+// bench drives the API through the document, as any client would.
+type benchCall func(ctx context.Context, body io.Reader) (*http.Response, error)
+
+// withJSON adapts a generated "…WithBody" operation to an benchCall.
+func withJSON(op func(context.Context, string, io.Reader, ...apiclient.RequestEditorFn) (*http.Response, error)) benchCall {
+	return func(ctx context.Context, body io.Reader) (*http.Response, error) {
+		return op(ctx, "application/json", body)
+	}
+}
+
+func (b *bencher) call(ctx context.Context, op benchCall, body any) (int, []byte, error) {
+	code, _, raw, err := b.send(ctx, op, body)
 	return code, raw, err
 }
 
 // send makes one API request with body as JSON and returns the answer's
 // status, headers and body.
-func (b *bencher) send(ctx context.Context, method, path string, body any) (int, http.Header, []byte, error) {
+func (b *bencher) send(ctx context.Context, op benchCall, body any) (int, http.Header, []byte, error) {
 	var rd io.Reader
 	if body != nil {
 		raw, err := json.Marshal(body)
@@ -267,13 +299,7 @@ func (b *bencher) send(ctx context.Context, method, path string, body any) (int,
 		}
 		rd = bytes.NewReader(raw)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, b.api+path, rd)
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+b.token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := b.client.Do(req)
+	resp, err := op(ctx, rd)
 	if err != nil {
 		return 0, nil, nil, err
 	}
@@ -284,10 +310,10 @@ func (b *bencher) send(ctx context.Context, method, path string, body any) (int,
 
 // publish posts one event or a batch. Over the key's publish rate (429) it
 // waits as Retry-After says and sends the same events again (publishing is
-// idempotent by event id), counting the waits in b.throttled.
+// idempotent by event id).
 func (b *bencher) publish(ctx context.Context, body any) error {
 	for {
-		code, hdr, raw, err := b.send(ctx, "POST", "/v1/events", body)
+		code, hdr, raw, err := b.send(ctx, withJSON(b.api.PublishEventsWithBody), body)
 		if err != nil {
 			return err
 		}
@@ -311,13 +337,14 @@ func (b *bencher) publish(ctx context.Context, body any) error {
 	}
 }
 
-func (b *bencher) mustCall(ctx context.Context, want int, method, path string, body any) ([]byte, error) {
-	code, raw, err := b.call(ctx, method, path, body)
+// mustCall makes a call that must answer want; what names it in errors.
+func (b *bencher) mustCall(ctx context.Context, want int, what string, op benchCall, body any) ([]byte, error) {
+	code, raw, err := b.call(ctx, op, body)
 	if err != nil {
 		return nil, err
 	}
 	if code != want {
-		return raw, fmt.Errorf("%s %s: %d %s", method, path, code, raw)
+		return raw, fmt.Errorf("%s: %d %s", what, code, raw)
 	}
 	return raw, nil
 }
@@ -328,7 +355,7 @@ func (b *bencher) createWebhooks(ctx context.Context, eventType string, n int, o
 	var codes []string
 	for i := 0; i < n; i++ {
 		code := fmt.Sprintf("bench_%d_%d_%d", time.Now().Unix(), run, i)
-		if _, err := b.mustCall(ctx, 201, "POST", "/v1/webhooks", b.webhookBody(code, eventType, ordered)); err != nil {
+		if _, err := b.mustCall(ctx, 201, "create webhook", withJSON(b.api.CreateWebhookWithBody), b.webhookBody(code, eventType, ordered)); err != nil {
 			return nil, err
 		}
 		codes = append(codes, code)
@@ -347,7 +374,7 @@ func (b *bencher) webhookBody(code, eventType string, ordered bool) map[string]a
 }
 
 func (b *bencher) disableWebhooks(ctx context.Context, codes []string) {
-	_, _ = b.mustCall(ctx, 200, "POST", "/v1/webhooks/bulk-disable", map[string]any{"ids": codes})
+	_, _ = b.mustCall(ctx, 200, "disable webhooks", withJSON(b.api.BulkDisableWebhooksWithBody), map[string]any{"ids": codes})
 }
 
 // eventBody is a realistic event of the seeds' shape (~500 bytes).
@@ -458,7 +485,7 @@ func (b *bencher) flowScenario(ctx context.Context, n int) (benchResult, error) 
 	run := b.seq.Add(1)
 	code := fmt.Sprintf("benchflow_%d_%d", time.Now().Unix(), run)
 	flowName := "bench_flow_" + code
-	status, raw, err := b.call(ctx, "POST", "/v1/flows", map[string]any{"name": flowName, "type": "service", "steps": []map[string]any{{
+	status, raw, err := b.call(ctx, withJSON(b.api.CreateFlowWithBody), map[string]any{"name": flowName, "type": "service", "steps": []map[string]any{{
 		"name": "notify_receiver", "action": "http.request",
 		"params": map[string]any{"method": "POST", "url": b.recv.url + "/" + code, "headers": map[string]string{"X-Event-Id": "{{ event.id }}"}, "body": "{{ event.id }}"},
 	}}})
@@ -472,14 +499,16 @@ func (b *bencher) flowScenario(ctx context.Context, n int) (benchResult, error) 
 	if status != 201 {
 		return res, fmt.Errorf("create flow: %d %s", status, raw)
 	}
-	raw, err = b.mustCall(ctx, 201, "POST", "/v1/triggers", map[string]any{"name": code, "type": "on_event", "flow": flowName,
+	raw, err = b.mustCall(ctx, 201, "create trigger", withJSON(b.api.CreateTriggerWithBody), map[string]any{"name": code, "type": "on_event", "flow": flowName,
 		"object": "lead", "event": "outcome_predictive"})
 	if err != nil {
 		return res, err
 	}
 	var trig struct{ ID string }
 	_ = json.Unmarshal(raw, &trig)
-	defer b.call(ctx, "PATCH", "/v1/triggers/"+trig.ID, map[string]any{"enabled": false})
+	defer b.call(ctx, func(ctx context.Context, body io.Reader) (*http.Response, error) {
+		return b.api.UpdateTriggerWithBody(ctx, trig.ID, "application/json", body)
+	}, map[string]any{"enabled": false})
 	prefix := fmt.Sprintf("b%d", b.seq.Add(1))
 	b.recv.expect(prefix, []string{code}, n)
 	cpu0, wall0 := cpuSeconds(), time.Now()
@@ -507,6 +536,21 @@ func (b *bencher) latencyScenario(ctx context.Context, rate int, dur time.Durati
 	prefix := fmt.Sprintf("b%d", b.seq.Add(1))
 	b.recv.expect(prefix, codes, n)
 	cpu0, wall0 := cpuSeconds(), time.Now()
+	failed := b.publishAtRate(ctx, prefix, "survey.created", n, rate)
+	res.AcceptedPerSec = float64(n) / time.Since(wall0).Seconds()
+	if err := b.recv.wait(ctx, prefix, n, 5*time.Minute); err != nil {
+		res.Note = err.Error()
+	}
+	if failed > 0 {
+		res.Note = strings.TrimSpace(res.Note + fmt.Sprintf(" %d publishes failed", failed))
+	}
+	b.fill(&res, prefix, n, b.recv.lastReceipt(prefix).Sub(wall0), cpuSeconds()-cpu0)
+	return res, nil
+}
+
+// publishAtRate publishes n single events of typ at rate per second, each
+// from its own request, and returns how many publishes failed.
+func (b *bencher) publishAtRate(ctx context.Context, prefix, typ string, n, rate int) int {
 	tick := time.NewTicker(time.Second / time.Duration(rate))
 	defer tick.Stop()
 	var wg sync.WaitGroup
@@ -518,21 +562,13 @@ func (b *bencher) latencyScenario(ctx context.Context, rate int, dur time.Durati
 			defer wg.Done()
 			id := fmt.Sprintf("%s-%06d", prefix, i)
 			b.recv.sent(id)
-			if _, err := b.mustCall(ctx, 202, "POST", "/v1/events", eventBody(id, "survey.created", i)); err != nil {
+			if _, err := b.mustCall(ctx, 202, "publish", withJSON(b.api.PublishEventsWithBody), eventBody(id, typ, i)); err != nil {
 				failed.Add(1)
 			}
 		}(i)
 	}
 	wg.Wait()
-	res.AcceptedPerSec = float64(n) / time.Since(wall0).Seconds()
-	if err := b.recv.wait(ctx, prefix, n, 5*time.Minute); err != nil {
-		res.Note = err.Error()
-	}
-	if f := failed.Load(); f > 0 {
-		res.Note = strings.TrimSpace(res.Note + fmt.Sprintf(" %d publishes failed", f))
-	}
-	b.fill(&res, prefix, n, b.recv.lastReceipt(prefix).Sub(wall0), cpuSeconds()-cpu0)
-	return res, nil
+	return int(failed.Load())
 }
 
 // plainHTTP posts the same bodies straight to the receiver: the machine's

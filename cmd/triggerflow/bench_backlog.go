@@ -7,12 +7,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"runtime"
 	"runtime/metrics"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/triggerflow/triggerflow/apiclient"
+	"github.com/triggerflow/triggerflow/store"
 )
 
 // backlogEventType is published only by the backlog scenario, so no other
@@ -36,7 +40,7 @@ func (b *bencher) backlogScenario(ctx context.Context, n int, hold time.Duration
 	code := fmt.Sprintf("bench_backlog_%d_%d", time.Now().Unix(), b.seq.Add(1))
 	body := b.webhookBody(code, backlogEventType, true)
 	body["retry"] = backlogRetry
-	if _, err := b.mustCall(ctx, 201, "POST", "/v1/webhooks", body); err != nil {
+	if _, err := b.mustCall(ctx, 201, "create webhook", withJSON(b.api.CreateWebhookWithBody), body); err != nil {
 		return res, fmt.Errorf("create the ordered webhook: %w", err)
 	}
 	defer b.disableWebhooks(ctx, []string{code})
@@ -45,9 +49,11 @@ func (b *bencher) backlogScenario(ctx context.Context, n int, hold time.Duration
 	b.recv.orderByBatch(prefix, publishBatch)
 	b.recv.failPrefix(prefix)
 	defer b.recv.failPrefix("")
+	b.measureTables(ctx, &res, "before")
 	if err := b.holdBacklog(ctx, &res, code, prefix, hold); err != nil {
 		return res, err
 	}
+	b.measureTables(ctx, &res, "held")
 	b.recv.failPrefix("")
 	cpu0, recovered := cpuSeconds(), time.Now()
 	if err := b.recv.wait(ctx, prefix, n, 15*time.Minute); err != nil {
@@ -58,7 +64,50 @@ func (b *bencher) backlogScenario(ctx context.Context, n int, hold time.Duration
 	if bad := b.recv.outOfOrder(prefix); bad > 0 {
 		res.addNote(fmt.Sprintf("%d receipts out of publish order", bad))
 	}
+	b.measureTables(ctx, &res, "drained")
+	if b.db != nil {
+		// What retention does after its window (30 days by default): the
+		// purge, run now for everything finished, leaves the tables as
+		// they were before the backlog.
+		ret := &store.Retention{DB: b.db}
+		for {
+			ev, err1 := ret.PurgeEvents(ctx, time.Now(), 5000)
+			lg, err2 := ret.PurgeLogs(ctx, time.Now(), 5000)
+			if err1 != nil || err2 != nil || ev.Total()+lg.Total() == 0 {
+				break
+			}
+		}
+		_, _ = b.db.ExecContext(ctx, `VACUUM events, deliveries, delivery_attempts, publish_batches`)
+		b.measureTables(ctx, &res, "purged")
+	}
 	return res, nil
+}
+
+// tableSizes is one reading of the delivery tables.
+type tableSizes struct {
+	When   string  `json:"when"`
+	Rows   int64   `json:"rows"`    // events + deliveries + attempts + batches
+	SizeMB float64 `json:"size_mb"` // their total relation size, indexes included
+}
+
+// measureTables reads the delivery tables' rows and size when the bench
+// runs its own stack.
+func (b *bencher) measureTables(ctx context.Context, res *benchResult, when string) {
+	if b.db == nil {
+		return
+	}
+	var t tableSizes
+	err := b.db.QueryRowContext(ctx, `SELECT
+		(SELECT count(*) FROM events) + (SELECT count(*) FROM deliveries) +
+		(SELECT count(*) FROM delivery_attempts) + (SELECT count(*) FROM publish_batches),
+		(pg_total_relation_size('events') + pg_total_relation_size('deliveries') +
+		 pg_total_relation_size('delivery_attempts') + pg_total_relation_size('publish_batches')) / 1048576.0`).Scan(&t.Rows, &t.SizeMB)
+	if err != nil {
+		res.addNote("table sizes unreadable: " + err.Error())
+		return
+	}
+	t.When = when
+	res.Tables = append(res.Tables, t)
 }
 
 // holdBacklog publishes res.Events events while the receiver refuses them,
@@ -113,7 +162,11 @@ func (r *benchResult) addNote(note string) {
 
 // pendingDeliveries counts the webhook's pending deliveries (the list's total).
 func (b *bencher) pendingDeliveries(ctx context.Context, code string) (int, error) {
-	raw, err := b.mustCall(ctx, 200, "GET", "/v1/webhooks/"+code+"/deliveries?status=pending&per_page=1", nil)
+	status, perPage := "pending", 1
+	op := func(ctx context.Context, _ io.Reader) (*http.Response, error) {
+		return b.api.ListWebhookDeliveries(ctx, code, &apiclient.ListWebhookDeliveriesParams{Status: &status, PerPage: &perPage})
+	}
+	raw, err := b.mustCall(ctx, 200, "list pending deliveries", op, nil)
 	if err != nil {
 		return 0, err
 	}
@@ -133,6 +186,9 @@ func printBacklogFigures(w io.Writer, x benchResult) {
 		"%.0f MB after GC at the end of the hold; RSS %.0f MB at start, peak %.0f MB while publishing and holding; "+
 		"drained at %.0f deliveries/s\n",
 		groupThousands(x.BacklogEvents), x.HeapBaselineMB, x.HeapPeakMB, x.HeapHeldMB, x.RSSBaselineMB, x.RSSPeakMB, x.DrainPerSec)
+	for _, t := range x.Tables {
+		fmt.Fprintf(w, "  delivery tables %s: %s rows, %.0f MB\n", t.When, groupThousands(int(t.Rows)), t.SizeMB)
+	}
 }
 
 // memSample is one reading of this process's memory, in MB.
