@@ -2414,6 +2414,15 @@ type ListWebhookDeliveriesParams struct {
 	EventId *string `form:"event_id,omitempty" json:"event_id,omitempty"`
 }
 
+// TestWebhookJSONBody defines parameters for TestWebhook.
+type TestWebhookJSONBody struct {
+	// Data The sample event's data; default the type's example payload
+	Data *map[string]interface{} `json:"data,omitempty"`
+
+	// EventType The sample event's type (e.g. case.created)
+	EventType *string `json:"event_type,omitempty"`
+}
+
 // ReceiveEventParams defines parameters for ReceiveEvent.
 type ReceiveEventParams struct {
 	// WebhookId The delivery id (msg_…), the same on every retry of this delivery
@@ -2506,6 +2515,9 @@ type BulkEnableWebhooksJSONRequestBody = BulkRequest
 
 // UpdateWebhookJSONRequestBody defines body for UpdateWebhook for application/json ContentType.
 type UpdateWebhookJSONRequestBody = WebhookInput
+
+// TestWebhookJSONRequestBody defines body for TestWebhook for application/json ContentType.
+type TestWebhookJSONRequestBody TestWebhookJSONBody
 
 // ReceiveEventJSONRequestBody defines body for ReceiveEvent for application/json ContentType.
 type ReceiveEventJSONRequestBody = WebhookEvent
@@ -3320,12 +3332,23 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/webhooks/{id}/rotate-secret (the `RotateWebhookSecret` operationId).
 	RotateWebhookSecret(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// TestWebhookWithBody Send a sample event now and return the attempt
+	//
+	// Optional body: {"event_type": "case.created", "data": {...}}. One try, through the same workflow and activity as real deliveries.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/webhooks/{id}/test (the `TestWebhook` operationId).
+	TestWebhookWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// TestWebhook Send a sample event now and return the attempt
 	//
 	// Optional body: {"event_type": "case.created", "data": {...}}. One try, through the same workflow and activity as real deliveries.
 	//
+	// Takes a body of the `application/json` content type.
+	//
 	// Corresponds with POST /v1/webhooks/{id}/test (the `TestWebhook` operationId).
-	TestWebhook(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+	TestWebhook(ctx context.Context, id string, body TestWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // OpenConsole Redirect to the admin console
@@ -5062,13 +5085,34 @@ func (c *Client) RotateWebhookSecret(ctx context.Context, id string, reqEditors 
 	return c.Client.Do(req)
 }
 
+// TestWebhookWithBody Send a sample event now and return the attempt
+//
+// Optional body: {"event_type": "case.created", "data": {...}}. One try, through the same workflow and activity as real deliveries.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/webhooks/{id}/test (the `TestWebhook` operationId).
+func (c *Client) TestWebhookWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewTestWebhookRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // TestWebhook Send a sample event now and return the attempt
 //
 // Optional body: {"event_type": "case.created", "data": {...}}. One try, through the same workflow and activity as real deliveries.
 //
+// Takes a body of the `application/json` content type.
+//
 // Corresponds with POST /v1/webhooks/{id}/test (the `TestWebhook` operationId).
-func (c *Client) TestWebhook(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewTestWebhookRequest(c.Server, id)
+func (c *Client) TestWebhook(ctx context.Context, id string, body TestWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewTestWebhookRequest(c.Server, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -9187,8 +9231,19 @@ func NewRotateWebhookSecretRequest(server string, id string) (*http.Request, err
 	return req, nil
 }
 
-// NewTestWebhookRequest constructs an http.Request for the TestWebhook method
-func NewTestWebhookRequest(server string, id string) (*http.Request, error) {
+// NewTestWebhookRequest calls the generic TestWebhook builder with application/json body
+func NewTestWebhookRequest(server string, id string, body TestWebhookJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewTestWebhookRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewTestWebhookRequestWithBody constructs an http.Request for the TestWebhook method, with any body, and a specified content type
+func NewTestWebhookRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -9213,10 +9268,12 @@ func NewTestWebhookRequest(server string, id string) (*http.Request, error) {
 		return nil, err
 	}
 
-	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
 	if err != nil {
 		return nil, err
 	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -10047,14 +10104,23 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/webhooks/{id}/rotate-secret (the `RotateWebhookSecret` operationId).
 	RotateWebhookSecretWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*RotateWebhookSecretResponse, error)
 
+	// TestWebhookWithBodyWithResponse Send a sample event now and return the attempt
+	//
+	// Optional body: {"event_type": "case.created", "data": {...}}. One try, through the same workflow and activity as real deliveries.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/webhooks/{id}/test (the `TestWebhook` operationId).
+	TestWebhookWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*TestWebhookResponse, error)
+
 	// TestWebhookWithResponse Send a sample event now and return the attempt
 	//
 	// Optional body: {"event_type": "case.created", "data": {...}}. One try, through the same workflow and activity as real deliveries.
 	//
-	// Returns a wrapper object for the known response body format(s).
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/webhooks/{id}/test (the `TestWebhook` operationId).
-	TestWebhookWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*TestWebhookResponse, error)
+	TestWebhookWithResponse(ctx context.Context, id string, body TestWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*TestWebhookResponse, error)
 }
 
 type OpenConsoleResponse struct {
@@ -17183,15 +17249,30 @@ func (c *ClientWithResponses) RotateWebhookSecretWithResponse(ctx context.Contex
 	return ParseRotateWebhookSecretResponse(rsp)
 }
 
+// TestWebhookWithBodyWithResponse Send a sample event now and return the attempt
+//
+// Optional body: {"event_type": "case.created", "data": {...}}. One try, through the same workflow and activity as real deliveries.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/webhooks/{id}/test (the `TestWebhook` operationId).
+func (c *ClientWithResponses) TestWebhookWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*TestWebhookResponse, error) {
+	rsp, err := c.TestWebhookWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseTestWebhookResponse(rsp)
+}
+
 // TestWebhookWithResponse Send a sample event now and return the attempt
 //
 // Optional body: {"event_type": "case.created", "data": {...}}. One try, through the same workflow and activity as real deliveries.
 //
-// Returns a wrapper object for the known response body format(s).
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/webhooks/{id}/test (the `TestWebhook` operationId).
-func (c *ClientWithResponses) TestWebhookWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*TestWebhookResponse, error) {
-	rsp, err := c.TestWebhook(ctx, id, reqEditors...)
+func (c *ClientWithResponses) TestWebhookWithResponse(ctx context.Context, id string, body TestWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*TestWebhookResponse, error) {
+	rsp, err := c.TestWebhook(ctx, id, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
