@@ -36,7 +36,7 @@ type recorder struct {
 
 const (
 	recordEvery = 50 * time.Millisecond
-	recordMax   = 64
+	recordMax   = 256
 )
 
 func newRecorder(ctx context.Context, d *store.Deliveries, onRecorded func(store.Record), onUnrecorded func(store.Record, error)) *recorder {

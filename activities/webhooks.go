@@ -354,7 +354,7 @@ func (a *Webhooks) concurrency() int {
 	if a.Concurrency > 0 {
 		return a.Concurrency
 	}
-	return 64
+	return 16
 }
 
 // tokenWait is how long a lane waits for one of its webhook's request

@@ -99,7 +99,7 @@ func runBench(ctx context.Context, cfg Config, args []string) error {
 	fs.StringVar(&o.Out, "out", "", "JSON output path (default bench/results/<date>.json)")
 	fs.IntVar(&o.Clients, "clients", 64, "concurrent single-event publishers")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the unordered scenario to this file (dev stack only)")
-	fs.StringVar(&o.Scenarios, "scenarios", "plain,unordered,noisy,fanout,ordered,latency,batch,flow,backlog,ungrouped", "comma list of scenarios to run")
+	fs.StringVar(&o.Scenarios, "scenarios", "plain,unordered,fanout,ordered,latency,batch,flow,noisy,backlog,ungrouped", "comma list of scenarios to run")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -642,8 +642,25 @@ type benchReceiver struct {
 	groups     map[string]*benchGroup // by event id prefix
 	failing    string                 // event id prefix answered 503; "" for none
 	notify     chan struct{}
-	// Requests the noisy neighbours answered (see noisyScenario).
-	noiseNUL, noiseSlow int
+	// Requests the noisy neighbours answered (see noisyScenario), and the
+	// slow neighbour's requests still open.
+	noiseNUL, noiseSlow, noiseOpen int
+}
+
+// noiseQuiet waits (up to limit) until no request of the slow neighbour is
+// open, so what the neighbours left behind does not weigh on the next
+// scenario.
+func (rc *benchReceiver) noiseQuiet(ctx context.Context, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		rc.mu.Lock()
+		open := rc.noiseOpen
+		rc.mu.Unlock()
+		if open == 0 {
+			return
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 }
 
 // noiseCounts is how many requests the NUL and the slow neighbour answered.
@@ -664,6 +681,14 @@ func (rc *benchReceiver) serveNoise(w http.ResponseWriter, r *http.Request) bool
 		w.WriteHeader(http.StatusOK)
 		w.Write([]byte{0})
 	case strings.HasPrefix(r.URL.Path, "/noise_slow_"):
+		rc.mu.Lock()
+		rc.noiseOpen++
+		rc.mu.Unlock()
+		defer func() {
+			rc.mu.Lock()
+			rc.noiseOpen--
+			rc.mu.Unlock()
+		}()
 		select {
 		case <-time.After(noisySlowDelay):
 		case <-r.Context().Done():

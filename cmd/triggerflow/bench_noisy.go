@@ -73,8 +73,10 @@ func (b *bencher) noisyScenario(ctx context.Context, n int) ([2]benchResult, err
 		if noisy {
 			nul, slow := b.recv.noiseCounts()
 			res.Note = strings.TrimSpace(res.Note + fmt.Sprintf(" neighbours answered meanwhile: %d NUL, %d slow", nul, slow))
-			// Deleting the neighbours cancels what they still carry.
+			// Deleting the neighbours cancels what they still carry; the
+			// next scenario starts once their last requests ended.
 			_, _ = b.mustCall(ctx, 200, "delete webhooks", withJSON(b.api.BulkDeleteWebhooksWithBody), map[string]any{"ids": all[1:]})
+			b.recv.noiseQuiet(ctx, 2*time.Minute)
 		}
 		b.disableWebhooks(ctx, codes)
 		out[i] = res
