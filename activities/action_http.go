@@ -296,7 +296,7 @@ func (a *Actions) logTry(ctx context.Context, req *http.Request, body, respBody 
 	defer cancel()
 	var werr error
 	for try := range 3 {
-		if _, werr = a.StepAttempts.Record(wctx, si.WorkflowID, si.StepID, att); werr == nil {
+		if werr = a.tries.record(wctx, a.StepAttempts, store.StepTry{RunWorkflowID: si.WorkflowID, StepID: si.StepID, Attempt: att}); werr == nil {
 			return
 		}
 		time.Sleep(time.Duration(200<<try) * time.Millisecond)

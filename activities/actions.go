@@ -45,6 +45,7 @@ type Actions struct {
 	WebhookActions *WebhookActions
 	// StepAttempts logs each try of http.request; nil logs none.
 	StepAttempts *store.StepAttempts
+	tries        tryLog
 }
 
 // ActionSettings are the operator's settings for actions that reach systems

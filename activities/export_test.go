@@ -15,7 +15,7 @@ var ParseRetryAfter = parseRetryAfter
 // AttemptOf is (*Webhooks).attempt (a function: every exported method of
 // Webhooks would be registered as an activity).
 func AttemptOf(a *Webhooks, ctx context.Context, w *domain.Webhook, d *store.Delivery, n int) store.Record {
-	return a.attempt(ctx, w, d, n)
+	return a.attempt(ctx, w, d, n, nil)
 }
 
 // Recorder wraps the recorder for tests.
@@ -35,3 +35,11 @@ func (r Recorder) Close() error { return r.r.close() }
 // WithStepInfo is withStepInfo: a context as the inline runner gives an
 // action, naming the run and step.
 var WithStepInfo = withStepInfo
+
+// TryLog is tryLog, for tests of how tries of steps are written.
+type TryLog struct{ l tryLog }
+
+// Record is (*tryLog).record.
+func (t *TryLog) Record(ctx context.Context, db *store.StepAttempts, try store.StepTry) error {
+	return t.l.record(ctx, db, try)
+}

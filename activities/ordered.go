@@ -101,7 +101,7 @@ func (a *Webhooks) DeliverOrdered(ctx context.Context, in DeliverOrderedInput) (
 			stopped = true
 			break
 		}
-		r := a.attempt(ctx, w, d, 1)
+		r := a.attempt(ctx, w, d, 1, nil)
 		r.Attempt.WorkflowID, r.Outcome.Carrier = carrier, carrier
 		rec.add(r)
 		sent.Add(1)

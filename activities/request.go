@@ -119,14 +119,51 @@ func hasTemplates(w *domain.Webhook) bool {
 	return false
 }
 
+// eventScopes keeps the scope of each event one call delivers, so the
+// webhooks an event fans out to decode its data once. Templates never
+// change a scope's values (Liquid's assign writes to a copy of its top
+// level), so the webhooks share them. A nil *eventScopes keeps none.
+type eventScopes struct {
+	mu sync.Mutex
+	m  map[string]map[string]any
+}
+
+// of is event ev's scope, as a map of the caller's own.
+func (s *eventScopes) of(ev domain.Event) (map[string]any, error) {
+	if s == nil || ev.ID == "" {
+		return ev.Scope()
+	}
+	s.mu.Lock()
+	base, ok := s.m[ev.ID]
+	s.mu.Unlock()
+	if !ok {
+		var err error
+		if base, err = ev.Scope(); err != nil {
+			return nil, err
+		}
+		s.mu.Lock()
+		if s.m == nil {
+			s.m = map[string]map[string]any{}
+		}
+		s.m[ev.ID] = base
+		s.mu.Unlock()
+	}
+	return maps.Clone(base), nil
+}
+
 // renderRequest fills a webhook's templates from the event.
 func renderRequest(w *domain.Webhook, ev domain.Event) (outboundRequest, error) {
+	return renderRequestWith(w, ev, nil)
+}
+
+// renderRequestWith is renderRequest taking the event's scope from scopes.
+func renderRequestWith(w *domain.Webhook, ev domain.Event, scopes *eventScopes) (outboundRequest, error) {
 	// The scope is built only for templates: most webhooks have none, and
 	// building it costs more than the rest of the request.
 	scope := map[string]any{}
 	if hasTemplates(w) {
 		var err error
-		if scope, err = ev.Scope(); err != nil {
+		if scope, err = scopes.of(ev); err != nil {
 			return outboundRequest{}, fmt.Errorf("%w: event data: %v", errPermanentRequest, err)
 		}
 		scope["webhook"] = map[string]any{"code": w.Code, "name": w.Name, "id": w.ID}

@@ -144,3 +144,32 @@ func TestAttemptsMaskCredentialHeadersBothWays(t *testing.T) {
 		t.Fatalf("request headers = %v", m)
 	}
 }
+
+// The webhooks an event fans out to in one call decode its data once and
+// share it, yet each renders with its own top level: one's assign or its
+// webhook variable never shows in another's request.
+func TestWebhooksOfOneEventShareItsScope(t *testing.T) {
+	ev := domain.Event{ID: "evt-1", Type: "case.updated", OccurredAt: time.Now(),
+		Data: json.RawMessage(`{"case": {"id": 42}, "note": "from the event"}`)}
+	assigning := `{% assign note = "overwritten" %}{{ note }} {{ webhook.code }} {{ case.id }}`
+	reading := `{{ note }} {{ webhook.code }} {{ case.id }}`
+	a := &domain.Webhook{Code: "a", Method: "POST", URL: "https://a.example.com/", Body: &assigning}
+	b := &domain.Webhook{Code: "b", Method: "POST", URL: "https://b.example.com/", Body: &reading}
+	scopes := &eventScopes{}
+	for range 2 {
+		ra, err := renderRequestWith(a, ev, scopes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rb, err := renderRequestWith(b, ev, scopes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(ra.Body) != "overwritten a 42" || string(rb.Body) != "from the event b 42" {
+			t.Fatalf("bodies %q and %q", ra.Body, rb.Body)
+		}
+	}
+	if len(scopes.m) != 1 {
+		t.Fatalf("%d scopes kept for one event", len(scopes.m))
+	}
+}

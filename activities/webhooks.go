@@ -44,7 +44,7 @@ type Webhooks struct {
 	Temporal   client.Client
 	Starter    DeliveryStarter
 	// Concurrency bounds the parallel requests to one webhook within a
-	// group (default 64). Each webhook has its own lane: a slow receiver
+	// group (default 16). Each webhook has its own lane: a slow receiver
 	// fills only its own.
 	Concurrency int
 	// Budget is how long one DeliverBatch or DeliverOrdered call starts new
@@ -242,6 +242,7 @@ func (a *Webhooks) DeliverBatch(ctx context.Context, in DeliverBatchInput) (Deli
 	defer stopBeat()
 
 	deadline := a.now().Add(a.budget())
+	scopes := &eventScopes{} // an event's webhooks share its decoded data
 	lanes := map[string][]*store.Delivery{}
 	var order []string
 	for _, d := range pending {
@@ -316,7 +317,7 @@ func (a *Webhooks) DeliverBatch(ctx context.Context, in DeliverBatchInput) (Deli
 						<-slots
 						return
 					}
-					r := a.attempt(ctx, w, d, d.Attempts+1)
+					r := a.attempt(ctx, w, d, d.Attempts+1, scopes)
 					<-slots
 					r.Attempt.WorkflowID, r.Outcome.Carrier = carrier, carrier
 					rec.add(r)
@@ -485,10 +486,10 @@ func (a *Webhooks) loadWebhooks(ctx context.Context, ds []*store.Delivery) (map[
 // attempt and the state it leads to — with, when it should be retried, the
 // time of the next try (the policy's interval, or the receiver's
 // Retry-After bounded by MaxRetryAfter and the retry window).
-func (a *Webhooks) attempt(ctx context.Context, w *domain.Webhook, d *store.Delivery, n int) store.Record {
+func (a *Webhooks) attempt(ctx context.Context, w *domain.Webhook, d *store.Delivery, n int, scopes *eventScopes) store.Record {
 	now := a.now()
 	out := store.Outcome{DeliveryID: d.ID}
-	req, err := requestOf(w, d)
+	req, err := requestOf(w, d, scopes)
 	if err != nil {
 		att := store.NewAttempt(d.ID, w.Method, w.URL, nil, "", 0, nil, "", false, 0, err.Error(), now, false)
 		out.Status, out.LastError = domain.DeliveryFailed, err.Error()
@@ -540,10 +541,10 @@ func (a *Webhooks) attempt(ctx context.Context, w *domain.Webhook, d *store.Deli
 
 // requestOf is what a try of delivery d sends: the request its webhook
 // action rendered, or else w's templates rendered for its event.
-func requestOf(w *domain.Webhook, d *store.Delivery) (outboundRequest, error) {
+func requestOf(w *domain.Webhook, d *store.Delivery, scopes *eventScopes) (outboundRequest, error) {
 	sr := d.StepRequest()
 	if sr == nil {
-		return renderRequest(w, d.Event())
+		return renderRequestWith(w, d.Event(), scopes)
 	}
 	body, err := sr.BodyBytes()
 	if err != nil {
@@ -682,7 +683,7 @@ func (a *Webhooks) AttemptDelivery(ctx context.Context, in AttemptDeliveryInput)
 		return AttemptDeliveryResult{}, temporal.NewNonRetryableApplicationError("webhook is disabled", ErrTypePaused, nil)
 	}
 	n := d.Attempts + 1
-	rec := a.attempt(ctx, w, d, n)
+	rec := a.attempt(ctx, w, d, n, nil)
 	rec.Attempt.WorkflowID = me
 	rec.Outcome.WorkflowID, rec.Outcome.RunID, rec.Outcome.Carrier = me, info.WorkflowExecution.RunID, me
 	if err := a.Deliveries.Record(ctx, []store.Record{rec}); err != nil {

@@ -92,8 +92,51 @@ type templatePart struct {
 	path string // placeholder when non-empty
 }
 
-// ParseTemplate parses src once for any number of renders.
-func ParseTemplate(src string) (t *Template, err error) {
+// ParseTemplate parses src once for any number of renders. Templates parsed
+// lately are kept (they are immutable), so a webhook's or a step's template
+// is parsed once, not for every delivery or run.
+func ParseTemplate(src string) (*Template, error) {
+	if t := parsedTemplates.get(src); t != nil {
+		return t, nil
+	}
+	t, err := parseTemplate(src)
+	if err == nil {
+		parsedTemplates.put(src, t)
+	}
+	return t, err
+}
+
+// parsedTemplates keeps parsed templates by source, up to
+// parsedTemplatesMaxBytes of sources; when full it starts again empty.
+var parsedTemplates templateCache
+
+const parsedTemplatesMaxBytes = 8 << 20
+
+type templateCache struct {
+	mu    sync.RWMutex
+	m     map[string]*Template
+	bytes int
+}
+
+func (c *templateCache) get(src string) *Template {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.m[src]
+}
+
+func (c *templateCache) put(src string, t *Template) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || c.bytes+len(src) > parsedTemplatesMaxBytes {
+		c.m, c.bytes = map[string]*Template{}, 0
+	}
+	if _, ok := c.m[src]; !ok {
+		c.m[src] = t
+		c.bytes += len(src)
+	}
+}
+
+func parseTemplate(src string) (t *Template, err error) {
 	if len(src) > MaxTemplateSize {
 		return nil, &TemplateError{Message: fmt.Sprintf("template is %d bytes long; at most %d are allowed", len(src), MaxTemplateSize)}
 	}

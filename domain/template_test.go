@@ -388,3 +388,38 @@ func ExampleTemplate_Render() {
 	fmt.Println(out)
 	// Output: Ann (gold) attempt 3: {"totalAttempts":3}
 }
+
+// A template is parsed once however often it is asked for; the kept
+// templates are bounded by the bytes of their sources; a template that does
+// not parse is never kept.
+func TestParsedTemplatesAreKeptWithinABound(t *testing.T) {
+	src := `{"id": "{{ data.id }}", "n": {% if data.n %}{{ data.n }}{% else %}0{% endif %}}`
+	a, err := ParseTemplate(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := ParseTemplate(src); a != b {
+		t.Fatal("the same source was parsed twice")
+	}
+	if _, err := ParseTemplate("{{ data.id "); err == nil {
+		t.Fatal("an unclosed placeholder parsed")
+	}
+	if parsedTemplates.get("{{ data.id ") != nil {
+		t.Fatal("a template that does not parse was kept")
+	}
+	big := strings.Repeat("x", MaxTemplateSize-100)
+	for i := range 2 * parsedTemplatesMaxBytes / len(big) {
+		if _, err := ParseTemplate(fmt.Sprintf("%d %s", i, big)); err != nil {
+			t.Fatal(err)
+		}
+		parsedTemplates.mu.RLock()
+		n := parsedTemplates.bytes
+		parsedTemplates.mu.RUnlock()
+		if n > parsedTemplatesMaxBytes {
+			t.Fatalf("%d bytes of sources kept", n)
+		}
+	}
+	if got, _ := a.Render(map[string]any{"data": map[string]any{"id": "x"}}); got != `{"id": "x", "n": 0}` {
+		t.Fatalf("rendered %q", got)
+	}
+}

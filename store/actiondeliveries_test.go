@@ -210,3 +210,40 @@ func TestStepAttemptsAreNumberedPerStep(t *testing.T) {
 		t.Fatalf("tries %+v", got)
 	}
 }
+
+// Tries written together in one statement are numbered like tries written
+// one by one: after the step's earlier tries, and in order among themselves;
+// NUL bytes, invalid UTF-8 and a missing status are kept as Record keeps them.
+func TestStepTriesWrittenTogetherAreNumberedInOrder(t *testing.T) {
+	ctx := context.Background()
+	db := testkit.DB(t)
+	log := &store.StepAttempts{DB: db}
+	attempt := func(status int, body string) store.Attempt {
+		return store.NewAttempt("", "POST", "https://example.com/x", map[string]string{"X-Bad": "a\x00b"}, "req\xff",
+			status, map[string]string{"Content-Type": "text/plain"}, body, status == 0, 7*time.Millisecond, "", time.Now(), status == 200)
+	}
+	if _, err := log.Record(ctx, "run-a", "step-1", attempt(503, "busy")); err != nil {
+		t.Fatal(err)
+	}
+	err := log.RecordMany(ctx, []store.StepTry{
+		{RunWorkflowID: "run-a", StepID: "step-1", Attempt: attempt(200, "ok\x00")},
+		{RunWorkflowID: "run-b", StepID: "step-1", Attempt: attempt(0, "")},
+		{RunWorkflowID: "run-a", StepID: "step-1", Attempt: attempt(200, "again")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := log.OfRuns(ctx, []string{"run-a", "run-b"})
+	if err != nil || len(got) != 4 {
+		t.Fatalf("%d tries (%v)", len(got), err)
+	}
+	a3, a2, a1, b1 := got[0], got[1], got[2], got[3]
+	if a3.Attempt.Attempt != 3 || a3.ResponseBody != "again" || a2.Attempt.Attempt != 2 ||
+		a2.ResponseBodyEncoding != store.BodyBase64 || a1.Attempt.Attempt != 1 || a1.Status() != 503 {
+		t.Fatalf("run-a tries %+v", got[:3])
+	}
+	if b1.Attempt.Attempt != 1 || b1.ResponseStatus.Valid || !b1.Escaped || b1.RequestHeaders.V["X-Bad"] != `a\x00b` ||
+		b1.RequestBodyEncoding != store.BodyBase64 || b1.Result != store.AttemptFailed {
+		t.Fatalf("run-b try %+v", b1)
+	}
+}

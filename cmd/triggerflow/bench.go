@@ -34,9 +34,11 @@ type benchOptions struct {
 	Out       string
 	Clients   int
 	Scenarios string
-	// CPUProfile, when set, receives a pprof CPU profile of the unordered
-	// scenario: API, worker and Temporal server all run in this process.
-	CPUProfile string
+	// CPUProfile, when set, receives a pprof CPU profile of the scenario
+	// ProfileScenario: API, worker and Temporal server all run in this
+	// process.
+	CPUProfile      string
+	ProfileScenario string
 }
 
 // benchResult is one scenario's figures.
@@ -98,7 +100,8 @@ func runBench(ctx context.Context, cfg Config, args []string) error {
 	fs.BoolVar(&o.Quick, "quick", false, "small counts (under 2 minutes), for smoke runs")
 	fs.StringVar(&o.Out, "out", "", "JSON output path (default bench/results/<date>.json)")
 	fs.IntVar(&o.Clients, "clients", 64, "concurrent single-event publishers")
-	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the unordered scenario to this file (dev stack only)")
+	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the --profile scenario to this file (dev stack only)")
+	fs.StringVar(&o.ProfileScenario, "profile", "unordered", "the scenario --cpuprofile profiles")
 	fs.StringVar(&o.Scenarios, "scenarios", "plain,unordered,fanout,ordered,latency,batch,flow,noisy,backlog,ungrouped", "comma list of scenarios to run")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -144,16 +147,18 @@ func runBench(ctx context.Context, cfg Config, args []string) error {
 	for _, sc := range strings.Split(o.Scenarios, ",") {
 		var res benchResult
 		var err error
-		switch strings.TrimSpace(sc) {
+		sc = strings.TrimSpace(sc)
+		stopProfile := func() {}
+		if sc == o.ProfileScenario {
+			if stopProfile, err = startCPUProfile(o.CPUProfile); err != nil {
+				return err
+			}
+		}
+		switch sc {
 		case "plain":
 			res = b.plainHTTP(ctx, n(20000, 5000))
 		case "unordered":
-			stopProfile, perr := startCPUProfile(o.CPUProfile)
-			if perr != nil {
-				return perr
-			}
 			res, err = b.deliveryScenario(ctx, "unordered: 1 webhook", "task.created", 1, false, n(20000, 2000), false)
-			stopProfile()
 		case "noisy":
 			var pair [2]benchResult
 			pair, err = b.noisyScenario(ctx, n(10000, 2000))
@@ -180,6 +185,7 @@ func runBench(ctx context.Context, cfg Config, args []string) error {
 		default:
 			err = fmt.Errorf("unknown scenario %q", sc)
 		}
+		stopProfile()
 		if err != nil {
 			return fmt.Errorf("scenario %s: %w", sc, err)
 		}
