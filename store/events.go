@@ -105,7 +105,10 @@ func (s *Events) StoreBatch(ctx context.Context, events []domain.Event, plan Pla
 		times[i] = e.OccurredAt.UTC().Format(time.RFC3339Nano)
 		datas[i] = string(e.Data)
 	}
-	err := withTx(ctx, s.DB, func(tx *sqlx.Tx) error {
+	// A deadlock with a webhook being deleted (or any other) runs the
+	// transaction again rather than failing the publish.
+	err := withRetriedTx(ctx, s.DB, func(tx *sqlx.Tx) error {
+		out.NewEvents, out.Plan = nil, Plan{}
 		if _, err := tx.ExecContext(ctx, insertBatch, out.BatchID, dispatchLease.Milliseconds()); err != nil {
 			return translate(err, "publish batch")
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"github.com/triggerflow/triggerflow/domain"
 	"github.com/triggerflow/triggerflow/internal/testkit"
@@ -345,5 +346,66 @@ func TestParkedDeliveriesResumeInNewBatchesWhenEnabled(t *testing.T) {
 	}
 	if n, _ := r.events.CountUndispatched(ctx); n < 1 {
 		t.Fatal("the resumed batch is not waiting for a hand-over")
+	}
+}
+
+// A webhook deleted while another transaction holds some of its deliveries
+// and then reaches for one the cascade already took is a deadlock;
+// PostgreSQL ends the delete, and the store runs it again instead of
+// failing the request.
+func TestDeletingAWebhookSurvivesADeadlockWithItsDeliveries(t *testing.T) {
+	r := newDeliveryRig(t, nil)
+	_, ids := r.publish(t, "evt-dl-1", "evt-dl-2", "evt-dl-3")
+	ctx := context.Background()
+	// The cascade deletes in heap order: hold the last row, so the delete
+	// takes the others and then waits.
+	var byCtid []string
+	if err := r.db.SelectContext(ctx, &byCtid, `SELECT id FROM deliveries WHERE id = ANY($1) ORDER BY ctid`, pq.StringArray(ids)); err != nil {
+		t.Fatal(err)
+	}
+	holder, err := r.db.BeginTxx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Rollback()
+	if _, err := holder.ExecContext(ctx, `SELECT 1 FROM deliveries WHERE id = $1 FOR UPDATE`, byCtid[len(byCtid)-1]); err != nil {
+		t.Fatal(err)
+	}
+	deleted := make(chan error, 1)
+	go func() { deleted <- (&store.Webhooks{DB: r.db}).Delete(ctx, r.webhook.ID) }()
+	waitForLockWaiters(t, r.db, 1)
+	// The delete waits first, so its deadlock check runs first and ends it.
+	if _, err := holder.ExecContext(ctx, `SELECT 1 FROM deliveries WHERE id = $1 FOR UPDATE`, byCtid[0]); err != nil {
+		t.Fatalf("the holder was chosen as the deadlock's victim: %v", err)
+	}
+	if err := holder.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-deleted; err != nil {
+		t.Fatalf("delete failed instead of running again after the deadlock: %v", err)
+	}
+	var left int
+	if err := r.db.GetContext(ctx, &left, `SELECT count(*) FROM deliveries WHERE webhook_id = $1`, r.webhook.ID); err != nil || left != 0 {
+		t.Fatalf("%d deliveries left (%v)", left, err)
+	}
+}
+
+// waitForLockWaiters waits until n sessions of this database wait for a lock.
+func waitForLockWaiters(t *testing.T, db *sqlx.DB, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var waiting int
+		if err := db.Get(&waiting, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock'`); err != nil {
+			t.Fatal(err)
+		}
+		if waiting >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sessions wait for a lock after 10s, want %d", waiting, n)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -160,6 +160,7 @@ func (s *QueueHooks) List(ctx context.Context, queueID string, f QueueHookFilter
 func (s *QueueHooks) SetEnabled(ctx context.Context, queueID string, ids []string, enabled bool) ([]string, error) {
 	var out []string
 	err := changeDefinitions(ctx, s.DB, "queue_hooks", s.OnChange, func(tx *sqlx.Tx) error {
+		out = nil
 		if err := tx.SelectContext(ctx, &out, `UPDATE queue_hooks SET enabled = $3,
 			updated_at = CASE WHEN enabled = $3 THEN updated_at ELSE now() END
 			WHERE queue_id = $1 AND id = ANY($2) RETURNING id`, queueID, pq.StringArray(ids), enabled); err != nil {
@@ -174,6 +175,7 @@ func (s *QueueHooks) SetEnabled(ctx context.Context, queueID string, ids []strin
 func (s *QueueHooks) DeleteMany(ctx context.Context, queueID string, ids []string) ([]string, error) {
 	var out []string
 	err := changeDefinitions(ctx, s.DB, "queue_hooks", s.OnChange, func(tx *sqlx.Tx) error {
+		out = nil
 		if err := tx.SelectContext(ctx, &out, `DELETE FROM queue_hooks WHERE queue_id = $1 AND id = ANY($2) RETURNING id`,
 			queueID, pq.StringArray(ids)); err != nil {
 			return translate(err, "delete queue hooks")

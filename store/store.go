@@ -153,7 +153,7 @@ func translate(err error, what string) error {
 			// succeeds when retried.
 			// Connection exceptions, operator intervention (shutdown) and
 			// insufficient resources are worth retrying later.
-			return fmt.Errorf("%s: %v: %w", what, err, domain.ErrUnavailable)
+			return fmt.Errorf("%s: %w: %w", what, err, domain.ErrUnavailable)
 		}
 		return fmt.Errorf("%s: %w", what, err)
 	}

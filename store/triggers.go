@@ -274,6 +274,7 @@ func (s *Triggers) Refs(ctx context.Context, ids []string) ([]TriggerRef, error)
 func (s *Triggers) SetEnabled(ctx context.Context, ids []string, enabled bool) ([]TriggerRef, error) {
 	var out []TriggerRef
 	err := changeDefinitions(ctx, s.DB, "triggers", s.OnChange, func(tx *sqlx.Tx) error {
+		out = nil
 		if err := tx.SelectContext(ctx, &out, `UPDATE triggers SET enabled = $2,
 			updated_at = CASE WHEN enabled = $2 THEN updated_at ELSE now() END
 			WHERE id = ANY($1) RETURNING id, type, enabled`, pq.StringArray(ids), enabled); err != nil {
@@ -288,6 +289,7 @@ func (s *Triggers) SetEnabled(ctx context.Context, ids []string, enabled bool) (
 func (s *Triggers) DeleteMany(ctx context.Context, ids []string) ([]string, error) {
 	var out []string
 	err := changeDefinitions(ctx, s.DB, "triggers", s.OnChange, func(tx *sqlx.Tx) error {
+		out = nil
 		if err := tx.SelectContext(ctx, &out, `DELETE FROM triggers WHERE id = ANY($1) RETURNING id`,
 			pq.StringArray(ids)); err != nil {
 			return translate(err, "delete triggers")

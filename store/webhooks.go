@@ -253,6 +253,7 @@ func (s *Webhooks) Enabled(ctx context.Context) ([]*domain.Webhook, error) {
 func (s *Webhooks) SetEnabled(ctx context.Context, idsOrCodes []string, enabled bool) ([]string, error) {
 	var ids []string
 	err := changeDefinitions(ctx, s.DB, "webhooks", s.OnChange, func(tx *sqlx.Tx) error {
+		ids = nil
 		if err := tx.SelectContext(ctx, &ids, `UPDATE webhooks SET enabled = $2, updated_at = now()
 			WHERE (id = ANY($1) OR code = ANY($1))`+s.scope()+` RETURNING id`, pq.StringArray(idsOrCodes), enabled); err != nil {
 			return translate(err, "switch webhooks")
@@ -266,6 +267,7 @@ func (s *Webhooks) SetEnabled(ctx context.Context, idsOrCodes []string, enabled 
 func (s *Webhooks) DeleteMany(ctx context.Context, idsOrCodes []string) ([]string, error) {
 	var ids []string
 	err := changeDefinitions(ctx, s.DB, "webhooks", s.OnChange, func(tx *sqlx.Tx) error {
+		ids = nil
 		if err := tx.SelectContext(ctx, &ids, `DELETE FROM webhooks WHERE (id = ANY($1) OR code = ANY($1))`+s.scope()+` RETURNING id`,
 			pq.StringArray(idsOrCodes)); err != nil {
 			return translate(err, "delete webhooks")
