@@ -28,13 +28,22 @@ type runResponse struct {
 
 func toRunResponse(r *store.Run) runResponse {
 	out := runResponse{
-		ID: r.ID, TriggerID: r.TriggerID.String, QueueHookID: r.QueueHookID.String, EventID: r.EventID.String,
-		FlowID: r.FlowID.String, FlowVersion: int(r.FlowVersion.Int64), Status: r.Status, Error: r.Error,
+		ID: r.ID, TriggerID: deref(r.TriggerID), QueueHookID: deref(r.QueueHookID), EventID: deref(r.EventID),
+		FlowID: deref(r.FlowID), FlowVersion: deref(r.FlowVersion), Status: r.Status, Error: r.Error,
 		FailedStep: r.FailedStep, WorkflowID: r.ExecWorkflow(), RunID: r.RunID, StartedAt: r.StartedAt.UTC(),
 	}
-	if r.FinishedAt.Valid {
-		t := r.FinishedAt.Time.UTC()
+	if r.FinishedAt != nil {
+		t := r.FinishedAt.UTC()
 		out.FinishedAt = &t
 	}
 	return out
+}
+
+// deref is what p points to, the zero value for nil.
+func deref[T any](p *T) T {
+	if p == nil {
+		var zero T
+		return zero
+	}
+	return *p
 }

@@ -2,7 +2,6 @@ package dispatch
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -270,7 +269,7 @@ func (u Triggers) RunScheduled(ctx context.Context, t *domain.Trigger, wait time
 		return nil, nil
 	}
 	return u.Runs.Record(ctx, &store.Run{
-		TriggerID: nullString(t.ID), FlowID: nullString(t.Flow), WorkflowID: fired.WorkflowID,
+		TriggerID: optional(t.ID), FlowID: optional(t.Flow), WorkflowID: fired.WorkflowID,
 		RunID: fired.RunID, Status: domain.RunRunning, StartedAt: fired.StartedAt,
 	})
 }
@@ -295,7 +294,7 @@ func (u Triggers) RunForEvent(ctx context.Context, t *domain.Trigger, ev domain.
 		ev = stored.Event
 	}
 	run, err = u.Runs.Record(ctx, &store.Run{
-		TriggerID: nullString(t.ID), EventID: nullString(ev.ID), FlowID: nullString(t.Flow),
+		TriggerID: optional(t.ID), EventID: optional(ev.ID), FlowID: optional(t.Flow),
 		WorkflowID: workflows.TriggerRunWorkflowID(t.ID, ev.ID),
 	})
 	if err != nil {
@@ -325,5 +324,19 @@ func (u Triggers) RunForEvent(ctx context.Context, t *domain.Trigger, ev domain.
 	return run, false, nil
 }
 
-// nullString is s as a nullable column value (” is NULL).
-func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+// optional is s as a nullable column value (nil for an empty string, stored as NULL).
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// deref is what p points to, the zero value for nil.
+func deref[T any](p *T) T {
+	if p == nil {
+		var zero T
+		return zero
+	}
+	return *p
+}
