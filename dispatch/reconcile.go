@@ -190,8 +190,8 @@ func (r *Reconciler) handOver(ctx context.Context, d store.QuietDelivery, from s
 		return err
 	}
 	in := workflows.DeliveryInput{DeliveryID: d.ID, WebhookID: d.WebhookID, WebhookCode: d.WebhookCode, EventID: d.EventID, EventType: d.EventType}
-	if d.NextAttemptAt.Valid {
-		in.FirstDelay = max(0, time.Until(d.NextAttemptAt.Time))
+	if d.NextAttemptAt != nil {
+		in.FirstDelay = max(0, time.Until(*d.NextAttemptAt))
 	}
 	if _, err := StartDelivery(ctx, r.Temporal, in); err != nil {
 		_, _ = r.Deliveries.HandOver(ctx, d.ID, to, from)
