@@ -80,8 +80,8 @@ func (a *FlowRuns) LoadFlowRun(ctx context.Context, in LoadFlowRunInput) (LoadFl
 		}
 	} else {
 		run, err = a.Runs.Record(ctx, &store.Run{
-			TriggerID: optional(in.TriggerID), QueueHookID: optional(in.QueueHookID), FlowID: optional(in.FlowID),
-			EventID: optional(in.EventID), WorkflowID: wfID, RunID: temporalRunID, Status: domain.RunRunning,
+			TriggerID: store.Optional(in.TriggerID), QueueHookID: store.Optional(in.QueueHookID), FlowID: store.Optional(in.FlowID),
+			EventID: store.Optional(in.EventID), WorkflowID: wfID, RunID: temporalRunID, Status: domain.RunRunning,
 		})
 	}
 	if err != nil {
@@ -122,7 +122,7 @@ func (a *FlowRuns) LoadFlowRun(ctx context.Context, in LoadFlowRunInput) (LoadFl
 		}
 	}
 
-	flowID := deref(run.FlowID)
+	flowID := store.Value(run.FlowID)
 	if flowID == "" && src != nil {
 		flowID = src.FlowID
 	}
@@ -217,7 +217,7 @@ var _ RunPlanner = (*FlowRunPlanner)(nil)
 // publish is not an error here: the run starts and records why it cannot go on.
 func (p *FlowRunPlanner) PlanRun(ctx context.Context, r *store.Run) (time.Duration, RunAttributes, error) {
 	timeout := domain.DefaultTriggerTimeout
-	sa := RunAttributes{EventID: deref(r.EventID)}
+	sa := RunAttributes{EventID: store.Value(r.EventID)}
 	var src *store.RunSource
 	var err error
 	switch {
@@ -246,21 +246,4 @@ func (p *FlowRunPlanner) PlanRun(ctx context.Context, r *store.Run) (time.Durati
 		}
 	}
 	return timeout, sa, nil
-}
-
-// optional is s as a nullable column value (nil for an empty string).
-func optional(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
-
-// deref is what p points to, the zero value for nil.
-func deref[T any](p *T) T {
-	if p == nil {
-		var zero T
-		return zero
-	}
-	return *p
 }

@@ -258,7 +258,7 @@ func (p *programLoader) load(ctx context.Context, r *store.Run, src *store.RunSo
 		TriggerID: src.TriggerID, QueueHookID: src.QueueHookID, Name: src.Name, Type: src.Type,
 		TimeZone: src.TimeZone, QueueID: src.QueueID, Object: src.Object, Event: src.Event,
 	}
-	switch ev, ok := events[deref(r.EventID)]; {
+	switch ev, ok := events[store.Value(r.EventID)]; {
 	case ok:
 		res.Event, res.HasEvent = ev.Event, true
 	case r.EventID != nil:

@@ -28,8 +28,8 @@ type runResponse struct {
 
 func toRunResponse(r *store.Run) runResponse {
 	out := runResponse{
-		ID: r.ID, TriggerID: deref(r.TriggerID), QueueHookID: deref(r.QueueHookID), EventID: deref(r.EventID),
-		FlowID: deref(r.FlowID), FlowVersion: deref(r.FlowVersion), Status: r.Status, Error: r.Error,
+		ID: r.ID, TriggerID: store.Value(r.TriggerID), QueueHookID: store.Value(r.QueueHookID), EventID: store.Value(r.EventID),
+		FlowID: store.Value(r.FlowID), FlowVersion: store.Value(r.FlowVersion), Status: r.Status, Error: r.Error,
 		FailedStep: r.FailedStep, WorkflowID: r.ExecWorkflow(), RunID: r.RunID, StartedAt: r.StartedAt.UTC(),
 	}
 	if r.FinishedAt != nil {
@@ -37,13 +37,4 @@ func toRunResponse(r *store.Run) runResponse {
 		out.FinishedAt = &t
 	}
 	return out
-}
-
-// deref is what p points to, the zero value for nil.
-func deref[T any](p *T) T {
-	if p == nil {
-		var zero T
-		return zero
-	}
-	return *p
 }

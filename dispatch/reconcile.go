@@ -212,9 +212,9 @@ func (r *Reconciler) runs(ctx context.Context, since time.Time, limit int, rep *
 		inline := run.InlineWorkflowID != "" || (run.Status == domain.RunPending && run.BatchID != "")
 		carrier := run.ExecWorkflow()
 		if run.Status == domain.RunPending && run.BatchID != "" {
-			source := deref(run.TriggerID)
+			source := store.Value(run.TriggerID)
 			if source == "" {
-				source = deref(run.QueueHookID)
+				source = store.Value(run.QueueHookID)
 			}
 			carrier = workflows.RunBatchWorkflowID(source, quiet[i].Group)
 		}

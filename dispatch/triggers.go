@@ -269,7 +269,7 @@ func (u Triggers) RunScheduled(ctx context.Context, t *domain.Trigger, wait time
 		return nil, nil
 	}
 	return u.Runs.Record(ctx, &store.Run{
-		TriggerID: optional(t.ID), FlowID: optional(t.Flow), WorkflowID: fired.WorkflowID,
+		TriggerID: store.Optional(t.ID), FlowID: store.Optional(t.Flow), WorkflowID: fired.WorkflowID,
 		RunID: fired.RunID, Status: domain.RunRunning, StartedAt: fired.StartedAt,
 	})
 }
@@ -294,7 +294,7 @@ func (u Triggers) RunForEvent(ctx context.Context, t *domain.Trigger, ev domain.
 		ev = stored.Event
 	}
 	run, err = u.Runs.Record(ctx, &store.Run{
-		TriggerID: optional(t.ID), EventID: optional(ev.ID), FlowID: optional(t.Flow),
+		TriggerID: store.Optional(t.ID), EventID: store.Optional(ev.ID), FlowID: store.Optional(t.Flow),
 		WorkflowID: workflows.TriggerRunWorkflowID(t.ID, ev.ID),
 	})
 	if err != nil {
@@ -322,21 +322,4 @@ func (u Triggers) RunForEvent(ctx context.Context, t *domain.Trigger, ev domain.
 	}
 	run.WorkflowID, run.RunID, run.Status = wfID, runID, domain.RunRunning
 	return run, false, nil
-}
-
-// optional is s as a nullable column value (nil for an empty string, stored as NULL).
-func optional(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
-
-// deref is what p points to, the zero value for nil.
-func deref[T any](p *T) T {
-	if p == nil {
-		var zero T
-		return zero
-	}
-	return *p
 }
