@@ -107,8 +107,8 @@ func (w *WebhookActions) Deliver(ctx context.Context, si StepInfo, req store.Ste
 // eventOf is the event a run's webhook action delivery belongs to: the
 // run's stored event, or a stand-in stored with the delivery.
 func (w *WebhookActions) eventOf(ctx context.Context, run *store.Run, si StepInfo) (domain.Event, error) {
-	if run.EventID.Valid {
-		ev, err := w.Events.Get(ctx, run.EventID.String)
+	if run.EventID != nil {
+		ev, err := w.Events.Get(ctx, *run.EventID)
 		if err == nil {
 			return ev.Event, nil
 		}

@@ -2,7 +2,6 @@ package activities_test
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -48,7 +47,7 @@ func newActionRig(t *testing.T) *actionRig {
 	}
 	rig := &actionRig{db: db, trigger: tr, runWF: "trigger-" + tr.ID + "-" + ev.ID, starter: &recordingStarter{}}
 	runs := &store.Runs{DB: db}
-	ns := func(s string) sql.NullString { return sql.NullString{String: s, Valid: true} }
+	ns := func(s string) *string { return &s }
 	if _, err := runs.Record(ctx, &store.Run{TriggerID: ns(tr.ID), EventID: ns(ev.ID), WorkflowID: rig.runWF,
 		Status: domain.RunRunning}); err != nil {
 		t.Fatal(err)

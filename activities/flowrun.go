@@ -2,7 +2,6 @@ package activities
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -81,8 +80,8 @@ func (a *FlowRuns) LoadFlowRun(ctx context.Context, in LoadFlowRunInput) (LoadFl
 		}
 	} else {
 		run, err = a.Runs.Record(ctx, &store.Run{
-			TriggerID: nullString(in.TriggerID), QueueHookID: nullString(in.QueueHookID), FlowID: nullString(in.FlowID),
-			EventID: nullString(in.EventID), WorkflowID: wfID, RunID: temporalRunID, Status: domain.RunRunning,
+			TriggerID: store.Optional(in.TriggerID), QueueHookID: store.Optional(in.QueueHookID), FlowID: store.Optional(in.FlowID),
+			EventID: store.Optional(in.EventID), WorkflowID: wfID, RunID: temporalRunID, Status: domain.RunRunning,
 		})
 	}
 	if err != nil {
@@ -102,15 +101,15 @@ func (a *FlowRuns) LoadFlowRun(ctx context.Context, in LoadFlowRunInput) (LoadFl
 
 	var src *store.RunSource
 	switch {
-	case run.TriggerID.Valid:
-		src, err = a.Runs.TriggerSource(ctx, run.TriggerID.String)
+	case run.TriggerID != nil:
+		src, err = a.Runs.TriggerSource(ctx, *run.TriggerID)
 		if errors.Is(err, domain.ErrNotFound) {
-			return fail("trigger %s no longer exists", run.TriggerID.String)
+			return fail("trigger %s no longer exists", *run.TriggerID)
 		}
-	case run.QueueHookID.Valid:
-		src, err = a.Runs.QueueHookSource(ctx, run.QueueHookID.String)
+	case run.QueueHookID != nil:
+		src, err = a.Runs.QueueHookSource(ctx, *run.QueueHookID)
 		if errors.Is(err, domain.ErrNotFound) {
-			return fail("queue hook %s no longer exists", run.QueueHookID.String)
+			return fail("queue hook %s no longer exists", *run.QueueHookID)
 		}
 	}
 	if err != nil {
@@ -123,7 +122,7 @@ func (a *FlowRuns) LoadFlowRun(ctx context.Context, in LoadFlowRunInput) (LoadFl
 		}
 	}
 
-	flowID := run.FlowID.String
+	flowID := store.Value(run.FlowID)
 	if flowID == "" && src != nil {
 		flowID = src.FlowID
 	}
@@ -137,8 +136,8 @@ func (a *FlowRuns) LoadFlowRun(ctx context.Context, in LoadFlowRunInput) (LoadFl
 			return res, err
 		}
 		version := flow.Version
-		if run.FlowVersion.Valid {
-			version = int(run.FlowVersion.Int64)
+		if run.FlowVersion != nil {
+			version = *run.FlowVersion
 		}
 		pinnedFlow, pinned, err := a.Runs.PinFlowVersion(ctx, run.ID, flow.ID, version)
 		if err != nil {
@@ -159,15 +158,15 @@ func (a *FlowRuns) LoadFlowRun(ctx context.Context, in LoadFlowRunInput) (LoadFl
 	}
 
 	switch {
-	case run.EventID.Valid:
-		ev, err := a.Events.Get(ctx, run.EventID.String)
+	case run.EventID != nil:
+		ev, err := a.Events.Get(ctx, *run.EventID)
 		switch {
 		case err == nil:
 			res.Event, res.HasEvent = ev.Event, true
 		case errors.Is(err, domain.ErrNotFound) && in.Event != nil:
 			res.Event, res.HasEvent = *in.Event, true
 		case errors.Is(err, domain.ErrNotFound):
-			return fail("event %s does not exist", run.EventID.String)
+			return fail("event %s does not exist", *run.EventID)
 		default:
 			return res, err
 		}
@@ -218,18 +217,18 @@ var _ RunPlanner = (*FlowRunPlanner)(nil)
 // publish is not an error here: the run starts and records why it cannot go on.
 func (p *FlowRunPlanner) PlanRun(ctx context.Context, r *store.Run) (time.Duration, RunAttributes, error) {
 	timeout := domain.DefaultTriggerTimeout
-	sa := RunAttributes{EventID: r.EventID.String}
+	sa := RunAttributes{EventID: store.Value(r.EventID)}
 	var src *store.RunSource
 	var err error
 	switch {
-	case r.TriggerID.Valid:
-		sa.TriggerID = r.TriggerID.String
-		src, err = p.Runs.TriggerSource(ctx, r.TriggerID.String)
-	case r.QueueHookID.Valid:
+	case r.TriggerID != nil:
+		sa.TriggerID = *r.TriggerID
+		src, err = p.Runs.TriggerSource(ctx, *r.TriggerID)
+	case r.QueueHookID != nil:
 		// A queue hook is an On Event trigger scoped to a queue; its runs
 		// are found under the same attribute.
-		sa.TriggerID = r.QueueHookID.String
-		src, err = p.Runs.QueueHookSource(ctx, r.QueueHookID.String)
+		sa.TriggerID = *r.QueueHookID
+		src, err = p.Runs.QueueHookSource(ctx, *r.QueueHookID)
 	}
 	switch {
 	case errors.Is(err, domain.ErrNotFound):
@@ -241,12 +240,10 @@ func (p *FlowRunPlanner) PlanRun(ctx context.Context, r *store.Run) (time.Durati
 		}
 		sa.QueueID = src.QueueID
 	}
-	if r.EventID.Valid {
-		if sa.EventType, err = p.Runs.EventTypeOf(ctx, r.EventID.String); err != nil {
+	if r.EventID != nil {
+		if sa.EventType, err = p.Runs.EventTypeOf(ctx, *r.EventID); err != nil {
 			return 0, sa, err
 		}
 	}
 	return timeout, sa, nil
 }
-
-func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }

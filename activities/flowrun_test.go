@@ -2,7 +2,6 @@ package activities_test
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"testing"
 	"time"
@@ -78,7 +77,7 @@ func TestLoadFlowRunPinsTheVersionCurrentWhenItBegan(t *testing.T) {
 		t.Fatalf("loaded %+v", res)
 	}
 	run, _ := fx.runs.Find(ctx, "run_1")
-	if run.Status != domain.RunRunning || run.FlowVersion.Int64 != 1 {
+	if run.Status != domain.RunRunning || run.FlowVersion == nil || *run.FlowVersion != 1 {
 		t.Fatalf("run = %+v", run)
 	}
 
@@ -136,7 +135,7 @@ func TestLoadFlowRunFailsRunsThatCannotStart(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	run, _ := fx.runs.Find(context.Background(), "run_x")
-	if run.Status != domain.RunFailed || run.Error != "trigger trg_gone no longer exists" || !run.FinishedAt.Valid {
+	if run.Status != domain.RunFailed || run.Error != "trigger trg_gone no longer exists" || run.FinishedAt == nil {
 		t.Fatalf("run = %+v", run)
 	}
 	if _, err := fx.load(t, activities.LoadFlowRunInput{RunID: "run_nope"}); !appError(t, err).NonRetryable() {
@@ -170,7 +169,7 @@ func TestPlannerReadsTimeoutAndSearchAttributes(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := &activities.FlowRunPlanner{Runs: fx.runs}
-	ns := func(s string) sql.NullString { return sql.NullString{String: s, Valid: true} }
+	ns := func(s string) *string { return &s }
 
 	timeout, sa, err := p.PlanRun(ctx, &store.Run{TriggerID: ns("trg_p"), EventID: ns("evt-p")})
 	if err != nil || timeout != 90*time.Second || sa.TriggerID != "trg_p" || sa.EventID != "evt-p" || sa.EventType != "queue.missed" {

@@ -92,8 +92,8 @@ func (a *Runs) RunPlannedRuns(ctx context.Context, in RunPlannedInput) (RunPlann
 	eventIDs := make([]string, 0, len(runs))
 	for i, r := range runs {
 		ids[i] = r.ID
-		if r.EventID.Valid {
-			eventIDs = append(eventIDs, r.EventID.String)
+		if r.EventID != nil {
+			eventIDs = append(eventIDs, *r.EventID)
 		}
 	}
 	info := activity.GetInfo(ctx)
@@ -237,8 +237,8 @@ func (p *programLoader) load(ctx context.Context, r *store.Run, src *store.RunSo
 	res.RunID = r.ID
 	if p.flow != nil {
 		version := p.flow.Version
-		if r.FlowVersion.Valid {
-			version = int(r.FlowVersion.Int64)
+		if r.FlowVersion != nil {
+			version = *r.FlowVersion
 		}
 		steps, ok := p.versions[version]
 		if !ok {
@@ -258,11 +258,11 @@ func (p *programLoader) load(ctx context.Context, r *store.Run, src *store.RunSo
 		TriggerID: src.TriggerID, QueueHookID: src.QueueHookID, Name: src.Name, Type: src.Type,
 		TimeZone: src.TimeZone, QueueID: src.QueueID, Object: src.Object, Event: src.Event,
 	}
-	switch ev, ok := events[r.EventID.String]; {
+	switch ev, ok := events[store.Value(r.EventID)]; {
 	case ok:
 		res.Event, res.HasEvent = ev.Event, true
-	case r.EventID.Valid:
-		return res, fmt.Sprintf("event %s does not exist", r.EventID.String), nil
+	case r.EventID != nil:
+		return res, fmt.Sprintf("event %s does not exist", *r.EventID), nil
 	default:
 		res.Event = domain.Event{OccurredAt: r.StartedAt.UTC()}
 	}

@@ -254,8 +254,8 @@ func (a *Webhooks) DeliverBatch(ctx context.Context, in DeliverBatchInput) (Deli
 			// Tried by an earlier call and recorded: its own workflow
 			// takes it from here.
 			item := retryItemFor(store.Record{Outcome: store.Outcome{DeliveryID: d.ID}}, a.now())
-			if d.NextAttemptAt.Valid {
-				item.FirstDelay = max(0, d.NextAttemptAt.Time.Sub(a.now()))
+			if d.NextAttemptAt != nil {
+				item.FirstDelay = max(0, d.NextAttemptAt.Sub(a.now()))
 			}
 			handOff.add(item)
 			continue
@@ -741,8 +741,8 @@ func (a *Webhooks) FinishDelivery(ctx context.Context, in FinishDeliveryInput) e
 		return nil // carried by another workflow now
 	}
 	code := 0
-	if d.LastStatusCode.Valid {
-		code = int(d.LastStatusCode.Int64)
+	if d.LastStatusCode != nil {
+		code = *d.LastStatusCode
 	}
 	msg := in.Error
 	if msg == "" {

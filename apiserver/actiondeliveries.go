@@ -228,12 +228,12 @@ func (s *Server) nameRunningSteps(c *gin.Context, r *store.Run, steps []runStepR
 	}
 	var program []domain.Step
 	switch {
-	case r.FlowID.Valid && r.FlowVersion.Valid:
-		if v, err := s.flowStore().Version(c.Request.Context(), r.FlowID.String, int(r.FlowVersion.Int64)); err == nil {
+	case r.FlowID != nil && r.FlowVersion != nil:
+		if v, err := s.flowStore().Version(c.Request.Context(), *r.FlowID, *r.FlowVersion); err == nil {
 			program = v.Steps
 		}
-	case r.TriggerID.Valid:
-		if t, err := s.triggerStore().Get(c.Request.Context(), r.TriggerID.String); err == nil {
+	case r.TriggerID != nil:
+		if t, err := s.triggerStore().Get(c.Request.Context(), *r.TriggerID); err == nil {
 			program = domain.StepsFromTriggerActions(t.Actions)
 		}
 	}

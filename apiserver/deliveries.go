@@ -81,22 +81,22 @@ func toDeliveryResponse(d *store.Delivery) deliveryResponse {
 			r.WorkflowID = workflows.WebhookQueueWorkflowID(d.WebhookCode, d.WebhookID)
 		} else {
 			group := d.BatchID
-			if d.DispatchGroup.String != "" {
-				group = d.DispatchGroup.String
+			if d.DispatchGroup != "" {
+				group = d.DispatchGroup
 			}
 			r.WorkflowID = workflows.BatchWorkflowID(group)
 		}
 	}
-	if d.LastStatusCode.Valid {
-		code := int(d.LastStatusCode.Int64)
+	if d.LastStatusCode != nil {
+		code := *d.LastStatusCode
 		r.LastStatusCode = &code
 	}
-	if d.NextAttemptAt.Valid && d.Status == domain.DeliveryPending {
-		t := d.NextAttemptAt.Time.UTC()
+	if d.NextAttemptAt != nil && d.Status == domain.DeliveryPending {
+		t := d.NextAttemptAt.UTC()
 		r.NextAttemptAt = &t
 	}
-	if d.CompletedAt.Valid {
-		t := d.CompletedAt.Time.UTC()
+	if d.CompletedAt != nil {
+		t := d.CompletedAt.UTC()
 		r.CompletedAt = &t
 	}
 	return r
@@ -111,8 +111,8 @@ func toAttemptResponse(a store.Attempt) attemptResponse {
 		Escaped: a.Escaped, WorkflowID: a.WorkflowID, Truncated: a.ResponseTruncated,
 		DurationMS: a.DurationMS, Error: a.Error, Result: a.Result, ExecutedAt: a.ExecutedAt.UTC(),
 	}
-	if a.ResponseStatus.Valid {
-		st := int(a.ResponseStatus.Int64)
+	if a.ResponseStatus != nil {
+		st := *a.ResponseStatus
 		r.ResponseStatus = &st
 	}
 	return r

@@ -2,7 +2,6 @@ package apiserver
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -383,7 +382,7 @@ func (s *Server) runFlow(c *gin.Context) {
 		return
 	}
 	wfID := workflows.FlowTestRunWorkflowID(f.ID, runID)
-	run, err := s.runs.Record(c.Request.Context(), &store.Run{ID: runID, FlowID: sql.NullString{String: f.ID, Valid: true}, WorkflowID: wfID, Status: domain.RunPending})
+	run, err := s.runs.Record(c.Request.Context(), &store.Run{ID: runID, FlowID: &f.ID, WorkflowID: wfID, Status: domain.RunPending})
 	if err != nil {
 		abortWithError(c, err)
 		return
@@ -420,7 +419,7 @@ func (s *Server) getFlowRun(c *gin.Context) {
 		return
 	}
 	r, err := s.runs.Find(ctx, c.Param("run_id"))
-	if err == nil && r.FlowID.String != f.ID {
+	if err == nil && (r.FlowID == nil || *r.FlowID != f.ID) {
 		err = fmt.Errorf("run %s of flow %s: %w", c.Param("run_id"), f.Name, domain.ErrNotFound)
 	}
 	if err != nil {

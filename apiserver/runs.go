@@ -28,12 +28,12 @@ type runResponse struct {
 
 func toRunResponse(r *store.Run) runResponse {
 	out := runResponse{
-		ID: r.ID, TriggerID: r.TriggerID.String, QueueHookID: r.QueueHookID.String, EventID: r.EventID.String,
-		FlowID: r.FlowID.String, FlowVersion: int(r.FlowVersion.Int64), Status: r.Status, Error: r.Error,
+		ID: r.ID, TriggerID: store.Value(r.TriggerID), QueueHookID: store.Value(r.QueueHookID), EventID: store.Value(r.EventID),
+		FlowID: store.Value(r.FlowID), FlowVersion: store.Value(r.FlowVersion), Status: r.Status, Error: r.Error,
 		FailedStep: r.FailedStep, WorkflowID: r.ExecWorkflow(), RunID: r.RunID, StartedAt: r.StartedAt.UTC(),
 	}
-	if r.FinishedAt.Valid {
-		t := r.FinishedAt.Time.UTC()
+	if r.FinishedAt != nil {
+		t := r.FinishedAt.UTC()
 		out.FinishedAt = &t
 	}
 	return out

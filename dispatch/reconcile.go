@@ -190,8 +190,8 @@ func (r *Reconciler) handOver(ctx context.Context, d store.QuietDelivery, from s
 		return err
 	}
 	in := workflows.DeliveryInput{DeliveryID: d.ID, WebhookID: d.WebhookID, WebhookCode: d.WebhookCode, EventID: d.EventID, EventType: d.EventType}
-	if d.NextAttemptAt.Valid {
-		in.FirstDelay = max(0, time.Until(d.NextAttemptAt.Time))
+	if d.NextAttemptAt != nil {
+		in.FirstDelay = max(0, time.Until(*d.NextAttemptAt))
 	}
 	if _, err := StartDelivery(ctx, r.Temporal, in); err != nil {
 		_, _ = r.Deliveries.HandOver(ctx, d.ID, to, from)
@@ -212,9 +212,9 @@ func (r *Reconciler) runs(ctx context.Context, since time.Time, limit int, rep *
 		inline := run.InlineWorkflowID != "" || (run.Status == domain.RunPending && run.BatchID != "")
 		carrier := run.ExecWorkflow()
 		if run.Status == domain.RunPending && run.BatchID != "" {
-			source := run.TriggerID.String
+			source := store.Value(run.TriggerID)
 			if source == "" {
-				source = run.QueueHookID.String
+				source = store.Value(run.QueueHookID)
 			}
 			carrier = workflows.RunBatchWorkflowID(source, quiet[i].Group)
 		}

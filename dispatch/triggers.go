@@ -2,7 +2,6 @@ package dispatch
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -270,7 +269,7 @@ func (u Triggers) RunScheduled(ctx context.Context, t *domain.Trigger, wait time
 		return nil, nil
 	}
 	return u.Runs.Record(ctx, &store.Run{
-		TriggerID: nullString(t.ID), FlowID: nullString(t.Flow), WorkflowID: fired.WorkflowID,
+		TriggerID: store.Optional(t.ID), FlowID: store.Optional(t.Flow), WorkflowID: fired.WorkflowID,
 		RunID: fired.RunID, Status: domain.RunRunning, StartedAt: fired.StartedAt,
 	})
 }
@@ -295,7 +294,7 @@ func (u Triggers) RunForEvent(ctx context.Context, t *domain.Trigger, ev domain.
 		ev = stored.Event
 	}
 	run, err = u.Runs.Record(ctx, &store.Run{
-		TriggerID: nullString(t.ID), EventID: nullString(ev.ID), FlowID: nullString(t.Flow),
+		TriggerID: store.Optional(t.ID), EventID: store.Optional(ev.ID), FlowID: store.Optional(t.Flow),
 		WorkflowID: workflows.TriggerRunWorkflowID(t.ID, ev.ID),
 	})
 	if err != nil {
@@ -324,6 +323,3 @@ func (u Triggers) RunForEvent(ctx context.Context, t *domain.Trigger, ev domain.
 	run.WorkflowID, run.RunID, run.Status = wfID, runID, domain.RunRunning
 	return run, false, nil
 }
-
-// nullString is s as a nullable column value (” is NULL).
-func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }

@@ -229,12 +229,12 @@ func insertEventIfAbsent(ctx context.Context, tx *sqlx.Tx, e domain.Event) error
 // its trigger, else its queue hook, else its flow.
 func OwnerOfRun(r *Run) (WebhookOwner, error) {
 	switch {
-	case r.TriggerID.Valid:
-		return WebhookOwner{TriggerID: r.TriggerID.String}, nil
-	case r.QueueHookID.Valid:
-		return WebhookOwner{QueueHookID: r.QueueHookID.String}, nil
-	case r.FlowID.Valid:
-		return WebhookOwner{FlowID: r.FlowID.String}, nil
+	case r.TriggerID != nil:
+		return WebhookOwner{TriggerID: *r.TriggerID}, nil
+	case r.QueueHookID != nil:
+		return WebhookOwner{QueueHookID: *r.QueueHookID}, nil
+	case r.FlowID != nil:
+		return WebhookOwner{FlowID: *r.FlowID}, nil
 	}
 	return WebhookOwner{}, fmt.Errorf("run %s has neither a trigger, a queue hook nor a flow: %w", r.ID, domain.ErrInvalid)
 }

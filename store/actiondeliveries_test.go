@@ -242,7 +242,7 @@ func TestStepTriesWrittenTogetherAreNumberedInOrder(t *testing.T) {
 		a2.ResponseBodyEncoding != store.BodyBase64 || a1.Attempt.Attempt != 1 || a1.Status() != 503 {
 		t.Fatalf("run-a tries %+v", got[:3])
 	}
-	if b1.Attempt.Attempt != 1 || b1.ResponseStatus.Valid || !b1.Escaped || b1.RequestHeaders.V["X-Bad"] != `a\x00b` ||
+	if b1.Attempt.Attempt != 1 || b1.ResponseStatus != nil || !b1.Escaped || b1.RequestHeaders.V["X-Bad"] != `a\x00b` ||
 		b1.RequestBodyEncoding != store.BodyBase64 || b1.Result != store.AttemptFailed {
 		t.Fatalf("run-b try %+v", b1)
 	}

@@ -21,31 +21,31 @@ type Deliveries struct {
 
 // Delivery is one (webhook, event) pair and where it stands.
 type Delivery struct {
-	ID             string        `db:"id" json:"id"`
-	Seq            int64         `db:"seq" json:"-"`
-	WebhookID      string        `db:"webhook_id" json:"webhook_id"`
-	WebhookCode    string        `db:"webhook_code" json:"webhook_code"`
-	EventID        string        `db:"event_id" json:"event_id"`
-	EventType      string        `db:"event_type" json:"event_type"`
-	Status         string        `db:"status" json:"status"`
-	Attempts       int           `db:"attempts" json:"attempts"`
-	WindowStart    time.Time     `db:"window_start" json:"-"`
-	WindowAttempts int           `db:"window_attempts" json:"-"`
-	LastStatusCode sql.NullInt64 `db:"last_status_code" json:"-"`
-	LastError      string        `db:"last_error" json:"last_error,omitempty"`
-	NextAttemptAt  sql.NullTime  `db:"next_attempt_at" json:"-"`
-	WorkflowID     string        `db:"workflow_id" json:"workflow_id"`
-	RunID          string        `db:"run_id" json:"run_id"`
-	CreatedAt      time.Time     `db:"created_at" json:"created_at"`
-	UpdatedAt      time.Time     `db:"updated_at" json:"updated_at"`
-	CompletedAt    sql.NullTime  `db:"completed_at" json:"-"`
-	BatchID        string        `db:"batch_id" json:"-"`
+	ID             string     `db:"id" json:"id"`
+	Seq            int64      `db:"seq" json:"-"`
+	WebhookID      string     `db:"webhook_id" json:"webhook_id"`
+	WebhookCode    string     `db:"webhook_code" json:"webhook_code"`
+	EventID        string     `db:"event_id" json:"event_id"`
+	EventType      string     `db:"event_type" json:"event_type"`
+	Status         string     `db:"status" json:"status"`
+	Attempts       int        `db:"attempts" json:"attempts"`
+	WindowStart    time.Time  `db:"window_start" json:"-"`
+	WindowAttempts int        `db:"window_attempts" json:"-"`
+	LastStatusCode *int       `db:"last_status_code" json:"-"`
+	LastError      string     `db:"last_error" json:"last_error,omitempty"`
+	NextAttemptAt  *time.Time `db:"next_attempt_at" json:"-"`
+	WorkflowID     string     `db:"workflow_id" json:"workflow_id"`
+	RunID          string     `db:"run_id" json:"run_id"`
+	CreatedAt      time.Time  `db:"created_at" json:"created_at"`
+	UpdatedAt      time.Time  `db:"updated_at" json:"updated_at"`
+	CompletedAt    *time.Time `db:"completed_at" json:"-"`
+	BatchID        string     `db:"batch_id" json:"-"`
 	// ParkedAt is when the delivery was left waiting, with no workflow, for
 	// its disabled webhook to be enabled again.
-	ParkedAt sql.NullTime `db:"parked_at" json:"-"`
+	ParkedAt *time.Time `db:"parked_at" json:"-"`
 	// DispatchGroup is the batch group whose workflow made the first try
 	// ('' when the batch was handed over alone).
-	DispatchGroup sql.NullString `db:"dispatch_group" json:"-"`
+	DispatchGroup string `db:"dispatch_group" json:"-"`
 	// Ordered is fixed when the delivery is planned: an ordered delivery
 	// belongs to its webhook's queue workflow, whatever the webhook's
 	// setting is now.
@@ -76,7 +76,7 @@ const deliverySelect = `SELECT d.id, d.seq, d.webhook_id, w.code AS webhook_code
 	d.status, d.attempts, d.window_start, d.window_attempts, d.last_status_code, d.last_error, d.next_attempt_at, d.workflow_id, d.run_id,
 	d.created_at, d.updated_at, d.completed_at, d.batch_id, d.parked_at, d.ordered, w.enabled AS webhook_enabled,
 	d.request, d.run_workflow_id, d.step_id,
-	(SELECT dispatch_group FROM publish_batches b WHERE b.id = d.batch_id) AS dispatch_group,
+	COALESCE((SELECT dispatch_group FROM publish_batches b WHERE b.id = d.batch_id), '') AS dispatch_group,
 	e.data AS event_data, e.subject AS event_subject, e.occurred_at AS event_occurred_at
 	FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id JOIN events e ON e.id = d.event_id`
 
@@ -156,7 +156,7 @@ type Attempt struct {
 	RequestHeaders       jsonb[headerMap] `db:"request_headers" json:"-"`
 	RequestBody          string           `db:"request_body" json:"-"`
 	RequestBodyEncoding  string           `db:"request_body_encoding" json:"-"`
-	ResponseStatus       sql.NullInt64    `db:"response_status" json:"-"`
+	ResponseStatus       *int             `db:"response_status" json:"-"`
 	ResponseHeaders      jsonb[headerMap] `db:"response_headers" json:"-"`
 	ResponseBody         string           `db:"response_body" json:"-"`
 	ResponseBodyEncoding string           `db:"response_body_encoding" json:"-"`
@@ -193,7 +193,7 @@ func NewAttempt(deliveryID string, method, url string, reqHeaders map[string]str
 		DurationMS: int(dur.Milliseconds()), Error: errText, ExecutedAt: executedAt.UTC(),
 	}
 	if status > 0 {
-		a.ResponseStatus = sql.NullInt64{Int64: int64(status), Valid: true}
+		a.ResponseStatus = &status
 	}
 	a.Result = AttemptFailed
 	if success && errText == "" {
@@ -232,7 +232,12 @@ func (a *Attempt) Headers() (request, response map[string]string) {
 }
 
 // Status is the response status, 0 when there was no response.
-func (a *Attempt) Status() int { return int(a.ResponseStatus.Int64) }
+func (a *Attempt) Status() int {
+	if a.ResponseStatus == nil {
+		return 0
+	}
+	return *a.ResponseStatus
+}
 
 // Outcome is the state a delivery moves to.
 type Outcome struct {
@@ -356,7 +361,7 @@ func (c *attemptColumns) add(a Attempt) error {
 	c.reqHeaders = append(c.reqHeaders, string(reqH))
 	c.reqBody = append(c.reqBody, a.RequestBody)
 	c.reqEnc = append(c.reqEnc, a.RequestBodyEncoding)
-	c.status = append(c.status, a.ResponseStatus.Int64)
+	c.status = append(c.status, int64(a.Status()))
 	c.respHeaders = append(c.respHeaders, string(respH))
 	c.respBody = append(c.respBody, a.ResponseBody)
 	c.respEnc = append(c.respEnc, a.ResponseBodyEncoding)

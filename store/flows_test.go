@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -124,7 +123,7 @@ func TestRunBookkeeping(t *testing.T) {
 	if err := flows.Create(ctx, f); err != nil {
 		t.Fatal(err)
 	}
-	r, err := runs.Record(ctx, &store.Run{FlowID: sql.NullString{String: f.ID, Valid: true}, WorkflowID: "trigger-x-1"})
+	r, err := runs.Record(ctx, &store.Run{FlowID: &f.ID, WorkflowID: "trigger-x-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +146,7 @@ func TestRunBookkeeping(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err := runs.Find(ctx, r.ID)
-	if err != nil || got.Status != domain.RunFailed || got.FailedStep != "call" || !got.FinishedAt.Valid {
+	if err != nil || got.Status != domain.RunFailed || got.FailedStep != "call" || got.FinishedAt == nil {
 		t.Fatalf("finished run = %+v, %v", got, err)
 	}
 	steps, err := runs.StepsOf(ctx, r.ID)

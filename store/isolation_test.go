@@ -181,7 +181,7 @@ func TestAFinishedDeliveryNeverTurnsBackToPending(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := r.get(t, ids[0])
-	if d.Status != domain.DeliveryFailed || d.Attempts != 2 || d.NextAttemptAt.Valid {
+	if d.Status != domain.DeliveryFailed || d.Attempts != 2 || d.NextAttemptAt != nil {
 		t.Fatalf("after a late try: status %s attempts %d next %v; want failed, 2 attempts logged", d.Status, d.Attempts, d.NextAttemptAt)
 	}
 	if err := r.deliveries.Reopen(ctx, ids[0], "delivery-"+ids[0]); err != nil {
@@ -340,7 +340,7 @@ func TestParkedDeliveriesResumeInNewBatchesWhenEnabled(t *testing.T) {
 		t.Fatalf("the resumed batch holds %d deliveries (%v), want 3", len(pending), err)
 	}
 	for i, d := range pending {
-		if d.ID != ids[i] || d.ParkedAt.Valid {
+		if d.ID != ids[i] || d.ParkedAt != nil {
 			t.Fatalf("resumed delivery %d is %s (parked %v), want %s in publish order", i, d.ID, d.ParkedAt, ids[i])
 		}
 	}

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"strings"
 	"time"
 
@@ -16,15 +15,15 @@ import (
 // QuietDelivery is a pending unordered delivery that nothing has touched for
 // a while although its next try is due: its carrier may be gone.
 type QuietDelivery struct {
-	ID            string       `db:"id"`
-	WebhookID     string       `db:"webhook_id"`
-	WebhookCode   string       `db:"webhook_code"`
-	EventID       string       `db:"event_id"`
-	EventType     string       `db:"event_type"`
-	WorkflowID    string       `db:"workflow_id"`
-	BatchID       string       `db:"batch_id"`
-	Group         string       `db:"dispatch_group"`
-	NextAttemptAt sql.NullTime `db:"next_attempt_at"`
+	ID            string     `db:"id"`
+	WebhookID     string     `db:"webhook_id"`
+	WebhookCode   string     `db:"webhook_code"`
+	EventID       string     `db:"event_id"`
+	EventType     string     `db:"event_type"`
+	WorkflowID    string     `db:"workflow_id"`
+	BatchID       string     `db:"batch_id"`
+	Group         string     `db:"dispatch_group"`
+	NextAttemptAt *time.Time `db:"next_attempt_at"`
 }
 
 // QuietDeliveries lists up to limit pending unordered deliveries, not parked,

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -18,24 +17,24 @@ type Runs struct {
 
 // Run is one flow execution started by a trigger or queue hook.
 type Run struct {
-	ID          string         `db:"id"`
-	TriggerID   sql.NullString `db:"trigger_id"`
-	QueueHookID sql.NullString `db:"queue_hook_id"`
-	EventID     sql.NullString `db:"event_id"`
-	FlowID      sql.NullString `db:"flow_id"`
-	FlowVersion sql.NullInt64  `db:"flow_version"`
-	BatchID     string         `db:"batch_id"`
-	WorkflowID  string         `db:"workflow_id"`
-	RunID       string         `db:"run_id"`
+	ID          string  `db:"id"`
+	TriggerID   *string `db:"trigger_id"`
+	QueueHookID *string `db:"queue_hook_id"`
+	EventID     *string `db:"event_id"`
+	FlowID      *string `db:"flow_id"`
+	FlowVersion *int    `db:"flow_version"`
+	BatchID     string  `db:"batch_id"`
+	WorkflowID  string  `db:"workflow_id"`
+	RunID       string  `db:"run_id"`
 	// InlineWorkflowID names the batch run workflow the run made its first
 	// try in (RunID is then that workflow's run id); '' once the run has a
 	// workflow of its own.
-	InlineWorkflowID string       `db:"inline_workflow_id"`
-	Status           string       `db:"status"`
-	Error            string       `db:"error"`
-	FailedStep       string       `db:"failed_step"`
-	StartedAt        time.Time    `db:"started_at"`
-	FinishedAt       sql.NullTime `db:"finished_at"`
+	InlineWorkflowID string     `db:"inline_workflow_id"`
+	Status           string     `db:"status"`
+	Error            string     `db:"error"`
+	FailedStep       string     `db:"failed_step"`
+	StartedAt        time.Time  `db:"started_at"`
+	FinishedAt       *time.Time `db:"finished_at"`
 }
 
 const runColumns = `id, trigger_id, queue_hook_id, event_id, flow_id, flow_version, batch_id, workflow_id,

@@ -52,7 +52,7 @@ func (s *StepAttempts) Record(ctx context.Context, runWorkflowID, stepID string,
 		FROM step_attempts WHERE run_workflow_id = $1 AND step_id = $2
 		RETURNING attempt`,
 		runWorkflowID, stepID, a.RequestMethod, a.RequestURL, string(reqH), a.RequestBody, a.RequestBodyEncoding,
-		a.ResponseStatus.Int64, string(respH), a.ResponseBody, a.ResponseBodyEncoding, a.ResponseTruncated, a.Escaped,
+		int64(a.Status()), string(respH), a.ResponseBody, a.ResponseBodyEncoding, a.ResponseTruncated, a.Escaped,
 		a.DurationMS, a.Error, a.Result, a.ExecutedAt)
 	return n, translate(err, "attempt of step "+stepID)
 }
@@ -98,7 +98,7 @@ func (s *StepAttempts) RecordMany(ctx context.Context, tries []StepTry) error {
 		a := t.Attempt.storable()
 		rows[i] = row{Ord: i, RunWorkflowID: t.RunWorkflowID, StepID: t.StepID, Method: a.RequestMethod,
 			URL: a.RequestURL, ReqHeaders: a.RequestHeaders.V, ReqBody: a.RequestBody, ReqEncoding: a.RequestBodyEncoding,
-			Status: a.ResponseStatus.Int64, RespHeaders: a.ResponseHeaders.V, RespBody: a.ResponseBody,
+			Status: int64(a.Status()), RespHeaders: a.ResponseHeaders.V, RespBody: a.ResponseBody,
 			RespEncoding: a.ResponseBodyEncoding, Truncated: a.ResponseTruncated, Escaped: a.Escaped,
 			DurationMS: a.DurationMS, Error: a.Error, Result: a.Result, ExecutedAt: a.ExecutedAt}
 	}

@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"testing"
 	"time"
@@ -251,7 +250,7 @@ func TestRunsRecordIsIdempotentAndSearchFilters(t *testing.T) {
 	ctx := context.Background()
 	db := testkit.DB(t)
 	runs := &store.Runs{DB: db}
-	ns := func(s string) sql.NullString { return sql.NullString{String: s, Valid: true} }
+	ns := func(s string) *string { return &s }
 	first, err := runs.Record(ctx, &store.Run{TriggerID: ns("trg_1"), WorkflowID: "trigger-trg_1-2026-01-01T00:00:00Z", Status: domain.RunRunning, RunID: "r1"})
 	if err != nil || first.Status != domain.RunRunning || first.RunID != "r1" || first.BatchID != "" {
 		t.Fatalf("record: %+v %v", first, err)
