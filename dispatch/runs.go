@@ -21,18 +21,9 @@ var _ activities.RunStarter = Starter{}
 // StartRun starts the workflow of one planned run; the workflow id comes from
 // the trigger (or hook) and the event, so a repeated event is one run.
 func (Starter) StartRun(ctx context.Context, c client.Client, r *store.Run, timeout time.Duration, sa activities.RunAttributes, resume *activities.RunResume) (string, string, error) {
-	attrs := runAttributes(sa)
-	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       r.WorkflowID,
-		TaskQueue:                workflows.TaskQueue,
-		WorkflowExecutionTimeout: timeout,
-		// Started from the worker's own activity: eager start hands the
-		// first workflow task straight to this worker.
-		EnableEagerStart:         true,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		TypedSearchAttributes:    attrs,
-	}, workflows.FlowRunWorkflowName, workflows.FlowRunInput{RunID: r.ID, Resume: resume})
+	opts := startOnce(r.WorkflowID, runAttributes(sa))
+	opts.WorkflowExecutionTimeout = timeout
+	run, err := c.ExecuteWorkflow(ctx, opts, workflows.FlowRunWorkflowName, workflows.FlowRunInput{RunID: r.ID, Resume: resume})
 	if err != nil {
 		return "", "", fmt.Errorf("start %s: %w", r.WorkflowID, err)
 	}
@@ -48,14 +39,7 @@ func StartRunBatch(ctx context.Context, c client.Client, group string, in workfl
 	}
 	sa.Trigger, sa.Queue = source, in.QueueID
 	id := workflows.RunBatchWorkflowID(source, group)
-	_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       id,
-		TaskQueue:                workflows.TaskQueue,
-		EnableEagerStart:         true,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		TypedSearchAttributes:    sa.attributes(),
-	}, workflows.RunBatchWorkflow, in)
+	_, err := c.ExecuteWorkflow(ctx, startOnce(id, sa.attributes()), workflows.RunBatchWorkflow, in)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &started) {
 		return nil // closed already: the group was handed over before

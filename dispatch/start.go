@@ -86,21 +86,27 @@ func WakeWebhookQueue(ctx context.Context, c client.Client, webhookID, code stri
 	return run, nil
 }
 
+// startOnce are the options of a workflow whose id is started once: never
+// reused, and a start while it runs finds that run. Eager start: when a
+// worker shares this client (the dev stack, or a start from the worker's own
+// activity), the first workflow task runs here at once instead of a round
+// trip through the matching service; elsewhere the option is a no-op.
+func startOnce(id string, sa temporal.SearchAttributes) client.StartWorkflowOptions {
+	return client.StartWorkflowOptions{
+		ID:                       id,
+		TaskQueue:                workflows.TaskQueue,
+		EnableEagerStart:         true,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		TypedSearchAttributes:    sa,
+	}
+}
+
 // StartBatch starts the workflow delivering a publish batch; a repeated start
 // of the same batch finds the existing run.
 func StartBatch(ctx context.Context, c client.Client, in workflows.DeliverBatchInput, sa SearchAttributeValues) (client.WorkflowRun, error) {
 	id := workflows.BatchWorkflowID(in.BatchID)
-	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:        id,
-		TaskQueue: workflows.TaskQueue,
-		// When a worker shares this client (the dev stack), the first
-		// workflow task runs here at once instead of a round trip through
-		// the matching service; elsewhere the option is a no-op.
-		EnableEagerStart:         true,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		TypedSearchAttributes:    sa.attributes(),
-	}, workflows.DeliverBatchWorkflow, in)
+	run, err := c.ExecuteWorkflow(ctx, startOnce(id, sa.attributes()), workflows.DeliverBatchWorkflow, in)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &started) {
 		// Closed already (the id is never reused): the batch was handed
