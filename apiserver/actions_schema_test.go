@@ -147,7 +147,10 @@ func TestActionSchemasAcceptWhatTheServerAccepts(t *testing.T) {
 		}
 	}
 	for name := range schemas {
-		if !checked[name] {
+		// Actions registered by other tests (TestAddingAnActionIsOneRegistration's
+		// test.shout) are not the product's: whether they are listed depends
+		// on the order tests run in.
+		if !checked[name] && !strings.HasPrefix(name, "test.") {
 			t.Errorf("action %s has no cases", name)
 		}
 	}
