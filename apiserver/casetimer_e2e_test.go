@@ -144,7 +144,7 @@ func TestCaseTimerSignalSurvivesADispatchThatFailed(t *testing.T) {
 		t.Fatalf("the batch counts as dispatched (%v) although its signal failed", err)
 	}
 	gate.down.Store(false)
-	expireDispatchLeases(t, s)
+	s.ExpireDispatchLeases(t)
 	if n, _, err := dispatch.SweepUndispatched(context.Background(), s.Temporal, events, 0, false, testkit.Logger()); err != nil || n != 1 {
 		t.Fatalf("the sweep handed over %d batches (%v), want 1", n, err)
 	}

@@ -24,25 +24,6 @@ func publish(t *testing.T, s *teststack.Stack, id, typ string, data map[string]a
 	s.MustDo(http.StatusAccepted, "POST", "/v1/events", map[string]any{"id": id, "type": typ, "data": data})
 }
 
-// deliveryOf returns the single delivery of an event once it reaches status.
-func deliveryOf(t *testing.T, s *teststack.Stack, eventID, status string) map[string]any {
-	t.Helper()
-	var d map[string]any
-	testkit.Eventually(t, 60*time.Second, "delivery of "+eventID+" becomes "+status, func() bool {
-		ev := s.Do("GET", "/v1/events/"+eventID, nil)
-		if ev.Status != 200 {
-			return false
-		}
-		ds := ev.Map(t)["deliveries"].([]any)
-		if len(ds) == 0 {
-			return false
-		}
-		d = ds[0].(map[string]any)
-		return d["status"] == status
-	})
-	return s.MustDo(200, "GET", "/v1/deliveries/"+d["id"].(string), nil).Map(t)
-}
-
 func attemptsOf(d map[string]any) []map[string]any {
 	var out []map[string]any
 	for _, a := range d["attempts"].([]any) {
@@ -57,7 +38,7 @@ func TestRetriesUntilSuccessWithStableWebhookID(t *testing.T) {
 	rc.FailFirst(2, 503)
 	createWebhook(t, s, map[string]any{"name": "flaky", "url": rc.URL, "event_types": []string{"task.*"}, "retry": fastRetry})
 	publish(t, s, "evt-retry", "task.created", map[string]any{"workflow": "w1"})
-	d := deliveryOf(t, s, "evt-retry", "succeeded")
+	d := s.DeliveryOf(t, "evt-retry", "succeeded")
 	atts := attemptsOf(d)
 	if len(atts) != 3 || atts[0]["result"] != "SUCCESS" || atts[2]["result"] != "FAILED" || atts[2]["response_status"].(float64) != 503 {
 		t.Fatalf("attempts (newest first) = %v", atts)
@@ -84,7 +65,7 @@ func TestPermanentStatusEndsDeliveryAtOnce(t *testing.T) {
 			rc.Script(func(int, testkit.Received) testkit.Response { return testkit.Response{Status: code} })
 			createWebhook(t, s, map[string]any{"name": "gone", "url": rc.URL, "event_types": []string{"*"}, "retry": fastRetry})
 			publish(t, s, "evt-perm", "user.created", nil)
-			d := deliveryOf(t, s, "evt-perm", "failed")
+			d := s.DeliveryOf(t, "evt-perm", "failed")
 			if n := len(attemptsOf(d)); n != 1 {
 				t.Fatalf("%d attempts for a %d, want 1", n, code)
 			}
@@ -103,7 +84,7 @@ func TestRetryAllRetriesPermanentStatuses(t *testing.T) {
 	createWebhook(t, s, map[string]any{"name": "retry all", "url": rc.URL, "event_types": []string{"*"},
 		"retry": map[string]any{"initial_interval": "1s", "max_attempts": 3, "retry_all": true}})
 	publish(t, s, "evt-ra", "user.created", nil)
-	d := deliveryOf(t, s, "evt-ra", "succeeded")
+	d := s.DeliveryOf(t, "evt-ra", "succeeded")
 	if n := len(attemptsOf(d)); n != 2 {
 		t.Fatalf("attempts = %d, want 2", n)
 	}
@@ -120,7 +101,7 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 	})
 	createWebhook(t, s, map[string]any{"name": "limited", "url": rc.URL, "event_types": []string{"*"}, "retry": fastRetry})
 	publish(t, s, "evt-ra2", "user.created", nil)
-	deliveryOf(t, s, "evt-ra2", "succeeded")
+	s.DeliveryOf(t, "evt-ra2", "succeeded")
 	reqs := rc.Requests()
 	if gap := reqs[1].At.Sub(reqs[0].At); gap < 2900*time.Millisecond {
 		t.Fatalf("second try came %s after the first; Retry-After asked for 3s (policy says 1s)", gap)
@@ -138,7 +119,7 @@ func TestTimeoutIsAFailedAttempt(t *testing.T) {
 	})
 	createWebhook(t, s, map[string]any{"name": "slow", "url": rc.URL, "event_types": []string{"*"}, "retry": fastRetry, "timeout": "1s"})
 	publish(t, s, "evt-slow", "user.created", nil)
-	d := deliveryOf(t, s, "evt-slow", "succeeded")
+	d := s.DeliveryOf(t, "evt-slow", "succeeded")
 	atts := attemptsOf(d)
 	if len(atts) != 2 || !strings.Contains(atts[1]["error"].(string), "timed out") || atts[1]["response_status"] != nil {
 		t.Fatalf("attempts = %v", atts)
@@ -152,7 +133,7 @@ func TestResponseBodyIsCutAt10KB(t *testing.T) {
 	rc.Script(func(int, testkit.Received) testkit.Response { return testkit.Response{Status: 200, Body: []byte(big)} })
 	createWebhook(t, s, map[string]any{"name": "big", "url": rc.URL, "event_types": []string{"*"}})
 	publish(t, s, "evt-big", "user.created", nil)
-	a := attemptsOf(deliveryOf(t, s, "evt-big", "succeeded"))[0]
+	a := attemptsOf(s.DeliveryOf(t, "evt-big", "succeeded"))[0]
 	if a["truncated"] != true || len(a["response_body"].(string)) != 10*1024 {
 		t.Fatalf("truncated=%v body length=%d", a["truncated"], len(a["response_body"].(string)))
 	}
@@ -233,7 +214,7 @@ func TestDisabledWebhookPausesAndResumes(t *testing.T) {
 	}
 	fail.Store(false)
 	s.MustDo(200, "PATCH", "/v1/webhooks/pausable", map[string]any{"enabled": true})
-	deliveryOf(t, s, "evt-p1", "succeeded")
+	s.DeliveryOf(t, "evt-p1", "succeeded")
 }
 
 func TestManualRetryOfFailedDelivery(t *testing.T) {
@@ -242,11 +223,11 @@ func TestManualRetryOfFailedDelivery(t *testing.T) {
 	rc.FailFirst(1, 500)
 	createWebhook(t, s, map[string]any{"name": "manual", "url": rc.URL, "event_types": []string{"*"}, "retry": map[string]any{"preset": "none"}})
 	publish(t, s, "evt-m", "user.created", nil)
-	d := deliveryOf(t, s, "evt-m", "failed")
+	d := s.DeliveryOf(t, "evt-m", "failed")
 	if r := s.Do("POST", "/v1/deliveries/"+d["id"].(string)+"/retry", nil); r.Status != 202 {
 		t.Fatalf("retry: %d %s", r.Status, r.Body)
 	}
-	d = deliveryOf(t, s, "evt-m", "succeeded")
+	d = s.DeliveryOf(t, "evt-m", "succeeded")
 	if n := len(attemptsOf(d)); n != 2 {
 		t.Fatalf("attempts = %d", n)
 	}
@@ -274,7 +255,7 @@ func TestEgressToPrivateAddressesIsRefused(t *testing.T) {
 	rc := testkit.NewReceiver(t) // on 127.0.0.1, which is not allowed here
 	createWebhook(t, s, map[string]any{"name": "ssrf", "url": rc.URL, "event_types": []string{"*"}, "retry": fastRetry})
 	publish(t, s, "evt-ssrf", "user.created", nil)
-	d := deliveryOf(t, s, "evt-ssrf", "failed")
+	d := s.DeliveryOf(t, "evt-ssrf", "failed")
 	atts := attemptsOf(d)
 	if len(atts) != 1 || !strings.Contains(atts[0]["error"].(string), "not allowed") || rc.Count() != 0 {
 		t.Fatalf("attempts = %v, receiver got %d", atts, rc.Count())

@@ -43,7 +43,7 @@ func TestFaultReceiverDownForWholeRetryWindow(t *testing.T) {
 	createWebhook(t, s, map[string]any{"name": "down", "url": closedPortURL(t), "event_types": []string{"case.created"},
 		"retry": map[string]any{"initial_interval": "1s", "backoff": 1, "max_attempts": 4}})
 	publish(t, s, "down-1", "case.created", nil)
-	d := deliveryOf(t, s, "down-1", "failed")
+	d := s.DeliveryOf(t, "down-1", "failed")
 	atts := attemptsOf(d)
 	if len(atts) != 4 || d["attempt_count"].(float64) != 4 {
 		t.Fatalf("%d attempts logged, attempt_count %v; want exactly 4", len(atts), d["attempt_count"])

@@ -4,7 +4,6 @@ package apiserver_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/triggerflow/triggerflow/dispatch"
 
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/triggerflow/triggerflow/activities"
@@ -58,21 +56,6 @@ func finishedRun(t *testing.T, s *teststack.Stack, eventID string) map[string]an
 	return run
 }
 
-// workflowExists asks Temporal whether any run of a workflow id exists.
-func workflowExists(t *testing.T, s *teststack.Stack, workflowID string) bool {
-	t.Helper()
-	_, err := s.Temporal.DescribeWorkflowExecution(context.Background(), workflowID, "")
-	var nf *serviceerror.NotFound
-	switch {
-	case err == nil:
-		return true
-	case errors.As(err, &nf):
-		return false
-	}
-	t.Fatalf("describe %s: %v", workflowID, err)
-	return false
-}
-
 func TestPublishedRunsMakeTheirFirstTryInlineInOneBatchWorkflow(t *testing.T) {
 	s := teststack.Start(t, teststack.Options{})
 	rc := testkit.NewReceiver(t)
@@ -101,7 +84,7 @@ func TestPublishedRunsMakeTheirFirstTryInlineInOneBatchWorkflow(t *testing.T) {
 			t.Fatalf("one publish, two batch workflows: %s and %s", batchWorkflow, wf)
 		}
 		// No workflow of its own was started for the run.
-		if workflowExists(t, s, "trigger-"+trID+"-"+id) {
+		if s.WorkflowExists(t, "trigger-"+trID+"-"+id) {
 			t.Fatalf("run of %s has a workflow of its own", id)
 		}
 	}
@@ -216,7 +199,7 @@ func TestInlineRunHandsADelayToItsOwnWorkflowAndStopsOnPermanentFailures(t *test
 	if failed["status"] != "failed" || failed["failed_step"] != "call" || !strings.HasPrefix(failed["workflow_id"].(string), "trigger-batch-") {
 		t.Fatalf("failed run = %v", failed)
 	}
-	if workflowExists(t, s, "trigger-"+gone+"-inl-gone") {
+	if s.WorkflowExists(t, "trigger-"+gone+"-inl-gone") {
 		t.Fatal("a permanently failed inline run got a workflow of its own")
 	}
 }

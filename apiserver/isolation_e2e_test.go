@@ -255,7 +255,7 @@ func TestPublishingNeverHangsWhileTemporalIsUnreachable(t *testing.T) {
 	}
 
 	hc.hang.Store(false)
-	expireDispatchLeases(t, s)
+	s.ExpireDispatchLeases(t)
 	events := &store.Events{DB: s.DB}
 	var handed atomic.Int64
 	var sweeps sync.WaitGroup
@@ -379,7 +379,7 @@ func TestOperatorCancelOrTerminateInTemporalEndsTheDelivery(t *testing.T) {
 	if err := s.Temporal.TerminateWorkflow(ctx, workflows.DeliveryWorkflowID(ids["op-terminate"]), "", "operator"); err != nil {
 		t.Fatal(err)
 	}
-	d := deliveryOf(t, s, "op-cancel", "canceled")
+	d := s.DeliveryOf(t, "op-cancel", "canceled")
 	if !strings.Contains(d["last_error"].(string), "canceled") {
 		t.Fatalf("canceled delivery's last error %q", d["last_error"])
 	}
@@ -389,12 +389,12 @@ func TestOperatorCancelOrTerminateInTemporalEndsTheDelivery(t *testing.T) {
 	if rep, err := rec.Reconcile(ctx); err != nil || rep.Canceled != 1 {
 		t.Fatalf("reconciler pass %+v (%v); want the terminated one canceled", rep, err)
 	}
-	deliveryOf(t, s, "op-terminate", "canceled")
+	s.DeliveryOf(t, "op-terminate", "canceled")
 
 	heal()
 	for _, ev := range []string{"op-cancel", "op-terminate"} {
 		s.MustDo(202, "POST", "/v1/deliveries/"+ids[ev]+"/retry", nil)
-		deliveryOf(t, s, ev, "succeeded")
+		s.DeliveryOf(t, ev, "succeeded")
 	}
 }
 
@@ -409,10 +409,10 @@ func TestEachDeliveryHasOneCarrier(t *testing.T) {
 	createWebhook(t, s, map[string]any{"name": "once fifo", "url": rc.URL + "/o", "event_types": []string{"task.created"},
 		"ordered": true, "retry": map[string]any{"preset": "none"}})
 	publish(t, s, "one-carrier-0", "task.created", nil)
-	d := deliveryOf(t, s, "one-carrier-0", "failed")
+	d := s.DeliveryOf(t, "one-carrier-0", "failed")
 	heal()
 	s.MustDo(202, "POST", "/v1/deliveries/"+d["id"].(string)+"/retry", nil)
-	d = deliveryOf(t, s, "one-carrier-0", "succeeded")
+	d = s.DeliveryOf(t, "one-carrier-0", "succeeded")
 	if _, err := s.Temporal.DescribeWorkflowExecution(context.Background(), workflows.DeliveryWorkflowID(d["id"].(string)), ""); err == nil {
 		t.Fatal("a manual retry of an ordered delivery started a workflow of its own beside the queue")
 	}

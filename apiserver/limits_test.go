@@ -178,7 +178,7 @@ func TestTemplateOutputLimitFailsTheDelivery(t *testing.T) {
 	createWebhook(t, s, map[string]any{"name": "huge body", "url": rc.URL, "event_types": []string{"case.created"},
 		"body": `{% for i in (1..400) %}{{ chunk }}{% endfor %}`, "retry": fastRetry})
 	publish(t, s, "evt-huge", "case.created", map[string]any{"chunk": strings.Repeat("x", 1024)})
-	d := deliveryOf(t, s, "evt-huge", "failed")
+	d := s.DeliveryOf(t, "evt-huge", "failed")
 	atts := attemptsOf(d)
 	if len(atts) != 1 {
 		t.Fatalf("attempts = %v, want exactly one (the failure is permanent)", atts)
@@ -192,7 +192,7 @@ func TestTemplateOutputLimitFailsTheDelivery(t *testing.T) {
 	}
 	// The same template within the limit is sent.
 	publish(t, s, "evt-small", "case.created", map[string]any{"chunk": "y"})
-	deliveryOf(t, s, "evt-small", "succeeded")
+	s.DeliveryOf(t, "evt-small", "succeeded")
 	if got := rc.WaitFor(t, 1, 30*time.Second)[0]; len(got.Body) != 400 {
 		t.Fatalf("body of %d bytes, want 400", len(got.Body))
 	}

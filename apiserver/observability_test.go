@@ -110,8 +110,8 @@ func TestDeliveryMetricsAfterRealDeliveries(t *testing.T) {
 		"retry": map[string]any{"initial_interval": "1s", "max_attempts": 3}})
 	publish(t, s, "measured-1", "task.created", nil)
 	publish(t, s, "measured-2", "task.created", nil)
-	deliveryOf(t, s, "measured-1", "succeeded")
-	deliveryOf(t, s, "measured-2", "succeeded")
+	s.DeliveryOf(t, "measured-1", "succeeded")
+	s.DeliveryOf(t, "measured-2", "succeeded")
 	resp, err := http.Get(s.URL + "/metrics")
 	if err != nil {
 		t.Fatal(err)

@@ -23,7 +23,7 @@ func TestRunsCarrySearchAttributes(t *testing.T) {
 	rc.FailFirst(1, 500)
 	createWebhook(t, s, map[string]any{"name": "findable", "url": rc.URL, "event_types": []string{"*"}, "retry": fastRetry})
 	publish(t, s, "evt-sa", "lead.outcome_predictive", nil)
-	d := deliveryOf(t, s, "evt-sa", "succeeded")
+	d := s.DeliveryOf(t, "evt-sa", "succeeded")
 	ctx := context.Background()
 	for _, q := range []string{
 		fmt.Sprintf("%s = 'evt-sa'", workflows.SAEventID.GetName()),
@@ -56,7 +56,7 @@ func TestDeletingAWebhookCancelsItsDeliveries(t *testing.T) {
 	createWebhook(t, s, map[string]any{"name": "doomed", "url": rc.URL, "event_types": []string{"*"},
 		"retry": map[string]any{"initial_interval": "2s", "max_attempts": 50}})
 	publish(t, s, "evt-doomed", "user.created", nil)
-	d := deliveryOf(t, s, "evt-doomed", "pending")
+	d := s.DeliveryOf(t, "evt-doomed", "pending")
 	testkit.Eventually(t, 20*time.Second, "retry workflow started", func() bool {
 		d = s.MustDo(200, "GET", "/v1/deliveries/"+d["id"].(string), nil).Map(t)
 		return d["workflow_id"] == workflows.DeliveryWorkflowID(d["id"].(string))

@@ -78,7 +78,7 @@ func TestUngroupedFirstTriesCarryExactAttributes(t *testing.T) {
 		go publish(t, s, fmt.Sprintf("exact-%d", i), "task.created", nil)
 	}
 	rc.WaitFor(t, 10, 30*time.Second)
-	d := deliveryOf(t, s, "exact-7", "succeeded")
+	d := s.DeliveryOf(t, "exact-7", "succeeded")
 	if d["workflow_id"] != "delivery-"+d["id"].(string) {
 		t.Fatalf("first try made by %v, want the delivery's own workflow", d["workflow_id"])
 	}

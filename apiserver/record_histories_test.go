@@ -68,7 +68,7 @@ func TestRecordWorkflowHistories(t *testing.T) {
 		"name": "replay trigger", "type": "on_event", "flow": "replay flow", "object": "case", "event": "created",
 	}).Map(t)
 	publish(t, s, "evt-replay-batch", "case.created", map[string]any{"case": map[string]any{"id": 1}})
-	batch := deliveryOf(t, s, "evt-replay-batch", "succeeded")
+	batch := s.DeliveryOf(t, "evt-replay-batch", "succeeded")
 	var run map[string]any
 	testkit.Eventually(t, time.Minute, "the trigger run succeeds", func() bool {
 		var list struct{ Items []map[string]any }
@@ -83,7 +83,7 @@ func TestRecordWorkflowHistories(t *testing.T) {
 	// DeliveryWorkflow: the first try fails, two retries follow.
 	createWebhook(t, s, map[string]any{"name": "replay retry", "url": rc.URL + "/flaky", "event_types": []string{"task.created"}, "retry": fastRetry})
 	publish(t, s, "evt-replay-retry", "task.created", map[string]any{"task": map[string]any{"id": 2}})
-	retried := deliveryOf(t, s, "evt-replay-retry", "succeeded")
+	retried := s.DeliveryOf(t, "evt-replay-retry", "succeeded")
 	if !strings.HasPrefix(retried["workflow_id"].(string), "delivery-") || len(attemptsOf(retried)) != 3 {
 		t.Fatalf("retried delivery = %v", retried)
 	}
@@ -103,7 +103,7 @@ func TestRecordWorkflowHistories(t *testing.T) {
 		publish(t, s, id, "ticket.created", map[string]any{"order": id})
 	}
 	for _, id := range []string{"evt-replay-o1", "evt-replay-o2", "evt-replay-o3"} {
-		deliveryOf(t, s, id, "succeeded")
+		s.DeliveryOf(t, id, "succeeded")
 	}
 	testkit.Eventually(t, time.Minute, "the queue's first run continues as new", func() bool {
 		d, err := s.Temporal.DescribeWorkflowExecution(ctx, queueID, first.GetRunID())

@@ -49,7 +49,7 @@ func TestATraceRunsFromThePublishToTheAttempt(t *testing.T) {
 	if tp := got[0].Header.Get("Traceparent"); !strings.Contains(tp, callerTrace.String()) {
 		t.Fatalf("the receiver got traceparent %q, want the publisher's trace %s", tp, callerTrace)
 	}
-	deliveryOf(t, s, "traced-1", "succeeded")
+	s.DeliveryOf(t, "traced-1", "succeeded")
 	want := []string{"POST /v1/events", "dispatch group", "StartWorkflow:DeliverBatchWorkflow",
 		"RunWorkflow:DeliverBatchWorkflow", "RunActivity:DeliverBatch", "HTTP POST"}
 	names := map[string]bool{}

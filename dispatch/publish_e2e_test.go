@@ -1,6 +1,6 @@
 //go:build !fuzzsmoke
 
-package apiserver_test
+package dispatch_test
 
 import (
 	"context"
@@ -111,7 +111,7 @@ func (r *dispatchRig) publish(t *testing.T, id string) string {
 
 // deliveryWorkflow is the workflow id the API names for an event's delivery.
 func (r *dispatchRig) deliveryWorkflow(t *testing.T, eventID string) string {
-	return deliveryOf(t, r.s, eventID, "succeeded")["workflow_id"].(string)
+	return r.s.DeliveryOf(t, eventID, "succeeded")["workflow_id"].(string)
 }
 
 // Publishing answers once the batch is committed; batches committed while a
@@ -172,7 +172,7 @@ func TestSweepHandsOverBatchesTheDispatcherCouldNot(t *testing.T) {
 	}
 
 	r.tc.down.Store(false)
-	expireDispatchLeases(t, r.s)
+	r.s.ExpireDispatchLeases(t)
 	n, _, err := dispatch.SweepUndispatched(context.Background(), r.s.Temporal, r.events, 0, false, testkit.Logger())
 	if err != nil || n != 3 {
 		t.Fatalf("sweep handed over %d batches (%v), want 3", n, err)
@@ -183,10 +183,10 @@ func TestSweepHandsOverBatchesTheDispatcherCouldNot(t *testing.T) {
 			t.Fatalf("delivery of %s names workflow %s, want the group's", id, wf)
 		}
 	}
-	if workflowExists(t, r.s, workflows.BatchWorkflowID(grouped[1])) {
+	if r.s.WorkflowExists(t, workflows.BatchWorkflowID(grouped[1])) {
 		t.Fatal("the sweep started a second workflow for a grouped batch")
 	}
-	expireDispatchLeases(t, r.s)
+	r.s.ExpireDispatchLeases(t)
 	if n, _, _ := dispatch.SweepUndispatched(context.Background(), r.s.Temporal, r.events, 0, false, testkit.Logger()); n != 0 {
 		t.Fatalf("a second sweep handed over %d batches", n)
 	}
@@ -214,7 +214,7 @@ func TestSweepNeverRegroupsUnderANameAlreadyStarted(t *testing.T) {
 	}
 	r.rc.WaitFor(t, 1, 30*time.Second)
 	r.tc.down.Store(false)
-	expireDispatchLeases(t, r.s)
+	r.s.ExpireDispatchLeases(t)
 	if n, _, err := dispatch.SweepUndispatched(context.Background(), r.s.Temporal, r.events, 0, false, testkit.Logger()); err != nil || n != 3 {
 		t.Fatalf("sweep handed over %d batches (%v), want 3", n, err)
 	}
@@ -226,15 +226,5 @@ func TestSweepNeverRegroupsUnderANameAlreadyStarted(t *testing.T) {
 	}
 	if len(ids) != 3 || r.rc.Count() != 3 {
 		t.Fatalf("receiver got %d requests for %d deliveries; want each of 3 once", r.rc.Count(), len(ids))
-	}
-}
-
-// expireDispatchLeases ends the claims dispatchers and sweepers hold on
-// undispatched batches, as the passing of their lease (20 s) would.
-func expireDispatchLeases(t *testing.T, s *teststack.Stack) {
-	t.Helper()
-	if _, err := s.DB.Exec(`UPDATE publish_batches SET claimed_until = now() - interval '1 second'
-		WHERE dispatched_at IS NULL`); err != nil {
-		t.Fatal(err)
 	}
 }
