@@ -202,8 +202,6 @@ func (a *Actions) doHTTP(ctx context.Context, method, rawURL string, query, head
 	payload, contentType := requestBody(body)
 	res.Request = HTTPRequestSummary{Method: method, URL: u.String()}
 
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	var rd io.Reader
 	if payload != nil {
 		rd = bytes.NewReader(payload)
@@ -229,10 +227,10 @@ func (a *Actions) doHTTP(ctx context.Context, method, rawURL string, query, head
 		return res, permanentActionError("no HTTP client is configured for flow actions")
 	}
 	start := time.Now()
-	var rawBody []byte
-	defer func() { a.logTry(ctx, req, payload, rawBody, start, res, err) }()
-	resp, err := client.Do(req)
-	res.DurationMS = time.Since(start).Milliseconds()
+	var ex exchange
+	defer func() { a.logTry(ctx, req, payload, ex.Body, start, res, err) }()
+	ex, err = roundTrip(client, req, timeout)
+	res.DurationMS = ex.Duration.Milliseconds()
 	if err != nil {
 		msg := describeSendError(err, timeout)
 		if IsEgressDenied(err) {
@@ -240,28 +238,25 @@ func (a *Actions) doHTTP(ctx context.Context, method, rawURL string, query, head
 		}
 		return res, retryableActionError(0, nil, "%s %s: %s", method, u.Redacted(), msg)
 	}
-	defer resp.Body.Close()
-	raw, truncated, readErr := readCapped(resp.Body, MaxResponseBody)
-	rawBody = raw
 	res.Response = HTTPResponse{
-		Status: resp.StatusCode, Headers: flattenHeaders(resp.Header),
-		Body: strings.ToValidUTF8(string(raw), "\uFFFD"), Truncated: truncated,
+		Status: ex.Status, Headers: flattenHeaders(ex.Header),
+		Body: strings.ToValidUTF8(string(ex.Body), "\uFFFD"), Truncated: ex.Truncated,
 	}
-	if readErr != nil && !truncated {
-		return res, retryableActionError(0, res, "%s %s: reading the response: %s", method, u.Redacted(), describeSendError(readErr, timeout))
+	if ex.ReadErr != nil && !ex.Truncated {
+		return res, retryableActionError(0, res, "%s %s: reading the response: %s", method, u.Redacted(), describeSendError(ex.ReadErr, timeout))
 	}
-	if !truncated && looksLikeJSON(resp.Header.Get("Content-Type"), raw) && json.Valid(raw) {
-		res.Response.JSON = json.RawMessage(raw)
+	if !ex.Truncated && looksLikeJSON(ex.Header.Get("Content-Type"), ex.Body) && json.Valid(ex.Body) {
+		res.Response.JSON = json.RawMessage(ex.Body)
 	}
-	if domain.SuccessStatus(resp.StatusCode) {
+	if domain.SuccessStatus(ex.Status) {
 		return res, nil
 	}
-	msg := fmt.Sprintf("%s %s answered HTTP %d", method, u.Redacted(), resp.StatusCode)
+	msg := fmt.Sprintf("%s %s answered HTTP %d", method, u.Redacted(), ex.Status)
 	if excerpt := strings.TrimSpace(firstRunes(res.Response.Body, 200)); excerpt != "" {
 		msg += ": " + excerpt
 	}
-	if retryableStatus(resp.StatusCode) {
-		return res, retryableActionError(parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), res, "%s", msg)
+	if retryableStatus(ex.Status) {
+		return res, retryableActionError(parseRetryAfter(ex.Header.Get("Retry-After"), time.Now()), res, "%s", msg)
 	}
 	return res, nonRetryableWithDetails(msg, res)
 }

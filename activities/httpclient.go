@@ -140,6 +140,37 @@ func NewHTTPClient(policy *EgressPolicy) *http.Client {
 	}
 }
 
+// exchange is what one outbound request got back.
+type exchange struct {
+	Status    int
+	Header    http.Header
+	Body      []byte // at most MaxResponseBody bytes, exactly as received
+	Truncated bool   // the body was longer
+	// ReadErr: the body could not be read to its end (below the cap).
+	ReadErr  error
+	Duration time.Duration // from sending to the body read
+}
+
+// roundTrip makes one outbound request within timeout and reads its answer
+// up to MaxResponseBody: every request TriggerFlow makes — a webhook
+// delivery's try, an http.request step's — goes through here; the callers
+// build the request (after checking its URL with checkOutboundURL) and
+// decide what the answer means. An error is no answer at all (refused,
+// timed out, denied by the egress policy: IsEgressDenied).
+func roundTrip(client *http.Client, req *http.Request, timeout time.Duration) (exchange, error) {
+	ctx, cancel := context.WithTimeout(req.Context(), timeout)
+	defer cancel()
+	start := time.Now()
+	resp, err := client.Do(req.WithContext(ctx))
+	if err != nil {
+		return exchange{Duration: time.Since(start)}, err
+	}
+	defer resp.Body.Close()
+	body, truncated, readErr := readCapped(resp.Body, MaxResponseBody)
+	return exchange{Status: resp.StatusCode, Header: resp.Header, Body: body, Truncated: truncated,
+		ReadErr: readErr, Duration: time.Since(start)}, nil
+}
+
 // readCapped reads at most limit bytes of r and reports whether more remained.
 // The rest is drained a little (to let the connection be reused) but never
 // stored.

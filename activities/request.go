@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"math"
 	"net/http"
@@ -259,57 +260,47 @@ func send(ctx context.Context, client *http.Client, req outboundRequest, msgID s
 	headers["Webhook-Timestamp"] = strconv.FormatInt(now.Unix(), 10)
 	headers["Webhook-Signature"] = sig
 
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	var body *bytes.Reader
-	if len(req.Body) > 0 {
-		body = bytes.NewReader(req.Body)
-	}
 	// The rendered URL is checked once more where it is sent.
 	if _, err := checkOutboundURL(req.URL); err != nil {
 		return sendResult{Err: err.Error(), Permanent: true}, headers
 	}
-	var httpReq *http.Request
-	if body != nil {
-		httpReq, err = http.NewRequestWithContext(ctx, req.Method, req.URL, body)
-	} else {
-		httpReq, err = http.NewRequestWithContext(ctx, req.Method, req.URL, nil)
+	var body io.Reader
+	if len(req.Body) > 0 {
+		body = bytes.NewReader(req.Body)
 	}
+	httpReq, err := http.NewRequestWithContext(ctx, req.Method, req.URL, body)
 	if err != nil {
 		return sendResult{Err: err.Error(), Permanent: true}, headers
 	}
 	for k, v := range headers {
 		httpReq.Header[k] = []string{v}
 	}
-	start := time.Now()
-	resp, err := client.Do(httpReq)
+	ex, err := roundTrip(client, httpReq, timeout)
 	if err != nil {
-		res := sendResult{Duration: time.Since(start), Err: describeSendError(err, timeout)}
+		res := sendResult{Duration: ex.Duration, Err: describeSendError(err, timeout)}
 		// A refused destination is a configuration problem, not a glitch.
 		res.EgressDenied = IsEgressDenied(err)
 		res.Permanent = res.EgressDenied
 		return res, headers
 	}
-	defer resp.Body.Close()
-	bodyBytes, truncated, readErr := readCapped(resp.Body, MaxResponseBody)
 	res := sendResult{
-		Status:          resp.StatusCode,
-		ResponseHeaders: maskHeaders(flattenHeaders(resp.Header)),
+		Status:          ex.Status,
+		ResponseHeaders: maskHeaders(flattenHeaders(ex.Header)),
 		// Any bytes: the store keeps what it cannot hold as text in base64.
-		ResponseBody: string(bodyBytes),
-		Truncated:    truncated,
-		Duration:     time.Since(start),
+		ResponseBody: string(ex.Body),
+		Truncated:    ex.Truncated,
+		Duration:     ex.Duration,
 	}
-	if readErr != nil && !truncated {
-		res.Err = "reading the response: " + describeSendError(readErr, timeout)
+	if ex.ReadErr != nil && !ex.Truncated {
+		res.Err = "reading the response: " + describeSendError(ex.ReadErr, timeout)
 	}
-	if !domain.SuccessStatus(resp.StatusCode) {
-		res.Permanent = domain.PermanentStatus(resp.StatusCode)
-		if ra := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ra > 0 {
+	if !domain.SuccessStatus(ex.Status) {
+		res.Permanent = domain.PermanentStatus(ex.Status)
+		if ra := parseRetryAfter(ex.Header.Get("Retry-After"), time.Now()); ra > 0 {
 			res.RetryAfter = ra
 		}
 		if res.Err == "" {
-			res.Err = fmt.Sprintf("HTTP %d", resp.StatusCode)
+			res.Err = fmt.Sprintf("HTTP %d", ex.Status)
 		}
 	}
 	return res, headers
