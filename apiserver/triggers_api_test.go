@@ -4,7 +4,6 @@ package apiserver_test
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
 
 	"github.com/triggerflow/triggerflow/apiserver"
 	"github.com/triggerflow/triggerflow/internal/openapicheck"
@@ -45,21 +43,6 @@ func forgetSchedule(t *testing.T, s *teststack.Stack, triggerID string) {
 	t.Cleanup(func() {
 		_ = s.Temporal.ScheduleClient().GetHandle(context.Background(), "trigger-"+triggerID).Delete(context.Background())
 	})
-}
-
-// scheduleExists asks Temporal directly whether a trigger has a schedule.
-func scheduleExists(t *testing.T, s *teststack.Stack, triggerID string) bool {
-	t.Helper()
-	_, err := s.Temporal.ScheduleClient().GetHandle(context.Background(), "trigger-"+triggerID).Describe(context.Background())
-	var nf *serviceerror.NotFound
-	switch {
-	case err == nil:
-		return true
-	case errors.As(err, &nf):
-		return false
-	}
-	t.Fatalf("describe schedule of %s: %v", triggerID, err)
-	return false
 }
 
 func fieldErrors(t *testing.T, r teststack.Response) (string, map[string]string) {
@@ -171,7 +154,7 @@ func TestTriggerCRUDListFiltersAndSchedules(t *testing.T) {
 		at["overlap_policy"] != "skip" || at["enabled"] != true || at["expression_text"] != "At 09:00, Monday through Friday" {
 		t.Fatalf("created = %v", at)
 	}
-	if !scheduleExists(t, s, atID) {
+	if !s.ScheduleExists(t, atID) {
 		t.Fatal("no schedule for the at_time trigger")
 	}
 	on := postTrigger(t, s, map[string]any{"name": "Case created", "type": "on_event", "flow": flowID,
@@ -181,7 +164,7 @@ func TestTriggerCRUDListFiltersAndSchedules(t *testing.T) {
 	if on["event_type"] != "case.created" || on["timeout"] != "30s" || on["next_runs"] != nil || on["expression_text"] != nil {
 		t.Fatalf("on_event = %v", on)
 	}
-	if scheduleExists(t, s, onID) {
+	if s.ScheduleExists(t, onID) {
 		t.Fatal("an on_event trigger has no schedule")
 	}
 	// ipSCAPE style: actions instead of a flow.
@@ -236,11 +219,11 @@ func TestTriggerCRUDListFiltersAndSchedules(t *testing.T) {
 	}
 	// Switching type clears the other type's fields and moves the schedule.
 	p = s.MustDo(200, "PATCH", "/v1/triggers/"+atID, map[string]any{"type": "on_event", "object": "task", "event": "updated"}).Map(t)
-	if p["event_type"] != "task.updated" || p["expression"] != nil || scheduleExists(t, s, atID) {
-		t.Fatalf("at_time → on_event: %v (schedule kept: %v)", p, scheduleExists(t, s, atID))
+	if p["event_type"] != "task.updated" || p["expression"] != nil || s.ScheduleExists(t, atID) {
+		t.Fatalf("at_time → on_event: %v (schedule kept: %v)", p, s.ScheduleExists(t, atID))
 	}
 	p = s.MustDo(200, "PATCH", "/v1/triggers/"+atID, map[string]any{"type": "at_time", "expression": "@hourly"}).Map(t)
-	if p["object"] != nil || p["expression_text"] != "Every hour" || !scheduleExists(t, s, atID) {
+	if p["object"] != nil || p["expression_text"] != "Every hour" || !s.ScheduleExists(t, atID) {
 		t.Fatalf("on_event → at_time: %v", p)
 	}
 	// Actions ↔ flow.
@@ -272,7 +255,7 @@ func TestTriggerCRUDListFiltersAndSchedules(t *testing.T) {
 		t.Fatalf("bulk enable = %+v, paused %v", bulk, d.Schedule.State.Paused)
 	}
 	s.MustDo(200, "POST", "/v1/triggers/bulk-delete", map[string]any{"ids": []string{atID, onID}}).JSON(t, &bulk)
-	if bulk.Count != 2 || scheduleExists(t, s, atID) {
+	if bulk.Count != 2 || s.ScheduleExists(t, atID) {
 		t.Fatalf("bulk delete = %+v", bulk)
 	}
 	if r := s.Do("POST", "/v1/triggers/bulk-delete", map[string]any{"ids": []string{}}); r.Status != 400 {
@@ -299,7 +282,7 @@ func TestMissingScheduleIsShownAndRecreated(t *testing.T) {
 		t.Fatalf("missing schedule shown as %v", got)
 	}
 	s.MustDo(200, "PATCH", "/v1/triggers/"+id, map[string]any{"description": "now with a schedule"})
-	if !scheduleExists(t, s, id) {
+	if !s.ScheduleExists(t, id) {
 		t.Fatal("update did not create the missing schedule")
 	}
 	// start/stop also repair it.
@@ -307,7 +290,7 @@ func TestMissingScheduleIsShownAndRecreated(t *testing.T) {
 		t.Fatal(err)
 	}
 	got = s.MustDo(200, "POST", "/v1/triggers/"+id+"/stop", nil).Map(t)
-	if got["paused"] != true || !scheduleExists(t, s, id) {
+	if got["paused"] != true || !s.ScheduleExists(t, id) {
 		t.Fatalf("stop with a missing schedule: %v", got)
 	}
 }

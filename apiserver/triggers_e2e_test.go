@@ -450,7 +450,7 @@ func TestSaveAllRecreatesLostSchedules(t *testing.T) {
 		t.Fatalf("at_time triggers: %d %v", len(triggers), err)
 	}
 	n, err := dispatch.Schedules{Client: s.Temporal}.SaveAll(context.Background(), triggers)
-	if err != nil || n != 2 || !scheduleExists(t, s, a["id"].(string)) {
+	if err != nil || n != 2 || !s.ScheduleExists(t, a["id"].(string)) {
 		t.Fatalf("save all: %d %v", n, err)
 	}
 	d, err := s.Temporal.ScheduleClient().GetHandle(context.Background(), "trigger-"+b["id"].(string)).Describe(context.Background())

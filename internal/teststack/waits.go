@@ -45,6 +45,20 @@ func (s *Stack) ExpireDispatchLeases(t *testing.T) {
 func (s *Stack) WorkflowExists(t *testing.T, workflowID string) bool {
 	t.Helper()
 	_, err := s.Temporal.DescribeWorkflowExecution(context.Background(), workflowID, "")
+	return found(t, "workflow "+workflowID, err)
+}
+
+// ScheduleExists tells whether Temporal has a trigger's schedule.
+func (s *Stack) ScheduleExists(t *testing.T, triggerID string) bool {
+	t.Helper()
+	_, err := s.Temporal.ScheduleClient().GetHandle(context.Background(), "trigger-"+triggerID).Describe(context.Background())
+	return found(t, "schedule of "+triggerID, err)
+}
+
+// found reads a Temporal describe call's error: nil is found, NotFound is
+// not, anything else fails the test.
+func found(t *testing.T, what string, err error) bool {
+	t.Helper()
 	var nf *serviceerror.NotFound
 	switch {
 	case err == nil:
@@ -52,6 +66,6 @@ func (s *Stack) WorkflowExists(t *testing.T, workflowID string) bool {
 	case errors.As(err, &nf):
 		return false
 	}
-	t.Fatalf("describe %s: %v", workflowID, err)
+	t.Fatalf("describe %s: %v", what, err)
 	return false
 }
