@@ -42,8 +42,15 @@ const pausedWait = 24 * time.Hour
 const batchRound = 3 * time.Minute
 
 // roundPause is how long a group waits before another call when its last
-// call could send nothing.
-const roundPause = 5 * time.Second
+// call could send nothing (its webhooks' requests are all in use by a slow
+// receiver); it doubles while calls keep sending nothing, up to
+// maxRoundPause, and starts again after a call that sent. A slow receiver's
+// backlog spread over many groups then costs Temporal a few calls a minute
+// per group, not one every few seconds.
+const (
+	roundPause    = 5 * time.Second
+	maxRoundPause = time.Minute
+)
 
 // Statuses a delivery workflow may end with besides the delivery's own.
 const (
@@ -105,6 +112,7 @@ func DeliverBatchWorkflow(ctx workflow.Context, in DeliverBatchInput) (DeliverBa
 			opts.StartToCloseTimeout = batchRound
 		}
 		actx := workflow.WithActivityOptions(ctx, opts)
+		pause := roundPause
 		for {
 			var res activities.DeliverBatchResult
 			if err := workflow.ExecuteActivity(actx, a.DeliverBatch, activities.DeliverBatchInput{BatchID: in.BatchID, BatchIDs: in.BatchIDs}).Get(ctx, &res); err != nil {
@@ -121,9 +129,21 @@ func DeliverBatchWorkflow(ctx workflow.Context, in DeliverBatchInput) (DeliverBa
 			if res.Sent == 0 && workflow.GetVersion(ctx, "delivery-batch-round-pause", workflow.DefaultVersion, 1) >= 1 {
 				// Nothing could be sent (the webhooks' requests are all in
 				// use elsewhere): pause before trying again.
-				if err := workflow.Sleep(ctx, roundPause); err != nil {
+				if err := workflow.Sleep(ctx, pause); err != nil {
 					return out, err
 				}
+				if workflow.GetVersion(ctx, "delivery-batch-round-backoff", workflow.DefaultVersion, 1) >= 1 {
+					pause = min(2*pause, maxRoundPause)
+				}
+			} else {
+				pause = roundPause
+			}
+			// A group behind a receiver at its limit for hours goes on in a
+			// fresh run before its history grows large (the next run claims
+			// what is still left, as any call does).
+			if workflow.GetVersion(ctx, "delivery-batch-continue", workflow.DefaultVersion, 1) >= 1 &&
+				(out.Rounds >= roundsPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested()) {
+				return out, workflow.NewContinueAsNewError(ctx, DeliverBatchWorkflow, in)
 			}
 		}
 	}

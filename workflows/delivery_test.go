@@ -2,12 +2,15 @@ package workflows
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/triggerflow/triggerflow/activities"
 	"github.com/triggerflow/triggerflow/domain"
@@ -213,4 +216,68 @@ func TestAttemptOptionsFollowThePolicy(t *testing.T) {
 	if _, ok := attemptOptions(now, p); ok {
 		t.Fatal("three of three tries used")
 	}
+}
+
+// A group whose calls keep sending nothing (its webhook's requests are all
+// in use by a slow receiver) calls again after a pause that doubles up to a
+// minute, and starts from the shortest pause after a call that sent.
+func TestGroupCallsBackOffWhileNothingCanBeSent(t *testing.T) {
+	env, calls := newRoundsHarness(t, []int{1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 1})
+	env.ExecuteWorkflow(DeliverBatchWorkflow, DeliverBatchInput{BatchID: "bat_1", HasUnordered: true})
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	var gaps []time.Duration
+	for i := 1; i < len(*calls); i++ {
+		gaps = append(gaps, ((*calls)[i] - (*calls)[i-1]).Round(time.Second))
+	}
+	s5, s10, s20, s40, m1 := 5*time.Second, 10*time.Second, 20*time.Second, 40*time.Second, time.Minute
+	want := []time.Duration{0, s5, s10, s20, s40, m1, m1, 0, s5, s10}
+	if fmt.Sprint(gaps) != fmt.Sprint(want) {
+		t.Fatalf("gaps between calls %v, want %v", gaps, want)
+	}
+}
+
+// A group stuck behind such a receiver goes on in a fresh run after
+// roundsPerRun calls, so its history stays small however long it waits.
+func TestGroupStuckBehindASlowReceiverContinuesAsNew(t *testing.T) {
+	env, calls := newRoundsHarness(t, nil)
+	env.ExecuteWorkflow(DeliverBatchWorkflow, DeliverBatchInput{BatchID: "bat_1", HasUnordered: true})
+	var can *workflow.ContinueAsNewError
+	if err := env.GetWorkflowError(); !errors.As(err, &can) {
+		t.Fatalf("workflow ended with %v, want to continue as new", err)
+	}
+	if len(*calls) != roundsPerRun {
+		t.Fatalf("%d calls before continuing as new, want %d", len(*calls), roundsPerRun)
+	}
+}
+
+// newRoundsHarness mocks DeliverBatch: call i sends sent[i] deliveries and
+// leaves one until the last entry (nil: it never sends and leaves one
+// until well past roundsPerRun calls). calls receives each call's time since the start.
+func newRoundsHarness(t *testing.T, sent []int) (*testsuite.TestWorkflowEnvironment, *[]time.Duration) {
+	t.Helper()
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	var a *activities.Webhooks
+	env.RegisterActivity(a)
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	env.SetStartTime(start)
+	calls := &[]time.Duration{}
+	env.OnActivity(a.DeliverBatch, mock.Anything, mock.Anything).Return(
+		func(context.Context, activities.DeliverBatchInput) (activities.DeliverBatchResult, error) {
+			i := len(*calls)
+			*calls = append(*calls, env.Now().Sub(start))
+			if sent == nil {
+				// Never sends; ends well past roundsPerRun so a workflow
+				// that never continues as new still ends (and fails the test).
+				return activities.DeliverBatchResult{Left: min(1, roundsPerRun+10-i)}, nil
+			}
+			left := 1
+			if i == len(sent)-1 {
+				left = 0
+			}
+			return activities.DeliverBatchResult{Sent: sent[i], Left: left}, nil
+		})
+	return env, calls
 }
