@@ -39,6 +39,8 @@ type benchOptions struct {
 	// process.
 	CPUProfile      string
 	ProfileScenario string
+	// NoisyRate is the noisy-neighbours scenario's publish rate (events/s).
+	NoisyRate int
 }
 
 // benchResult is one scenario's figures.
@@ -102,6 +104,7 @@ func runBench(ctx context.Context, cfg Config, args []string) error {
 	fs.IntVar(&o.Clients, "clients", 64, "concurrent single-event publishers")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the --profile scenario to this file (dev stack only)")
 	fs.StringVar(&o.ProfileScenario, "profile", "unordered", "the scenario --cpuprofile profiles")
+	fs.IntVar(&o.NoisyRate, "noisy-rate", defaultNoisyRate, "events/s the noisy-neighbours scenario publishes")
 	fs.StringVar(&o.Scenarios, "scenarios", "plain,unordered,fanout,ordered,latency,batch,flow,noisy,backlog,ungrouped", "comma list of scenarios to run")
 	if err := fs.Parse(args); err != nil {
 		return err
