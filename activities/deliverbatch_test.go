@@ -26,6 +26,7 @@ import (
 type recordingStarter struct {
 	mu    sync.Mutex
 	items []activities.RetryItem
+	wakes []string
 }
 
 func (s *recordingStarter) StartDeliveryRetry(_ context.Context, _ client.Client, item activities.RetryItem) (string, string, error) {
@@ -36,6 +37,23 @@ func (s *recordingStarter) StartDeliveryRetry(_ context.Context, _ client.Client
 }
 
 func (s *recordingStarter) DeliveryWorkflowID(id string) string { return "delivery-" + id }
+
+func (s *recordingStarter) WakeBacklog(_ context.Context, _ client.Client, webhookID, _ string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.wakes = append(s.wakes, webhookID)
+	return nil
+}
+
+func (s *recordingStarter) BacklogWorkflowID(webhookID, _ string) string {
+	return "backlog-" + webhookID
+}
+
+func (s *recordingStarter) woken() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.wakes...)
+}
 
 func (s *recordingStarter) handedOver() []activities.RetryItem {
 	s.mu.Lock()
@@ -80,26 +98,30 @@ func newBatchFixture(t *testing.T, events int, specs ...hookSpec) *batchFixture 
 		}
 		fx.hooks[sp.code] = w
 	}
+	fx.newBatch(t, "evt", events)
+	return fx
+}
+
+// newBatch stores events named prefix-NNN with a delivery to each of the
+// fixture's webhooks, as one publish batch, which becomes fx.batch.
+func (fx *batchFixture) newBatch(t *testing.T, prefix string, events int) {
+	t.Helper()
 	evs := make([]domain.Event, events)
 	for i := range evs {
-		evs[i] = domain.Event{ID: fmt.Sprintf("evt-%03d", i), Type: "case.created", OccurredAt: time.Now().UTC(), Data: json.RawMessage(`{}`)}
+		evs[i] = domain.Event{ID: fmt.Sprintf("%s-%03d", prefix, i), Type: "case.created", OccurredAt: time.Now().UTC(), Data: json.RawMessage(`{}`)}
 	}
-	stored, err := (&store.Events{DB: db}).StoreBatch(ctx, evs, func(fresh []domain.Event) store.Plan {
-		var pl store.Plan
-		for _, e := range fresh {
-			for _, sp := range specs {
-				w := fx.hooks[sp.code]
-				pl.Deliveries = append(pl.Deliveries, store.PlannedDelivery{ID: store.NewID(store.PrefixDelivery),
-					WebhookID: w.ID, EventID: e.ID, WebhookCode: w.Code})
-			}
+	var pl store.Plan
+	for _, e := range evs {
+		for _, w := range fx.hooks {
+			pl.Deliveries = append(pl.Deliveries, store.PlannedDelivery{ID: store.NewID(store.PrefixDelivery),
+				WebhookID: w.ID, EventID: e.ID, WebhookCode: w.Code})
 		}
-		return pl
-	}(evs))
+	}
+	stored, err := (&store.Events{DB: fx.db}).StoreBatch(context.Background(), evs, pl)
 	if err != nil {
 		t.Fatal(err)
 	}
 	fx.batch = stored.BatchID
-	return fx
 }
 
 // deliver runs one DeliverBatch call whose activity context derives from ctx.
@@ -269,5 +291,105 @@ func TestDeliverBatchParksDeliveriesOfADisabledWebhook(t *testing.T) {
 	}
 	if res.Parked != 5 || parked != 5 || rc.Count() != 0 || len(fx.starter.handedOver()) != 0 {
 		t.Fatalf("result %+v, %d parked rows, %d requests, %d hand-overs", res, parked, rc.Count(), len(fx.starter.handedOver()))
+	}
+}
+
+// drain runs one DrainBacklog call as the backlog workflow of webhook code
+// would: the test activity environment's workflow id stands in for the
+// backlog workflow's, so the backlog is handed to it first.
+func (fx *batchFixture) drain(t *testing.T, code string) activities.DrainBacklogResult {
+	t.Helper()
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestActivityEnvironment()
+	env.RegisterActivity(fx.acts)
+	const testWorkflowID = "default-test-workflow-id"
+	w := fx.hooks[code]
+	if _, err := fx.db.Exec(`UPDATE deliveries SET workflow_id = $2 WHERE workflow_id = $1`,
+		fx.starter.BacklogWorkflowID(w.ID, w.Code), testWorkflowID); err != nil {
+		t.Fatal(err)
+	}
+	val, err := env.ExecuteActivity(fx.acts.DrainBacklog, activities.DrainBacklogInput{WebhookID: w.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res activities.DrainBacklogResult
+	if err := val.Get(&res); err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// A webhook with no request to spare (a receiver at its limit, its
+// requests all held by other groups) does not keep a group waiting or
+// calling again: after a short wait the lane hands its deliveries to the
+// webhook's backlog workflow (woken once), the group's other webhooks are
+// served, and the call ends with nothing left. The backlog's call then
+// sends them, waiting for requests to free up rather than giving up.
+func TestDeliverBatchHandsAStarvedLaneToItsWebhooksBacklog(t *testing.T) {
+	healthy, busy := testkit.NewReceiver(t), testkit.NewReceiver(t)
+	fx := newBatchFixture(t, 10,
+		hookSpec{code: "busy", url: busy.URL + "/b", timeout: 5 * time.Second},
+		hookSpec{code: "healthy", url: healthy.URL + "/h", timeout: 5 * time.Second})
+	fx.acts.MaxPerWebhook = 4
+	release := activities.HoldRequests(fx.acts, fx.hooks["busy"].ID, 4)
+
+	start := time.Now()
+	res, err := fx.deliver(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("the call took %s waiting for the busy webhook", took)
+	}
+	if res.Succeeded != 10 || res.Backlogged != 10 || res.Left != 0 || busy.Count() != 0 || len(healthy.Requests()) != 10 {
+		t.Fatalf("result %+v, busy got %d, healthy %d: want the healthy ten sent and the busy ten in the backlog",
+			res, busy.Count(), len(healthy.Requests()))
+	}
+	w := fx.hooks["busy"]
+	var carried int
+	if err := fx.db.Get(&carried, `SELECT count(*) FROM deliveries WHERE webhook_id = $1 AND status = 'pending'
+		AND workflow_id = $2`, w.ID, fx.starter.BacklogWorkflowID(w.ID, w.Code)); err != nil {
+		t.Fatal(err)
+	}
+	if woken := fx.starter.woken(); carried != 10 || len(woken) != 1 || woken[0] != w.ID {
+		t.Fatalf("%d deliveries carried by the backlog, wakes %v: want 10 and one wake", carried, woken)
+	}
+
+	// While the backlog is at work, a later group's lane for the webhook
+	// joins it at once instead of waiting for a request.
+	fx.newBatch(t, "later", 5)
+	start = time.Now()
+	res, err = fx.deliver(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 500*time.Millisecond || res.Backlogged != 5 || res.Succeeded != 5 || len(fx.starter.woken()) != 1 {
+		t.Fatalf("later group: %+v in %s, %d wakes; want its 5 busy deliveries joined to the backlog at once",
+			res, took, len(fx.starter.woken()))
+	}
+
+	// The backlog waits for the held requests instead of giving up.
+	time.AfterFunc(500*time.Millisecond, release)
+	dr := fx.drain(t, "busy")
+	if dr.Taken != 15 || dr.Succeeded != 15 || dr.Left != 0 || busy.Count() != 15 {
+		t.Fatalf("drain %+v, busy got %d: want all fifteen sent once", dr, busy.Count())
+	}
+	if got := fx.statuses(t, "busy")[domain.DeliverySucceeded]; got != 15 {
+		t.Fatalf("%d busy deliveries succeeded, want 15", got)
+	}
+	if dr := fx.drain(t, "busy"); dr.Taken != 0 || busy.Count() != 15 {
+		t.Fatalf("a second drain %+v sent again (busy got %d)", dr, busy.Count())
+	}
+}
+
+// A deleted webhook's backlog call says so, and its workflow ends.
+func TestDrainBacklogOfADeletedWebhookIsGone(t *testing.T) {
+	rc := testkit.NewReceiver(t)
+	fx := newBatchFixture(t, 1, hookSpec{code: "gone", url: rc.URL, timeout: time.Second})
+	if err := fx.acts.Webhooks.Delete(context.Background(), fx.hooks["gone"].ID); err != nil {
+		t.Fatal(err)
+	}
+	if res := fx.drain(t, "gone"); !res.Gone || rc.Count() != 0 {
+		t.Fatalf("drain of a deleted webhook: %+v, %d requests", res, rc.Count())
 	}
 }

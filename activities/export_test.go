@@ -43,3 +43,17 @@ type TryLog struct{ l tryLog }
 func (t *TryLog) Record(ctx context.Context, db *store.StepAttempts, try store.StepTry) error {
 	return t.l.record(ctx, db, try)
 }
+
+// HoldRequests takes n of a webhook's process-wide request tokens, as n
+// requests in flight elsewhere would, until release is called.
+func HoldRequests(a *Webhooks, webhookID string, n int) (release func()) {
+	slots := a.slotsOf(webhookID)
+	for range n {
+		slots <- struct{}{}
+	}
+	return func() {
+		for range n {
+			<-slots
+		}
+	}
+}

@@ -34,6 +34,11 @@ type DeliveryStarter interface {
 	StartDeliveryRetry(ctx context.Context, c client.Client, item RetryItem) (workflowID, runID string, err error)
 	// DeliveryWorkflowID is the id of a delivery's own workflow.
 	DeliveryWorkflowID(deliveryID string) string
+	// WakeBacklog signals a webhook's backlog workflow to look at its
+	// backlog, starting it when it is not running.
+	WakeBacklog(ctx context.Context, c client.Client, webhookID, code string) error
+	// BacklogWorkflowID is the id of a webhook's backlog workflow.
+	BacklogWorkflowID(webhookID, code string) string
 }
 
 // Webhooks holds the webhook delivery activities and their dependencies.
@@ -55,7 +60,8 @@ type Webhooks struct {
 	// MaxPerWebhook bounds the requests in flight to one webhook from this
 	// process, across all groups (default 64): a slow receiver holds at
 	// most that many connections (and activity slots), and its lanes in
-	// other groups leave their deliveries for a later call rather than wait.
+	// other groups hand their deliveries to its backlog workflow rather
+	// than wait (DeliverBatch).
 	MaxPerWebhook int
 	// Observer, when set, is told of every attempt and every delivery that
 	// ends (metrics; internal/deliverymetrics implements it).
@@ -64,6 +70,7 @@ type Webhooks struct {
 	Now func() time.Time
 
 	slots sync.Map // webhook id → chan struct{} (MaxPerWebhook tokens)
+	woke  sync.Map // webhook id → time.Time its backlog workflow was last woken
 }
 
 // DeliveryObserver is told what the delivery path does, by webhook code.
@@ -113,11 +120,7 @@ func (a *Webhooks) slotsOf(webhookID string) chan struct{} {
 	if ch, ok := a.slots.Load(webhookID); ok {
 		return ch.(chan struct{})
 	}
-	n := a.MaxPerWebhook
-	if n <= 0 {
-		n = 64
-	}
-	ch, _ := a.slots.LoadOrStore(webhookID, make(chan struct{}, n))
+	ch, _ := a.slots.LoadOrStore(webhookID, make(chan struct{}, a.maxPerWebhook()))
 	return ch.(chan struct{})
 }
 
@@ -170,9 +173,12 @@ type DeliverBatchResult struct {
 	HandedOff int
 	// Parked deliveries wait, with no workflow, for their disabled webhook.
 	Parked int
-	// Left deliveries were not started within the call's budget (or their
-	// webhook had no request to spare); the workflow calls again for them.
+	// Left deliveries were not started within the call's budget; the
+	// workflow calls again for them.
 	Left int
+	// Backlogged deliveries were handed to their webhook's backlog
+	// workflow: the webhook had no request to spare (DeliverBatch).
+	Backlogged int `json:",omitempty"`
 	// Sent counts the requests this call made.
 	Sent int `json:",omitempty"`
 }
@@ -193,162 +199,353 @@ type DeliverBatchProgress struct {
 //   - each attempt is recorded as soon as it completes (in small groups),
 //     whatever bytes the receiver answered, and a delivery to retry is handed
 //     to its own workflow right after;
+//   - a lane whose webhook has no request to spare (a receiver at its limit:
+//     every token held by other groups' requests) hands its deliveries to
+//     the webhook's backlog workflow, which sends them as requests free up,
+//     so the group does not wait (nor call again and again) behind it;
 //   - requests start only within the call's budget; the rest are left for
 //     the next call (Result.Left), so a call never outlives its budget plus
 //     one webhook timeout.
 //
 // A retried call (crash, timeout) sends only what was never recorded.
 func (a *Webhooks) DeliverBatch(ctx context.Context, in DeliverBatchInput) (DeliverBatchResult, error) {
-	var res DeliverBatchResult
 	carrier := activity.GetInfo(ctx).WorkflowExecution.ID
 	pending, err := a.Deliveries.ClaimInBatches(ctx, in.batches(), carrier)
 	if err != nil {
-		return res, err
+		return DeliverBatchResult{}, err
 	}
 	hooks, err := a.loadWebhooks(ctx, pending)
 	if err != nil {
-		return res, err
+		return DeliverBatchResult{}, err
 	}
-	var (
-		mu       sync.Mutex
-		progress = DeliverBatchProgress{Total: len(pending)}
-	)
-	count := func(f func()) {
-		mu.Lock()
-		f()
-		mu.Unlock()
+	s := a.newSending(ctx, carrier, len(pending))
+	lanes, err := s.sort(pending, hooks)
+	if err != nil {
+		_, cerr := s.close()
+		return DeliverBatchResult{}, errors.Join(err, cerr)
 	}
-	handOff := newHandOff(ctx, a, carrier)
-	rec := newRecorder(ctx, a.Deliveries, func(r store.Record) {
+	var errs []error
+	for _, l := range s.run(lanes, a.concurrency(), tokenWait, true) {
+		if !l.starved {
+			s.res.Left += len(l.queue)
+			continue
+		}
+		n, err := a.toBacklog(ctx, l.webhook, l.queue, carrier)
+		s.res.Backlogged += n
+		s.res.Left += len(l.queue) - n
+		errs = append(errs, err)
+	}
+	res, err := s.close()
+	return res, errors.Join(append(errs, err)...)
+}
+
+// DrainBacklogInput names the webhook whose backlog to send.
+type DrainBacklogInput struct {
+	WebhookID string
+	// Max bounds the deliveries one call takes (default 1,000).
+	Max int `json:",omitempty"`
+}
+
+// DrainBacklogResult counts what one DrainBacklog call did.
+type DrainBacklogResult struct {
+	DeliverBatchResult
+	// Taken is how many backlog deliveries the call found: 0 means the
+	// backlog is empty.
+	Taken int
+	// Gone: the webhook no longer exists (its deliveries went with it).
+	Gone bool `json:",omitempty"`
+}
+
+// backlogBatch is how many deliveries one DrainBacklog call takes at most.
+const backlogBatch = 1000
+
+// DrainBacklog sends the first tries of the deliveries groups handed to a
+// webhook's backlog (see DeliverBatch), oldest first, as the webhook's
+// requests free up: all of this process's MaxPerWebhook requests for the
+// webhook may serve it, and it waits for them within its budget. Attempts
+// are recorded, retries handed to their own workflows and a disabled
+// webhook's deliveries parked, as in DeliverBatch.
+func (a *Webhooks) DrainBacklog(ctx context.Context, in DrainBacklogInput) (DrainBacklogResult, error) {
+	carrier := activity.GetInfo(ctx).WorkflowExecution.ID
+	w, err := a.Webhooks.Get(ctx, in.WebhookID)
+	if errors.Is(err, domain.ErrNotFound) {
+		return DrainBacklogResult{Gone: true}, nil
+	}
+	if err != nil {
+		return DrainBacklogResult{}, err
+	}
+	limit := in.Max
+	if limit <= 0 {
+		limit = backlogBatch
+	}
+	pending, err := a.Deliveries.CarriedBy(ctx, w.ID, carrier, limit)
+	if err != nil {
+		return DrainBacklogResult{}, err
+	}
+	s := a.newSending(ctx, carrier, len(pending))
+	lanes, err := s.sort(pending, map[string]*domain.Webhook{w.ID: w})
+	if err != nil {
+		_, cerr := s.close()
+		return DrainBacklogResult{}, errors.Join(err, cerr)
+	}
+	for _, l := range s.run(lanes, a.maxPerWebhook(), a.budget(), false) {
+		s.res.Left += len(l.queue)
+	}
+	res, err := s.close()
+	return DrainBacklogResult{DeliverBatchResult: res, Taken: len(pending)}, err
+}
+
+// wakeEvery is how often at most this process wakes one webhook's backlog
+// workflow: a receiver at its limit starves many groups' lanes each second,
+// and one wake covers them all (the backlog workflow keeps looking for
+// backlogActive after a wake).
+const wakeEvery = time.Second
+
+// toBacklog hands a starved lane's deliveries from workflow from to the
+// webhook's backlog workflow, which it wakes first: a wake always comes
+// after a hand-over is possible, and the backlog workflow keeps looking for
+// a while after each wake, so nothing handed over waits unseen. It returns
+// how many were handed over.
+func (a *Webhooks) toBacklog(ctx context.Context, w *domain.Webhook, ds []*store.Delivery, from string) (int, error) {
+	now := a.now()
+	if last, ok := a.woke.Load(w.ID); !ok || now.Sub(last.(time.Time)) >= wakeEvery {
+		if err := a.Starter.WakeBacklog(ctx, a.Temporal, w.ID, w.Code); err != nil {
+			return 0, fmt.Errorf("wake the backlog of webhook %s: %w", w.Code, err)
+		}
+		a.woke.Store(w.ID, now)
+	}
+	ids := make([]string, len(ds))
+	for i, d := range ds {
+		ids[i] = d.ID
+	}
+	return a.Deliveries.HandOverAll(ctx, ids, from, a.Starter.BacklogWorkflowID(w.ID, w.Code))
+}
+
+// sending is one call's sending: a lane of requests per webhook, the
+// recorder writing attempts as they complete, the hand-over of deliveries to
+// retry, and the progress the call heartbeats.
+type sending struct {
+	a        *Webhooks
+	ctx      context.Context
+	carrier  string
+	deadline time.Time
+	scopes   *eventScopes // an event's webhooks share its decoded data
+	rec      *recorder
+	handOff  *handOff
+	stopBeat func()
+
+	mu       sync.Mutex
+	res      DeliverBatchResult
+	progress DeliverBatchProgress
+}
+
+func (a *Webhooks) newSending(ctx context.Context, carrier string, total int) *sending {
+	s := &sending{a: a, ctx: ctx, carrier: carrier, deadline: a.now().Add(a.budget()), scopes: &eventScopes{},
+		handOff: newHandOff(ctx, a, carrier), progress: DeliverBatchProgress{Total: total}}
+	s.rec = newRecorder(ctx, a.Deliveries, func(r store.Record) {
 		switch r.Outcome.Status {
 		case domain.DeliverySucceeded:
-			count(func() { res.Succeeded++ })
+			s.count(func() { s.res.Succeeded++ })
 		case domain.DeliveryFailed:
-			count(func() { res.Failed++ })
+			s.count(func() { s.res.Failed++ })
 		case domain.DeliveryPending:
-			handOff.add(retryItemFor(r, a.now()))
+			s.handOff.add(retryItemFor(r, a.now()))
 		}
 	}, func(r store.Record, err error) {
 		// Its try could not be recorded: its own workflow tries again.
-		handOff.add(retryItemFor(store.Record{Outcome: store.Outcome{DeliveryID: r.Outcome.DeliveryID}}, a.now()))
+		s.handOff.add(retryItemFor(store.Record{Outcome: store.Outcome{DeliveryID: r.Outcome.DeliveryID}}, a.now()))
 	})
-	stopBeat := heartbeatProgress(ctx, func() any {
-		mu.Lock()
-		defer mu.Unlock()
-		p := progress
-		p.Recorded = rec.recorded()
+	s.stopBeat = heartbeatProgress(ctx, func() any {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		p := s.progress
+		p.Recorded = s.rec.recorded()
 		return p
 	})
-	defer stopBeat()
+	return s
+}
 
-	deadline := a.now().Add(a.budget())
-	scopes := &eventScopes{} // an event's webhooks share its decoded data
-	lanes := map[string][]*store.Delivery{}
-	var order []string
+func (s *sending) count(f func()) {
+	s.mu.Lock()
+	f()
+	s.mu.Unlock()
+}
+
+// lane is one webhook's deliveries in a call.
+type lane struct {
+	webhook *domain.Webhook
+	queue   []*store.Delivery
+}
+
+// sort puts each delivery where it goes: one tried before (by an earlier
+// call, and recorded) to its own workflow, a disabled webhook's parked, a
+// deleted webhook's nowhere, the rest into their webhook's lane, in order.
+func (s *sending) sort(pending []*store.Delivery, hooks map[string]*domain.Webhook) ([]*lane, error) {
+	var lanes []*lane
+	byHook := map[string]*lane{}
 	for _, d := range pending {
 		w := hooks[d.WebhookID]
 		switch {
 		case w == nil:
 			continue // deleted meanwhile; its deliveries went with it
 		case d.Attempts > 0:
-			// Tried by an earlier call and recorded: its own workflow
-			// takes it from here.
-			item := retryItemFor(store.Record{Outcome: store.Outcome{DeliveryID: d.ID}}, a.now())
+			item := retryItemFor(store.Record{Outcome: store.Outcome{DeliveryID: d.ID}}, s.a.now())
 			if d.NextAttemptAt != nil {
-				item.FirstDelay = max(0, d.NextAttemptAt.Sub(a.now()))
+				item.FirstDelay = max(0, d.NextAttemptAt.Sub(s.a.now()))
 			}
-			handOff.add(item)
+			s.handOff.add(item)
 			continue
 		case !w.Enabled:
-			parked, err := a.Deliveries.Park(ctx, d.ID)
+			parked, err := s.a.Deliveries.Park(s.ctx, d.ID)
 			if err != nil {
-				return res, err
+				return nil, err
 			}
 			if parked {
-				res.Parked++
+				s.res.Parked++
 				continue
 			}
 			// Enabled again meanwhile: deliver it.
 		}
-		if _, ok := lanes[d.WebhookID]; !ok {
-			order = append(order, d.WebhookID)
+		l := byHook[w.ID]
+		if l == nil {
+			l = &lane{webhook: w}
+			byHook[w.ID] = l
+			lanes = append(lanes, l)
 		}
-		lanes[d.WebhookID] = append(lanes[d.WebhookID], d)
+		l.queue = append(l.queue, d)
 	}
+	return lanes, nil
+}
+
+// leftLane is what a lane did not start: its deliveries, and whether it
+// stopped because its webhook had no request to spare (starved) rather than
+// because the budget ended.
+type leftLane struct {
+	lane
+	starved bool
+}
+
+// run sends the lanes, each with up to workers requests at once and each
+// request holding one of its webhook's process-wide tokens, and returns
+// what each lane left. A worker waits up to patience for a token; a lane
+// whose workers find none in time leaves the rest (starved), and so does,
+// with joinBacklog, one whose webhook has no token free while its backlog
+// workflow is at work (see acquire). Requests start only before the
+// deadline, except each worker's first, so every call makes progress and
+// lasts at most its budget plus the longest webhook timeout.
+func (s *sending) run(lanes []*lane, workers int, patience time.Duration, joinBacklog bool) []leftLane {
 	var wg sync.WaitGroup
-	var left []func() int // per lane, how many were not started
-	for _, id := range order {
-		w, queue := hooks[id], lanes[id]
-		next := 0
-		var laneMu sync.Mutex
-		// take gives a lane worker its next delivery: its first one always
-		// (so every call makes progress), later ones only before the
-		// deadline. A call thus lasts at most its budget plus the longest
-		// webhook timeout.
+	type state struct {
+		mu      sync.Mutex
+		next    int
+		starved bool
+	}
+	states := make([]*state, len(lanes))
+	for i, l := range lanes {
+		st := &state{}
+		states[i] = st
 		take := func(first bool) *store.Delivery {
-			laneMu.Lock()
-			defer laneMu.Unlock()
-			if next >= len(queue) || (!first && !a.now().Before(deadline)) {
+			st.mu.Lock()
+			defer st.mu.Unlock()
+			if st.next >= len(l.queue) || (!first && !s.a.now().Before(s.deadline)) {
 				return nil
 			}
-			next++
-			return queue[next-1]
+			st.next++
+			return l.queue[st.next-1]
 		}
-		slots := a.slotsOf(w.ID)
-		for range min(a.concurrency(), len(queue)) {
+		slots := s.a.slotsOf(l.webhook.ID)
+		for range min(workers, len(l.queue)) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				for first := true; ctx.Err() == nil; first = false {
-					// A token of the webhook's, waited for briefly: when
-					// other groups hold them all (a slow receiver), the
-					// lane's deliveries wait for a later call instead of
-					// keeping this one (and its activity slot) open.
-					wait, cancel := context.WithDeadline(ctx, minTime(deadline, a.now().Add(tokenWait)))
-					select {
-					case slots <- struct{}{}:
-					case <-wait.Done():
-						cancel()
+				for first := true; s.ctx.Err() == nil; first = false {
+					if ok, starved := s.acquire(slots, l.webhook.ID, patience, joinBacklog); !ok {
+						if starved {
+							st.mu.Lock()
+							st.starved = true
+							st.mu.Unlock()
+						}
 						return
 					}
-					cancel()
 					d := take(first)
 					if d == nil {
 						<-slots
 						return
 					}
-					r := a.attempt(ctx, w, d, d.Attempts+1, scopes)
+					r := s.a.attempt(s.ctx, l.webhook, d, d.Attempts+1, s.scopes)
 					<-slots
-					r.Attempt.WorkflowID, r.Outcome.Carrier = carrier, carrier
-					rec.add(r)
-					count(func() { progress.Sent++ })
+					r.Attempt.WorkflowID, r.Outcome.Carrier = s.carrier, s.carrier
+					s.rec.add(r)
+					s.count(func() { s.progress.Sent++ })
 				}
 			}()
 		}
-		left = append(left, func() int {
-			laneMu.Lock()
-			defer laneMu.Unlock()
-			return len(queue) - next
-		})
 	}
 	wg.Wait()
-	for _, f := range left {
-		res.Left += f()
+	var out []leftLane
+	for i, l := range lanes {
+		if st := states[i]; st.next < len(l.queue) {
+			out = append(out, leftLane{lane: lane{webhook: l.webhook, queue: l.queue[st.next:]}, starved: st.starved})
+		}
 	}
-	res.Sent = progress.Sent
-	if err := rec.close(); err != nil {
-		handOff.close()
-		return res, err
+	return out
+}
+
+// acquire takes one of a webhook's request tokens for a request, waiting
+// up to patience (and never past the call's deadline). With joinBacklog, a
+// webhook with no token free whose backlog workflow this process woke in
+// the last backlogRecent gets none at once: its backlog is being sent
+// oldest first, and the lane's deliveries join it rather than take the
+// tokens it waits for. starved says the lane found none before the deadline.
+func (s *sending) acquire(slots chan struct{}, webhookID string, patience time.Duration, joinBacklog bool) (ok, starved bool) {
+	select {
+	case slots <- struct{}{}:
+		return true, false
+	default:
 	}
-	n, err := handOff.close()
-	res.HandedOff = n
+	if joinBacklog && s.a.backlogRecent(webhookID) {
+		return false, true
+	}
+	wait, cancel := context.WithDeadline(s.ctx, minTime(s.deadline, s.a.now().Add(patience)))
+	defer cancel()
+	select {
+	case slots <- struct{}{}:
+		return true, false
+	case <-wait.Done():
+		return false, s.a.now().Before(s.deadline)
+	}
+}
+
+// backlogRecent is how long after this process woke a webhook's backlog
+// workflow its groups' lanes join the backlog without waiting for a token.
+const backlogRecent = 30 * time.Second
+
+func (a *Webhooks) backlogRecent(webhookID string) bool {
+	last, ok := a.woke.Load(webhookID)
+	return ok && a.now().Sub(last.(time.Time)) < backlogRecent
+}
+
+// close waits for the records and hand-overs and returns the call's counts.
+func (s *sending) close() (DeliverBatchResult, error) {
+	defer s.stopBeat()
+	s.res.Sent = s.progress.Sent
+	if err := s.rec.close(); err != nil {
+		s.handOff.close()
+		return s.res, err
+	}
+	n, err := s.handOff.close()
+	s.res.HandedOff = n
 	if err != nil {
-		return res, err
+		return s.res, err
 	}
-	if ctx.Err() != nil {
-		return res, ctx.Err()
+	return s.res, s.ctx.Err()
+}
+
+func (a *Webhooks) maxPerWebhook() int {
+	if a.MaxPerWebhook > 0 {
+		return a.MaxPerWebhook
 	}
-	return res, nil
+	return 64
 }
 
 func (a *Webhooks) concurrency() int {
@@ -358,8 +555,8 @@ func (a *Webhooks) concurrency() int {
 	return 16
 }
 
-// tokenWait is how long a lane waits for one of its webhook's request
-// tokens before it leaves its deliveries for a later call.
+// tokenWait is how long a group's lane waits for one of its webhook's
+// request tokens before it hands its deliveries to the webhook's backlog.
 const tokenWait = time.Second
 
 func minTime(a, b time.Time) time.Time {
@@ -462,24 +659,21 @@ func (h *handOff) close() (int, error) {
 	return h.n, h.err
 }
 
-// loadWebhooks fetches each distinct webhook of the deliveries once.
+// loadWebhooks fetches the deliveries' webhooks in one query; a deleted
+// one is missing from the map.
 func (a *Webhooks) loadWebhooks(ctx context.Context, ds []*store.Delivery) (map[string]*domain.Webhook, error) {
-	out := map[string]*domain.Webhook{}
+	seen := map[string]bool{}
+	var ids []string
 	for _, d := range ds {
-		if _, ok := out[d.WebhookID]; ok {
-			continue
+		if !seen[d.WebhookID] {
+			seen[d.WebhookID] = true
+			ids = append(ids, d.WebhookID)
 		}
-		w, err := a.Webhooks.Get(ctx, d.WebhookID)
-		if errors.Is(err, domain.ErrNotFound) {
-			out[d.WebhookID] = nil
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		out[d.WebhookID] = w
 	}
-	return out, nil
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	return a.Webhooks.GetMany(ctx, ids)
 }
 
 // attempt makes try number n of delivery d and says what follows: the

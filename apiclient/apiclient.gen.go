@@ -1155,7 +1155,7 @@ type Delivery struct {
 	WebhookCode string `json:"webhook_code"`
 	WebhookId   string `json:"webhook_id"`
 
-	// WorkflowId The workflow carrying the delivery: its own delivery-<id> once retried, else the batch workflow of its dispatch group (delivery-batch-<group>) or the ordered webhook's queue workflow.
+	// WorkflowId The workflow carrying the delivery: its own delivery-<id> once retried, else the batch workflow of its dispatch group (delivery-batch-<group>), the webhook's backlog workflow (delivery-backlog-<code>-<webhook id>) when the group found the webhook's requests all in use, or the ordered webhook's queue workflow.
 	WorkflowId string `json:"workflow_id"`
 }
 

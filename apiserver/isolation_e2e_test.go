@@ -505,3 +505,124 @@ func mustCipher(t *testing.T) *secretbox.Box {
 	}
 	return box
 }
+
+// A receiver at its limit (every request the worker may make to it in
+// flight) gets its own backlog workflow: groups hand their deliveries for it
+// over and end as soon as their other webhooks are served, instead of
+// staying open and calling again behind it; the backlog workflow sends
+// every one exactly once, never more at a time than the limit.
+func TestAReceiverAtItsLimitGetsABacklogWorkflowNotWaitingGroups(t *testing.T) {
+	const limit, events = 4, 40
+	s := teststack.Start(t, teststack.Options{MaxPerWebhook: limit})
+	healthy, slow := testkit.NewReceiver(t), testkit.NewReceiver(t)
+	var inFlight, most atomic.Int32
+	slow.Script(func(int, testkit.Received) testkit.Response {
+		n := inFlight.Add(1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		time.Sleep(time.Second)
+		inFlight.Add(-1)
+		return testkit.Response{Status: 200}
+	})
+	createWebhook(t, s, map[string]any{"name": "healthy", "url": healthy.URL, "event_types": []string{"task.created"}})
+	hook := createWebhook(t, s, map[string]any{"name": "slow", "url": slow.URL, "event_types": []string{"task.created"}, "timeout": "5s"})
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16)
+	for i := range events {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			publish(t, s, fmt.Sprintf("limit-%d", i), "task.created", map[string]any{"n": i})
+		}()
+	}
+	wg.Wait()
+	healthy.WaitFor(t, events, 30*time.Second)
+
+	// Every group ends while the slow receiver's backlog is still being sent.
+	var groups []string
+	if err := s.DB.Select(&groups, `SELECT DISTINCT COALESCE(NULLIF(b.dispatch_group, ''), d.batch_id)
+		FROM deliveries d JOIN publish_batches b ON b.id = d.batch_id JOIN webhooks w ON w.id = d.webhook_id
+		WHERE w.code = 'slow'`); err != nil || len(groups) == 0 {
+		t.Fatalf("groups %v: %v", groups, err)
+	}
+	testkit.Eventually(t, 10*time.Second, "every group's workflow closed", func() bool {
+		for _, g := range groups {
+			d, err := s.Temporal.DescribeWorkflowExecution(context.Background(), workflows.BatchWorkflowID(g), "")
+			if err != nil || d.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+				return false
+			}
+		}
+		return true
+	})
+	if done := countStatus(deliveriesOf(t, s, "slow"), "succeeded"); done >= events-limit {
+		t.Fatalf("%d of %d slow deliveries were done before the groups closed: the groups waited for them", done, events)
+	}
+
+	testkit.Eventually(t, 60*time.Second, "the backlog delivered", func() bool {
+		return countStatus(deliveriesOf(t, s, "slow"), "succeeded") == events
+	})
+	ids := map[string]int{}
+	for _, r := range slow.Requests() {
+		ids[r.Header.Get("Webhook-Id")]++
+	}
+	if len(ids) != events || len(slow.Requests()) != events || most.Load() > limit {
+		t.Fatalf("slow receiver got %d requests for %d deliveries, at most %d at once; want each of %d once, at most %d at once",
+			len(slow.Requests()), len(ids), most.Load(), events, limit)
+	}
+	backlog := workflows.BacklogWorkflowID("slow", hook["id"].(string))
+	var carried int
+	if err := s.DB.Get(&carried, `SELECT count(*) FROM delivery_attempts WHERE workflow_id = $1`, backlog); err != nil || carried == 0 {
+		t.Fatalf("%d attempts made by %s (%v); want the backlog's", carried, backlog, err)
+	}
+	d, err := s.Temporal.DescribeWorkflowExecution(context.Background(), backlog, "")
+	if err != nil || d.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		t.Fatalf("backlog workflow: %v, %v; want it running, waiting for the next wake", d.GetWorkflowExecutionInfo().GetStatus(), err)
+	}
+}
+
+// A backlog whose workflow Temporal lost (a fresh cluster, a reset
+// namespace) is woken again by the reconciler, and its deliveries are sent.
+func TestReconcilerStartsALostBacklogWorkflowAgain(t *testing.T) {
+	s := teststack.Start(t, teststack.Options{NoWorker: true})
+	rc := testkit.NewReceiver(t)
+	hook := createWebhook(t, s, map[string]any{"name": "lost backlog", "url": rc.URL, "event_types": []string{"task.created"}})
+	for i := range 3 {
+		publish(t, s, fmt.Sprintf("lost-backlog-%d", i), "task.created", map[string]any{"n": i})
+	}
+	// Handed to a backlog workflow that no longer exists.
+	backlog := workflows.BacklogWorkflowID("lost_backlog", hook["id"].(string))
+	if _, err := s.DB.Exec(`UPDATE deliveries SET workflow_id = $2 WHERE webhook_id = $1`, hook["id"], backlog); err != nil {
+		t.Fatal(err)
+	}
+	policy, err := activities.NewEgressPolicy([]string{"127.0.0.0/8"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := worker.New(worker.Options{DB: s.DB, Temporal: s.Temporal, Logger: testkit.Logger(), HTTP: activities.NewHTTPClient(policy),
+		Cipher: mustCipher(t)})
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+	rec := worker.NewReconciler(s.Temporal, s.DB, testkit.Logger())
+	rec.Quiet = time.Millisecond
+	time.Sleep(10 * time.Millisecond)
+	rep, err := rec.Reconcile(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Backlogs != 1 || rep.HandedOver != 0 {
+		t.Fatalf("reconciler pass %+v; want the backlog workflow started again, nothing handed over one by one", rep)
+	}
+	testkit.Eventually(t, 30*time.Second, "the backlog delivered", func() bool {
+		var n int
+		s.DB.Get(&n, `SELECT count(*) FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id
+			WHERE d.webhook_id = $1 AND d.status = 'succeeded' AND a.workflow_id = $2`, hook["id"], backlog)
+		return n == 3
+	})
+	if rc.Count() != 3 {
+		t.Fatalf("receiver got %d requests, want 3", rc.Count())
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,9 +17,11 @@ import (
 	"go.temporal.io/sdk/client"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/triggerflow/triggerflow/dispatch"
 	"github.com/triggerflow/triggerflow/domain"
 	"github.com/triggerflow/triggerflow/internal/testkit"
 	"github.com/triggerflow/triggerflow/internal/teststack"
+	"github.com/triggerflow/triggerflow/store"
 	"github.com/triggerflow/triggerflow/workflows"
 )
 
@@ -29,13 +32,17 @@ import (
 // is meant to be incompatible, behind workflow.GetVersion) with:
 //
 //	TRIGGERFLOW_RECORD_HISTORIES=1 go test ./apiserver/ -run TestRecordWorkflowHistories -count=1
+//
+// A comma list of file names instead of 1 (TRIGGERFLOW_RECORD_HISTORIES=
+// WebhookBacklogWorkflow) writes only those: a new workflow type's first
+// recording, keeping the others' older ones.
 const EnvRecordHistories = "TRIGGERFLOW_RECORD_HISTORIES"
 
 var historiesDir = filepath.Join("..", "workflows", "testdata", "histories")
 
 func TestRecordWorkflowHistories(t *testing.T) {
-	if os.Getenv(EnvRecordHistories) != "1" {
-		t.Skipf("records workflow histories only with %s=1", EnvRecordHistories)
+	if os.Getenv(EnvRecordHistories) == "" {
+		t.Skipf("records workflow histories only with %s=1 (or a list of names)", EnvRecordHistories)
 	}
 	s := teststack.Start(t, teststack.Options{})
 	rc := testkit.NewReceiver(t)
@@ -140,6 +147,30 @@ func TestRecordWorkflowHistories(t *testing.T) {
 		return signals == 2 && h.Events[len(h.Events)-1].GetEventType() == enumspb.EVENT_TYPE_TIMER_STARTED
 	})
 
+	// WebhookBacklogWorkflow: woken with one delivery in its backlog (stored
+	// and handed over here as a group whose lane found the webhook's
+	// requests all in use does), which it sends; the recording ends while
+	// it looks again.
+	backlogHook := createWebhook(t, s, map[string]any{"name": "replay backlog", "url": rc.URL + "/backlog", "event_types": []string{"task.updated"}})
+	backlogID := workflows.BacklogWorkflowID(backlogHook["code"].(string), backlogHook["id"].(string))
+	if _, err := (&store.Events{DB: s.DB}).StoreBatch(ctx, []domain.Event{{ID: "evt-replay-backlog", Type: "task.updated",
+		OccurredAt: time.Now().UTC(), Data: []byte(`{"task": {"id": 3}}`)}}, store.Plan{Deliveries: []store.PlannedDelivery{{
+		ID: store.NewID(store.PrefixDelivery), WebhookID: backlogHook["id"].(string), EventID: "evt-replay-backlog", WebhookCode: backlogHook["code"].(string),
+	}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DB.Exec(`UPDATE deliveries SET workflow_id = $1 WHERE event_id = 'evt-replay-backlog'`, backlogID); err != nil {
+		t.Fatal(err)
+	}
+	if err := (dispatch.Starter{}).WakeBacklog(ctx, s.Temporal, backlogHook["id"].(string), backlogHook["code"].(string)); err != nil {
+		t.Fatal(err)
+	}
+	s.DeliveryOf(t, "evt-replay-backlog", "succeeded")
+	testkit.Eventually(t, time.Minute, "the backlog workflow looks again", func() bool {
+		h := fetchHistory(t, s.Temporal, backlogID, "")
+		return h.Events[len(h.Events)-1].GetEventType() == enumspb.EVENT_TYPE_TIMER_STARTED
+	})
+
 	if err := os.MkdirAll(historiesDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +184,11 @@ func TestRecordWorkflowHistories(t *testing.T) {
 		"FlowRunWorkflow-resumed": {workflows.FlowRunWorkflowName, run["workflow_id"].(string), run["run_id"].(string)},
 		"RunBatchWorkflow":        {"RunBatchWorkflow", runBatch, ""},
 		"CaseTimerWorkflow":       {"CaseTimerWorkflow", caseTimer, ""},
+		"WebhookBacklogWorkflow":  {"WebhookBacklogWorkflow", backlogID, ""},
 	} {
+		if only := os.Getenv(EnvRecordHistories); only != "1" && !slices.Contains(strings.Split(only, ","), name) {
+			continue
+		}
 		h := fetchHistory(t, s.Temporal, exec[1], exec[2])
 		if got := h.Events[0].GetWorkflowExecutionStartedEventAttributes().GetWorkflowType().GetName(); got != exec[0] {
 			t.Fatalf("%s/%s is a %s, want %s", exec[1], exec[2], got, exec[0])

@@ -26,6 +26,8 @@ import (
 //     it;
 //   - ends it as canceled when an operator canceled or terminated the
 //     workflow (in Temporal UI, say), so the log says what happened;
+//   - wakes (starting it again if need be) a webhook's backlog workflow
+//     whose backlog went quiet;
 //   - resumes the parked deliveries of webhooks enabled again.
 //
 // Passes are cheap when all is well (a few indexed queries); safe to run in
@@ -48,6 +50,7 @@ type Reconciler struct {
 type ReconcileReport struct {
 	Resumed     int // parked deliveries of enabled webhooks handed over
 	Queues      int // ordered queue workflows started again
+	Backlogs    int // backlog workflows started again (or woken for a quiet backlog)
 	HandedOver  int // deliveries whose carrier was gone, handed over again
 	Canceled    int // deliveries and runs whose workflow an operator canceled or terminated
 	RunsStarted int // runs whose carrier was gone, started again
@@ -138,6 +141,7 @@ func (r *Reconciler) deliveries(ctx context.Context, since time.Time, limit int,
 		return err
 	}
 	states := map[string]carrierState{}
+	woken := map[string]bool{}
 	var alive []string
 	var errs []error
 	for _, d := range quiet {
@@ -152,6 +156,24 @@ func (r *Reconciler) deliveries(ctx context.Context, since time.Time, limit int,
 				continue
 			}
 			states[carrier] = state
+		}
+		backlog := d.WorkflowID != "" && d.WorkflowID == workflows.BacklogWorkflowID(d.WebhookCode, d.WebhookID)
+		if backlog && state != carrierStopped && state != carrierTimedOut {
+			// A webhook's backlog is the webhook's, not one delivery's:
+			// whatever ended its workflow, the backlog needs it running.
+			if !woken[carrier] {
+				if err := (Starter{}).WakeBacklog(ctx, r.Temporal, d.WebhookID, d.WebhookCode); err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				woken[carrier] = true
+				if state != carrierRunning {
+					rep.Backlogs++
+					r.Log.Info("reconciler started a webhook's backlog workflow again", "workflow", carrier)
+				}
+			}
+			alive = append(alive, d.ID)
+			continue
 		}
 		switch state {
 		case carrierRunning:

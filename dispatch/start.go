@@ -86,6 +86,27 @@ func WakeWebhookQueue(ctx context.Context, c client.Client, webhookID, code stri
 	return run, nil
 }
 
+// WakeBacklog signals an unordered webhook's backlog workflow to look at
+// its backlog, starting it when it is not running (signal-with-start).
+func (Starter) WakeBacklog(ctx context.Context, c client.Client, webhookID, code string) error {
+	id := workflows.BacklogWorkflowID(code, webhookID)
+	_, err := c.SignalWithStartWorkflow(ctx, id, workflows.SignalWake, nil, client.StartWorkflowOptions{
+		ID:                    id,
+		TaskQueue:             workflows.TaskQueue,
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		TypedSearchAttributes: deliverySearchAttributes(code, "", "", ""),
+	}, workflows.WebhookBacklogWorkflow, workflows.WebhookBacklogInput{WebhookID: webhookID, WebhookCode: code})
+	if err != nil {
+		return fmt.Errorf("wake backlog of webhook %s: %w", code, err)
+	}
+	return nil
+}
+
+// BacklogWorkflowID is the id of a webhook's backlog workflow.
+func (Starter) BacklogWorkflowID(webhookID, code string) string {
+	return workflows.BacklogWorkflowID(code, webhookID)
+}
+
 // startOnce are the options of a workflow whose id is started once: never
 // reused, and a start while it runs finds that run. Eager start: when a
 // worker shares this client (the dev stack, or a start from the worker's own

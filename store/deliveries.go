@@ -100,6 +100,16 @@ func (s *Deliveries) PendingInBatches(ctx context.Context, batchIDs []string) ([
 	return out, translate(err, "batch deliveries")
 }
 
+// CarriedBy lists up to limit pending deliveries, not parked, that workflow
+// carrier carries, in publish order: a webhook's backlog workflow reads its
+// backlog with it.
+func (s *Deliveries) CarriedBy(ctx context.Context, webhookID, carrier string, limit int) ([]*Delivery, error) {
+	var out []*Delivery
+	err := s.DB.SelectContext(ctx, &out, deliverySelect+` WHERE d.webhook_id = $1 AND d.status = 'pending'
+		AND d.workflow_id = $2 AND d.parked_at IS NULL ORDER BY d.seq LIMIT $3`, webhookID, carrier, limit)
+	return out, translate(err, "backlog deliveries")
+}
+
 // PendingOrdered lists up to limit pending deliveries of an ordered webhook's
 // queue in publish order.
 func (s *Deliveries) PendingOrdered(ctx context.Context, webhookID string, limit int) ([]*Delivery, error) {
@@ -441,6 +451,19 @@ func (s *Deliveries) HandOver(ctx context.Context, id, from, to string) (bool, e
 	}
 	n, _ := res.RowsAffected()
 	return n == 1, nil
+}
+
+// HandOverAll is HandOver for many deliveries at once: those of ids that
+// are pending and carried by from (or already by to) are carried by to from
+// now on. It returns how many are.
+func (s *Deliveries) HandOverAll(ctx context.Context, ids []string, from, to string) (int, error) {
+	res, err := s.DB.ExecContext(ctx, `UPDATE deliveries SET workflow_id = $3, run_id = '', updated_at = now()
+		WHERE id = ANY($1) AND status = 'pending' AND workflow_id IN ($2, $3)`, pq.StringArray(ids), from, to)
+	if err != nil {
+		return 0, translate(err, "hand deliveries over")
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
 }
 
 // SetWorkflow records which workflow carries a delivery now.

@@ -169,6 +169,26 @@ func (s *Webhooks) Get(ctx context.Context, idOrCode string) (*domain.Webhook, e
 	return r.toDomain(), nil
 }
 
+// GetMany finds webhooks by id, with their secrets, in one query: the
+// webhooks of a delivery group. Ids of webhooks that no longer exist are
+// missing from the map.
+func (s *Webhooks) GetMany(ctx context.Context, ids []string) (map[string]*domain.Webhook, error) {
+	var rows []webhookRow
+	if err := s.DB.SelectContext(ctx, &rows, `SELECT `+webhookColumns+` FROM webhooks WHERE id = ANY($1)`+s.scope(),
+		pq.StringArray(ids)); err != nil {
+		return nil, translate(err, "webhooks")
+	}
+	out := make(map[string]*domain.Webhook, len(rows))
+	for i := range rows {
+		if err := openSecrets(s.Cipher, &rows[i]); err != nil {
+			return nil, err
+		}
+		w := rows[i].toDomain()
+		out[w.ID] = w
+	}
+	return out, nil
+}
+
 // Update saves every mutable field of w (the code never changes).
 func (s *Webhooks) Update(ctx context.Context, w *domain.Webhook) error {
 	w.UpdatedAt = time.Now().UTC()

@@ -94,6 +94,9 @@ type Options struct {
 	// DeliveryBudget is how long one delivery-group activity starts new
 	// requests (default 60s); the rest go in the next call.
 	DeliveryBudget time.Duration
+	// MaxPerWebhook bounds the requests in flight to one webhook from this
+	// worker across groups (default 64; see activities.Webhooks).
+	MaxPerWebhook int
 	// Metrics, when set, receives the delivery metrics
 	// (internal/deliverymetrics).
 	Metrics prometheus.Registerer
@@ -129,15 +132,17 @@ func New(opts Options) sdkworker.Worker {
 	w.RegisterWorkflow(workflows.DeliverBatchWorkflow)
 	w.RegisterWorkflow(workflows.DeliveryWorkflow)
 	w.RegisterWorkflow(workflows.WebhookQueueWorkflow)
+	w.RegisterWorkflow(workflows.WebhookBacklogWorkflow)
 	w.RegisterActivity(&activities.Webhooks{
-		Deliveries:  &store.Deliveries{DB: opts.DB},
-		Webhooks:    &store.Webhooks{DB: opts.DB, Cipher: opts.Cipher},
-		HTTP:        opts.HTTP,
-		Temporal:    opts.Temporal,
-		Starter:     dispatch.Starter{},
-		Concurrency: opts.Concurrency,
-		Budget:      opts.DeliveryBudget,
-		Observer:    deliveryObserver(opts.Metrics),
+		Deliveries:    &store.Deliveries{DB: opts.DB},
+		Webhooks:      &store.Webhooks{DB: opts.DB, Cipher: opts.Cipher},
+		HTTP:          opts.HTTP,
+		Temporal:      opts.Temporal,
+		Starter:       dispatch.Starter{},
+		Concurrency:   opts.Concurrency,
+		Budget:        opts.DeliveryBudget,
+		MaxPerWebhook: opts.MaxPerWebhook,
+		Observer:      deliveryObserver(opts.Metrics),
 	})
 	registerFlows(w, opts)
 	registerRetention(w, opts.DB)
@@ -225,7 +230,7 @@ func reconcileOnce(ctx context.Context, db *sqlx.DB, rec *dispatch.Reconciler, l
 	defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, reconcilerLock) //nolint:errcheck
 	rep, err := rec.Reconcile(ctx)
 	if rep != (dispatch.ReconcileReport{}) {
-		log.Info("reconciler pass", "resumed", rep.Resumed, "queues", rep.Queues, "handed_over", rep.HandedOver,
+		log.Info("reconciler pass", "resumed", rep.Resumed, "queues", rep.Queues, "backlogs", rep.Backlogs, "handed_over", rep.HandedOver,
 			"canceled", rep.Canceled, "runs_started", rep.RunsStarted, "runs_ended", rep.RunsEnded)
 	}
 	return err

@@ -84,7 +84,9 @@ type DeliverBatchResult struct {
 	Failed    int
 	HandedOff int
 	Parked    int
-	Runs      int
+	// Backlogged deliveries went to their webhook's backlog workflow.
+	Backlogged int `json:",omitempty"`
+	Runs       int
 	// Rounds counts the extra DeliverBatch calls made for deliveries a
 	// call's budget left over.
 	Rounds int
@@ -122,6 +124,7 @@ func DeliverBatchWorkflow(ctx workflow.Context, in DeliverBatchInput) (DeliverBa
 			out.Failed += res.Failed
 			out.HandedOff += res.HandedOff
 			out.Parked += res.Parked
+			out.Backlogged += res.Backlogged
 			if rounds < 1 || res.Left == 0 {
 				break
 			}
@@ -353,17 +356,19 @@ func finishDelivery(ctx workflow.Context, deliveryID, status, msg string, attemp
 }
 
 // waitForWake blocks until a wake signal or the timeout, draining extra
-// wake signals (they all mean the same thing).
-func waitForWake(ctx workflow.Context, wake workflow.ReceiveChannel, timeout time.Duration) {
+// wake signals (they all mean the same thing), and says whether one came.
+func waitForWake(ctx workflow.Context, wake workflow.ReceiveChannel, timeout time.Duration) (woken bool) {
 	timerCtx, cancel := workflow.WithCancel(ctx)
 	defer cancel()
 	timer := workflow.NewTimer(timerCtx, timeout)
 	sel := workflow.NewSelector(ctx)
-	sel.AddReceive(wake, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil) })
+	sel.AddReceive(wake, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil); woken = true })
 	sel.AddFuture(timer, func(workflow.Future) {})
 	sel.Select(ctx)
 	for wake.ReceiveAsync(nil) {
+		woken = true
 	}
+	return woken
 }
 
 // rootMessage is the innermost error message (the HTTP outcome, not the

@@ -14,6 +14,13 @@ func BatchWorkflowID(batchID string) string { return "delivery-batch-" + batchID
 // DeliveryWorkflowID is the id of the workflow retrying one delivery.
 func DeliveryWorkflowID(deliveryID string) string { return "delivery-" + deliveryID }
 
+// BacklogWorkflowID is the id of the workflow carrying an unordered
+// webhook's backlog: the first tries groups could not send because the
+// webhook had no request to spare.
+func BacklogWorkflowID(code, webhookID string) string {
+	return fmt.Sprintf("delivery-backlog-%s-%s", code, webhookID)
+}
+
 // WebhookQueueWorkflowID is the id of an ordered webhook's queue workflow.
 func WebhookQueueWorkflowID(code, webhookID string) string {
 	return fmt.Sprintf("webhook-%s-%s", code, webhookID)

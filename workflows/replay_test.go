@@ -33,7 +33,8 @@ func TestReplayHistories(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]bool{"DeliverBatchWorkflow": false, "DeliveryWorkflow": false,
-		"WebhookQueueWorkflow": false, workflows.FlowRunWorkflowName: false, "RunBatchWorkflow": false, "CaseTimerWorkflow": false}
+		"WebhookQueueWorkflow": false, workflows.FlowRunWorkflowName: false, "RunBatchWorkflow": false, "CaseTimerWorkflow": false,
+		"WebhookBacklogWorkflow": false}
 	for _, file := range files {
 		name := strings.TrimSuffix(filepath.Base(file), ".json")
 		t.Run(name, func(t *testing.T) {
@@ -63,6 +64,7 @@ func TestReplayHistories(t *testing.T) {
 			r.RegisterWorkflowWithOptions(workflows.FlowRunWorkflow, workflow.RegisterOptions{Name: workflows.FlowRunWorkflowName})
 			r.RegisterWorkflow(workflows.RunBatchWorkflow)
 			r.RegisterWorkflow(workflows.CaseTimerWorkflow)
+			r.RegisterWorkflow(workflows.WebhookBacklogWorkflow)
 			if err := r.ReplayWorkflowHistory(nil, h); err != nil {
 				t.Fatalf("%s (%s) does not replay: %v", file, typ, err)
 			}

@@ -79,6 +79,9 @@ type Options struct {
 	// worker.Options); zero means the defaults.
 	Concurrency    int
 	DeliveryBudget time.Duration
+	// MaxPerWebhook bounds the worker's requests in flight to one webhook
+	// (see worker.Options); 0 means the default.
+	MaxPerWebhook int
 	// MaxUndispatched bounds the publisher's backlog (see
 	// workflows.Publisher); 0 means the default.
 	MaxUndispatched int
@@ -158,7 +161,8 @@ func Start(t testing.TB, opts Options) *Stack {
 			httpClient = tracing.HTTPClient(httpClient)
 		}
 		wopts := worker.Options{DB: db, Temporal: tc, Logger: log, HTTP: httpClient, Actions: opts.Actions, Cipher: box,
-			Concurrency: opts.Concurrency, DeliveryBudget: opts.DeliveryBudget, Index: s.Index}
+			Concurrency: opts.Concurrency, DeliveryBudget: opts.DeliveryBudget, Index: s.Index,
+			MaxPerWebhook: opts.MaxPerWebhook}
 		if opts.Metrics != nil {
 			wopts.Metrics = opts.Metrics
 		}
