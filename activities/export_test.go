@@ -43,3 +43,6 @@ type TryLog struct{ l tryLog }
 func (t *TryLog) Record(ctx context.Context, db *store.StepAttempts, try store.StepTry) error {
 	return t.l.record(ctx, db, try)
 }
+
+// ClassifyInlineError is classifyInlineError.
+var ClassifyInlineError = classifyInlineError

@@ -42,21 +42,6 @@ func PlanStep(step domain.Step, scope map[string]any) flowsteps.Plan {
 	return plan
 }
 
-// DecodeStepOutput reads a step's JSON output as later steps see it (numbers
-// stay exact, so ids in responses survive); no output is an empty object.
-func DecodeStepOutput(raw json.RawMessage) (any, error) {
-	if len(raw) == 0 || string(raw) == "null" {
-		return map[string]any{}, nil
-	}
-	var output any
-	dec := json.NewDecoder(strings.NewReader(string(raw)))
-	dec.UseNumber()
-	if err := dec.Decode(&output); err != nil {
-		return nil, fmt.Errorf("step output is not JSON: %w", err)
-	}
-	return output, nil
-}
-
 // FlowScope is what templates and conditions see: the event's data fields at
 // the top level, the event itself (with its data) as event, the trigger or
 // queue hook, the run, and steps.<name> for each finished step (empty here).
