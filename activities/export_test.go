@@ -57,3 +57,6 @@ func HoldRequests(a *Webhooks, webhookID string, n int) (release func()) {
 		}
 	}
 }
+
+// ClassifyInlineError is classifyInlineError.
+var ClassifyInlineError = classifyInlineError

@@ -4,67 +4,42 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/triggerflow/triggerflow/domain"
+	"github.com/triggerflow/triggerflow/flowsteps"
 )
 
 // The parts of running a flow that FlowRunWorkflow and the inline runner
-// share: what a step's templates and conditions see, how a step is planned,
-// and how its output is read.
-
-// StepPlan is a step ready to run. FlowRunWorkflow decides it once and
-// records it in history (a side effect), so replays take the same path
-// whatever the templates and conditions code does in later versions.
-type StepPlan struct {
-	Skip   bool
-	Error  string
-	Params json.RawMessage
-	// Delay is the delay action's duration.
-	Delay time.Duration
-}
+// share and that need the registered actions: what a step's templates and
+// conditions see, and how a step is planned. The loop over the steps is
+// flowsteps.Run.
 
 // PlanStep evaluates a step's conditions and renders its params over scope.
-func PlanStep(step domain.Step, scope map[string]any) StepPlan {
+func PlanStep(step domain.Step, scope map[string]any) flowsteps.Plan {
 	act, ok := LookupAction(step.Action)
 	if !ok {
-		return StepPlan{Error: fmt.Sprintf("action %q is not registered on this worker", step.Action)}
+		return flowsteps.Plan{Error: fmt.Sprintf("action %q is not registered on this worker", step.Action)}
 	}
 	if !domain.MatchConditions(step.If, scope) {
-		return StepPlan{Skip: true}
+		return flowsteps.Plan{Skip: true}
 	}
 	params, err := act.Spec().RenderParams(step.Params, scope)
 	if err != nil {
-		return StepPlan{Error: err.Error()}
+		return flowsteps.Plan{Error: err.Error()}
 	}
-	var plan StepPlan
+	var plan flowsteps.Plan
 	if act.RunsInWorkflow() {
 		if step.Action != ActionDelay {
-			return StepPlan{Error: fmt.Sprintf("action %q runs in the workflow, which does not know it", step.Action)}
+			return flowsteps.Plan{Error: fmt.Sprintf("action %q runs in the workflow, which does not know it", step.Action)}
 		}
 		if plan.Delay, err = DelayDuration(params); err != nil {
-			return StepPlan{Error: err.Error()}
+			return flowsteps.Plan{Error: err.Error()}
 		}
 	}
 	if plan.Params, err = json.Marshal(params); err != nil {
-		return StepPlan{Error: "params cannot be encoded: " + err.Error()}
+		return flowsteps.Plan{Error: "params cannot be encoded: " + err.Error()}
 	}
 	return plan
-}
-
-// DecodeStepOutput reads a step's JSON output as later steps see it (numbers
-// stay exact, so ids in responses survive); no output is an empty object.
-func DecodeStepOutput(raw json.RawMessage) (any, error) {
-	if len(raw) == 0 || string(raw) == "null" {
-		return map[string]any{}, nil
-	}
-	var output any
-	dec := json.NewDecoder(strings.NewReader(string(raw)))
-	dec.UseNumber()
-	if err := dec.Decode(&output); err != nil {
-		return nil, fmt.Errorf("step output is not JSON: %w", err)
-	}
-	return output, nil
 }
 
 // FlowScope is what templates and conditions see: the event's data fields at

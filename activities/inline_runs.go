@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"sync"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/triggerflow/triggerflow/domain"
+	"github.com/triggerflow/triggerflow/flowsteps"
 	"github.com/triggerflow/triggerflow/store"
 )
 
@@ -270,87 +270,99 @@ func (p *programLoader) load(ctx context.Context, r *store.Run, src *store.RunSo
 }
 
 // runInline makes one run's first try. It returns the run's outcome when the
-// run ended, or where its own workflow must go on.
+// run ended, or where its own workflow must go on; neither when the activity
+// stopped before the run ended (it is tried again with the activity).
 func (a *Runs) runInline(ctx context.Context, r *store.Run, load LoadFlowRunResult, timeout time.Duration) (*store.RunOutcome, *RunResume) {
 	// Like FlowRunWorkflow, stop a margin before the timeout to record it.
 	margin := min(10*time.Second, timeout/5)
 	runCtx, cancel := context.WithTimeout(ctx, timeout-margin)
 	defer cancel()
-	scope := FlowScope(load, r.WorkflowID)
-	outputs := scope["steps"].(map[string]any)
-	resume := &RunResume{Outputs: map[string]json.RawMessage{}}
+	exec := &inlineSteps{actions: a.Actions, ctx: ctx, runCtx: runCtx, workflowID: r.WorkflowID}
+	res := flowsteps.Run(load.Steps, FlowScope(load, r.WorkflowID), 0, exec)
 	ended := func(status, step, msg string) (*store.RunOutcome, *RunResume) {
-		return &store.RunOutcome{ID: r.ID, Status: status, FailedStep: step, Error: msg, Steps: resume.Steps}, nil
+		return &store.RunOutcome{ID: r.ID, Status: status, FailedStep: step, Error: msg, Steps: res.Steps}, nil
 	}
-	for i, step := range load.Steps {
-		resume.Next = i
-		plan := PlanStep(step, scope)
-		started := time.Now().UTC()
-		outcome := domain.StepOutcome{Name: step.Name, Action: step.Action, StartedAt: &started}
-		record := func(status, msg string) {
-			finished := time.Now().UTC()
-			outcome.Status, outcome.Error, outcome.FinishedAt = status, msg, &finished
-			resume.Steps = append(resume.Steps, outcome)
-		}
-		switch {
-		case plan.Skip:
-			record(domain.StepSkipped, "")
-			outputs[step.Name] = map[string]any{"skipped": true}
-			resume.Outputs[step.Name] = json.RawMessage(`{"skipped":true}`)
-			continue
-		case plan.Error != "":
-			record(domain.StepFailed, plan.Error)
-			return ended(domain.RunFailed, step.Name, plan.Error)
-		}
-		act, _ := LookupAction(step.Action) // PlanStep found it
-		if act.call == nil {
-			return nil, resume // a durable timer: the workflow's part
-		}
-		stepCtx, stepCancel := context.WithTimeout(runCtx, step.EffectiveTimeout())
-		stepCtx = withStepInfo(stepCtx, StepInfo{WorkflowID: r.WorkflowID, StepID: StepActivityID(i)})
-		out, err := act.call(a.Actions, stepCtx, plan.Params)
-		stepCancel()
-		var raw []byte
-		if err == nil {
-			if raw, err = json.Marshal(out); err != nil {
-				err = permanentActionError("step output cannot be encoded: %v", err)
-			}
-		}
-		if err == nil {
-			var decoded any
-			if decoded, err = DecodeStepOutput(raw); err == nil {
-				record(domain.StepSucceeded, "")
-				outputs[step.Name] = decoded
-				resume.Outputs[step.Name] = raw
-				continue
-			}
-		}
-		switch {
-		case ctx.Err() != nil:
-			// The activity is stopping: this run is tried again later.
-			return nil, nil
-		case runCtx.Err() != nil:
-			record(domain.StepFailed, "timed out (run timeout)")
-			return ended(domain.RunTimedOut, step.Name,
-				fmt.Sprintf("the run did not finish within its timeout; it was stopped during step %q", step.Name))
-		}
-		msg, delay, retry := classifyInlineError(err, step)
-		if !retry {
-			record(domain.StepFailed, msg)
-			return ended(domain.RunFailed, step.Name, msg)
-		}
-		resume.Attempts, resume.RetryDelay, resume.FirstTryAt = 1, delay, started
-		return nil, resume
+	switch f := res.Failure; {
+	case f != nil && errors.Is(f.Cause, errRunTimedOut):
+		return ended(domain.RunTimedOut, f.Step,
+			fmt.Sprintf("the run did not finish within its timeout; it was stopped during step %q", f.Step))
+	case f != nil:
+		return ended(domain.RunFailed, f.Step, f.Message)
+	case res.Unfinished != nil && exec.handOver != nil:
+		resume := *exec.handOver
+		resume.Next, resume.Steps, resume.Outputs = res.Next, res.Steps, res.Outputs
+		return nil, &resume
+	case res.Unfinished != nil:
+		return nil, nil
 	}
 	return ended(domain.RunSucceeded, "", "")
 }
 
-// classifyInlineError reads a failed first try the way Temporal's retry
-// policy would: its message, the wait before the next try, and whether the
-// step's policy allows one.
-func classifyInlineError(err error, step domain.Step) (string, time.Duration, bool) {
-	policy := step.EffectiveRetry()
-	initial := max(time.Duration(policy.InitialInterval), time.Second) // as FlowRunWorkflow sets it
+// errRunTimedOut is the cause of a step stopped by its run's timeout.
+var errRunTimedOut = errors.New("the run timed out")
+
+// inlineSteps carries out a run's steps in this process for flowsteps.Run:
+// each action is called directly, and a step that its retry policy would
+// try again, or a delay, leaves the run to a workflow of its own.
+type inlineSteps struct {
+	actions *Actions
+	// ctx is the activity's; runCtx is bound by the run's timeout.
+	ctx, runCtx context.Context
+	workflowID  string
+	// handOver, when set, is where the run's workflow goes on: the tries
+	// the unfinished step made and the wait before its next one.
+	handOver *RunResume
+}
+
+var _ flowsteps.Executor = (*inlineSteps)(nil)
+
+// Now is the wall clock.
+func (e *inlineSteps) Now() time.Time { return time.Now().UTC() }
+
+// Plan plans the step directly: nothing is replayed inline.
+func (e *inlineSteps) Plan(_ int, step domain.Step, scope map[string]any) (flowsteps.Plan, error) {
+	return PlanStep(step, scope), nil
+}
+
+// Execute calls the step's action with the step's timeout and identity. A
+// failure the step's retry policy would retry, and a delay, hand the run
+// over; a stopping activity leaves it to be tried again.
+func (e *inlineSteps) Execute(i int, step domain.Step, plan flowsteps.Plan, started time.Time) (json.RawMessage, error) {
+	act, _ := LookupAction(step.Action) // PlanStep found it
+	if act.call == nil {
+		e.handOver = &RunResume{}
+		return nil, fmt.Errorf("%w: a durable timer is the workflow's part", flowsteps.ErrUnfinished)
+	}
+	stepCtx, stepCancel := context.WithTimeout(e.runCtx, step.EffectiveTimeout())
+	stepCtx = withStepInfo(stepCtx, StepInfo{WorkflowID: e.workflowID, StepID: StepActivityID(i)})
+	out, err := act.call(e.actions, stepCtx, plan.Params)
+	stepCancel()
+	if err == nil {
+		raw, err := json.Marshal(out)
+		if err == nil {
+			return raw, nil
+		}
+		err = permanentActionError("step output cannot be encoded: %v", err)
+	}
+	switch {
+	case e.ctx.Err() != nil:
+		return nil, fmt.Errorf("%w: the activity is stopping; the run is tried again with it", flowsteps.ErrUnfinished)
+	case e.runCtx.Err() != nil:
+		return nil, &flowsteps.StepError{Message: "timed out (run timeout)", Err: errRunTimedOut}
+	}
+	msg, delay, retry := classifyInlineError(err, flowsteps.RetryPolicy(step))
+	if !retry {
+		return nil, &flowsteps.StepError{Message: msg, Err: err}
+	}
+	e.handOver = &RunResume{Attempts: 1, RetryDelay: delay, FirstTryAt: started}
+	return nil, fmt.Errorf("%w: its retries go on in the run's workflow", flowsteps.ErrUnfinished)
+}
+
+// classifyInlineError reads a failed first try the way Temporal would under
+// the step's retry policy rp: its message, the wait before the next try,
+// and whether the policy allows one.
+func classifyInlineError(err error, rp *temporal.RetryPolicy) (string, time.Duration, bool) {
+	next := rp.InitialInterval
 	msg := err.Error()
 	var appErr *temporal.ApplicationError
 	switch {
@@ -360,33 +372,15 @@ func classifyInlineError(err error, step domain.Step) (string, time.Duration, bo
 			return msg, 0, false
 		}
 		if d := appErr.NextRetryDelay(); d > 0 {
-			initial = d
+			next = d
 		}
 	case errors.Is(err, context.DeadlineExceeded):
 		msg = "timed out (start_to_close)"
 	}
-	if policy.MaxAttempts == 1 {
+	if rp.MaximumAttempts == 1 {
 		return msg, 0, false
 	}
-	return msg, initial, true
-}
-
-// RemainingRetry adjusts a step's retry policy for the tries left after
-// resume.Attempts were made inline: fewer attempts, and the interval grown
-// as Temporal would have grown it, so the schedule is the one of a step that
-// never left its workflow.
-func RemainingRetry(rp *temporal.RetryPolicy, attempts int) {
-	if attempts <= 0 {
-		return
-	}
-	if rp.MaximumAttempts > 0 {
-		rp.MaximumAttempts = max(rp.MaximumAttempts-int32(attempts), 1)
-	}
-	if rp.MaximumInterval <= 0 {
-		rp.MaximumInterval = 100 * rp.InitialInterval // Temporal's default
-	}
-	next := float64(rp.InitialInterval) * math.Pow(max(rp.BackoffCoefficient, 1), float64(attempts))
-	rp.InitialInterval = min(time.Duration(next), rp.MaximumInterval)
+	return msg, next, true
 }
 
 // inlineHandOver is a run leaving the batch for a workflow of its own.

@@ -3,6 +3,7 @@ package activities_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -11,11 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/triggerflow/triggerflow/activities"
 	"github.com/triggerflow/triggerflow/domain"
+	"github.com/triggerflow/triggerflow/flowsteps"
 	"github.com/triggerflow/triggerflow/store"
 )
 
@@ -133,5 +136,40 @@ func TestInlineRunsOfADeletedTriggerFailWithTheReason(t *testing.T) {
 	r, _ := fx.runs.Find(context.Background(), "run_0")
 	if r.Status != domain.RunFailed || r.Error != "trigger trg_i no longer exists" {
 		t.Fatalf("run = %+v", r)
+	}
+}
+
+// A failed inline first try is read under the step's Temporal retry policy
+// (flowsteps.RetryPolicy), as its workflow would retry it: the policy's
+// interval with its floor, or the delay the failure asked for.
+func TestInlineFirstTryRetriesAsTheStepsPolicySays(t *testing.T) {
+	cases := []struct {
+		name      string
+		retry     *domain.RetryPolicy
+		err       error
+		wantMsg   string
+		wantDelay time.Duration
+		wantRetry bool
+	}{
+		{"default policy", nil, temporal.NewApplicationError("HTTP 503", activities.ErrTypeAttemptFailed),
+			"HTTP 503", time.Second, true},
+		{"interval floor", &domain.RetryPolicy{InitialInterval: domain.Duration(10 * time.Millisecond), MaxAttempts: 3},
+			errors.New("down"), "down", time.Second, true},
+		{"retry after", &domain.RetryPolicy{Preset: domain.Retry30sX3},
+			temporal.NewApplicationErrorWithOptions("HTTP 429", activities.ErrTypeAttemptFailed,
+				temporal.ApplicationErrorOptions{NextRetryDelay: 2 * time.Minute}), "HTTP 429", 2 * time.Minute, true},
+		{"one attempt", &domain.RetryPolicy{Preset: domain.RetryNone}, errors.New("down"), "down", 0, false},
+		{"permanent", nil, temporal.NewNonRetryableApplicationError("HTTP 404", activities.ErrTypeAttemptFailed, nil),
+			"HTTP 404", 0, false},
+		{"timeout", nil, fmt.Errorf("call: %w", context.DeadlineExceeded), "timed out (start_to_close)", time.Second, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rp := flowsteps.RetryPolicy(domain.Step{Name: "call", Action: "http.request", Retry: tc.retry})
+			msg, delay, retry := activities.ClassifyInlineError(tc.err, rp)
+			if msg != tc.wantMsg || delay != tc.wantDelay || retry != tc.wantRetry {
+				t.Fatalf("got %q, %s, %v; want %q, %s, %v", msg, delay, retry, tc.wantMsg, tc.wantDelay, tc.wantRetry)
+			}
+		})
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/triggerflow/triggerflow/activities"
 	"github.com/triggerflow/triggerflow/domain"
+	"github.com/triggerflow/triggerflow/flowsteps"
 )
 
 // Error types a flow run ends with, for operators filtering in Temporal UI.
@@ -84,7 +85,7 @@ func FlowRunWorkflow(ctx workflow.Context, in FlowRunInput) (FlowRunResult, erro
 		out.Steps = append(out.Steps, r.Steps...)
 		outputs := scope["steps"].(map[string]any)
 		for name, raw := range r.Outputs {
-			if o, err := activities.DecodeStepOutput(raw); err == nil {
+			if o, err := flowsteps.DecodeOutput(raw); err == nil {
 				outputs[name] = o
 			}
 		}
@@ -101,7 +102,13 @@ func FlowRunWorkflow(ctx workflow.Context, in FlowRunInput) (FlowRunResult, erro
 			}
 		})
 	}
-	failed := runSteps(stepsCtx, load.Steps, scope, &out, in.Resume, namedSteps)
+	from := 0
+	if in.Resume != nil {
+		from = in.Resume.Next
+	}
+	steps := flowsteps.Run(load.Steps, scope, from, workflowSteps{ctx: stepsCtx, resume: in.Resume, namedSteps: namedSteps})
+	out.Steps = append(out.Steps, steps.Steps...)
+	failed := steps.Failure
 	cancelTimer()
 
 	finish := activities.FinishFlowRunInput{RunID: load.RunID, Status: domain.RunSucceeded, Steps: out.Steps}
@@ -109,17 +116,17 @@ func FlowRunWorkflow(ctx workflow.Context, in FlowRunInput) (FlowRunResult, erro
 	switch {
 	case failed == nil:
 	case deadlineHit:
-		finish.Status, finish.FailedStep = domain.RunTimedOut, failed.step
-		finish.Error = fmt.Sprintf("the run did not finish within its timeout; it was stopped during step %q", failed.step)
+		finish.Status, finish.FailedStep = domain.RunTimedOut, failed.Step
+		finish.Error = fmt.Sprintf("the run did not finish within its timeout; it was stopped during step %q", failed.Step)
 		runErr = temporal.NewNonRetryableApplicationError(finish.Error, ErrTypeRunTimedOut, nil)
 	case ctx.Err() != nil:
-		finish.Status, finish.FailedStep = domain.RunCanceled, failed.step
-		finish.Error = fmt.Sprintf("the run was canceled during step %q", failed.step)
+		finish.Status, finish.FailedStep = domain.RunCanceled, failed.Step
+		finish.Error = fmt.Sprintf("the run was canceled during step %q", failed.Step)
 		runErr = ctx.Err()
 	default:
-		finish.Status, finish.FailedStep, finish.Error = domain.RunFailed, failed.step, failed.message
+		finish.Status, finish.FailedStep, finish.Error = domain.RunFailed, failed.Step, failed.Message
 		runErr = temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("step %q (%s) failed: %s", failed.step, failed.action, failed.message), ErrTypeStepFailed, failed.cause)
+			fmt.Sprintf("step %q (%s) failed: %s", failed.Step, failed.Action, failed.Message), ErrTypeStepFailed, failed.Cause)
 	}
 	out.Status = finish.Status
 	// A canceled workflow's context refuses new activities; recording the
@@ -148,96 +155,74 @@ func softDeadline(ctx workflow.Context) time.Duration {
 	return max(left, time.Millisecond)
 }
 
-// stepFailure is the step that ended a run.
-type stepFailure struct {
-	step, action, message string
-	cause                 error
+// workflowSteps carries out a run's steps in its workflow for
+// flowsteps.Run: plans recorded as side effects, each step an activity, and
+// the delay action a durable timer.
+type workflowSteps struct {
+	ctx workflow.Context
+	// resume, when set, is the run's inline first try: its step Next goes
+	// on with the tries it has left.
+	resume *activities.RunResume
+	// namedSteps gives each step's activity the id its inline try used.
+	namedSteps bool
 }
 
-// runSteps runs the steps in order and records each outcome in out. It
-// returns the failure that stopped the run, or nil. A run resumed after its
-// inline first try starts at resume.Next.
-func runSteps(ctx workflow.Context, steps []domain.Step, scope map[string]any, out *FlowRunResult, resume *activities.RunResume, namedSteps bool) *stepFailure {
-	outputs := scope["steps"].(map[string]any)
-	for i, step := range steps {
-		var retried *activities.RunResume
-		if resume != nil {
-			if i < resume.Next {
-				continue
-			}
-			if i == resume.Next {
-				retried = resume
-			}
-		}
-		var plan activities.StepPlan
-		if err := workflow.SideEffect(ctx, func(workflow.Context) any { return activities.PlanStep(step, scope) }).Get(&plan); err != nil {
-			return &stepFailure{step: step.Name, action: step.Action, message: "cannot plan the step: " + err.Error(), cause: err}
-		}
-		started := workflow.Now(ctx)
-		rec := domain.StepOutcome{Name: step.Name, Action: step.Action, StartedAt: &started}
-		record := func(status, msg string) {
-			finished := workflow.Now(ctx)
-			rec.Status, rec.Error, rec.FinishedAt = status, msg, &finished
-			out.Steps = append(out.Steps, rec)
-		}
-		switch {
-		case plan.Skip:
-			record(domain.StepSkipped, "")
-			outputs[step.Name] = map[string]any{"skipped": true}
-			continue
-		case plan.Error != "":
-			record(domain.StepFailed, plan.Error)
-			return &stepFailure{step: step.Name, action: step.Action, message: plan.Error}
-		}
-		activityID := ""
-		if namedSteps {
-			activityID = activities.StepActivityID(i)
-		}
-		output, err := runStep(ctx, step, plan, retried, activityID)
-		if err != nil {
-			msg := describeStepError(err)
-			status := domain.StepFailed
-			if ctx.Err() != nil {
-				status = domain.StepCanceled
-			}
-			record(status, msg)
-			return &stepFailure{step: step.Name, action: step.Action, message: msg, cause: err}
-		}
-		record(domain.StepSucceeded, "")
-		outputs[step.Name] = output
+var _ flowsteps.Executor = workflowSteps{}
+
+// Now is the workflow's clock.
+func (w workflowSteps) Now() time.Time { return workflow.Now(w.ctx) }
+
+// Plan plans the step once, in a side effect, so a replay follows the
+// recorded plan.
+func (w workflowSteps) Plan(_ int, step domain.Step, scope map[string]any) (flowsteps.Plan, error) {
+	var plan flowsteps.Plan
+	err := workflow.SideEffect(w.ctx, func(workflow.Context) any { return activities.PlanStep(step, scope) }).Get(&plan)
+	return plan, err
+}
+
+// Execute runs the step's activity (or its timer) and reads a failure as
+// the run records it: canceled when the workflow was stopped.
+func (w workflowSteps) Execute(i int, step domain.Step, plan flowsteps.Plan, _ time.Time) (json.RawMessage, error) {
+	var retried *activities.RunResume
+	if w.resume != nil && i == w.resume.Next {
+		retried = w.resume
 	}
-	return nil
+	activityID := ""
+	if w.namedSteps {
+		activityID = activities.StepActivityID(i)
+	}
+	output, err := runStep(w.ctx, step, plan, retried, activityID)
+	if err != nil {
+		msg := describeStepError(err)
+		status := domain.StepFailed
+		if w.ctx.Err() != nil {
+			status = domain.StepCanceled
+		}
+		return nil, &flowsteps.StepError{Status: status, Message: msg, Err: err}
+	}
+	return output, nil
 }
 
-// runStep carries out one planned step and returns its output as the scope
-// sees it. retried, when set, tells the tries its inline first try made;
-// activityID, when set, is the step's activity id.
-func runStep(ctx workflow.Context, step domain.Step, plan activities.StepPlan, retried *activities.RunResume, activityID string) (any, error) {
+// runStep carries out one planned step and returns its output. retried,
+// when set, tells the tries its inline first try made; activityID, when
+// set, is the step's activity id.
+func runStep(ctx workflow.Context, step domain.Step, plan flowsteps.Plan, retried *activities.RunResume, activityID string) (json.RawMessage, error) {
 	if step.Action == activities.ActionDelay {
 		if err := workflow.Sleep(ctx, plan.Delay); err != nil {
 			return nil, err
 		}
-		return map[string]any{
+		return json.Marshal(map[string]any{
 			"duration":   plan.Delay.String(),
 			"resumed_at": workflow.Now(ctx).UTC().Format(time.RFC3339Nano),
-		}, nil
+		})
 	}
-	policy := step.EffectiveRetry()
 	opts := workflow.ActivityOptions{
 		ActivityID:          activityID,
 		StartToCloseTimeout: step.EffectiveTimeout(),
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    max(time.Duration(policy.InitialInterval), time.Second),
-			BackoffCoefficient: max(policy.Backoff, 1),
-			MaximumInterval:    time.Duration(policy.MaxInterval),
-			MaximumAttempts:    int32(policy.MaxAttempts),
-		},
+		RetryPolicy:         flowsteps.RetryPolicy(step),
 	}
-	if policy.ExpireAfter > 0 {
-		opts.ScheduleToCloseTimeout = time.Duration(policy.ExpireAfter)
-	}
-	if opts.RetryPolicy.MaximumInterval < opts.RetryPolicy.InitialInterval {
-		opts.RetryPolicy.MaximumInterval = 0 // Temporal's default: 100 × initial
+	if expire := step.EffectiveRetry().ExpireAfter; expire > 0 {
+		opts.ScheduleToCloseTimeout = time.Duration(expire)
 	}
 	if retried != nil && retried.Attempts > 0 {
 		// Go on as Temporal would have after the inline tries: wait for
@@ -245,7 +230,7 @@ func runStep(ctx workflow.Context, step domain.Step, plan activities.StepPlan, r
 		if err := workflow.Sleep(ctx, retried.RetryDelay); err != nil {
 			return nil, err
 		}
-		activities.RemainingRetry(opts.RetryPolicy, retried.Attempts)
+		flowsteps.RemainingRetry(opts.RetryPolicy, retried.Attempts)
 		if opts.ScheduleToCloseTimeout > 0 {
 			left := opts.ScheduleToCloseTimeout - workflow.Now(ctx).Sub(retried.FirstTryAt)
 			if left <= 0 {
@@ -258,7 +243,7 @@ func runStep(ctx workflow.Context, step domain.Step, plan activities.StepPlan, r
 	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), step.Action, plan.Params).Get(ctx, &raw); err != nil {
 		return nil, err
 	}
-	return activities.DecodeStepOutput(raw)
+	return raw, nil
 }
 
 // describeStepError is the innermost, human part of an activity failure.
