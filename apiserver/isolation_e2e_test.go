@@ -67,18 +67,7 @@ func TestNoisyNeighboursEveryDeliveryKeepsItsOwnFate(t *testing.T) {
 		"retry": map[string]any{"initial_interval": "2s", "max_attempts": 2}})
 
 	const events = 150
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 32)
-	for i := range events {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			publish(t, s, fmt.Sprintf("task-%d", i), "task.created", map[string]any{"n": i})
-		}()
-	}
-	wg.Wait()
+	publishConcurrently(t, s, "task", events, 32)
 
 	healthy.WaitFor(t, events, 60*time.Second)
 	testkit.Eventually(t, 90*time.Second, "every delivery settled", func() bool {
@@ -116,6 +105,24 @@ func TestNoisyNeighboursEveryDeliveryKeepsItsOwnFate(t *testing.T) {
 			}
 		}
 	}
+}
+
+// publishConcurrently publishes n task.created events, ids prefix-0…,
+// each by itself, up to parallel at a time.
+func publishConcurrently(t *testing.T, s *teststack.Stack, prefix string, n, parallel int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, parallel)
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			publish(t, s, fmt.Sprintf("%s-%d", prefix, i), "task.created", map[string]any{"n": i})
+		}()
+	}
+	wg.Wait()
 }
 
 // A webhook disabled while its deliveries wait for retries parks them in
@@ -526,18 +533,7 @@ func TestAReceiverAtItsLimitGetsABacklogWorkflowNotWaitingGroups(t *testing.T) {
 	})
 	createWebhook(t, s, map[string]any{"name": "healthy", "url": healthy.URL, "event_types": []string{"task.created"}})
 	hook := createWebhook(t, s, map[string]any{"name": "slow", "url": slow.URL, "event_types": []string{"task.created"}, "timeout": "5s"})
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 16)
-	for i := range events {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			publish(t, s, fmt.Sprintf("limit-%d", i), "task.created", map[string]any{"n": i})
-		}()
-	}
-	wg.Wait()
+	publishConcurrently(t, s, "limit", events, 16)
 	healthy.WaitFor(t, events, 30*time.Second)
 
 	// Every group ends while the slow receiver's backlog is still being sent.

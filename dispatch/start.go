@@ -73,13 +73,8 @@ func EndFinishedDeliveryWorkflow(ctx context.Context, c client.Client, deliveryI
 // WakeWebhookQueue signals an ordered webhook's queue workflow, starting it
 // when it is not running (signal-with-start).
 func WakeWebhookQueue(ctx context.Context, c client.Client, webhookID, code string) (client.WorkflowRun, error) {
-	id := workflows.WebhookQueueWorkflowID(code, webhookID)
-	run, err := c.SignalWithStartWorkflow(ctx, id, workflows.SignalWake, nil, client.StartWorkflowOptions{
-		ID:                    id,
-		TaskQueue:             workflows.TaskQueue,
-		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		TypedSearchAttributes: deliverySearchAttributes(code, "", "", ""),
-	}, workflows.WebhookQueueWorkflow, workflows.WebhookQueueInput{WebhookID: webhookID, WebhookCode: code})
+	run, err := wakeWebhookWorkflow(ctx, c, workflows.WebhookQueueWorkflowID(code, webhookID), code,
+		workflows.WebhookQueueWorkflow, workflows.WebhookQueueInput{WebhookID: webhookID, WebhookCode: code})
 	if err != nil {
 		return nil, fmt.Errorf("wake queue of webhook %s: %w", code, err)
 	}
@@ -89,17 +84,23 @@ func WakeWebhookQueue(ctx context.Context, c client.Client, webhookID, code stri
 // WakeBacklog signals an unordered webhook's backlog workflow to look at
 // its backlog, starting it when it is not running (signal-with-start).
 func (Starter) WakeBacklog(ctx context.Context, c client.Client, webhookID, code string) error {
-	id := workflows.BacklogWorkflowID(code, webhookID)
-	_, err := c.SignalWithStartWorkflow(ctx, id, workflows.SignalWake, nil, client.StartWorkflowOptions{
-		ID:                    id,
-		TaskQueue:             workflows.TaskQueue,
-		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		TypedSearchAttributes: deliverySearchAttributes(code, "", "", ""),
-	}, workflows.WebhookBacklogWorkflow, workflows.WebhookBacklogInput{WebhookID: webhookID, WebhookCode: code})
+	_, err := wakeWebhookWorkflow(ctx, c, workflows.BacklogWorkflowID(code, webhookID), code,
+		workflows.WebhookBacklogWorkflow, workflows.WebhookBacklogInput{WebhookID: webhookID, WebhookCode: code})
 	if err != nil {
 		return fmt.Errorf("wake backlog of webhook %s: %w", code, err)
 	}
 	return nil
+}
+
+// wakeWebhookWorkflow sends the wake signal to a webhook's long-lived
+// workflow id, starting wf(in) under it when none runs.
+func wakeWebhookWorkflow(ctx context.Context, c client.Client, id, code string, wf, in any) (client.WorkflowRun, error) {
+	return c.SignalWithStartWorkflow(ctx, id, workflows.SignalWake, nil, client.StartWorkflowOptions{
+		ID:                    id,
+		TaskQueue:             workflows.TaskQueue,
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		TypedSearchAttributes: deliverySearchAttributes(code, "", "", ""),
+	}, wf, in)
 }
 
 // BacklogWorkflowID is the id of a webhook's backlog workflow.

@@ -46,13 +46,7 @@ const (
 func WebhookBacklogWorkflow(ctx workflow.Context, in WebhookBacklogInput) error {
 	var a *activities.Webhooks
 	wake := workflow.GetSignalChannel(ctx, SignalWake)
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		// A call sends for its budget (60 s) plus one timeout at most.
-		StartToCloseTimeout:    batchRound,
-		HeartbeatTimeout:       10 * time.Second,
-		ScheduleToCloseTimeout: 24 * time.Hour,
-		RetryPolicy:            infrastructureRetry(),
-	})
+	actx := workflow.WithActivityOptions(ctx, sendingCall)
 	woke := workflow.Now(ctx) // started or continued: by a wake, or as if
 	for call := 0; ; call++ {
 		if call >= roundsPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {

@@ -22,6 +22,18 @@ type WebhookQueueInput struct {
 	RoundsPerRun int
 }
 
+// sendingCall are the options of the calls a webhook's long-lived
+// workflows (its ordered queue, its backlog) send with.
+var sendingCall = workflow.ActivityOptions{
+	// A call sends for its budget (60 s) plus one timeout at most.
+	StartToCloseTimeout: batchRound,
+	// A killed worker's activity is retried elsewhere within seconds; the
+	// activity heartbeats every 2 s while it runs.
+	HeartbeatTimeout:       10 * time.Second,
+	ScheduleToCloseTimeout: 24 * time.Hour,
+	RetryPolicy:            infrastructureRetry(),
+}
+
 // orderedBatch is how many pending deliveries one activity sends in order.
 const orderedBatch = 200
 
@@ -38,15 +50,7 @@ const roundsPerRun = 500
 func WebhookQueueWorkflow(ctx workflow.Context, in WebhookQueueInput) error {
 	var a *activities.Webhooks
 	wake := workflow.GetSignalChannel(ctx, SignalWake)
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		// A call sends for its budget (60 s) plus one timeout at most.
-		StartToCloseTimeout: batchRound,
-		// A killed worker's activity is retried elsewhere within seconds;
-		// the activity heartbeats every 2 s while it runs.
-		HeartbeatTimeout:       10 * time.Second,
-		ScheduleToCloseTimeout: 24 * time.Hour,
-		RetryPolicy:            infrastructureRetry(),
-	})
+	actx := workflow.WithActivityOptions(ctx, sendingCall)
 	if in.BatchSize <= 0 {
 		in.BatchSize = orderedBatch
 	}
