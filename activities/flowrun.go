@@ -204,18 +204,18 @@ func (a *FlowRuns) FinishFlowRun(ctx context.Context, in FinishFlowRunInput) (Fi
 	return FinishFlowRunResult{}, err
 }
 
-// FlowRunPlanner is the RunPlanner of planned runs: a run's timeout comes
+// FlowRunOptions is the RunOptions of runs a publish created: a run's timeout comes
 // from its trigger (queue hooks use domain.DefaultTriggerTimeout), its
 // search attributes from its trigger or hook, queue and event.
-type FlowRunPlanner struct {
+type FlowRunOptions struct {
 	Runs *store.Runs
 }
 
-var _ RunPlanner = (*FlowRunPlanner)(nil)
+var _ RunOptions = (*FlowRunOptions)(nil)
 
-// PlanRun reads what starting r needs. A trigger or hook deleted since the
+// OptionsFor reads what starting r needs. A trigger or hook deleted since the
 // publish is not an error here: the run starts and records why it cannot go on.
-func (p *FlowRunPlanner) PlanRun(ctx context.Context, r *store.Run) (time.Duration, RunAttributes, error) {
+func (p *FlowRunOptions) OptionsFor(ctx context.Context, r *store.Run) (time.Duration, RunAttributes, error) {
 	timeout := domain.DefaultTriggerTimeout
 	sa := RunAttributes{EventID: store.Value(r.EventID)}
 	var src *store.RunSource

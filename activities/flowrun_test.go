@@ -168,19 +168,19 @@ func TestPlannerReadsTimeoutAndSearchAttributes(t *testing.T) {
 	if err := (&store.Events{DB: fx.db}).Insert(ctx, domain.Event{ID: "evt-p", Type: "queue.missed", OccurredAt: time.Now(), Data: json.RawMessage(`{}`)}); err != nil {
 		t.Fatal(err)
 	}
-	p := &activities.FlowRunPlanner{Runs: fx.runs}
+	p := &activities.FlowRunOptions{Runs: fx.runs}
 	ns := func(s string) *string { return &s }
 
-	timeout, sa, err := p.PlanRun(ctx, &store.Run{TriggerID: ns("trg_p"), EventID: ns("evt-p")})
+	timeout, sa, err := p.OptionsFor(ctx, &store.Run{TriggerID: ns("trg_p"), EventID: ns("evt-p")})
 	if err != nil || timeout != 90*time.Second || sa.TriggerID != "trg_p" || sa.EventID != "evt-p" || sa.EventType != "queue.missed" {
 		t.Fatalf("trigger plan: %s %+v %v", timeout, sa, err)
 	}
-	timeout, sa, err = p.PlanRun(ctx, &store.Run{QueueHookID: ns("qh_p"), EventID: ns("evt-p")})
+	timeout, sa, err = p.OptionsFor(ctx, &store.Run{QueueHookID: ns("qh_p"), EventID: ns("evt-p")})
 	if err != nil || timeout != domain.DefaultTriggerTimeout || sa.QueueID != "q-1" || sa.TriggerID != "qh_p" {
 		t.Fatalf("hook plan: %s %+v %v", timeout, sa, err)
 	}
 	// A trigger deleted since the publish still plans: the run records why it stops.
-	if timeout, _, err = p.PlanRun(ctx, &store.Run{TriggerID: ns("trg_gone")}); err != nil || timeout != domain.DefaultTriggerTimeout {
+	if timeout, _, err = p.OptionsFor(ctx, &store.Run{TriggerID: ns("trg_gone")}); err != nil || timeout != domain.DefaultTriggerTimeout {
 		t.Fatalf("deleted trigger: %s %v", timeout, err)
 	}
 }

@@ -319,16 +319,16 @@ var _ flowsteps.Executor = (*inlineSteps)(nil)
 // Now is the wall clock.
 func (e *inlineSteps) Now() time.Time { return time.Now().UTC() }
 
-// Plan plans the step directly: nothing is replayed inline.
-func (e *inlineSteps) Plan(_ int, step domain.Step, scope map[string]any) (flowsteps.Plan, error) {
-	return PlanStep(step, scope), nil
+// Prepare prepares the step directly: nothing is replayed inline.
+func (e *inlineSteps) Prepare(_ int, step domain.Step, scope map[string]any) (flowsteps.Prepared, error) {
+	return PrepareStep(step, scope), nil
 }
 
 // Execute calls the step's action with the step's timeout and identity. A
 // failure the step's retry policy would retry, and a delay, hand the run
 // over; a stopping activity leaves it to be tried again.
-func (e *inlineSteps) Execute(i int, step domain.Step, plan flowsteps.Plan, started time.Time) (json.RawMessage, error) {
-	act, _ := LookupAction(step.Action) // PlanStep found it
+func (e *inlineSteps) Execute(i int, step domain.Step, plan flowsteps.Prepared, started time.Time) (json.RawMessage, error) {
+	act, _ := LookupAction(step.Action) // PrepareStep found it
 	if act.call == nil {
 		e.handOver = &RunResume{}
 		return nil, fmt.Errorf("%w: a durable timer is the workflow's part", flowsteps.ErrUnfinished)

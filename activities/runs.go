@@ -26,20 +26,20 @@ type RunStarter interface {
 	StartRun(ctx context.Context, c client.Client, r *store.Run, timeout time.Duration, sa RunAttributes, resume *RunResume) (workflowID, runID string, err error)
 }
 
-// RunPlanner tells, for a planned run, its timeout and search attributes
+// RunOptions tells, for a planned run, its timeout and search attributes
 // (from its trigger or queue hook and its event).
-type RunPlanner interface {
-	PlanRun(ctx context.Context, r *store.Run) (timeout time.Duration, sa RunAttributes, err error)
+type RunOptions interface {
+	OptionsFor(ctx context.Context, r *store.Run) (timeout time.Duration, sa RunAttributes, err error)
 }
 
 // Runs holds the activities that run and start the runs publishes plan.
 type Runs struct {
-	Runs     *store.Runs
-	Flows    *store.Flows
-	Events   *store.Events
-	Temporal client.Client
-	Starter  RunStarter
-	Planner  RunPlanner
+	Runs       *store.Runs
+	Flows      *store.Flows
+	Events     *store.Events
+	Temporal   client.Client
+	Starter    RunStarter
+	RunOptions RunOptions
 	// Actions are the flow actions' dependencies, for runs tried inline.
 	Actions *Actions
 	// Concurrency bounds runs tried inline at once (default 64).
@@ -91,7 +91,7 @@ func (a *Runs) startRuns(ctx context.Context, runs []*store.Run, resumes []*RunR
 		go func(i int, r *store.Run) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			timeout, sa, err := a.Planner.PlanRun(ctx, r)
+			timeout, sa, err := a.RunOptions.OptionsFor(ctx, r)
 			if err != nil {
 				errs[i] = fmt.Errorf("plan run %s: %w", r.ID, err)
 				return

@@ -147,7 +147,7 @@ func dispatchSeparately(ctx context.Context, c client.Client, events *store.Even
 	}
 	if g.Targets.HasRuns() {
 		runs := &store.Runs{DB: events.DB}
-		starter := &activities.Runs{Runs: runs, Temporal: c, Starter: Starter{}, Planner: &activities.FlowRunPlanner{Runs: runs}}
+		starter := &activities.Runs{Runs: runs, Temporal: c, Starter: Starter{}, RunOptions: &activities.FlowRunOptions{Runs: runs}}
 		for _, b := range g.BatchIDs {
 			if _, err := starter.StartPlannedRuns(ctx, activities.StartPlannedRunsInput{BatchID: b}); err != nil {
 				errs = append(errs, err)

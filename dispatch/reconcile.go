@@ -37,7 +37,7 @@ type Reconciler struct {
 	Deliveries *store.Deliveries
 	Events     *store.Events
 	Runs       *store.Runs
-	Planner    activities.RunPlanner
+	RunOptions activities.RunOptions
 	Log        *slog.Logger
 	// Quiet is how long work must have been untouched (and due) before its
 	// carrier is checked (default 2 minutes).
@@ -280,7 +280,7 @@ func (r *Reconciler) runs(ctx context.Context, since time.Time, limit int, rep *
 
 // restartRun starts a run's own workflow from its first step.
 func (r *Reconciler) restartRun(ctx context.Context, run *store.Run) error {
-	timeout, sa, err := r.Planner.PlanRun(ctx, run)
+	timeout, sa, err := r.RunOptions.OptionsFor(ctx, run)
 	if err != nil {
 		return err
 	}

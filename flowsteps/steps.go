@@ -1,9 +1,9 @@
 // Package flowsteps runs a flow's steps in order. A run's steps are carried
 // out in two places — inline in a batch activity for a run's first try, and
 // in the run's own workflow (FlowRunWorkflow) after that — and both must
-// plan, skip, record and pass outputs on the same way, or a run would read
+// prepare, skip, record and pass outputs on the same way, or a run would read
 // differently depending on where it happened to be. Run owns that loop; an
-// Executor says how one planned step is carried out where the loop runs.
+// Executor says how one prepared step is carried out where the loop runs.
 //
 // The package is pure: it knows steps, scopes and Temporal's retry policy
 // type, not workflows, activities or the database, so workflows and
@@ -20,11 +20,12 @@ import (
 	"github.com/triggerflow/triggerflow/domain"
 )
 
-// Plan is a step ready to run. FlowRunWorkflow decides it once and records
-// it in history (a side effect), so replays take the same path whatever the
-// templates and conditions code does in later versions; its JSON form is
-// therefore part of every recorded history.
-type Plan struct {
+// Prepared is a step ready to run: its conditions decided, its params
+// rendered. FlowRunWorkflow prepares it once and records it in history (a
+// side effect), so replays take the same path whatever the templates and
+// conditions code does in later versions; its JSON form is therefore part of
+// every recorded history.
+type Prepared struct {
 	Skip   bool
 	Error  string
 	Params json.RawMessage
@@ -32,21 +33,21 @@ type Plan struct {
 	Delay time.Duration
 }
 
-// Executor carries out the steps Run plans, where the run is: in its
+// Executor carries out the steps Run prepares, where the run is: in its
 // workflow (activities and durable timers) or inline in an activity (the
 // action called directly).
 type Executor interface {
 	// Now is the clock a step's start and finish are recorded with: the
 	// workflow's own clock in a workflow, the wall clock inline.
 	Now() time.Time
-	// Plan decides how step i runs over the scope the earlier steps filled.
+	// Prepare decides how step i runs over the scope the earlier steps filled.
 	// An error fails the run at the step before it starts, with no outcome.
-	Plan(i int, step domain.Step, scope map[string]any) (Plan, error)
-	// Execute carries out step i as planned, begun at started, and returns
+	Prepare(i int, step domain.Step, scope map[string]any) (Prepared, error)
+	// Execute carries out step i as prepared, begun at started, and returns
 	// its output as JSON. A *StepError says how the failed step is recorded
 	// (any other error is recorded as failed, with its text); an error that
 	// wraps ErrUnfinished leaves the step without an outcome.
-	Execute(i int, step domain.Step, plan Plan, started time.Time) (json.RawMessage, error)
+	Execute(i int, step domain.Step, prep Prepared, started time.Time) (json.RawMessage, error)
 }
 
 // ErrUnfinished, wrapped by an error Execute returns, stops the run at the
@@ -73,7 +74,7 @@ func (e *StepError) Unwrap() error { return e.Err }
 type Failure struct {
 	Step, Action, Message string
 	// Cause is the error the step failed with; nil when the run's own
-	// checks failed it (a plan that could not render).
+	// checks failed it (params that could not render).
 	Cause error
 }
 
@@ -100,8 +101,8 @@ type Result struct {
 const skippedOutput = `{"skipped":true}`
 
 // Run runs steps from index from on, in order, over scope: each step is
-// planned, skipped when its conditions fail, failed when its plan could not
-// be made, and otherwise carried out by exec. Each outcome is recorded with
+// prepared, skipped when its conditions fail, failed when its params could
+// not be rendered, and otherwise carried out by exec. Each outcome is recorded with
 // exec's clock, and each output is stored in scope["steps"] under the
 // step's name, where the later steps' templates and conditions read it. The
 // first step that fails or is left unfinished stops the run.
@@ -115,7 +116,7 @@ func Run(steps []domain.Step, scope map[string]any, from int, exec Executor) Res
 			res.Failure = &Failure{Step: step.Name, Action: step.Action, Message: msg, Cause: cause}
 			return res
 		}
-		plan, err := exec.Plan(i, step, scope)
+		prep, err := exec.Prepare(i, step, scope)
 		if err != nil {
 			return fail("cannot plan the step: "+err.Error(), err)
 		}
@@ -127,16 +128,16 @@ func Run(steps []domain.Step, scope map[string]any, from int, exec Executor) Res
 			res.Steps = append(res.Steps, outcome)
 		}
 		switch {
-		case plan.Skip:
+		case prep.Skip:
 			record(domain.StepSkipped, "")
 			outputs[step.Name] = map[string]any{"skipped": true}
 			res.Outputs[step.Name] = json.RawMessage(skippedOutput)
 			continue
-		case plan.Error != "":
-			record(domain.StepFailed, plan.Error)
-			return fail(plan.Error, nil)
+		case prep.Error != "":
+			record(domain.StepFailed, prep.Error)
+			return fail(prep.Error, nil)
 		}
-		raw, err := exec.Execute(i, step, plan, started)
+		raw, err := exec.Execute(i, step, prep, started)
 		var output any
 		if err == nil {
 			output, err = DecodeOutput(raw)

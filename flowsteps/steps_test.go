@@ -15,7 +15,7 @@ import (
 // its clock moves a second each time it is read.
 type fakeSteps struct {
 	now      time.Time
-	plans    map[string]flowsteps.Plan
+	plans    map[string]flowsteps.Prepared
 	planErrs map[string]error
 	outputs  map[string]string
 	errs     map[string]error
@@ -24,7 +24,7 @@ type fakeSteps struct {
 }
 
 func newFakeSteps() *fakeSteps {
-	return &fakeSteps{now: time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC), plans: map[string]flowsteps.Plan{},
+	return &fakeSteps{now: time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC), plans: map[string]flowsteps.Prepared{},
 		planErrs: map[string]error{}, outputs: map[string]string{}, errs: map[string]error{}}
 }
 
@@ -33,7 +33,7 @@ func (f *fakeSteps) Now() time.Time {
 	return f.now
 }
 
-func (f *fakeSteps) Plan(_ int, step domain.Step, scope map[string]any) (flowsteps.Plan, error) {
+func (f *fakeSteps) Prepare(_ int, step domain.Step, scope map[string]any) (flowsteps.Prepared, error) {
 	seen := map[string]any{}
 	for k, v := range scope["steps"].(map[string]any) {
 		seen[k] = v
@@ -42,7 +42,7 @@ func (f *fakeSteps) Plan(_ int, step domain.Step, scope map[string]any) (flowste
 	return f.plans[step.Name], f.planErrs[step.Name]
 }
 
-func (f *fakeSteps) Execute(i int, step domain.Step, _ flowsteps.Plan, _ time.Time) (json.RawMessage, error) {
+func (f *fakeSteps) Execute(i int, step domain.Step, _ flowsteps.Prepared, _ time.Time) (json.RawMessage, error) {
 	f.executed = append(f.executed, i)
 	if err := f.errs[step.Name]; err != nil {
 		return nil, err
@@ -65,7 +65,7 @@ func newScope() map[string]any { return map[string]any{"steps": map[string]any{}
 // executor's clock.
 func TestRunPassesOutputsOnAndRecordsEachStep(t *testing.T) {
 	f := newFakeSteps()
-	f.plans["maybe"] = flowsteps.Plan{Skip: true}
+	f.plans["maybe"] = flowsteps.Prepared{Skip: true}
 	f.outputs["first"] = `{"id": 12345678901234567891}`
 	scope := newScope()
 	res := flowsteps.Run(steps("first", "maybe", "last"), scope, 0, f)
@@ -105,7 +105,7 @@ func TestRunStopsAtTheFirstFailure(t *testing.T) {
 		wantMsg    string
 		wantCause  error
 	}{
-		{"plan error", func(f *fakeSteps) { f.plans["b"] = flowsteps.Plan{Error: "params.text: bad"} },
+		{"plan error", func(f *fakeSteps) { f.plans["b"] = flowsteps.Prepared{Error: "params.text: bad"} },
 			domain.StepFailed, "params.text: bad", nil},
 		{"cannot plan", func(f *fakeSteps) { f.planErrs["b"] = boom },
 			"", "cannot plan the step: boom", boom},

@@ -41,13 +41,13 @@ func RegisterFlows(w sdkworker.Worker, opts Options, settings activities.ActionS
 	w.RegisterWorkflow(workflows.RunBatchWorkflow)
 	w.RegisterActivity(&activities.FlowRuns{Runs: runs, Flows: flows, Events: events})
 	w.RegisterActivity(&activities.Runs{
-		Runs:     runs,
-		Flows:    flows,
-		Events:   events,
-		Temporal: opts.Temporal,
-		Starter:  dispatch.Starter{},
-		Planner:  &activities.FlowRunPlanner{Runs: runs},
-		Actions:  deps,
+		Runs:       runs,
+		Flows:      flows,
+		Events:     events,
+		Temporal:   opts.Temporal,
+		Starter:    dispatch.Starter{},
+		RunOptions: &activities.FlowRunOptions{Runs: runs},
+		Actions:    deps,
 	})
 	for _, a := range activities.RegisteredActions() {
 		if fn := a.Activity(deps); fn != nil {

@@ -241,7 +241,7 @@ func NewReconciler(c client.Client, db *sqlx.DB, log *slog.Logger) *dispatch.Rec
 	runs := &store.Runs{DB: db}
 	return &dispatch.Reconciler{
 		Temporal: c, Deliveries: &store.Deliveries{DB: db}, Events: &store.Events{DB: db}, Runs: runs,
-		Planner: &activities.FlowRunPlanner{Runs: runs}, Log: log,
+		RunOptions: &activities.FlowRunOptions{Runs: runs}, Log: log,
 	}
 }
 

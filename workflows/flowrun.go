@@ -156,7 +156,7 @@ func softDeadline(ctx workflow.Context) time.Duration {
 }
 
 // workflowSteps carries out a run's steps in its workflow for
-// flowsteps.Run: plans recorded as side effects, each step an activity, and
+// flowsteps.Run: preparations recorded as side effects, each step an activity, and
 // the delay action a durable timer.
 type workflowSteps struct {
 	ctx workflow.Context
@@ -172,17 +172,17 @@ var _ flowsteps.Executor = workflowSteps{}
 // Now is the workflow's clock.
 func (w workflowSteps) Now() time.Time { return workflow.Now(w.ctx) }
 
-// Plan plans the step once, in a side effect, so a replay follows the
-// recorded plan.
-func (w workflowSteps) Plan(_ int, step domain.Step, scope map[string]any) (flowsteps.Plan, error) {
-	var plan flowsteps.Plan
-	err := workflow.SideEffect(w.ctx, func(workflow.Context) any { return activities.PlanStep(step, scope) }).Get(&plan)
+// Prepare prepares the step once, in a side effect, so a replay follows the
+// recorded preparation.
+func (w workflowSteps) Prepare(_ int, step domain.Step, scope map[string]any) (flowsteps.Prepared, error) {
+	var plan flowsteps.Prepared
+	err := workflow.SideEffect(w.ctx, func(workflow.Context) any { return activities.PrepareStep(step, scope) }).Get(&plan)
 	return plan, err
 }
 
 // Execute runs the step's activity (or its timer) and reads a failure as
 // the run records it: canceled when the workflow was stopped.
-func (w workflowSteps) Execute(i int, step domain.Step, plan flowsteps.Plan, _ time.Time) (json.RawMessage, error) {
+func (w workflowSteps) Execute(i int, step domain.Step, plan flowsteps.Prepared, _ time.Time) (json.RawMessage, error) {
 	var retried *activities.RunResume
 	if w.resume != nil && i == w.resume.Next {
 		retried = w.resume
@@ -203,10 +203,10 @@ func (w workflowSteps) Execute(i int, step domain.Step, plan flowsteps.Plan, _ t
 	return output, nil
 }
 
-// runStep carries out one planned step and returns its output. retried,
+// runStep carries out one prepared step and returns its output. retried,
 // when set, tells the tries its inline first try made; activityID, when
 // set, is the step's activity id.
-func runStep(ctx workflow.Context, step domain.Step, plan flowsteps.Plan, retried *activities.RunResume, activityID string) (json.RawMessage, error) {
+func runStep(ctx workflow.Context, step domain.Step, plan flowsteps.Prepared, retried *activities.RunResume, activityID string) (json.RawMessage, error) {
 	if step.Action == activities.ActionDelay {
 		if err := workflow.Sleep(ctx, plan.Delay); err != nil {
 			return nil, err

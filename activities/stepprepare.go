@@ -11,33 +11,33 @@ import (
 
 // The parts of running a flow that FlowRunWorkflow and the inline runner
 // share and that need the registered actions: what a step's templates and
-// conditions see, and how a step is planned. The loop over the steps is
+// conditions see, and how a step is prepared. The loop over the steps is
 // flowsteps.Run.
 
-// PlanStep evaluates a step's conditions and renders its params over scope.
-func PlanStep(step domain.Step, scope map[string]any) flowsteps.Plan {
+// PrepareStep evaluates a step's conditions and renders its params over scope.
+func PrepareStep(step domain.Step, scope map[string]any) flowsteps.Prepared {
 	act, ok := LookupAction(step.Action)
 	if !ok {
-		return flowsteps.Plan{Error: fmt.Sprintf("action %q is not registered on this worker", step.Action)}
+		return flowsteps.Prepared{Error: fmt.Sprintf("action %q is not registered on this worker", step.Action)}
 	}
 	if !domain.MatchConditions(step.If, scope) {
-		return flowsteps.Plan{Skip: true}
+		return flowsteps.Prepared{Skip: true}
 	}
 	params, err := act.Spec().RenderParams(step.Params, scope)
 	if err != nil {
-		return flowsteps.Plan{Error: err.Error()}
+		return flowsteps.Prepared{Error: err.Error()}
 	}
-	var plan flowsteps.Plan
+	var plan flowsteps.Prepared
 	if act.RunsInWorkflow() {
 		if step.Action != ActionDelay {
-			return flowsteps.Plan{Error: fmt.Sprintf("action %q runs in the workflow, which does not know it", step.Action)}
+			return flowsteps.Prepared{Error: fmt.Sprintf("action %q runs in the workflow, which does not know it", step.Action)}
 		}
 		if plan.Delay, err = DelayDuration(params); err != nil {
-			return flowsteps.Plan{Error: err.Error()}
+			return flowsteps.Prepared{Error: err.Error()}
 		}
 	}
 	if plan.Params, err = json.Marshal(params); err != nil {
-		return flowsteps.Plan{Error: "params cannot be encoded: " + err.Error()}
+		return flowsteps.Prepared{Error: "params cannot be encoded: " + err.Error()}
 	}
 	return plan
 }
