@@ -255,7 +255,7 @@ func (a *Actions) doHTTP(ctx context.Context, method, rawURL string, query, head
 	if excerpt := strings.TrimSpace(firstRunes(res.Response.Body, 200)); excerpt != "" {
 		msg += ": " + excerpt
 	}
-	if retryableStatus(ex.Status) {
+	if domain.RetryableStepStatus(ex.Status) {
 		return res, retryableActionError(parseRetryAfter(ex.Header.Get("Retry-After"), time.Now()), res, "%s", msg)
 	}
 	return res, nonRetryableWithDetails(msg, res)
@@ -298,10 +298,6 @@ func (a *Actions) logTry(ctx context.Context, req *http.Request, body, respBody 
 	}
 	a.logger().Warn("a try of an HTTP step could not be logged", "workflow", si.WorkflowID, "step", si.StepID, "error", werr)
 }
-
-// retryableStatus: 408, 429 and 5xx may succeed later; every other non-2xx
-// answer (3xx included: redirects are not followed) will not.
-func retryableStatus(code int) bool { return code == 408 || code == 429 || code >= 500 }
 
 // requestBody encodes a body param: text is sent as is (JSON-looking text as
 // application/json), anything else as JSON.

@@ -100,7 +100,7 @@ func (a *Actions) UpdateLeadList(ctx context.Context, in LeadUpdateListInput) (L
 	if excerpt := strings.TrimSpace(firstRunes(string(raw), 200)); excerpt != "" {
 		msg += ": " + excerpt
 	}
-	if retryableStatus(resp.StatusCode) {
+	if domain.RetryableStepStatus(resp.StatusCode) {
 		return res, retryableActionError(parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), res, "%s", msg)
 	}
 	return res, nonRetryableWithDetails(msg, res)

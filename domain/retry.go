@@ -136,6 +136,15 @@ func (p RetryPolicy) Validate() FieldErrors {
 	return f
 }
 
+// What an HTTP answer means for a retry is decided here, for both kinds of
+// outbound request. They differ by contract (README "Delivery rules", the
+// http.request action's catalog entry): a webhook delivery retries every
+// failed answer except the few that say the request itself is wrong
+// (PermanentStatus), because a receiver that is down or misconfigured for a
+// while should still get its events; a flow step calling an API retries
+// only the answers that say "later" (RetryableStepStatus), because a step's
+// call may not be safe to repeat.
+
 // PermanentStatus reports HTTP answers that cannot succeed on retry and end a
 // delivery at once unless the policy retries all.
 func PermanentStatus(code int) bool {
@@ -145,6 +154,11 @@ func PermanentStatus(code int) bool {
 	}
 	return false
 }
+
+// RetryableStepStatus reports the answers a flow step's HTTP call is
+// retried on: 408, 429 and 5xx may succeed later; every other non-2xx
+// answer (3xx included: redirects are not followed) will not.
+func RetryableStepStatus(code int) bool { return code == 408 || code == 429 || code >= 500 }
 
 // SuccessStatus reports whether an HTTP status counts as SUCCESS (2xx).
 func SuccessStatus(code int) bool { return code >= 200 && code <= 299 }
