@@ -4,7 +4,6 @@ package apiserver_test
 
 import (
 	"fmt"
-	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -21,7 +20,7 @@ var fastRetry = map[string]any{"initial_interval": "1s", "backoff": 1.0, "max_at
 
 func publish(t *testing.T, s *teststack.Stack, id, typ string, data map[string]any) {
 	t.Helper()
-	s.MustDo(http.StatusAccepted, "POST", "/v1/events", map[string]any{"id": id, "type": typ, "data": data})
+	s.Publish(t, id, typ, data)
 }
 
 func attemptsOf(d map[string]any) []map[string]any {

@@ -16,7 +16,7 @@ import (
 // createWebhook creates a webhook and returns its JSON.
 func createWebhook(t *testing.T, s *teststack.Stack, body map[string]any) map[string]any {
 	t.Helper()
-	return s.MustDo(http.StatusCreated, "POST", "/v1/webhooks", body).Map(t)
+	return s.CreateWebhook(t, body)
 }
 
 func TestPublishDeliversSignedRequestAndLogsIt(t *testing.T) {
