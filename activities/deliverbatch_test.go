@@ -393,3 +393,31 @@ func TestDrainBacklogOfADeletedWebhookIsGone(t *testing.T) {
 		t.Fatalf("drain of a deleted webhook: %+v, %d requests", res, rc.Count())
 	}
 }
+
+// A webhook disabled while deliveries wait in its backlog: the backlog's
+// next call parks them (no request, no workflow), as a group would, so
+// enabling the webhook hands them over again.
+func TestDrainBacklogParksADisabledWebhooksBacklog(t *testing.T) {
+	rc := testkit.NewReceiver(t)
+	fx := newBatchFixture(t, 4, hookSpec{code: "paused", url: rc.URL, timeout: time.Second})
+	w := fx.hooks["paused"]
+	if _, err := fx.db.Exec(`UPDATE deliveries SET workflow_id = $2 WHERE webhook_id = $1`,
+		w.ID, fx.starter.BacklogWorkflowID(w.ID, w.Code)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fx.acts.Webhooks.SetEnabled(context.Background(), []string{"paused"}, false); err != nil {
+		t.Fatal(err)
+	}
+	res := fx.drain(t, "paused")
+	var parked int
+	if err := fx.db.Get(&parked, `SELECT count(*) FROM deliveries WHERE webhook_id = $1 AND parked_at IS NOT NULL
+		AND workflow_id = '' AND status = 'pending'`, w.ID); err != nil {
+		t.Fatal(err)
+	}
+	if res.Taken != 4 || res.Parked != 4 || parked != 4 || rc.Count() != 0 {
+		t.Fatalf("drain %+v, %d parked rows, %d requests: want the four parked, none sent", res, parked, rc.Count())
+	}
+	if res := fx.drain(t, "paused"); res.Taken != 0 {
+		t.Fatalf("a parked delivery is still in the backlog: %+v", res)
+	}
+}
