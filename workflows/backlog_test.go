@@ -18,20 +18,27 @@ import (
 // whose i-th call answers answer(i); calls receives each call's time since
 // the start.
 func backlogHarness(t *testing.T, answer func(i int) activities.DrainBacklogResult) (*testsuite.TestWorkflowEnvironment, *[]time.Duration) {
+	var a *activities.Webhooks
+	return timedCalls[activities.DrainBacklogInput](t, a.DrainBacklog, answer)
+}
+
+// timedCalls is a workflow test environment starting at a fixed time in
+// which activity (a method of a nil *activities.Webhooks) is mocked: its
+// i-th call answers answer(i), and calls receives each call's time since
+// the start.
+func timedCalls[In, Out any](t *testing.T, activity any, answer func(i int) Out) (*testsuite.TestWorkflowEnvironment, *[]time.Duration) {
 	t.Helper()
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
-	var a *activities.Webhooks
-	env.RegisterActivity(a)
+	env.RegisterActivity((*activities.Webhooks)(nil))
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	env.SetStartTime(start)
 	calls := &[]time.Duration{}
-	env.OnActivity(a.DrainBacklog, mock.Anything, mock.Anything).Return(
-		func(context.Context, activities.DrainBacklogInput) (activities.DrainBacklogResult, error) {
-			i := len(*calls)
-			*calls = append(*calls, env.Now().Sub(start).Round(time.Second))
-			return answer(i), nil
-		})
+	env.OnActivity(activity, mock.Anything, mock.Anything).Return(func(context.Context, In) (Out, error) {
+		i := len(*calls)
+		*calls = append(*calls, env.Now().Sub(start).Round(time.Second))
+		return answer(i), nil
+	})
 	return env, calls
 }
 

@@ -256,28 +256,17 @@ func TestGroupStuckBehindASlowReceiverContinuesAsNew(t *testing.T) {
 // leaves one until the last entry (nil: it never sends and leaves one
 // until well past roundsPerRun calls). calls receives each call's time since the start.
 func newRoundsHarness(t *testing.T, sent []int) (*testsuite.TestWorkflowEnvironment, *[]time.Duration) {
-	t.Helper()
-	var s testsuite.WorkflowTestSuite
-	env := s.NewTestWorkflowEnvironment()
 	var a *activities.Webhooks
-	env.RegisterActivity(a)
-	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	env.SetStartTime(start)
-	calls := &[]time.Duration{}
-	env.OnActivity(a.DeliverBatch, mock.Anything, mock.Anything).Return(
-		func(context.Context, activities.DeliverBatchInput) (activities.DeliverBatchResult, error) {
-			i := len(*calls)
-			*calls = append(*calls, env.Now().Sub(start))
-			if sent == nil {
-				// Never sends; ends well past roundsPerRun so a workflow
-				// that never continues as new still ends (and fails the test).
-				return activities.DeliverBatchResult{Left: min(1, roundsPerRun+10-i)}, nil
-			}
-			left := 1
-			if i == len(sent)-1 {
-				left = 0
-			}
-			return activities.DeliverBatchResult{Sent: sent[i], Left: left}, nil
-		})
-	return env, calls
+	return timedCalls[activities.DeliverBatchInput](t, a.DeliverBatch, func(i int) activities.DeliverBatchResult {
+		if sent == nil {
+			// Never sends; ends well past roundsPerRun so a workflow
+			// that never continues as new still ends (and fails the test).
+			return activities.DeliverBatchResult{Left: min(1, roundsPerRun+10-i)}
+		}
+		left := 1
+		if i == len(sent)-1 {
+			left = 0
+		}
+		return activities.DeliverBatchResult{Sent: sent[i], Left: left}
+	})
 }
