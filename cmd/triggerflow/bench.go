@@ -39,8 +39,9 @@ type benchOptions struct {
 	// process.
 	CPUProfile      string
 	ProfileScenario string
-	// NoisyRate is the noisy-neighbours scenario's publish rate (events/s).
-	NoisyRate int
+	// NoisyRates are the noisy-neighbours scenario's publish rates
+	// (events/s, a comma list): the scenario runs at each in turn.
+	NoisyRates string
 }
 
 // benchResult is one scenario's figures.
@@ -104,9 +105,13 @@ func runBench(ctx context.Context, cfg Config, args []string) error {
 	fs.IntVar(&o.Clients, "clients", 64, "concurrent single-event publishers")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the --profile scenario to this file (dev stack only)")
 	fs.StringVar(&o.ProfileScenario, "profile", "unordered", "the scenario --cpuprofile profiles")
-	fs.IntVar(&o.NoisyRate, "noisy-rate", defaultNoisyRate, "events/s the noisy-neighbours scenario publishes")
+	fs.StringVar(&o.NoisyRates, "noisy-rate", defaultNoisyRates, "events/s the noisy-neighbours scenario publishes (a comma list: it runs at each rate)")
 	fs.StringVar(&o.Scenarios, "scenarios", "plain,unordered,fanout,ordered,latency,batch,flow,noisy,backlog,ungrouped", "comma list of scenarios to run")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	noisyRates, err := parseNoisyRates(o.NoisyRates)
+	if err != nil {
 		return err
 	}
 	log := newLogger(Config{LogLevel: "error", LogFormat: "text"})
@@ -163,10 +168,12 @@ func runBench(ctx context.Context, cfg Config, args []string) error {
 		case "unordered":
 			res, err = b.deliveryScenario(ctx, "unordered: 1 webhook", "task.created", 1, false, n(20000, 2000), false)
 		case "noisy":
-			var pair [2]benchResult
-			pair, err = b.noisyScenario(ctx, n(10000, 2000))
-			report.Results = append(report.Results, pair[0])
-			res = pair[1]
+			var phases []benchResult
+			phases, err = b.noisyScenarios(ctx, noisyRates, n(10000, 2000))
+			if len(phases) > 0 {
+				report.Results = append(report.Results, phases[:len(phases)-1]...)
+				res = phases[len(phases)-1]
+			}
 		case "fanout":
 			res, err = b.deliveryScenario(ctx, "fan-out: 10 webhooks", "user.created", 10, false, n(3000, 500), false)
 		case "ordered":
@@ -234,6 +241,11 @@ func printBenchTable(w io.Writer, r benchReport) {
 	for _, x := range r.Results {
 		if x.BacklogEvents > 0 {
 			printBacklogFigures(w, x)
+		}
+	}
+	for _, x := range r.Results {
+		if x.Note != "" {
+			fmt.Fprintf(w, "%s: %s\n", x.Scenario, x.Note)
 		}
 	}
 }
@@ -621,7 +633,18 @@ func (b *bencher) plainHTTP(ctx context.Context, n int) benchResult {
 
 // fill computes throughput, latency percentiles, CPU and loss figures.
 func (b *bencher) fill(res *benchResult, prefix string, want int, elapsed time.Duration, cpu float64) {
-	lat, unique, total := b.recv.stats(prefix)
+	b.fillPooled(res, []string{prefix}, want, elapsed, cpu)
+}
+
+// fillPooled is fill for a measurement made in several parts (prefixes):
+// their receipts are counted together, over their summed time and CPU.
+func (b *bencher) fillPooled(res *benchResult, prefixes []string, want int, elapsed time.Duration, cpu float64) {
+	var lat []time.Duration
+	var unique, total int
+	for _, p := range prefixes {
+		l, u, t := b.recv.stats(p)
+		lat, unique, total = append(lat, l...), unique+u, total+t
+	}
 	if elapsed > 0 {
 		res.DeliveredPerSec = float64(unique) / elapsed.Seconds()
 	}
@@ -651,9 +674,9 @@ type benchReceiver struct {
 	groups     map[string]*benchGroup // by event id prefix
 	failing    string                 // event id prefix answered 503; "" for none
 	notify     chan struct{}
-	// Requests the noisy neighbours answered (see noisyScenario), and the
-	// slow neighbour's requests still open.
-	noiseNUL, noiseSlow, noiseOpen int
+	// Requests the neighbours answered (see noisyScenario), the slow
+	// neighbour's requests received and those still open.
+	noiseOK, noiseNUL, noiseSlow, noiseSlowSent, noiseOpen int
 }
 
 // noiseQuiet waits (up to limit) until no request of the slow neighbour is
@@ -672,17 +695,24 @@ func (rc *benchReceiver) noiseQuiet(ctx context.Context, limit time.Duration) {
 	}
 }
 
-// noiseCounts is how many requests the NUL and the slow neighbour answered.
-func (rc *benchReceiver) noiseCounts() (nul, slow int) {
+// noiseCounts is how many requests the healthy, the NUL and the slow
+// neighbours answered so far, and how many the slow one received.
+func (rc *benchReceiver) noiseCounts() noiseTally {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	return rc.noiseNUL, rc.noiseSlow
+	return noiseTally{rc.noiseOK, rc.noiseNUL, rc.noiseSlow, rc.noiseSlowSent}
 }
 
-// serveNoise answers the noisy neighbours' requests: a NUL byte at once, or
-// 200 after noisySlowDelay. It reports whether the request was one of theirs.
+// serveNoise answers the neighbours' requests: 200 with no body at once (the
+// control's healthy neighbours), a NUL byte at once, or 200 after
+// noisySlowDelay. It reports whether the request was one of theirs.
 func (rc *benchReceiver) serveNoise(w http.ResponseWriter, r *http.Request) bool {
 	switch {
+	case strings.HasPrefix(r.URL.Path, "/noise_ok_"):
+		rc.mu.Lock()
+		rc.noiseOK++
+		rc.mu.Unlock()
+		w.WriteHeader(http.StatusOK)
 	case strings.HasPrefix(r.URL.Path, "/noise_nul_"):
 		rc.mu.Lock()
 		rc.noiseNUL++
@@ -692,6 +722,7 @@ func (rc *benchReceiver) serveNoise(w http.ResponseWriter, r *http.Request) bool
 	case strings.HasPrefix(r.URL.Path, "/noise_slow_"):
 		rc.mu.Lock()
 		rc.noiseOpen++
+		rc.noiseSlowSent++
 		rc.mu.Unlock()
 		defer func() {
 			rc.mu.Lock()

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"strings"
 	"testing"
 	"time"
 )
@@ -25,5 +27,25 @@ func TestBenchReceiverCountsCausalInversions(t *testing.T) {
 	rc.groups["p"].receipts = []string{"b", "c", "a"}
 	if n := rc.inversions("p"); n != 1 {
 		t.Fatalf("b before a: %d inversions, want 1 (a)", n)
+	}
+}
+
+func TestBenchNoisyRatesAreAListOfPositiveRates(t *testing.T) {
+	rates, err := parseNoisyRates(defaultNoisyRates)
+	if err != nil || len(rates) != 2 || rates[0] != 500 || rates[1] != 200 {
+		t.Fatalf("default rates = %v, %v; want [500 200]", rates, err)
+	}
+	if rates, err := parseNoisyRates(" 300 "); err != nil || len(rates) != 1 || rates[0] != 300 {
+		t.Fatalf("one rate = %v, %v", rates, err)
+	}
+	for _, bad := range []string{"", "fast", "500,", "0", "-5", "2.5"} {
+		if _, err := parseNoisyRates(bad); err == nil || !strings.Contains(err.Error(), "--noisy-rate") {
+			t.Errorf("parseNoisyRates(%q) = %v; want an error naming --noisy-rate", bad, err)
+		}
+	}
+	// A bad rate is refused before any stack starts.
+	err = runBench(context.Background(), Config{}, []string{"--noisy-rate", "fast"})
+	if err == nil || !strings.Contains(err.Error(), `"fast"`) {
+		t.Fatalf("runBench with --noisy-rate fast = %v", err)
 	}
 }
