@@ -70,7 +70,13 @@ type Webhooks struct {
 	Now func() time.Time
 
 	slots sync.Map // webhook id → chan struct{} (MaxPerWebhook tokens)
-	woke  sync.Map // webhook id → time.Time its backlog workflow was last woken
+	woke  sync.Map // webhook id → wake: its backlog workflow's last wake from this process
+}
+
+// wake is when this process last woke a webhook's backlog workflow.
+type wake struct {
+	at   time.Time
+	code string // the webhook's code (the workflow's id names it)
 }
 
 // DeliveryObserver is told what the delivery path does, by webhook code.
@@ -193,7 +199,9 @@ type DeliverBatchProgress struct {
 // DeliverBatch makes the first try of every delivery a group of publish
 // batches has for unordered webhooks. Each delivery's fate is its own:
 //   - the group's deliveries are claimed for this workflow first, so no
-//     other workflow can carry them;
+//     other workflow can carry them — except those of a webhook whose
+//     backlog workflow is at work and whose requests are all in use, which
+//     the same statement hands to that backlog (see below);
 //   - each webhook has its own lane of concurrent requests, so a slow
 //     receiver delays only its own deliveries;
 //   - each attempt is recorded as soon as it completes (in small groups),
@@ -210,7 +218,8 @@ type DeliverBatchProgress struct {
 // A retried call (crash, timeout) sends only what was never recorded.
 func (a *Webhooks) DeliverBatch(ctx context.Context, in DeliverBatchInput) (DeliverBatchResult, error) {
 	carrier := activity.GetInfo(ctx).WorkflowExecution.ID
-	pending, err := a.Deliveries.ClaimInBatches(ctx, in.batches(), carrier)
+	busy := a.busyBacklogs()
+	pending, handed, err := a.Deliveries.ClaimInBatches(ctx, in.batches(), carrier, a.backlogCarriers(busy))
 	if err != nil {
 		return DeliverBatchResult{}, err
 	}
@@ -219,6 +228,7 @@ func (a *Webhooks) DeliverBatch(ctx context.Context, in DeliverBatchInput) (Deli
 		return DeliverBatchResult{}, err
 	}
 	s := a.newSending(ctx, carrier, len(pending))
+	s.res.Backlogged = handed
 	lanes, err := s.sort(pending, hooks)
 	if err != nil {
 		_, cerr := s.close()
@@ -234,6 +244,13 @@ func (a *Webhooks) DeliverBatch(ctx context.Context, in DeliverBatchInput) (Deli
 		s.res.Backlogged += n
 		s.res.Left += len(l.queue) - n
 		errs = append(errs, err)
+	}
+	if handed > 0 {
+		// The claim's hand-overs are seen by the backlogs' recent wakes;
+		// waking them again keeps them looking for the next groups'.
+		for id, w := range busy {
+			errs = append(errs, a.wakeBacklog(ctx, id, w.code))
+		}
 	}
 	res, err := s.close()
 	return res, errors.Join(append(errs, err)...)
@@ -307,18 +324,73 @@ const wakeEvery = time.Second
 // a while after each wake, so nothing handed over waits unseen. It returns
 // how many were handed over.
 func (a *Webhooks) toBacklog(ctx context.Context, w *domain.Webhook, ds []*store.Delivery, from string) (int, error) {
-	now := a.now()
-	if last, ok := a.woke.Load(w.ID); !ok || now.Sub(last.(time.Time)) >= wakeEvery {
-		if err := a.Starter.WakeBacklog(ctx, a.Temporal, w.ID, w.Code); err != nil {
-			return 0, fmt.Errorf("wake the backlog of webhook %s: %w", w.Code, err)
-		}
-		a.woke.Store(w.ID, now)
+	if err := a.wakeBacklog(ctx, w.ID, w.Code); err != nil {
+		return 0, err
 	}
 	ids := make([]string, len(ds))
 	for i, d := range ds {
 		ids[i] = d.ID
 	}
 	return a.Deliveries.HandOverAll(ctx, ids, from, a.Starter.BacklogWorkflowID(w.ID, w.Code))
+}
+
+// wakeBacklog wakes a webhook's backlog workflow, unless this process did
+// within wakeEvery.
+func (a *Webhooks) wakeBacklog(ctx context.Context, webhookID, code string) error {
+	now := a.now()
+	if last, ok := a.woke.Load(webhookID); ok && now.Sub(last.(wake).at) < wakeEvery {
+		return nil
+	}
+	if err := a.Starter.WakeBacklog(ctx, a.Temporal, webhookID, code); err != nil {
+		return fmt.Errorf("wake the backlog of webhook %s: %w", code, err)
+	}
+	a.woke.Store(webhookID, wake{at: now, code: code})
+	return nil
+}
+
+// busyBacklogs names, by webhook id, the backlog workflows a group's claim
+// hands deliveries to (see ClaimInBatches): those of the webhooks whose
+// backlog this process woke within claimForBacklog and whose requests are
+// all in use now — a lane of theirs would only join the backlog (see
+// acquire), after its deliveries were claimed for the group. No wake is
+// needed first, which would hold the group's other deliveries up: a wake
+// that recent keeps the backlog workflow looking for at least two more of
+// its polls, and the group wakes it again once its requests are sent.
+func (a *Webhooks) busyBacklogs() map[string]wake {
+	var out map[string]wake
+	a.woke.Range(func(k, v any) bool {
+		id, last := k.(string), v.(wake)
+		if age := a.now().Sub(last.at); age >= backlogRecent {
+			a.woke.CompareAndDelete(k, v) // forget a quiet webhook (and a deleted one)
+			return true
+		} else if age >= claimForBacklog {
+			return true
+		}
+		if slots := a.slotsOf(id); len(slots) < cap(slots) {
+			return true
+		}
+		if out == nil {
+			out = map[string]wake{}
+		}
+		out[id] = last
+		return true
+	})
+	return out
+}
+
+// claimForBacklog is how recent a wake of a webhook's backlog must be for a
+// group's claim to hand it the webhook's deliveries: the backlog workflow
+// keeps looking for 30 s after a wake, every 5 s (workflows.backlogActive,
+// backlogPoll), so two polls at least are left.
+const claimForBacklog = 20 * time.Second
+
+// backlogCarriers are the backlog workflows of busy (see busyBacklogs).
+func (a *Webhooks) backlogCarriers(busy map[string]wake) map[string]string {
+	out := make(map[string]string, len(busy))
+	for id, w := range busy {
+		out[id] = a.Starter.BacklogWorkflowID(id, w.code)
+	}
+	return out
 }
 
 // sending is one call's sending: a lane of requests per webhook, the
@@ -522,7 +594,7 @@ const backlogRecent = 30 * time.Second
 
 func (a *Webhooks) backlogRecent(webhookID string) bool {
 	last, ok := a.woke.Load(webhookID)
-	return ok && a.now().Sub(last.(time.Time)) < backlogRecent
+	return ok && a.now().Sub(last.(wake).at) < backlogRecent
 }
 
 // close waits for the records and hand-overs and returns the call's counts.

@@ -399,20 +399,40 @@ func (c *attemptColumns) args() []any {
 // deliveries belong to one group workflow even if a group is ever handed
 // over twice under different names; calling it again from the same workflow
 // (a retried activity) returns what it still carries.
-func (s *Deliveries) ClaimInBatches(ctx context.Context, batchIDs []string, carrier string) ([]*Delivery, error) {
-	var ids []string
-	if err := s.DB.SelectContext(ctx, &ids, `UPDATE deliveries SET workflow_id = $2, updated_at = now()
-		WHERE batch_id = ANY($1) AND NOT ordered AND status = 'pending' AND parked_at IS NULL
-			AND workflow_id IN ('', $2)
-		RETURNING id`, pq.StringArray(batchIDs), carrier); err != nil {
-		return nil, translate(err, "claim batch deliveries")
+//
+// backlogs maps webhook ids to the backlog workflow that takes their
+// deliveries instead (their receivers are at their limit): the same
+// statement hands those to it, so they are carried by one workflow from the
+// start, and handed says how many were.
+func (s *Deliveries) ClaimInBatches(ctx context.Context, batchIDs []string, carrier string, backlogs map[string]string) (own []*Delivery, handed int, err error) {
+	hooks, to := make([]string, 0, len(backlogs)), make([]string, 0, len(backlogs))
+	for h, c := range backlogs {
+		hooks, to = append(hooks, h), append(to, c)
 	}
+	var claimed []struct {
+		ID      string `db:"id"`
+		Carrier string `db:"workflow_id"`
+	}
+	if err := s.DB.SelectContext(ctx, &claimed, `UPDATE deliveries d SET workflow_id = COALESCE(
+			(SELECT b.carrier FROM unnest($3::text[], $4::text[]) AS b(webhook_id, carrier) WHERE b.webhook_id = d.webhook_id),
+			$2), updated_at = now()
+		WHERE d.batch_id = ANY($1) AND NOT d.ordered AND d.status = 'pending' AND d.parked_at IS NULL
+			AND d.workflow_id IN ('', $2)
+		RETURNING d.id, d.workflow_id`, pq.StringArray(batchIDs), carrier, pq.StringArray(hooks), pq.StringArray(to)); err != nil {
+		return nil, 0, translate(err, "claim batch deliveries")
+	}
+	ids := make([]string, 0, len(claimed))
+	for _, c := range claimed {
+		if c.Carrier == carrier {
+			ids = append(ids, c.ID)
+		}
+	}
+	handed = len(claimed) - len(ids)
 	if len(ids) == 0 {
-		return nil, nil
+		return nil, handed, nil
 	}
-	var out []*Delivery
-	err := s.DB.SelectContext(ctx, &out, deliverySelect+` WHERE d.id = ANY($1) ORDER BY d.seq`, pq.StringArray(ids))
-	return out, translate(err, "batch deliveries")
+	err = s.DB.SelectContext(ctx, &own, deliverySelect+` WHERE d.id = ANY($1) ORDER BY d.seq`, pq.StringArray(ids))
+	return own, handed, translate(err, "batch deliveries")
 }
 
 // OwnDelivery is a delivery given a workflow of its own at hand-over.

@@ -335,7 +335,7 @@ func TestParkedDeliveriesResumeInNewBatchesWhenEnabled(t *testing.T) {
 	if err != nil || len(batches) != 1 {
 		t.Fatalf("resume: %v %v", batches, err)
 	}
-	pending, err := r.deliveries.ClaimInBatches(ctx, batches, "delivery-batch-"+batches[0])
+	pending, _, err := r.deliveries.ClaimInBatches(ctx, batches, "delivery-batch-"+batches[0], nil)
 	if err != nil || len(pending) != 3 {
 		t.Fatalf("the resumed batch holds %d deliveries (%v), want 3", len(pending), err)
 	}
@@ -407,5 +407,74 @@ func waitForLockWaiters(t *testing.T, db *sqlx.DB, n int) {
 			t.Fatalf("%d sessions wait for a lock after 10s, want %d", waiting, n)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A group's claim hands the deliveries of webhooks whose backlog is at work
+// to that backlog in the same statement: they are never carried by the
+// group, the group gets only the others, and a repeated claim (a retried
+// call) neither returns nor moves what the backlog carries.
+func TestClaimInBatchesHandsBusyWebhooksDeliveriesToTheirBacklog(t *testing.T) {
+	r := newDeliveryRig(t, nil)
+	ctx := context.Background()
+	busy := testkit.Webhook("busy", []string{"case.created"}, nil)
+	if err := (&store.Webhooks{DB: r.db}).Create(ctx, busy); err != nil {
+		t.Fatal(err)
+	}
+	evs := []domain.Event{
+		{ID: "evt-claim-1", Type: "case.created", OccurredAt: time.Now().UTC(), Data: json.RawMessage(`{}`)},
+		{ID: "evt-claim-2", Type: "case.created", OccurredAt: time.Now().UTC(), Data: json.RawMessage(`{}`)},
+	}
+	var pl store.Plan
+	for _, e := range evs {
+		for _, w := range []*domain.Webhook{r.webhook, busy} {
+			pl.Deliveries = append(pl.Deliveries, store.PlannedDelivery{ID: store.NewID(store.PrefixDelivery),
+				WebhookID: w.ID, EventID: e.ID, WebhookCode: w.Code})
+		}
+	}
+	stored, err := r.events.StoreBatch(ctx, evs, pl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	group, backlog := "delivery-batch-"+stored.BatchID, "delivery-backlog-busy-"+busy.ID
+	backlogs := map[string]string{busy.ID: backlog}
+	carriers := func() map[string]string {
+		t.Helper()
+		var rows []struct {
+			Webhook string `db:"webhook_id"`
+			Carrier string `db:"workflow_id"`
+		}
+		if err := r.db.Select(&rows, `SELECT webhook_id, workflow_id FROM deliveries WHERE batch_id = $1`, stored.BatchID); err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, row := range rows {
+			if prev, ok := out[row.Webhook]; ok && prev != row.Carrier {
+				t.Fatalf("webhook %s's deliveries have two carriers: %s and %s", row.Webhook, prev, row.Carrier)
+			}
+			out[row.Webhook] = row.Carrier
+		}
+		return out
+	}
+	for call := 1; call <= 2; call++ {
+		own, handed, err := r.deliveries.ClaimInBatches(ctx, []string{stored.BatchID}, group, backlogs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantHanded := 2
+		if call == 2 {
+			wantHanded = 0 // already the backlog's: not the group's to move
+		}
+		if len(own) != 2 || handed != wantHanded {
+			t.Fatalf("call %d: the group got %d deliveries and handed %d over; want 2 and %d", call, len(own), handed, wantHanded)
+		}
+		for _, d := range own {
+			if d.WebhookID != r.webhook.ID {
+				t.Fatalf("call %d: the group claimed %s of the busy webhook", call, d.ID)
+			}
+		}
+		if c := carriers(); c[r.webhook.ID] != group || c[busy.ID] != backlog {
+			t.Fatalf("call %d: carriers %v; want the healthy webhook's by %s, the busy one's by %s", call, c, group, backlog)
+		}
 	}
 }
