@@ -28,8 +28,9 @@ type WebhookBacklogInput struct {
 // backlogActive is how long after a wake the backlog workflow keeps looking
 // at its backlog, every backlogPoll while it finds it empty. Groups wake it
 // at most once a second per process (activities.wakeEvery) and hand their
-// deliveries over after waking it, so a hand-over always falls within a
-// wake's active window and is seen.
+// deliveries over after waking it, or in their claim within 20 s of a wake
+// (activities.claimForBacklog), so a hand-over always falls within a wake's
+// active window and is seen.
 const (
 	backlogActive = 30 * time.Second
 	backlogPoll   = 5 * time.Second
