@@ -45,14 +45,7 @@ func (r *deliveryRig) publish(t *testing.T, ids ...string) (string, []string) {
 	for i, id := range ids {
 		evs[i] = domain.Event{ID: id, Type: "case.created", OccurredAt: time.Now().UTC(), Data: json.RawMessage(`{}`)}
 	}
-	stored, err := r.events.StoreBatch(context.Background(), evs, func(fresh []domain.Event) store.Plan {
-		var pl store.Plan
-		for _, e := range fresh {
-			pl.Deliveries = append(pl.Deliveries, store.PlannedDelivery{ID: store.NewID(store.PrefixDelivery),
-				WebhookID: r.webhook.ID, EventID: e.ID, WebhookCode: r.webhook.Code, Ordered: r.webhook.Ordered})
-		}
-		return pl
-	}(evs))
+	stored, err := r.events.StoreBatch(context.Background(), evs, planFor(evs, r.webhook))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,6 +54,28 @@ func (r *deliveryRig) publish(t *testing.T, ids ...string) (string, []string) {
 		out = append(out, d.ID)
 	}
 	return stored.BatchID, out
+}
+
+// addWebhook creates another webhook on case.created beside the rig's.
+func (r *deliveryRig) addWebhook(t *testing.T, code string) *domain.Webhook {
+	t.Helper()
+	w := testkit.Webhook(code, []string{"case.created"}, nil)
+	if err := (&store.Webhooks{DB: r.db}).Create(context.Background(), w); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// planFor plans a delivery of each event to each webhook, in order.
+func planFor(evs []domain.Event, hooks ...*domain.Webhook) store.Plan {
+	var pl store.Plan
+	for _, e := range evs {
+		for _, w := range hooks {
+			pl.Deliveries = append(pl.Deliveries, store.PlannedDelivery{ID: store.NewID(store.PrefixDelivery),
+				WebhookID: w.ID, EventID: e.ID, WebhookCode: w.Code, Ordered: w.Ordered})
+		}
+	}
+	return pl
 }
 
 func (r *deliveryRig) get(t *testing.T, id string) *store.Delivery {
@@ -227,18 +242,11 @@ func TestOnlyTheCarrierChangesADeliverysState(t *testing.T) {
 func TestAPublishSurvivesAWebhookDeletedWhileMatching(t *testing.T) {
 	r := newDeliveryRig(t, nil)
 	ctx := context.Background()
-	gone := testkit.Webhook("gone", []string{"case.created"}, nil)
-	if err := (&store.Webhooks{DB: r.db}).Create(ctx, gone); err != nil {
-		t.Fatal(err)
-	}
+	gone := r.addWebhook(t, "gone")
 	// Matched (planned) before the delete; the delete commits before the
 	// publish's transaction.
 	ev := domain.Event{ID: "evt-race-delete", Type: "case.created", OccurredAt: time.Now().UTC(), Data: json.RawMessage(`{}`)}
-	var pl store.Plan
-	for _, w := range []*domain.Webhook{r.webhook, gone} {
-		pl.Deliveries = append(pl.Deliveries, store.PlannedDelivery{ID: store.NewID(store.PrefixDelivery),
-			WebhookID: w.ID, EventID: ev.ID, WebhookCode: w.Code})
-	}
+	pl := planFor([]domain.Event{ev}, r.webhook, gone)
 	if err := (&store.Webhooks{DB: r.db}).Delete(ctx, gone.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -417,22 +425,12 @@ func waitForLockWaiters(t *testing.T, db *sqlx.DB, n int) {
 func TestClaimInBatchesHandsBusyWebhooksDeliveriesToTheirBacklog(t *testing.T) {
 	r := newDeliveryRig(t, nil)
 	ctx := context.Background()
-	busy := testkit.Webhook("busy", []string{"case.created"}, nil)
-	if err := (&store.Webhooks{DB: r.db}).Create(ctx, busy); err != nil {
-		t.Fatal(err)
-	}
+	busy := r.addWebhook(t, "busy")
 	evs := []domain.Event{
 		{ID: "evt-claim-1", Type: "case.created", OccurredAt: time.Now().UTC(), Data: json.RawMessage(`{}`)},
 		{ID: "evt-claim-2", Type: "case.created", OccurredAt: time.Now().UTC(), Data: json.RawMessage(`{}`)},
 	}
-	var pl store.Plan
-	for _, e := range evs {
-		for _, w := range []*domain.Webhook{r.webhook, busy} {
-			pl.Deliveries = append(pl.Deliveries, store.PlannedDelivery{ID: store.NewID(store.PrefixDelivery),
-				WebhookID: w.ID, EventID: e.ID, WebhookCode: w.Code})
-		}
-	}
-	stored, err := r.events.StoreBatch(ctx, evs, pl)
+	stored, err := r.events.StoreBatch(ctx, evs, planFor(evs, r.webhook, busy))
 	if err != nil {
 		t.Fatal(err)
 	}
