@@ -171,20 +171,46 @@ func TestRecordWorkflowHistories(t *testing.T) {
 		return h.Events[len(h.Events)-1].GetEventType() == enumspb.EVENT_TYPE_TIMER_STARTED
 	})
 
+	// DeliverBatchWorkflow-markers: a group handed over without a Version,
+	// as dispatchers did before it existed, so its changes are decided by
+	// workflow.GetVersion (markers in its history): stored here and started
+	// as they started it.
+	markersHook := createWebhook(t, s, map[string]any{"name": "replay markers", "url": rc.URL + "/markers", "event_types": []string{"task.deleted"}})
+	stored, err := (&store.Events{DB: s.DB}).StoreBatch(ctx, []domain.Event{{ID: "evt-replay-markers", Type: "task.deleted",
+		OccurredAt: time.Now().UTC(), Data: []byte(`{"task": {"id": 4}}`)}}, store.Plan{Deliveries: []store.PlannedDelivery{{
+		ID: store.NewID(store.PrefixDelivery), WebhookID: markersHook["id"].(string), EventID: "evt-replay-markers", WebhookCode: markersHook["code"].(string),
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	markersBatch := workflows.BatchWorkflowID(stored.BatchID)
+	if _, err := s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: markersBatch, TaskQueue: workflows.TaskQueue},
+		workflows.DeliverBatchWorkflow, workflows.DeliverBatchInput{BatchID: stored.BatchID, HasUnordered: true}); err != nil {
+		t.Fatal(err)
+	}
+	s.DeliveryOf(t, "evt-replay-markers", "succeeded")
+	testkit.Eventually(t, time.Minute, "the unversioned group completes", func() bool {
+		h := fetchHistory(t, s.Temporal, markersBatch, "")
+		return h.Events[len(h.Events)-1].GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED
+	})
+
 	if err := os.MkdirAll(historiesDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	// File name → workflow type and execution. FlowRunWorkflow.json (a run
-	// started whole, as At Time and fire-now runs still are) is kept from an
-	// earlier recording.
+	// started whole, as At Time and fire-now runs still are) and
+	// DeliverBatchWorkflow-before-rounds.json (a group from before the
+	// changes DeliverBatchInput.Version now stands for, which started its
+	// runs itself) are kept from earlier recordings.
 	for name, exec := range map[string][3]string{
-		"DeliverBatchWorkflow":    {"DeliverBatchWorkflow", batch["workflow_id"].(string), batch["run_id"].(string)},
-		"DeliveryWorkflow":        {"DeliveryWorkflow", retried["workflow_id"].(string), retried["run_id"].(string)},
-		"WebhookQueueWorkflow":    {"WebhookQueueWorkflow", queueID, first.GetRunID()},
-		"FlowRunWorkflow-resumed": {workflows.FlowRunWorkflowName, run["workflow_id"].(string), run["run_id"].(string)},
-		"RunBatchWorkflow":        {"RunBatchWorkflow", runBatch, ""},
-		"CaseTimerWorkflow":       {"CaseTimerWorkflow", caseTimer, ""},
-		"WebhookBacklogWorkflow":  {"WebhookBacklogWorkflow", backlogID, ""},
+		"DeliverBatchWorkflow":         {"DeliverBatchWorkflow", batch["workflow_id"].(string), batch["run_id"].(string)},
+		"DeliverBatchWorkflow-markers": {"DeliverBatchWorkflow", markersBatch, ""},
+		"DeliveryWorkflow":             {"DeliveryWorkflow", retried["workflow_id"].(string), retried["run_id"].(string)},
+		"WebhookQueueWorkflow":         {"WebhookQueueWorkflow", queueID, first.GetRunID()},
+		"FlowRunWorkflow-resumed":      {workflows.FlowRunWorkflowName, run["workflow_id"].(string), run["run_id"].(string)},
+		"RunBatchWorkflow":             {"RunBatchWorkflow", runBatch, ""},
+		"CaseTimerWorkflow":            {"CaseTimerWorkflow", caseTimer, ""},
+		"WebhookBacklogWorkflow":       {"WebhookBacklogWorkflow", backlogID, ""},
 	} {
 		if only := os.Getenv(EnvRecordHistories); only != "1" && !slices.Contains(strings.Split(only, ","), name) {
 			continue
@@ -202,6 +228,48 @@ func TestRecordWorkflowHistories(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Logf("recorded %s (%d events) to %s", name, len(h.Events), path)
+	}
+}
+
+// TestAGroupRecordsNoVersionMarkers: a group handed over now runs the
+// current DeliverBatchWorkflow code without asking workflow.GetVersion,
+// whose every first call records a marker and upserts the
+// TemporalChangeVersion search attribute (a visibility write per group on
+// the delivery path). Groups handed over without a Version still decide
+// with GetVersion (workflows.TestReplayHistories replays one).
+func TestAGroupRecordsNoVersionMarkers(t *testing.T) {
+	s := teststack.Start(t, teststack.Options{})
+	rc := testkit.NewReceiver(t)
+	createWebhook(t, s, map[string]any{"name": "unversioned", "url": rc.URL + "/ok", "event_types": []string{"task.created"}})
+	publish(t, s, "evt-unversioned", "task.created", map[string]any{"task": map[string]any{"id": 1}})
+	d := s.DeliveryOf(t, "evt-unversioned", "succeeded")
+	wfID := d["workflow_id"].(string)
+	if !strings.HasPrefix(wfID, "delivery-batch-") {
+		t.Fatalf("carried by %q, want a group workflow", wfID)
+	}
+	var h *historypb.History
+	testkit.Eventually(t, time.Minute, "the group workflow completes", func() bool {
+		h = fetchHistory(t, s.Temporal, wfID, "")
+		return h.Events[len(h.Events)-1].GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED
+	})
+	activities := 0
+	for _, ev := range h.Events {
+		switch ev.GetEventType() {
+		case enumspb.EVENT_TYPE_MARKER_RECORDED, enumspb.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
+			t.Errorf("event %d is a %s: the group asked workflow.GetVersion", ev.GetEventId(), ev.GetEventType())
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+			activities++
+		}
+	}
+	if activities != 1 {
+		t.Errorf("%d activities completed, want the one DeliverBatch call", activities)
+	}
+	desc, err := s.Temporal.DescribeWorkflowExecution(context.Background(), wfID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := desc.GetWorkflowExecutionInfo().GetSearchAttributes().GetIndexedFields()["TemporalChangeVersion"]; ok {
+		t.Error("the group carries TemporalChangeVersion")
 	}
 }
 

@@ -75,7 +75,7 @@ func Dispatch(ctx context.Context, c client.Client, events *store.Events, g Grou
 	}
 	var errs []error
 	if g.Targets.HasUnordered {
-		in := workflows.DeliverBatchInput{BatchID: g.ID, HasUnordered: true}
+		in := workflows.DeliverBatchInput{BatchID: g.ID, HasUnordered: true, Version: workflows.DeliverBatchVersion}
 		if len(g.BatchIDs) > 1 || g.BatchIDs[0] != g.ID {
 			in.BatchIDs = g.BatchIDs
 		}

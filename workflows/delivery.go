@@ -76,6 +76,27 @@ type DeliverBatchInput struct {
 	// are started here, each as its own workflow. Only batches handed over
 	// before RunBatchWorkflow existed set it.
 	HasRuns bool
+	// Version is the workflow code the group was handed over for
+	// (DeliverBatchVersion when dispatched now): the changes that
+	// workflows started without it decide with workflow.GetVersion apply
+	// without asking. Each GetVersion a new workflow makes records a marker
+	// and upserts the TemporalChangeVersion search attribute — one more
+	// visibility write per group on the delivery path.
+	Version int `json:",omitempty"`
+}
+
+// DeliverBatchVersion is the DeliverBatchInput.Version the dispatcher
+// starts groups at: every change below is in effect.
+const DeliverBatchVersion = 1
+
+// batchChange is the version of change changeID a group workflow runs:
+// the newest for a group handed over with its Version, else what
+// workflow.GetVersion recorded (or records now) in its history.
+func batchChange(ctx workflow.Context, in DeliverBatchInput, changeID string) workflow.Version {
+	if in.Version >= DeliverBatchVersion {
+		return 1
+	}
+	return workflow.GetVersion(ctx, changeID, workflow.DefaultVersion, 1)
 }
 
 // DeliverBatchResult summarizes the batch's first tries.
@@ -101,7 +122,7 @@ func DeliverBatchWorkflow(ctx workflow.Context, in DeliverBatchInput) (DeliverBa
 	if in.HasUnordered {
 		// Version 1: each call is bounded by its budget, and the workflow
 		// calls again while deliveries are left (a slow receiver's).
-		rounds := workflow.GetVersion(ctx, "delivery-batch-rounds", workflow.DefaultVersion, 1)
+		rounds := batchChange(ctx, in, "delivery-batch-rounds")
 		opts := workflow.ActivityOptions{
 			StartToCloseTimeout: 10 * time.Minute,
 			// A killed worker's activity is retried elsewhere within seconds;
@@ -129,13 +150,13 @@ func DeliverBatchWorkflow(ctx workflow.Context, in DeliverBatchInput) (DeliverBa
 				break
 			}
 			out.Rounds++
-			if res.Sent == 0 && workflow.GetVersion(ctx, "delivery-batch-round-pause", workflow.DefaultVersion, 1) >= 1 {
+			if res.Sent == 0 && batchChange(ctx, in, "delivery-batch-round-pause") >= 1 {
 				// Nothing could be sent (the webhooks' requests are all in
 				// use elsewhere): pause before trying again.
 				if err := workflow.Sleep(ctx, pause); err != nil {
 					return out, err
 				}
-				if workflow.GetVersion(ctx, "delivery-batch-round-backoff", workflow.DefaultVersion, 1) >= 1 {
+				if batchChange(ctx, in, "delivery-batch-round-backoff") >= 1 {
 					pause = min(2*pause, maxRoundPause)
 				}
 			} else {
@@ -144,7 +165,7 @@ func DeliverBatchWorkflow(ctx workflow.Context, in DeliverBatchInput) (DeliverBa
 			// A group behind a receiver at its limit for hours goes on in a
 			// fresh run before its history grows large (the next run claims
 			// what is still left, as any call does).
-			if workflow.GetVersion(ctx, "delivery-batch-continue", workflow.DefaultVersion, 1) >= 1 &&
+			if batchChange(ctx, in, "delivery-batch-continue") >= 1 &&
 				(out.Rounds >= roundsPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested()) {
 				return out, workflow.NewContinueAsNewError(ctx, DeliverBatchWorkflow, in)
 			}

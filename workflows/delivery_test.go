@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
@@ -220,36 +221,59 @@ func TestAttemptOptionsFollowThePolicy(t *testing.T) {
 
 // A group whose calls keep sending nothing (its webhook's requests are all
 // in use by a slow receiver) calls again after a pause that doubles up to a
-// minute, and starts from the shortest pause after a call that sent.
+// minute, and starts from the shortest pause after a call that sent —
+// whether it asks GetVersion (handed over before DeliverBatchInput.Version)
+// or not.
 func TestGroupCallsBackOffWhileNothingCanBeSent(t *testing.T) {
-	env, calls := newRoundsHarness(t, []int{1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 1})
-	env.ExecuteWorkflow(DeliverBatchWorkflow, DeliverBatchInput{BatchID: "bat_1", HasUnordered: true})
-	if err := env.GetWorkflowError(); err != nil {
-		t.Fatal(err)
-	}
-	var gaps []time.Duration
-	for i := 1; i < len(*calls); i++ {
-		gaps = append(gaps, ((*calls)[i] - (*calls)[i-1]).Round(time.Second))
-	}
-	s5, s10, s20, s40, m1 := 5*time.Second, 10*time.Second, 20*time.Second, 40*time.Second, time.Minute
-	want := []time.Duration{0, s5, s10, s20, s40, m1, m1, 0, s5, s10}
-	if fmt.Sprint(gaps) != fmt.Sprint(want) {
-		t.Fatalf("gaps between calls %v, want %v", gaps, want)
+	forBatchVersions(t, func(t *testing.T, in DeliverBatchInput) {
+		env, calls := newRoundsHarness(t, []int{1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 1})
+		env.ExecuteWorkflow(DeliverBatchWorkflow, in)
+		if err := env.GetWorkflowError(); err != nil {
+			t.Fatal(err)
+		}
+		var gaps []time.Duration
+		for i := 1; i < len(*calls); i++ {
+			gaps = append(gaps, ((*calls)[i] - (*calls)[i-1]).Round(time.Second))
+		}
+		s5, s10, s20, s40, m1 := 5*time.Second, 10*time.Second, 20*time.Second, 40*time.Second, time.Minute
+		want := []time.Duration{0, s5, s10, s20, s40, m1, m1, 0, s5, s10}
+		if fmt.Sprint(gaps) != fmt.Sprint(want) {
+			t.Fatalf("gaps between calls %v, want %v", gaps, want)
+		}
+	})
+}
+
+// forBatchVersions runs f with a group's input as handed over before
+// DeliverBatchInput.Version existed and as handed over now.
+func forBatchVersions(t *testing.T, f func(t *testing.T, in DeliverBatchInput)) {
+	for _, v := range []int{0, DeliverBatchVersion} {
+		t.Run(fmt.Sprintf("version %d", v), func(t *testing.T) {
+			f(t, DeliverBatchInput{BatchID: "bat_1", HasUnordered: true, Version: v})
+		})
 	}
 }
 
 // A group stuck behind such a receiver goes on in a fresh run after
 // roundsPerRun calls, so its history stays small however long it waits.
 func TestGroupStuckBehindASlowReceiverContinuesAsNew(t *testing.T) {
-	env, calls := newRoundsHarness(t, nil)
-	env.ExecuteWorkflow(DeliverBatchWorkflow, DeliverBatchInput{BatchID: "bat_1", HasUnordered: true})
-	var can *workflow.ContinueAsNewError
-	if err := env.GetWorkflowError(); !errors.As(err, &can) {
-		t.Fatalf("workflow ended with %v, want to continue as new", err)
-	}
-	if len(*calls) != roundsPerRun {
-		t.Fatalf("%d calls before continuing as new, want %d", len(*calls), roundsPerRun)
-	}
+	forBatchVersions(t, func(t *testing.T, in DeliverBatchInput) {
+		env, calls := newRoundsHarness(t, nil)
+		env.ExecuteWorkflow(DeliverBatchWorkflow, in)
+		var can *workflow.ContinueAsNewError
+		if err := env.GetWorkflowError(); !errors.As(err, &can) {
+			t.Fatalf("workflow ended with %v, want to continue as new", err)
+		}
+		if len(*calls) != roundsPerRun {
+			t.Fatalf("%d calls before continuing as new, want %d", len(*calls), roundsPerRun)
+		}
+		var next DeliverBatchInput
+		if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
+			t.Fatal(err)
+		}
+		if next.Version != in.Version || next.BatchID != in.BatchID {
+			t.Fatalf("the next run's input is %+v, want %+v", next, in)
+		}
+	})
 }
 
 // newRoundsHarness mocks DeliverBatch: call i sends sent[i] deliveries and

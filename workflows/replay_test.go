@@ -19,7 +19,11 @@ import (
 // TestRecordWorkflowHistories) against the current workflow code. Files of
 // an older recording stay when their workflow still has to replay them
 // (FlowRunWorkflow.json: a run started whole, before runs were tried inline;
-// FlowRunWorkflow-resumed.json: a run handed over by RunBatchWorkflow). A failure
+// FlowRunWorkflow-resumed.json: a run handed over by RunBatchWorkflow;
+// DeliverBatchWorkflow-before-rounds.json: a group from before the changes
+// DeliverBatchInput.Version stands for, which started its runs itself;
+// DeliverBatchWorkflow-markers.json: a group handed over without a Version,
+// its changes decided by GetVersion). A failure
 // means a change would break workflows already running in production: make
 // it behind workflow.GetVersion instead, and record new histories only when
 // the old ones can no longer exist.
