@@ -409,31 +409,30 @@ func (s *Deliveries) ClaimInBatches(ctx context.Context, batchIDs []string, carr
 	for h, c := range backlogs {
 		hooks, to = append(hooks, h), append(to, c)
 	}
-	var claimed []struct {
-		ID      string `db:"id"`
-		Carrier string `db:"workflow_id"`
+	var claimed []*Delivery
+	if err := s.DB.SelectContext(ctx, &claimed, claimSQL, pq.StringArray(batchIDs), carrier, pq.StringArray(hooks), pq.StringArray(to)); err != nil {
+		return nil, 0, translate(err, "claim batch deliveries")
 	}
-	if err := s.DB.SelectContext(ctx, &claimed, `UPDATE deliveries d SET workflow_id = COALESCE(
+	for _, d := range claimed {
+		if d.WorkflowID == carrier {
+			own = append(own, d)
+		} else {
+			handed++
+		}
+	}
+	return own, handed, nil
+}
+
+// claimSQL claims in one statement and reads what it claimed as
+// deliverySelect reads deliveries, in publish order.
+var claimSQL = `WITH claimed AS (
+		UPDATE deliveries d SET workflow_id = COALESCE(
 			(SELECT b.carrier FROM unnest($3::text[], $4::text[]) AS b(webhook_id, carrier) WHERE b.webhook_id = d.webhook_id),
 			$2), updated_at = now()
 		WHERE d.batch_id = ANY($1) AND NOT d.ordered AND d.status = 'pending' AND d.parked_at IS NULL
 			AND d.workflow_id IN ('', $2)
-		RETURNING d.id, d.workflow_id`, pq.StringArray(batchIDs), carrier, pq.StringArray(hooks), pq.StringArray(to)); err != nil {
-		return nil, 0, translate(err, "claim batch deliveries")
-	}
-	ids := make([]string, 0, len(claimed))
-	for _, c := range claimed {
-		if c.Carrier == carrier {
-			ids = append(ids, c.ID)
-		}
-	}
-	handed = len(claimed) - len(ids)
-	if len(ids) == 0 {
-		return nil, handed, nil
-	}
-	err = s.DB.SelectContext(ctx, &own, deliverySelect+` WHERE d.id = ANY($1) ORDER BY d.seq`, pq.StringArray(ids))
-	return own, handed, translate(err, "batch deliveries")
-}
+		RETURNING d.*)
+	` + strings.Replace(deliverySelect, "FROM deliveries d ", "FROM claimed d ", 1) + ` ORDER BY d.seq`
 
 // OwnDelivery is a delivery given a workflow of its own at hand-over.
 type OwnDelivery struct {
