@@ -25,13 +25,15 @@ import (
 //
 // Publishing is a group commit: concurrent publishes are coalesced into one
 // batch, stored in one PostgreSQL transaction (events, deliveries, planned
-// runs), and answered once it commits — the answer means durable. A
-// dispatcher then hands committed batches to Temporal, coalescing the ones
-// waiting into one group: one batch workflow for the group's unordered
-// deliveries, one run workflow per trigger with runs, one wake per ordered
-// webhook. The group is recorded before the hand-over, and should this
-// process die before Temporal holds it, the dispatcher sweep of any worker
-// hands the same group over under the same workflow ids.
+// runs), and answered once it commits — the answer means durable. Batches
+// are stored into the dispatch group forming at the time, named before its
+// first batch commits, so its unordered deliveries are stored carried by
+// the group's workflow (which reads them without claiming each). A
+// dispatcher hands each group to Temporal once no commit into it is in
+// flight: one batch workflow for the group's unordered deliveries, one run
+// workflow per trigger with runs, one wake per ordered webhook. Should this
+// process die before Temporal holds a group, the dispatcher sweep of any
+// worker hands the same group over under the same workflow ids.
 //
 // Temporal's cost is per workflow, not per event, so the groups, not the
 // publishes, decide throughput: 64 single-event clients commit batches of
@@ -52,7 +54,7 @@ type Publisher struct {
 	MaxGroup int
 	// GroupWindow is how long the dispatcher, when its last group held more
 	// than one batch (publishes are arriving faster than it hands over),
-	// waits for more batches to join the next one (default 50ms). Under a
+	// lets the next group take batches after its first (default 50ms). Under a
 	// light load every batch goes over at once. Fewer, bigger groups cost
 	// Temporal less: with 64 single-event clients (triggerflow bench
 	// --scenarios plain,unordered, three runs each, alternating), 25 ms
@@ -79,9 +81,9 @@ type Publisher struct {
 	// then the group waits for the sweep.
 	DispatchTimeout time.Duration
 
-	once     sync.Once
-	queue    chan *publishRequest
-	dispatch chan dispatchItem
+	once    sync.Once
+	queue   chan *publishRequest
+	forming *forming
 	// undispatched is the last count of batches waiting for Temporal,
 	// refreshed every second while Run runs.
 	undispatched atomic.Int64
@@ -175,9 +177,11 @@ func (p *Publisher) init() {
 			p.Log = slog.Default()
 		}
 		p.queue = make(chan *publishRequest, 4096)
-		// Bounded: when Temporal falls behind, committers wait here, and
-		// publishers wait for their answer.
-		p.dispatch = make(chan dispatchItem, 256)
+		// Bounded: when Temporal falls behind, the groups waiting past
+		// maxWaitingGroups are left to the sweep, and publishing goes on.
+		p.forming = newForming(p.MaxGroup, maxWaitingGroups, func(g *formingGroup) {
+			p.Log.Debug("dispatcher busy; the sweep will hand the group over", "group", g.id)
+		})
 	})
 }
 
@@ -271,25 +275,19 @@ func (p *Publisher) commitLoop(ctx context.Context) {
 			}
 		}
 		timer.Stop()
-		item, err := p.commit(ctx, batch)
+		// The batch joins the forming group as it is stored; the group is
+		// handed over once no commit into it is in flight.
+		g := p.forming.join()
+		item, err := p.commit(ctx, batch, g)
+		p.forming.leave(g, item, err == nil)
 		for _, r := range batch {
 			r.done <- err
-		}
-		if err == nil {
-			// Never wait for the dispatcher: when Temporal is slow or
-			// down, committed batches are left to the sweep, and publishing
-			// goes on answering.
-			select {
-			case p.dispatch <- item:
-			default:
-				p.Log.Debug("dispatcher busy; the sweep will hand the batch over", "batch", item.batch.BatchID)
-			}
 		}
 	}
 }
 
-// commit stores one batch made of several requests.
-func (p *Publisher) commit(ctx context.Context, reqs []*publishRequest) (dispatchItem, error) {
+// commit stores one batch made of several requests into group g.
+func (p *Publisher) commit(ctx context.Context, reqs []*publishRequest, g *formingGroup) (dispatchItem, error) {
 	var events []domain.Event
 	var spans []trace.SpanContext
 	for _, r := range reqs {
@@ -309,84 +307,57 @@ func (p *Publisher) commit(ctx context.Context, reqs []*publishRequest) (dispatc
 	if err != nil {
 		return dispatchItem{}, fmt.Errorf("match events: %w", err)
 	}
-	stored, err := p.Events.StoreBatch(ctx, events, plan(events, matches))
+	in := store.Joining{Group: g.id, Carrier: workflows.BatchWorkflowID(g.id)}
+	if p.Separate {
+		in.Carrier = "" // each first try claims its delivery for a workflow of its own
+	}
+	stored, err := p.Events.StoreBatchIn(ctx, events, plan(events, matches), in)
 	if err != nil {
 		return dispatchItem{}, err
 	}
 	return dispatchItem{batch: stored, events: stored.NewEvents, spans: spans}, nil
 }
 
-// dispatchLoop hands committed batches to Temporal, coalescing the batches
-// waiting into one group.
+// maxWaitingGroups bounds the full groups waiting for the dispatcher.
+const maxWaitingGroups = 16
+
+// dispatchLoop hands the forming groups to Temporal, one after the other.
+// While publishes arrive faster than groups go over (the last group held
+// more than one batch), it lets a group fill for GroupWindow.
 func (p *Publisher) dispatchLoop(ctx context.Context) {
-	busy := false // the last group held more than one batch
+	busy := false
 	for {
-		var first dispatchItem
+		g := p.forming.next(ctx, busy, p.GroupWindow)
+		if g == nil {
+			return
+		}
+		// The commits still in flight into it end within moments; one that
+		// does not leaves the group to the sweep, which hands it over whole.
 		select {
+		case <-g.settled:
+		case <-time.After(p.DispatchTimeout):
+			p.Log.Warn("a commit into the group is still running; the dispatcher sweep will hand the group over", "group", g.id)
+			continue
 		case <-ctx.Done():
 			return
-		case first = <-p.dispatch:
 		}
-		items := []dispatchItem{first}
-		work := first.work()
-		var window <-chan time.Time
-		if busy {
-			window = time.After(p.GroupWindow)
+		busy = len(g.items) > 1
+		if len(g.items) > 0 {
+			p.dispatchGroup(ctx, g.id, g.items)
 		}
-	collect:
-		for work < p.MaxGroup {
-			select {
-			case it := <-p.dispatch:
-				items = append(items, it)
-				work += it.work()
-				continue
-			default:
-			}
-			if window == nil {
-				break collect
-			}
-			select {
-			case it := <-p.dispatch:
-				items = append(items, it)
-				work += it.work()
-			case <-window:
-				break collect
-			}
-		}
-		busy = len(items) > 1
-		p.dispatchGroup(ctx, items)
 	}
 }
 
 // dispatchGroup hands one group over, retrying briefly; what still fails is
 // left, recorded, to the dispatcher sweep. While Temporal is failing, the
 // breaker leaves groups to the sweep at once.
-func (p *Publisher) dispatchGroup(ctx context.Context, items []dispatchItem) {
-	g := Group{ID: items[0].batch.BatchID}
+func (p *Publisher) dispatchGroup(ctx context.Context, id string, items []dispatchItem) {
+	g := Group{ID: id}
 	for _, it := range items {
 		g.BatchIDs = append(g.BatchIDs, it.batch.BatchID)
-	}
-	if len(g.BatchIDs) > 1 {
-		var err error
-		if g.ID, g.BatchIDs, err = p.Events.AssignGroup(ctx, g.BatchIDs); err != nil {
-			p.Log.Warn("batches stored but not grouped; the dispatcher sweep will hand them over", "batches", g.BatchIDs, "error", err)
-			return
-		}
-	}
-	in := map[string]bool{}
-	for _, id := range g.BatchIDs {
-		in[id] = true
-	}
-	for _, it := range items {
-		if !in[it.batch.BatchID] {
-			continue // a sweep took it over meanwhile
-		}
 		g.Events = append(g.Events, it.events...)
 		g.Plan.Deliveries = append(g.Plan.Deliveries, it.batch.Plan.Deliveries...)
 		g.Plan.Runs = append(g.Plan.Runs, it.batch.Plan.Runs...)
-	}
-	if len(g.BatchIDs) == 0 {
-		return
 	}
 	g.Targets = targetsOf(g.Plan, g.Events)
 	g.Separate = p.Separate

@@ -4,6 +4,7 @@ package dispatch_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -109,6 +110,16 @@ func (r *dispatchRig) publish(t *testing.T, id string) string {
 	return batch
 }
 
+// groupOf is the dispatch group a batch was stored in.
+func (r *dispatchRig) groupOf(t *testing.T, batch string) string {
+	t.Helper()
+	var group string
+	if err := r.s.DB.Get(&group, `SELECT dispatch_group FROM publish_batches WHERE id = $1`, batch); err != nil {
+		t.Fatal(err)
+	}
+	return group
+}
+
 // deliveryWorkflow is the workflow id the API names for an event's delivery.
 func (r *dispatchRig) deliveryWorkflow(t *testing.T, eventID string) string {
 	return r.s.DeliveryOf(t, eventID, "succeeded")["workflow_id"].(string)
@@ -116,7 +127,7 @@ func (r *dispatchRig) deliveryWorkflow(t *testing.T, eventID string) string {
 
 // Publishing answers once the batch is committed; batches committed while a
 // hand-over is under way are handed over together, as one group in one
-// batch workflow.
+// batch workflow, named before the first of them was stored.
 func TestCommittedBatchesWaitingForTheDispatcherGoOverAsOneGroup(t *testing.T) {
 	r := newDispatchRig(t)
 	release := r.tc.holdNext()
@@ -129,17 +140,18 @@ func TestCommittedBatchesWaitingForTheDispatcherGoOverAsOneGroup(t *testing.T) {
 	r.rc.WaitFor(t, 4, 30*time.Second)
 
 	starts := r.tc.started()
-	if len(starts) != 2 || starts[0].BatchID != first || len(starts[0].BatchIDs) != 0 ||
-		starts[1].BatchID != grouped[0] || len(starts[1].BatchIDs) != 3 {
+	if len(starts) != 2 || fmt.Sprint(starts[0].BatchIDs) != fmt.Sprint([]string{first}) ||
+		fmt.Sprint(starts[1].BatchIDs) != fmt.Sprint(grouped) || starts[0].BatchID == starts[1].BatchID {
 		t.Fatalf("batch workflows started: %+v; want one for %s, then one group of %v", starts, first, grouped)
 	}
+	if g := r.groupOf(t, first); g != starts[0].BatchID {
+		t.Fatalf("batch %s has dispatch group %q, want %s", first, g, starts[0].BatchID)
+	}
 	for i, id := range []string{"grp-1", "grp-2", "grp-3"} {
-		var group string
-		r.s.DB.Get(&group, `SELECT dispatch_group FROM publish_batches WHERE id = $1`, grouped[i])
-		if group != grouped[0] {
-			t.Fatalf("batch %s has dispatch group %q, want %s", grouped[i], group, grouped[0])
+		if g := r.groupOf(t, grouped[i]); g != starts[1].BatchID {
+			t.Fatalf("batch %s has dispatch group %q, want %s", grouped[i], g, starts[1].BatchID)
 		}
-		if wf := r.deliveryWorkflow(t, id); wf != workflows.BatchWorkflowID(grouped[0]) {
+		if wf := r.deliveryWorkflow(t, id); wf != workflows.BatchWorkflowID(starts[1].BatchID) {
 			t.Fatalf("delivery of %s names workflow %s, want the group's", id, wf)
 		}
 	}
@@ -159,12 +171,16 @@ func TestSweepHandsOverBatchesTheDispatcherCouldNot(t *testing.T) {
 	for _, id := range []string{"swp-1", "swp-2"} {
 		grouped = append(grouped, r.publish(t, id))
 	}
+	group := r.groupOf(t, grouped[0])
+	if g := r.groupOf(t, grouped[1]); g != group {
+		t.Fatalf("batches committed during one hand-over are in groups %s and %s", group, g)
+	}
 	r.tc.down.Store(true)
 	release()
-	testkit.Eventually(t, 30*time.Second, "the dispatcher assigns the group and gives up", func() bool {
+	testkit.Eventually(t, 30*time.Second, "the dispatcher gives up", func() bool {
 		var n int
-		r.s.DB.Get(&n, `SELECT count(*) FROM publish_batches WHERE dispatch_group = $1 AND dispatched_at IS NULL`, grouped[0])
-		return n == 2
+		r.s.DB.Get(&n, `SELECT count(*) FROM publish_batches WHERE dispatch_group = $1 AND dispatched_at IS NULL`, group)
+		return n == 2 && len(r.tc.started()) == 0
 	})
 	time.Sleep(2 * time.Second) // its three tries are over
 	if n := len(r.rc.Requests()); n != 0 {
@@ -179,12 +195,14 @@ func TestSweepHandsOverBatchesTheDispatcherCouldNot(t *testing.T) {
 	}
 	r.rc.WaitFor(t, 3, 30*time.Second)
 	for _, id := range []string{"swp-1", "swp-2"} {
-		if wf := r.deliveryWorkflow(t, id); wf != workflows.BatchWorkflowID(grouped[0]) {
+		if wf := r.deliveryWorkflow(t, id); wf != workflows.BatchWorkflowID(group) {
 			t.Fatalf("delivery of %s names workflow %s, want the group's", id, wf)
 		}
 	}
-	if r.s.WorkflowExists(t, workflows.BatchWorkflowID(grouped[1])) {
-		t.Fatal("the sweep started a second workflow for a grouped batch")
+	for _, b := range grouped {
+		if r.s.WorkflowExists(t, workflows.BatchWorkflowID(b)) {
+			t.Fatal("the sweep started a second workflow for a grouped batch")
+		}
 	}
 	r.s.ExpireDispatchLeases(t)
 	if n, _, _ := dispatch.SweepUndispatched(context.Background(), r.s.Temporal, r.events, 0, false, testkit.Logger()); n != 0 {
@@ -196,20 +214,20 @@ func TestSweepHandsOverBatchesTheDispatcherCouldNot(t *testing.T) {
 	}
 }
 
-// A batch whose publisher started its workflow but could not record it
-// dispatched (PostgreSQL went away between the two) is swept with other
-// loose batches: they are regrouped under a fresh name, never the name the
-// first one's workflow already has, so every event is delivered — once.
-func TestSweepNeverRegroupsUnderANameAlreadyStarted(t *testing.T) {
+// A group whose publisher started its workflow but could not record it
+// dispatched (PostgreSQL went away between the two) is swept under its own
+// name: the sweep finds that workflow, so every event is delivered — once.
+func TestSweepHandsAGroupOverUnderItsOwnName(t *testing.T) {
 	r := newDispatchRig(t)
 	r.tc.down.Store(true)
 	first := r.publish(t, "rg-0")
 	r.publish(t, "rg-1")
 	r.publish(t, "rg-2")
 	time.Sleep(2 * time.Second) // the dispatcher gave up on all three
-	// The publisher of rg-0 had in fact started its workflow.
-	if _, err := dispatch.StartBatch(context.Background(), r.s.Temporal,
-		workflows.DeliverBatchInput{BatchID: first, HasUnordered: true}, dispatch.SearchAttributeValues{}); err != nil {
+	// The publisher of rg-0 had in fact started its group's workflow.
+	group := r.groupOf(t, first)
+	if _, err := dispatch.StartBatch(context.Background(), r.s.Temporal, workflows.DeliverBatchInput{BatchID: group,
+		BatchIDs: []string{first}, HasUnordered: true, Version: workflows.DeliverBatchVersion}, dispatch.SearchAttributeValues{}); err != nil {
 		t.Fatal(err)
 	}
 	r.rc.WaitFor(t, 1, 30*time.Second)
@@ -226,5 +244,101 @@ func TestSweepNeverRegroupsUnderANameAlreadyStarted(t *testing.T) {
 	}
 	if len(ids) != 3 || r.rc.Count() != 3 {
 		t.Fatalf("receiver got %d requests for %d deliveries; want each of 3 once", r.rc.Count(), len(ids))
+	}
+}
+
+// Batches stored each as a group of its own (as casetimer events are, and
+// as publishers before named groups did), one of which its publisher had
+// handed over under its own name before it failed, are regrouped by the
+// sweep under a fresh name, never the name already started: every event is
+// delivered — once.
+func TestSweepNeverRegroupsUnderANameAlreadyStarted(t *testing.T) {
+	r := newDispatchRig(t)
+	var batches []string
+	for _, id := range []string{"rg-0", "rg-1", "rg-2"} {
+		ev := domain.Event{ID: id, Type: "case.created", OccurredAt: time.Now().UTC(), Data: []byte(`{}`)}
+		stored, err := r.events.StoreBatch(context.Background(), []domain.Event{ev}, store.Plan{Deliveries: []store.PlannedDelivery{{
+			ID: store.NewID(store.PrefixDelivery), WebhookID: r.webhookID, EventID: id}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		batches = append(batches, stored.BatchID)
+	}
+	// The publisher of rg-0 had started its workflow.
+	if _, err := dispatch.StartBatch(context.Background(), r.s.Temporal,
+		workflows.DeliverBatchInput{BatchID: batches[0], HasUnordered: true}, dispatch.SearchAttributeValues{}); err != nil {
+		t.Fatal(err)
+	}
+	r.rc.WaitFor(t, 1, 30*time.Second)
+	r.s.ExpireDispatchLeases(t)
+	if n, _, err := dispatch.SweepUndispatched(context.Background(), r.s.Temporal, r.events, 0, false, testkit.Logger()); err != nil || n != 3 {
+		t.Fatalf("sweep handed over %d batches (%v), want 3", n, err)
+	}
+	r.rc.WaitFor(t, 3, 30*time.Second)
+	time.Sleep(time.Second)
+	ids := map[string]int{}
+	for _, req := range r.rc.Requests() {
+		ids[req.Header.Get("Webhook-Id")]++
+	}
+	if len(ids) != 3 || r.rc.Count() != 3 {
+		t.Fatalf("receiver got %d requests for %d deliveries; want each of 3 once", r.rc.Count(), len(ids))
+	}
+	if g := r.groupOf(t, batches[1]); g == batches[0] || g == batches[1] {
+		t.Fatalf("the sweep regrouped under %s", g)
+	}
+}
+
+// Under concurrent publishes, each delivery is stored carried by its
+// group's workflow, which reads it without a claim: from insert to
+// success, no delivery's carrier is ever written, and each is delivered
+// once.
+func TestDeliveriesAreStoredCarriedByTheirGroupsWorkflow(t *testing.T) {
+	r := newDispatchRig(t)
+	if _, err := r.s.DB.Exec(`CREATE TABLE carrier_writes (delivery_id text, old text, new text);
+		CREATE FUNCTION log_carrier_write() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+			INSERT INTO carrier_writes VALUES (NEW.id, OLD.workflow_id, NEW.workflow_id); RETURN NEW; END $$;
+		CREATE TRIGGER carrier_writes AFTER UPDATE OF workflow_id ON deliveries
+			FOR EACH ROW WHEN (OLD.workflow_id IS DISTINCT FROM NEW.workflow_id) EXECUTE FUNCTION log_carrier_write();`); err != nil {
+		t.Fatal(err)
+	}
+	const n = 60
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.publish(t, fmt.Sprintf("carried-%d", i))
+		}()
+	}
+	wg.Wait()
+	r.rc.WaitFor(t, n, 30*time.Second)
+	var rows []struct {
+		ID      string `db:"id"`
+		Carrier string `db:"workflow_id"`
+		Group   string `db:"dispatch_group"`
+	}
+	testkit.Eventually(t, 30*time.Second, "every delivery is recorded succeeded", func() bool {
+		rows = nil
+		if err := r.s.DB.Select(&rows, `SELECT d.id, d.workflow_id, b.dispatch_group FROM deliveries d
+			JOIN publish_batches b ON b.id = d.batch_id WHERE d.status = 'succeeded'`); err != nil {
+			t.Fatal(err)
+		}
+		return len(rows) == n
+	})
+	for _, d := range rows {
+		if d.Carrier != workflows.BatchWorkflowID(d.Group) {
+			t.Fatalf("delivery %s carried by %s, want its group %s's workflow", d.ID, d.Carrier, d.Group)
+		}
+	}
+	var writes []string
+	if err := r.s.DB.Select(&writes, `SELECT delivery_id || ': ' || old || ' -> ' || new FROM carrier_writes`); err != nil {
+		t.Fatal(err)
+	}
+	if len(writes) != 0 {
+		t.Fatalf("%d carrier writes on the delivery path, e.g. %s", len(writes), writes[0])
+	}
+	time.Sleep(500 * time.Millisecond)
+	if c := r.rc.Count(); c != n {
+		t.Fatalf("receiver got %d requests, want %d", c, n)
 	}
 }

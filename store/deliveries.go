@@ -395,10 +395,12 @@ func (c *attemptColumns) args() []any {
 
 // ClaimInBatches claims for workflow carrier the pending unordered
 // deliveries of publish batches that no other workflow carries (nor parked),
-// and returns them in publish order. Claiming first makes a batch's
+// and returns them with those the batches were stored carried by it
+// (StoreBatchIn), in publish order. Claiming first makes a batch's
 // deliveries belong to one group workflow even if a group is ever handed
 // over twice under different names; calling it again from the same workflow
-// (a retried activity) returns what it still carries.
+// (a retried activity) returns what it still carries. Deliveries stored
+// carried by it are not written: most of a group's are.
 //
 // backlogs maps webhook ids to the backlog workflow that takes their
 // deliveries instead (their receivers are at their limit): the same
@@ -423,16 +425,23 @@ func (s *Deliveries) ClaimInBatches(ctx context.Context, batchIDs []string, carr
 	return own, handed, nil
 }
 
-// claimSQL claims in one statement and reads what it claimed as
-// deliverySelect reads deliveries, in publish order.
+// claimSQL claims the deliveries no workflow carries (and hands a busy
+// webhook's to its backlog), reads those already carried by the claimer,
+// and returns both as deliverySelect reads deliveries, in publish order.
+// The two parts see one snapshot and take disjoint rows.
 var claimSQL = `WITH claimed AS (
 		UPDATE deliveries d SET workflow_id = COALESCE(
 			(SELECT b.carrier FROM unnest($3::text[], $4::text[]) AS b(webhook_id, carrier) WHERE b.webhook_id = d.webhook_id),
 			$2), updated_at = now()
 		WHERE d.batch_id = ANY($1) AND NOT d.ordered AND d.status = 'pending' AND d.parked_at IS NULL
-			AND d.workflow_id IN ('', $2)
-		RETURNING d.*)
-	` + strings.Replace(deliverySelect, "FROM deliveries d ", "FROM claimed d ", 1) + ` ORDER BY d.seq`
+			AND (d.workflow_id = '' OR (d.workflow_id = $2 AND d.webhook_id = ANY($3)))
+		RETURNING d.*
+	), carried AS (
+		SELECT d.* FROM deliveries d
+		WHERE d.batch_id = ANY($1) AND NOT d.ordered AND d.status = 'pending' AND d.parked_at IS NULL
+			AND d.workflow_id = $2 AND d.webhook_id <> ALL($3)
+	), taken AS (SELECT * FROM claimed UNION ALL SELECT * FROM carried)
+	` + strings.Replace(deliverySelect, "FROM deliveries d ", "FROM taken d ", 1) + ` ORDER BY d.seq`
 
 // OwnDelivery is a delivery given a workflow of its own at hand-over.
 type OwnDelivery struct {
@@ -533,7 +542,7 @@ func (s *Deliveries) ResumeParked(ctx context.Context, webhookIDs []string, limi
 		for start := 0; start < len(ids); start += ParkedBatchSize {
 			end := min(start+ParkedBatchSize, len(ids))
 			batch := NewID(PrefixBatch)
-			if _, err := tx.ExecContext(ctx, insertBatch, batch, dispatchLease.Milliseconds()); err != nil {
+			if _, err := tx.ExecContext(ctx, insertBatch, batch, dispatchLease.Milliseconds(), ""); err != nil {
 				return translate(err, "publish batch")
 			}
 			if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET parked_at = NULL, batch_id = $2, updated_at = now()

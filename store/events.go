@@ -59,15 +59,15 @@ const (
 	// its own): its dispatcher hands it over within the lease, or a sweep
 	// takes it over after.
 	insertBatch = `INSERT INTO publish_batches (id, dispatch_group, claimed_until)
-		VALUES ($1, $1, now() + $2 * interval '1 millisecond')`
+		VALUES ($1, COALESCE(NULLIF($3, ''), $1), now() + $2 * interval '1 millisecond')`
 	insertEvents = `INSERT INTO events (id, type, occurred_at, subject, data, batch_id)
 		SELECT e.id, e.type, e.occurred_at, e.subject, e.data, $6
 		FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::jsonb[])
 			AS e(id, type, occurred_at, subject, data)
 		ON CONFLICT (id) DO NOTHING
 		RETURNING id`
-	insertDeliveries = `INSERT INTO deliveries (id, webhook_id, event_id, batch_id, ordered)
-		SELECT d.id, d.webhook_id, d.event_id, $5, d.ordered
+	insertDeliveries = `INSERT INTO deliveries (id, webhook_id, event_id, batch_id, ordered, workflow_id)
+		SELECT d.id, d.webhook_id, d.event_id, $5, d.ordered, CASE WHEN d.ordered THEN '' ELSE $6 END
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::bool[]) WITH ORDINALITY AS d(id, webhook_id, event_id, ordered, ord)
 		ORDER BY d.ord`
 	// lockPlannedWebhooks keeps the webhooks a batch delivers to from being
@@ -87,8 +87,25 @@ const (
 // plan holds for them (decided by matching, before the transaction): an
 // event whose id is already stored is skipped with its plan rows
 // (publishing is idempotent), so only new events lead anywhere. When it
-// returns nil, the events and everything they lead to are durable.
+// returns nil, the events and everything they lead to are durable. The
+// batch is a dispatch group of its own, its deliveries carried by no
+// workflow yet (the group's workflow claims them).
 func (s *Events) StoreBatch(ctx context.Context, events []domain.Event, plan Plan) (StoredBatch, error) {
+	return s.StoreBatchIn(ctx, events, plan, Joining{})
+}
+
+// Joining is the dispatch group a batch joins as it is stored, named
+// before its first batch commits, and the workflow that will carry the
+// group's unordered deliveries (empty when each is to be claimed).
+type Joining struct {
+	Group   string
+	Carrier string
+}
+
+// StoreBatchIn is StoreBatch into dispatch group in.Group, with the
+// unordered deliveries stored carried by in.Carrier from the start: its
+// workflow then reads them without claiming each (see ClaimInBatches).
+func (s *Events) StoreBatchIn(ctx context.Context, events []domain.Event, plan Plan, in Joining) (StoredBatch, error) {
 	out := StoredBatch{BatchID: NewID(PrefixBatch)}
 	// Rows are inserted in id order: concurrent batches that share ids then
 	// take their row locks in the same order and cannot deadlock.
@@ -109,7 +126,7 @@ func (s *Events) StoreBatch(ctx context.Context, events []domain.Event, plan Pla
 	// transaction again rather than failing the publish.
 	err := withRetriedTx(ctx, s.DB, func(tx *sqlx.Tx) error {
 		out.NewEvents, out.Plan = nil, Plan{}
-		if _, err := tx.ExecContext(ctx, insertBatch, out.BatchID, dispatchLease.Milliseconds()); err != nil {
+		if _, err := tx.ExecContext(ctx, insertBatch, out.BatchID, dispatchLease.Milliseconds(), in.Group); err != nil {
 			return translate(err, "publish batch")
 		}
 		var inserted []string
@@ -144,7 +161,7 @@ func (s *Events) StoreBatch(ctx context.Context, events []domain.Event, plan Pla
 				dIDs[i], whIDs[i], evIDs[i], ordered[i] = d.ID, d.WebhookID, d.EventID, d.Ordered
 			}
 			if _, err := tx.ExecContext(ctx, insertDeliveries, pq.StringArray(dIDs), pq.StringArray(whIDs),
-				pq.StringArray(evIDs), pq.BoolArray(ordered), out.BatchID); err != nil {
+				pq.StringArray(evIDs), pq.BoolArray(ordered), out.BatchID, in.Carrier); err != nil {
 				return translate(err, "store deliveries")
 			}
 		}
@@ -263,37 +280,27 @@ func (s *Events) MarkDispatched(ctx context.Context, batchIDs ...string) error {
 // hand-over is bounded well below it.
 const dispatchLease = 20 * time.Second
 
-// AssignGroup records that batches are handed to Temporal together, before
-// the hand-over begins, and claims them for a while: a sweep finishing an
-// interrupted hand-over then uses the same workflow ids. Only batches not
+// AssignNewGroup records that batches stored each as a group of its own
+// (StoreBatch) are handed to Temporal together under a fresh group name
+// (PrefixGroup), and claims them for a while: a sweep regroups such batches,
+// whose publisher may have started a workflow under a batch's own name
+// before it failed — a fresh name never meets it. Only batches not
 // dispatched and not in a group of several before are taken, so a batch
-// never lands in two groups. The group is named by the smallest id taken;
-// it returns that name and the batches taken (none when all were taken
-// elsewhere meanwhile).
-func (s *Events) AssignGroup(ctx context.Context, batchIDs []string) (string, []string, error) {
-	return s.assignGroup(ctx, batchIDs, "")
-}
-
-// AssignNewGroup is AssignGroup under a fresh group name (PrefixGroup), for
-// a sweep regrouping batches whose publisher may have started a workflow
-// under a batch's own name before it failed: a fresh name never meets it.
-// (Deliveries and runs are claimed by the workflow that carries them, so a
-// batch handed over twice is still delivered once.)
+// never lands in two groups; it returns the name and the batches taken
+// (none when all were taken elsewhere meanwhile). (Deliveries and runs are
+// claimed by the workflow that carries them, so a batch handed over twice
+// is still delivered once.)
 func (s *Events) AssignNewGroup(ctx context.Context, batchIDs []string) (string, []string, error) {
-	return s.assignGroup(ctx, batchIDs, NewID(PrefixGroup))
-}
-
-func (s *Events) assignGroup(ctx context.Context, batchIDs []string, name string) (string, []string, error) {
+	name := NewID(PrefixGroup)
 	var rows []struct {
 		ID    string `db:"id"`
 		Group string `db:"dispatch_group"`
 	}
 	err := s.DB.SelectContext(ctx, &rows, `WITH cand AS (
 			SELECT id FROM publish_batches WHERE id = ANY($1) AND (dispatch_group = '' OR dispatch_group = id)
-				AND dispatched_at IS NULL ORDER BY id FOR UPDATE),
-		leader AS (SELECT COALESCE(NULLIF($3, ''), min(id)) AS g FROM cand)
-		UPDATE publish_batches b SET dispatch_group = leader.g, claimed_until = now() + $2 * interval '1 millisecond'
-		FROM cand, leader WHERE b.id = cand.id RETURNING b.id, b.dispatch_group`,
+				AND dispatched_at IS NULL ORDER BY id FOR UPDATE)
+		UPDATE publish_batches b SET dispatch_group = $3, claimed_until = now() + $2 * interval '1 millisecond'
+		FROM cand WHERE b.id = cand.id RETURNING b.id, b.dispatch_group`,
 		pq.StringArray(batchIDs), dispatchLease.Milliseconds(), name)
 	if err != nil || len(rows) == 0 {
 		return "", nil, translate(err, "assign dispatch group")

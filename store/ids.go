@@ -15,7 +15,7 @@ const (
 	PrefixDelivery  = "msg_" // Standard Webhooks calls the message id msg_…
 	PrefixEvent     = "evt_"
 	PrefixBatch     = "bat_"
-	PrefixGroup     = "grp_" // batches a sweep regrouped
+	PrefixGroup     = "grp_" // a dispatch group: named as it forms, or by a sweep regrouping
 	PrefixFlow      = "flw_"
 	PrefixTrigger   = "trg_"
 	PrefixQueueHook = "qh_"

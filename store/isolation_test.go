@@ -476,3 +476,84 @@ func TestClaimInBatchesHandsBusyWebhooksDeliveriesToTheirBacklog(t *testing.T) {
 		}
 	}
 }
+
+// A batch stored into a named group (StoreBatchIn) has its unordered
+// deliveries carried by the group's workflow from the start: that
+// workflow's claim reads them without writing them (but still hands a busy
+// webhook's to its backlog, and claims a loose batch's beside them), and
+// no other workflow can claim them.
+func TestClaimReadsDeliveriesStoredCarriedByTheClaimer(t *testing.T) {
+	r := newDeliveryRig(t, nil)
+	ctx := context.Background()
+	busy := r.addWebhook(t, "busy")
+	ordered := r.addWebhook(t, "ordered")
+	if _, err := r.db.Exec(`UPDATE webhooks SET ordered = true WHERE id = $1`, ordered.ID); err != nil {
+		t.Fatal(err)
+	}
+	ordered.Ordered = true
+	ev := func(id string) []domain.Event {
+		return []domain.Event{{ID: id, Type: "case.created", OccurredAt: time.Now().UTC(), Data: json.RawMessage(`{}`)}}
+	}
+	group, carrier, backlog := "grp_named", "delivery-batch-grp_named", "delivery-backlog-busy-"+busy.ID
+	named, err := r.events.StoreBatchIn(ctx, ev("evt-named"), planFor(ev("evt-named"), r.webhook, busy, ordered),
+		store.Joining{Group: group, Carrier: carrier})
+	if err != nil {
+		t.Fatal(err)
+	}
+	loose, err := r.events.StoreBatch(ctx, ev("evt-loose"), planFor(ev("evt-loose"), r.webhook))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored []struct {
+		Webhook string `db:"webhook_id"`
+		Carrier string `db:"workflow_id"`
+		Xmin    string `db:"xmin"`
+	}
+	if err := r.db.Select(&stored, `SELECT webhook_id, workflow_id, xmin::text FROM deliveries WHERE batch_id = $1 ORDER BY seq`, named.BatchID); err != nil {
+		t.Fatal(err)
+	}
+	var g string
+	if err := r.db.Get(&g, `SELECT dispatch_group FROM publish_batches WHERE id = $1`, named.BatchID); err != nil || g != group {
+		t.Fatalf("the batch's dispatch group is %q (%v), want %s", g, err, group)
+	}
+	if len(stored) != 3 || stored[0].Carrier != carrier || stored[1].Carrier != carrier || stored[2].Carrier != "" {
+		t.Fatalf("stored %+v; want the unordered deliveries carried by %s, the ordered one by no one (its queue takes it)", stored, carrier)
+	}
+
+	// Another workflow (a group under another name) gets none of them.
+	if own, handed, err := r.deliveries.ClaimInBatches(ctx, []string{named.BatchID}, "delivery-batch-other", nil); err != nil || len(own) != 0 || handed != 0 {
+		t.Fatalf("another workflow claimed %d and handed %d (%v)", len(own), handed, err)
+	}
+	for call := 1; call <= 2; call++ {
+		own, handed, err := r.deliveries.ClaimInBatches(ctx, []string{named.BatchID, loose.BatchID}, carrier, map[string]string{busy.ID: backlog})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if wantHanded := map[int]int{1: 1, 2: 0}[call]; len(own) != 2 || handed != wantHanded {
+			t.Fatalf("call %d: got %d deliveries and handed %d over; want 2 and %d", call, len(own), handed, wantHanded)
+		}
+		for _, d := range own {
+			if d.WebhookID != r.webhook.ID || d.WorkflowID != carrier || d.EventType != "case.created" {
+				t.Fatalf("call %d: got %+v", call, d)
+			}
+		}
+	}
+	var after []struct {
+		Webhook string `db:"webhook_id"`
+		Carrier string `db:"workflow_id"`
+		Xmin    string `db:"xmin"`
+	}
+	if err := r.db.Select(&after, `SELECT webhook_id, workflow_id, xmin::text FROM deliveries WHERE batch_id = $1 ORDER BY seq`, named.BatchID); err != nil {
+		t.Fatal(err)
+	}
+	if after[0].Xmin != stored[0].Xmin || after[0].Carrier != carrier {
+		t.Fatalf("the healthy webhook's delivery was written by the claim: %+v, stored %+v", after[0], stored[0])
+	}
+	if after[1].Carrier != backlog {
+		t.Fatalf("the busy webhook's delivery is carried by %s, want its backlog", after[1].Carrier)
+	}
+	var looseCarrier string
+	if err := r.db.Get(&looseCarrier, `SELECT workflow_id FROM deliveries WHERE batch_id = $1`, loose.BatchID); err != nil || looseCarrier != carrier {
+		t.Fatalf("the loose batch's delivery is carried by %q (%v), want %s", looseCarrier, err, carrier)
+	}
+}
