@@ -454,3 +454,34 @@ func TestDrainBacklogParksADisabledWebhooksBacklog(t *testing.T) {
 		t.Fatalf("a parked delivery is still in the backlog: %+v", res)
 	}
 }
+
+// A receiver at its limit is one that answers slowly: once its last answer
+// took a second or more, a group's lane that finds all of its requests in
+// use hands its deliveries to the backlog at once — it neither waits a
+// second for a request nor, when few groups share the requests (each gets
+// one now and then), keeps its group open for as long as they all take.
+func TestALaneHandsASlowReceiversDeliveriesOverAtOnceWhenItsRequestsAreInUse(t *testing.T) {
+	slow := testkit.NewReceiver(t)
+	slow.Script(func(int, testkit.Received) testkit.Response {
+		time.Sleep(1100 * time.Millisecond)
+		return testkit.Response{Status: 200}
+	})
+	fx := newBatchFixture(t, 2, hookSpec{code: "slow", url: slow.URL + "/s", timeout: 5 * time.Second})
+	fx.acts.MaxPerWebhook = 2
+	// The first group sends both of its deliveries: the receiver answered,
+	// slowly.
+	if res, err := fx.deliver(context.Background()); err != nil || res.Succeeded != 2 {
+		t.Fatalf("first group: %+v, %v", res, err)
+	}
+	release := activities.HoldRequests(fx.acts, fx.hooks["slow"].ID, 2) // its requests in use elsewhere
+	defer release()
+	fx.newBatch(t, "later", 5)
+	start := time.Now()
+	res, err := fx.deliver(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 500*time.Millisecond || res.Backlogged != 5 || slow.Count() != 2 {
+		t.Fatalf("later group: %+v in %s, receiver got %d; want its 5 deliveries handed to the backlog at once", res, took, slow.Count())
+	}
+}

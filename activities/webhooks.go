@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -71,6 +72,9 @@ type Webhooks struct {
 
 	slots sync.Map // webhook id → chan struct{} (MaxPerWebhook tokens)
 	woke  sync.Map // webhook id → wake: its backlog workflow's last wake from this process
+	// lastTook: webhook id → *atomic.Int64, how long the webhook's last
+	// try from this process took (see answersSlowly).
+	lastTook sync.Map
 }
 
 // wake is when this process last woke a webhook's backlog workflow.
@@ -546,6 +550,9 @@ func (s *sending) run(lanes []*lane, workers int, patience time.Duration, joinBa
 					}
 					r := s.a.attempt(s.ctx, l.webhook, d, d.Attempts+1, s.scopes)
 					<-slots
+					if r.Attempt != nil {
+						s.a.noteTook(l.webhook.ID, time.Duration(r.Attempt.DurationMS)*time.Millisecond)
+					}
 					r.Attempt.WorkflowID, r.Outcome.Carrier = s.carrier, s.carrier
 					s.rec.add(r)
 					s.count(func() { s.progress.Sent++ })
@@ -565,17 +572,20 @@ func (s *sending) run(lanes []*lane, workers int, patience time.Duration, joinBa
 
 // acquire takes one of a webhook's request tokens for a request, waiting
 // up to patience (and never past the call's deadline). With joinBacklog, a
-// webhook with no token free whose backlog workflow this process woke in
-// the last backlogRecent gets none at once: its backlog is being sent
+// webhook with no token free gets none at once when this process woke its
+// backlog workflow in the last backlogRecent (its backlog is being sent
 // oldest first, and the lane's deliveries join it rather than take the
-// tokens it waits for. starved says the lane found none before the deadline.
+// tokens it waits for) or when it answers slowly (a receiver at its
+// limit: waiting for its requests would keep the group open for as long as
+// they take, however few groups share them). starved says the lane found
+// none before the deadline.
 func (s *sending) acquire(slots chan struct{}, webhookID string, patience time.Duration, joinBacklog bool) (ok, starved bool) {
 	select {
 	case slots <- struct{}{}:
 		return true, false
 	default:
 	}
-	if joinBacklog && s.a.backlogRecent(webhookID) {
+	if joinBacklog && (s.a.backlogRecent(webhookID) || s.a.answersSlowly(webhookID)) {
 		return false, true
 	}
 	wait, cancel := context.WithDeadline(s.ctx, minTime(s.deadline, s.a.now().Add(patience)))
@@ -586,6 +596,24 @@ func (s *sending) acquire(slots chan struct{}, webhookID string, patience time.D
 	case <-wait.Done():
 		return false, s.a.now().Before(s.deadline)
 	}
+}
+
+// slowAnswer is how long a webhook's last try (from this process) takes
+// for the webhook to answer slowly: a group's lane that then finds all its
+// requests in use hands its deliveries to the backlog at once.
+const slowAnswer = time.Second
+
+func (a *Webhooks) noteTook(webhookID string, took time.Duration) {
+	v, ok := a.lastTook.Load(webhookID)
+	if !ok {
+		v, _ = a.lastTook.LoadOrStore(webhookID, new(atomic.Int64))
+	}
+	v.(*atomic.Int64).Store(int64(took))
+}
+
+func (a *Webhooks) answersSlowly(webhookID string) bool {
+	v, ok := a.lastTook.Load(webhookID)
+	return ok && time.Duration(v.(*atomic.Int64).Load()) >= slowAnswer
 }
 
 // backlogRecent is how long after this process woke a webhook's backlog
