@@ -120,6 +120,24 @@ func (r *dispatchRig) groupOf(t *testing.T, batch string) string {
 	return group
 }
 
+// sweepDeliversEachOnce sweeps every undispatched batch, expecting n, and
+// waits for the receiver to get each of the n deliveries exactly once.
+func (r *dispatchRig) sweepDeliversEachOnce(t *testing.T, n int) {
+	t.Helper()
+	if got, _, err := dispatch.SweepUndispatched(context.Background(), r.s.Temporal, r.events, 0, false, testkit.Logger()); err != nil || got != n {
+		t.Fatalf("sweep handed over %d batches (%v), want %d", got, err, n)
+	}
+	r.rc.WaitFor(t, n, 30*time.Second)
+	time.Sleep(time.Second)
+	ids := map[string]int{}
+	for _, req := range r.rc.Requests() {
+		ids[req.Header.Get("Webhook-Id")]++
+	}
+	if len(ids) != n || r.rc.Count() != n {
+		t.Fatalf("receiver got %d requests for %d deliveries; want each of %d once", r.rc.Count(), len(ids), n)
+	}
+}
+
 // deliveryWorkflow is the workflow id the API names for an event's delivery.
 func (r *dispatchRig) deliveryWorkflow(t *testing.T, eventID string) string {
 	return r.s.DeliveryOf(t, eventID, "succeeded")["workflow_id"].(string)
@@ -233,18 +251,7 @@ func TestSweepHandsAGroupOverUnderItsOwnName(t *testing.T) {
 	r.rc.WaitFor(t, 1, 30*time.Second)
 	r.tc.down.Store(false)
 	r.s.ExpireDispatchLeases(t)
-	if n, _, err := dispatch.SweepUndispatched(context.Background(), r.s.Temporal, r.events, 0, false, testkit.Logger()); err != nil || n != 3 {
-		t.Fatalf("sweep handed over %d batches (%v), want 3", n, err)
-	}
-	r.rc.WaitFor(t, 3, 30*time.Second)
-	time.Sleep(time.Second)
-	ids := map[string]int{}
-	for _, req := range r.rc.Requests() {
-		ids[req.Header.Get("Webhook-Id")]++
-	}
-	if len(ids) != 3 || r.rc.Count() != 3 {
-		t.Fatalf("receiver got %d requests for %d deliveries; want each of 3 once", r.rc.Count(), len(ids))
-	}
+	r.sweepDeliversEachOnce(t, 3)
 }
 
 // Batches stored each as a group of its own (as casetimer events are, and
@@ -271,18 +278,7 @@ func TestSweepNeverRegroupsUnderANameAlreadyStarted(t *testing.T) {
 	}
 	r.rc.WaitFor(t, 1, 30*time.Second)
 	r.s.ExpireDispatchLeases(t)
-	if n, _, err := dispatch.SweepUndispatched(context.Background(), r.s.Temporal, r.events, 0, false, testkit.Logger()); err != nil || n != 3 {
-		t.Fatalf("sweep handed over %d batches (%v), want 3", n, err)
-	}
-	r.rc.WaitFor(t, 3, 30*time.Second)
-	time.Sleep(time.Second)
-	ids := map[string]int{}
-	for _, req := range r.rc.Requests() {
-		ids[req.Header.Get("Webhook-Id")]++
-	}
-	if len(ids) != 3 || r.rc.Count() != 3 {
-		t.Fatalf("receiver got %d requests for %d deliveries; want each of 3 once", r.rc.Count(), len(ids))
-	}
+	r.sweepDeliversEachOnce(t, 3)
 	if g := r.groupOf(t, batches[1]); g == batches[0] || g == batches[1] {
 		t.Fatalf("the sweep regrouped under %s", g)
 	}

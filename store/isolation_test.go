@@ -504,14 +504,20 @@ func TestClaimReadsDeliveriesStoredCarriedByTheClaimer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stored []struct {
+	type row struct {
 		Webhook string `db:"webhook_id"`
 		Carrier string `db:"workflow_id"`
-		Xmin    string `db:"xmin"`
+		Xmin    string `db:"xmin"` // changes with every write of the row
 	}
-	if err := r.db.Select(&stored, `SELECT webhook_id, workflow_id, xmin::text FROM deliveries WHERE batch_id = $1 ORDER BY seq`, named.BatchID); err != nil {
-		t.Fatal(err)
+	rows := func() []row {
+		t.Helper()
+		var out []row
+		if err := r.db.Select(&out, `SELECT webhook_id, workflow_id, xmin::text FROM deliveries WHERE batch_id = $1 ORDER BY seq`, named.BatchID); err != nil {
+			t.Fatal(err)
+		}
+		return out
 	}
+	stored := rows()
 	var g string
 	if err := r.db.Get(&g, `SELECT dispatch_group FROM publish_batches WHERE id = $1`, named.BatchID); err != nil || g != group {
 		t.Fatalf("the batch's dispatch group is %q (%v), want %s", g, err, group)
@@ -538,14 +544,7 @@ func TestClaimReadsDeliveriesStoredCarriedByTheClaimer(t *testing.T) {
 			}
 		}
 	}
-	var after []struct {
-		Webhook string `db:"webhook_id"`
-		Carrier string `db:"workflow_id"`
-		Xmin    string `db:"xmin"`
-	}
-	if err := r.db.Select(&after, `SELECT webhook_id, workflow_id, xmin::text FROM deliveries WHERE batch_id = $1 ORDER BY seq`, named.BatchID); err != nil {
-		t.Fatal(err)
-	}
+	after := rows()
 	if after[0].Xmin != stored[0].Xmin || after[0].Carrier != carrier {
 		t.Fatalf("the healthy webhook's delivery was written by the claim: %+v, stored %+v", after[0], stored[0])
 	}
