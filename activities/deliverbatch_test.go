@@ -160,9 +160,10 @@ func (fx *batchFixture) attempts(t *testing.T, code string) []store.Attempt {
 
 // A slow receiver fills only its own lane: the healthy webhook's deliveries
 // in the same group all go out at once and are recorded while the slow
-// ones are still waiting; a call starts requests only within its budget and
-// leaves the rest for the next call; timeouts are FAILED attempts with their
-// duration, handed to their own workflows to be retried by policy.
+// ones are still waiting; timeouts are FAILED attempts with their duration,
+// handed to their own workflows to be retried by policy; once the receiver
+// has answered that slowly, the lane hands the rest to the webhook's
+// backlog instead of keeping the group open.
 func TestDeliverBatchKeepsAHealthyWebhookClearOfASlowOne(t *testing.T) {
 	healthy, slow := testkit.NewReceiver(t), testkit.NewReceiver(t)
 	slow.Script(func(int, testkit.Received) testkit.Response {
@@ -204,12 +205,12 @@ func TestDeliverBatchKeepsAHealthyWebhookClearOfASlowOne(t *testing.T) {
 		t.Fatalf("healthy receiver got %d requests, want 20", n)
 	}
 	tried := fx.statuses(t, "slow")[domain.DeliveryPending]
-	if res.Left == 0 || res.Left >= 20 || res.Succeeded != 20 {
-		t.Fatalf("result %+v: want the 20 healthy ones done, some slow ones left for the next call", res)
+	if res.Backlogged == 0 || res.Backlogged+res.Left >= 20 || res.Succeeded != 20 {
+		t.Fatalf("result %+v: want the 20 healthy ones done, the slow ones after the first round handed to the backlog", res)
 	}
 	atts := fx.attempts(t, "slow")
-	if len(atts) != 20-res.Left || tried != 20 {
-		t.Fatalf("%d slow attempts recorded, %d left, %d pending", len(atts), res.Left, tried)
+	if len(atts) != 20-res.Left-res.Backlogged || tried != 20 {
+		t.Fatalf("%d slow attempts recorded, %d left, %d backlogged, %d pending", len(atts), res.Left, res.Backlogged, tried)
 	}
 	for _, a := range atts {
 		if a.Result != store.AttemptFailed || !strings.Contains(a.Error, "timed out") || a.DurationMS < 900 || a.DurationMS > 2500 {
@@ -224,13 +225,40 @@ func TestDeliverBatchKeepsAHealthyWebhookClearOfASlowOne(t *testing.T) {
 			t.Fatalf("retry after %s, want the policy's 1m", item.FirstDelay)
 		}
 	}
-	// The next call goes on with what was left, and sends nothing twice.
+	// The next call finds nothing of the group's left to send twice.
 	res2, err := fx.deliver(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := len(fx.attempts(t, "slow")); got != len(atts)+(res.Left-res2.Left) || len(healthy.Requests()) != 20 {
 		t.Fatalf("after the second call: %d slow attempts, healthy got %d", got, len(healthy.Requests()))
+	}
+}
+
+// A call starts requests only within its budget and leaves the rest for
+// the next call, which sends them and nothing twice (a receiver slower than
+// the budget allows, though not slow enough for its backlog).
+func TestACallStartsRequestsOnlyWithinItsBudget(t *testing.T) {
+	rc := testkit.NewReceiver(t)
+	rc.Script(func(int, testkit.Received) testkit.Response {
+		return testkit.Response{Status: 200, Delay: 700 * time.Millisecond}
+	})
+	fx := newBatchFixture(t, 10, hookSpec{code: "steady", url: rc.URL + "/s", timeout: 5 * time.Second})
+	fx.acts.Concurrency, fx.acts.Budget = 2, 2*time.Second
+	start := time.Now()
+	res, err := fx.deliver(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > fx.acts.Budget+time.Second || res.Left == 0 || res.Left >= 10 || res.Succeeded != 10-res.Left || res.Backlogged != 0 {
+		t.Fatalf("first call: %+v in %s; want some sent within the 2s budget, the rest left", res, took)
+	}
+	res2, err := fx.deliver(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res2.Succeeded != res.Left || rc.Count() != 10 {
+		t.Fatalf("second call: %+v, receiver got %d; want the %d left sent, each delivery once", res2, rc.Count(), res.Left)
 	}
 }
 
@@ -474,7 +502,6 @@ func TestALaneHandsASlowReceiversDeliveriesOverAtOnceWhenItsRequestsAreInUse(t *
 		t.Fatalf("first group: %+v, %v", res, err)
 	}
 	release := activities.HoldRequests(fx.acts, fx.hooks["slow"].ID, 2) // its requests in use elsewhere
-	defer release()
 	fx.newBatch(t, "later", 5)
 	start := time.Now()
 	res, err := fx.deliver(context.Background())
@@ -483,5 +510,19 @@ func TestALaneHandsASlowReceiversDeliveriesOverAtOnceWhenItsRequestsAreInUse(t *
 	}
 	if took := time.Since(start); took > 500*time.Millisecond || res.Backlogged != 5 || slow.Count() != 2 {
 		t.Fatalf("later group: %+v in %s, receiver got %d; want its 5 deliveries handed to the backlog at once", res, took, slow.Count())
+	}
+
+	// With its requests free, a lane sends one round (its 2 requests) and
+	// hands the rest over, rather than keep its group open round after
+	// round.
+	release()
+	fx.acts.Concurrency = 2
+	fx.newBatch(t, "round", 6)
+	start = time.Now()
+	if res, err = fx.deliver(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 2*time.Second || res.Succeeded != 2 || res.Backlogged != 4 {
+		t.Fatalf("group of 6: %+v in %s; want one round of 2 sent and 4 handed to the backlog", res, took)
 	}
 }

@@ -535,6 +535,15 @@ func (s *sending) run(lanes []*lane, workers int, patience time.Duration, joinBa
 			go func() {
 				defer wg.Done()
 				for first := true; s.ctx.Err() == nil; first = false {
+					if !first && joinBacklog && s.a.answersSlowly(l.webhook.ID) {
+						// A slowly answering webhook's lane sends one round;
+						// its backlog workflow sends the rest, so the group
+						// does not stay open for as long as they all take.
+						st.mu.Lock()
+						st.starved = true
+						st.mu.Unlock()
+						return
+					}
 					if ok, starved := s.acquire(slots, l.webhook.ID, patience, joinBacklog); !ok {
 						if starved {
 							st.mu.Lock()
