@@ -72,13 +72,20 @@ func (d *Delivery) Event() domain.Event {
 	return domain.Event{ID: d.EventID, Type: d.EventType, Subject: d.EventSubject, OccurredAt: d.EventTime.UTC(), Data: d.EventData}
 }
 
-const deliverySelect = `SELECT d.id, d.seq, d.webhook_id, w.code AS webhook_code, d.event_id, e.type AS event_type,
+// deliverySelect reads deliveries with their webhook and event.
+var deliverySelect = deliverySelectFrom("deliveries")
+
+// deliverySelectFrom reads the delivery rows of src (a table or a CTE with
+// the deliveries' columns) as d, with their webhook and event.
+func deliverySelectFrom(src string) string {
+	return `SELECT d.id, d.seq, d.webhook_id, w.code AS webhook_code, d.event_id, e.type AS event_type,
 	d.status, d.attempts, d.window_start, d.window_attempts, d.last_status_code, d.last_error, d.next_attempt_at, d.workflow_id, d.run_id,
 	d.created_at, d.updated_at, d.completed_at, d.batch_id, d.parked_at, d.ordered, w.enabled AS webhook_enabled,
 	d.request, d.run_workflow_id, d.step_id,
 	COALESCE((SELECT dispatch_group FROM publish_batches b WHERE b.id = d.batch_id), '') AS dispatch_group,
 	e.data AS event_data, e.subject AS event_subject, e.occurred_at AS event_occurred_at
-	FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id JOIN events e ON e.id = d.event_id`
+	FROM ` + src + ` d JOIN webhooks w ON w.id = d.webhook_id JOIN events e ON e.id = d.event_id`
+}
 
 // Get finds one delivery.
 func (s *Deliveries) Get(ctx context.Context, id string) (*Delivery, error) {
@@ -87,17 +94,6 @@ func (s *Deliveries) Get(ctx context.Context, id string) (*Delivery, error) {
 		return nil, translate(err, "delivery "+id)
 	}
 	return &d, nil
-}
-
-// PendingInBatches lists the pending unordered deliveries of publish batches
-// that the batches' group workflow still carries: not handed to a workflow
-// of their own, not parked. Calling it again after a crash returns only what
-// is left: deliveries not yet tried, and tried ones not yet handed over.
-func (s *Deliveries) PendingInBatches(ctx context.Context, batchIDs []string) ([]*Delivery, error) {
-	var out []*Delivery
-	err := s.DB.SelectContext(ctx, &out, deliverySelect+` WHERE d.batch_id = ANY($1) AND NOT d.ordered
-		AND d.status = 'pending' AND d.workflow_id = '' AND d.parked_at IS NULL ORDER BY d.seq`, pq.StringArray(batchIDs))
-	return out, translate(err, "batch deliveries")
 }
 
 // CarriedBy lists up to limit pending deliveries, not parked, that workflow
@@ -441,7 +437,7 @@ var claimSQL = `WITH claimed AS (
 		WHERE d.batch_id = ANY($1) AND NOT d.ordered AND d.status = 'pending' AND d.parked_at IS NULL
 			AND d.workflow_id = $2 AND d.webhook_id <> ALL($3)
 	), taken AS (SELECT * FROM claimed UNION ALL SELECT * FROM carried)
-	` + strings.Replace(deliverySelect, "FROM deliveries d ", "FROM taken d ", 1) + ` ORDER BY d.seq`
+	` + deliverySelectFrom("taken") + ` ORDER BY d.seq`
 
 // OwnDelivery is a delivery given a workflow of its own at hand-over.
 type OwnDelivery struct {
